@@ -1,0 +1,35 @@
+// Where log lines go: syslog and/or standard error. Thread-safe; libmilter
+// calls us from many worker threads.
+#pragma once
+
+#include <mutex>
+#include <string>
+#include <string_view>
+
+namespace mtls {
+
+enum class Severity { error, warning, info, debug };
+
+struct LoggerSettings {
+    std::string ident = "mtls-milter";
+    bool syslog = true;
+    int facility = 0;  // LOG_MAIL when 0
+    bool stderr_output = false;
+};
+
+class Logger {
+public:
+    explicit Logger(LoggerSettings settings);
+    ~Logger();
+    Logger(const Logger&) = delete;
+    Logger& operator=(const Logger&) = delete;
+
+    // text must already be safe for a log (see escape_for_log).
+    void log(Severity severity, std::string_view text);
+
+private:
+    LoggerSettings settings_;
+    std::mutex stderr_mutex_;
+};
+
+}  // namespace mtls

@@ -1,0 +1,35 @@
+// The one log line per message that operators report from (mtls-report reads
+// it back). Every field may hold attacker-influenced text; both formats
+// escape it so that a line stays one line and one record.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "mtls/identity.h"
+#include "mtls/tls_evidence.h"
+#include "mtls/verdict.h"
+
+namespace mtls {
+
+struct MessageLog {
+    std::string queue_id;
+    std::string client_address;
+    Identity identity;
+    std::string raw_identity;  // the MAIL FROM or HELO text as received (untrusted)
+    TlsEvidence evidence;
+    Verdict verdict;
+    std::string action;      // tag, reject, tempfail, quarantine, skip
+    std::string dns_detail;  // resolver's words, e.g. why an answer was bogus
+    std::chrono::microseconds lookup_time{0};
+};
+
+std::string format_text(const MessageLog& record);
+std::string format_json(const MessageLog& record);
+
+// Printable ASCII only: other bytes become \xNN, so that CR, LF and escape
+// sequences in attacker text cannot forge log lines or control terminals.
+std::string escape_for_log(std::string_view text);
+
+}  // namespace mtls

@@ -1,0 +1,40 @@
+// The mtls verdict: the draft's pass/fail, RFC 8601's none/temperror/permerror,
+// and the reason an operator reads in the header and the log.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mtls/client_mx.h"
+#include "mtls/dns_answer.h"
+#include "mtls/identity.h"
+#include "mtls/tls_evidence.h"
+
+namespace mtls {
+
+enum class Result { pass, fail, none, temperror, permerror };
+
+std::string_view to_string(Result result);
+
+struct VerdictPolicy {
+    bool require_dnssec = false;
+    bool allow_wildcards = false;
+};
+
+struct Verdict {
+    Result result = Result::temperror;
+    std::string reason;               // fixed text from this module, safe for headers
+    std::string matched_host;         // the Client MX host the certificate matched (pass)
+    std::vector<ClientMx> client_mx;  // parsed records, sorted by preference
+    DnssecState dnssec = DnssecState::unknown;
+};
+
+// The verdict for an identity that could not be used at all.
+Verdict verdict_for_unusable_identity(const Identity& identity);
+
+// The verdict for an usable identity, from its Client MX answer and the TLS
+// evidence. Pure: no I/O, no clock.
+Verdict decide(const DnsAnswer& answer, const TlsEvidence& evidence, const VerdictPolicy& policy);
+
+}  // namespace mtls

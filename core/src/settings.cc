@@ -1,0 +1,206 @@
+#include "mtls/settings.h"
+
+#include <syslog.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <boost/program_options.hpp>
+#include <charconv>
+#include <cmath>
+#include <fstream>
+
+#include "mtls/authentication_results.h"
+
+namespace po = boost::program_options;
+
+namespace mtls {
+namespace {
+
+std::string value_of(const po::variables_map& variables, std::string_view name) {
+    const auto it = variables.find(std::string(name));
+    return it == variables.end() ? std::string() : it->second.as<std::string>();
+}
+
+[[noreturn]] void invalid(std::string_view name, std::string_view value, std::string_view expected) {
+    throw SettingsError(fmt::format("option '{}': {} (got '{}')", name, expected, value));
+}
+
+bool parse_bool(std::string_view name, std::string_view value) {
+    for (const auto* yes : {"yes", "true", "on", "1"}) {
+        if (value == yes) {
+            return true;
+        }
+    }
+    for (const auto* no : {"no", "false", "off", "0"}) {
+        if (value == no) {
+            return false;
+        }
+    }
+    invalid(name, value, "expected yes or no");
+}
+
+template <typename Int>
+Int parse_int(std::string_view name, std::string_view value, Int low, Int high, int base = 10) {
+    Int number{};
+    const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), number, base);
+    if (value.empty() || ec != std::errc() || end != value.data() + value.size() || number < low || number > high) {
+        invalid(name, value, fmt::format("expected a number from {} to {}", low, high));
+    }
+    return number;
+}
+
+std::chrono::milliseconds parse_seconds(std::string_view name, std::string_view value) {
+    // from_chars for double is in GCC 12's libstdc++.
+    double seconds = 0;
+    const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+    if (value.empty() || ec != std::errc() || end != value.data() + value.size() || !std::isfinite(seconds) ||
+        seconds < 0.1 || seconds > 60) {
+        invalid(name, value, "expected seconds from 0.1 to 60");
+    }
+    return std::chrono::milliseconds(static_cast<long long>(std::llround(seconds * 1000)));
+}
+
+std::uint16_t parse_rr_type(std::string_view name, std::string_view value) {
+    const auto type = parse_int<unsigned>(name, value, 1, 65535);
+    // OPT and the query-only meta types cannot name an RRset.
+    if (type == 41 || (type >= 128 && type <= 255)) {
+        invalid(name, value, "expected a data RR type, not OPT or a meta/query type");
+    }
+    return static_cast<std::uint16_t>(type);
+}
+
+int parse_facility(std::string_view name, std::string_view value) {
+    static constexpr std::array<std::pair<std::string_view, int>, 11> kFacilities = {{
+        {"mail", LOG_MAIL},
+        {"daemon", LOG_DAEMON},
+        {"user", LOG_USER},
+        {"local0", LOG_LOCAL0},
+        {"local1", LOG_LOCAL1},
+        {"local2", LOG_LOCAL2},
+        {"local3", LOG_LOCAL3},
+        {"local4", LOG_LOCAL4},
+        {"local5", LOG_LOCAL5},
+        {"local6", LOG_LOCAL6},
+        {"local7", LOG_LOCAL7},
+    }};
+    for (const auto& [label, facility] : kFacilities) {
+        if (value == label) {
+            return facility;
+        }
+    }
+    invalid(name, value, "expected mail, daemon, user or local0 to local7");
+}
+
+void check_socket(std::string_view value) {
+    constexpr std::string_view name = "socket";
+    if (value.starts_with("unix:") || value.starts_with("local:")) {
+        const auto path = value.substr(value.find(':') + 1);
+        if (path.empty() || path.front() != '/') {
+            invalid(name, value, "expected an absolute path after unix:");
+        }
+        return;
+    }
+    if (value.starts_with("inet:") || value.starts_with("inet6:")) {
+        const auto rest = value.substr(value.find(':') + 1);
+        const auto port = rest.substr(0, rest.find('@'));
+        parse_int<unsigned>(name, port, 1, 65535);
+        return;
+    }
+    invalid(name, value, "expected unix:PATH, inet:PORT@HOST or inet6:PORT@HOST");
+}
+
+}  // namespace
+
+std::string local_host_name() {
+    std::array<char, 256> buffer{};
+    if (gethostname(buffer.data(), buffer.size() - 1) != 0) {
+        return "localhost";
+    }
+    return buffer.data();
+}
+
+void add_setting_options(po::options_description& description, OptionScope scope) {
+    if (scope == OptionScope::engine) {
+        description.add_options()("config", po::value<std::string>()->value_name("FILE"),
+                                  "Read options from FILE (name = value); the command line wins.");
+    }
+    for (const auto& option : kOptions) {
+        if (option.scope != scope) {
+            continue;
+        }
+        auto* value = po::value<std::string>()->value_name(std::string(option.value));
+        if (!option.default_value.empty()) {
+            value->default_value(std::string(option.default_value));
+        }
+        description.add_options()(std::string(option.name).c_str(), value, std::string(option.help).c_str());
+    }
+}
+
+void load_config_file(const std::string& path, const po::options_description& description,
+                      po::variables_map& variables) {
+    std::ifstream file(path);
+    if (!file) {
+        throw SettingsError(fmt::format("config file {}: cannot be read", path));
+    }
+    try {
+        po::store(po::parse_config_file(file, description), variables);
+    } catch (const po::error& error) {
+        throw SettingsError(fmt::format("config file {}: {}", path, error.what()));
+    }
+}
+
+Settings settings_from(const po::variables_map& variables, bool include_daemon) {
+    Settings settings;
+    const auto get = [&](std::string_view name) { return value_of(variables, name); };
+
+    settings.authserv_id = get("authserv-id");
+    if (settings.authserv_id.empty()) {
+        settings.authserv_id = local_host_name();
+    }
+    if (!is_token(settings.authserv_id)) {
+        invalid("authserv-id", settings.authserv_id, "expected a host name or other RFC 2045 token");
+    }
+    settings.unbound.config_file = get("unbound-config");
+    settings.unbound.trust_anchor_file = get("trust-anchor-file");
+    settings.client_mx_type = parse_rr_type("client-mx-type", get("client-mx-type"));
+    settings.dns_timeout = parse_seconds("dns-timeout", get("dns-timeout"));
+    settings.verdict.require_dnssec = parse_bool("require-dnssec", get("require-dnssec"));
+    settings.verdict.allow_wildcards = parse_bool("allow-wildcards", get("allow-wildcards"));
+    if (!include_daemon) {
+        return settings;
+    }
+
+    settings.socket = get("socket");
+    check_socket(settings.socket);
+    if (auto on_fail = parse_on_fail(get("on-fail"))) {
+        settings.policy.on_fail = on_fail.value();
+    } else {
+        invalid("on-fail", get("on-fail"), on_fail.error());
+    }
+    if (auto on_temperror = parse_on_temperror(get("on-temperror"))) {
+        settings.policy.on_temperror = on_temperror.value();
+    } else {
+        invalid("on-temperror", get("on-temperror"), on_temperror.error());
+    }
+    if (auto hosts = HostList::parse(get("ignore-hosts"))) {
+        settings.ignore_hosts = std::move(hosts).value();
+    } else {
+        invalid("ignore-hosts", get("ignore-hosts"), hosts.error());
+    }
+    settings.skip_authenticated = parse_bool("skip-authenticated", get("skip-authenticated"));
+    const auto format = get("log-format");
+    if (format != "text" && format != "json") {
+        invalid("log-format", format, "expected text or json");
+    }
+    settings.log_json = format == "json";
+    settings.syslog = parse_bool("syslog", get("syslog"));
+    settings.syslog_facility = parse_facility("syslog-facility", get("syslog-facility"));
+    settings.log_stderr = parse_bool("log-stderr", get("log-stderr"));
+    settings.user = get("user");
+    settings.umask = parse_int<mode_t>("umask", get("umask"), 0, 0777, 8);
+    settings.pidfile = get("pidfile");
+    settings.foreground = parse_bool("foreground", get("foreground"));
+    return settings;
+}
+
+}  // namespace mtls

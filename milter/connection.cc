@@ -1,0 +1,158 @@
+#include "connection.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "mtls/authentication_results.h"
+#include "mtls/domain_name.h"
+#include "mtls/message_log.h"
+#include "mtls/policy.h"
+
+namespace mtls::milter {
+namespace {
+
+constexpr std::size_t kMaxHeloLength = 1024;
+
+MacroLookup lookup_through(MtaSession& mta) {
+    return [&mta](std::string_view name) { return mta.macro(name); };
+}
+
+}  // namespace
+
+Connection::Connection(std::shared_ptr<const Runtime> runtime, bool headers_need_no_reply)
+    : runtime_(std::move(runtime)), headers_need_no_reply_(headers_need_no_reply) {}
+
+Status Connection::connect(std::optional<IpAddress> client) {
+    if (client) {
+        client_address_ = client->to_string();
+        if (runtime_->settings.ignore_hosts.contains(*client)) {
+            return Status::accept;  // the whole connection: no check, no header change
+        }
+    }
+    return Status::proceed;
+}
+
+Status Connection::helo(std::string_view name) {
+    helo_.assign(name.substr(0, kMaxHeloLength));
+    return Status::proceed;
+}
+
+Status Connection::mail_from(MtaSession& mta, std::string_view reverse_path) {
+    message_.reset();  // a new transaction, whether or not the MTA aborted the last one
+    MessageState& message = message_.emplace();
+    message.raw_reverse_path.assign(reverse_path.substr(0, 1024));
+    message.queue_id = mta.macro("i").value_or("");
+    const auto auth = mta.macro("{auth_authen}");
+    message.authenticated = auth && !auth->empty();
+    if (message.authenticated && runtime_->settings.skip_authenticated) {
+        return Status::proceed;  // no verdict, but forged headers still go
+    }
+    message.evidence = evidence_from_macros(lookup_through(mta));
+    message.check = runtime_->authenticator.begin(identity_from_envelope(reverse_path, helo_));
+    return Status::proceed;
+}
+
+Status Connection::header(std::string_view name, std::string_view value) {
+    if (message_ && ascii_iequals(name, kAuthenticationResults)) {
+        ++message_->header_count;
+        if (claims_authserv_id(value, runtime_->settings.authserv_id)) {
+            message_->forged_indexes.push_back(message_->header_count);
+        }
+    }
+    return headers_need_no_reply_ ? Status::no_reply : Status::proceed;
+}
+
+void Connection::remove_forged_headers(MtaSession& mta, MessageState& message) const {
+    // Highest index first: on Postfix each deletion renumbers the later ones.
+    std::sort(message.forged_indexes.rbegin(), message.forged_indexes.rend());
+    for (const int index : message.forged_indexes) {
+        if (!mta.delete_header(kAuthenticationResults, index)) {
+            runtime_->logger->log(Severity::warning,
+                                  fmt::format("queue_id={} could not delete forged Authentication-Results #{}",
+                                              escape_for_log(message.queue_id), index));
+        }
+    }
+}
+
+Evaluation Connection::evaluate(MessageState& message) const {
+    try {
+        return runtime_->authenticator.finish(*message.check, message.evidence);
+    } catch (const std::exception& error) {
+        runtime_->logger->log(Severity::error,
+                              fmt::format("queue_id={} internal error: {}", escape_for_log(message.queue_id),
+                                          escape_for_log(error.what())));
+    }
+    Evaluation evaluation;
+    evaluation.verdict.result = Result::temperror;
+    evaluation.verdict.reason = "internal error";
+    return evaluation;
+}
+
+void Connection::log_skip(const MessageState& message, std::string_view why) const {
+    runtime_->logger->log(Severity::info, fmt::format("queue_id={} client={} skipped: {}",
+                                                      escape_for_log(message.queue_id.empty() ? "-" : message.queue_id),
+                                                      client_address_, why));
+}
+
+Status Connection::end_of_message(MtaSession& mta) {
+    if (!message_) {
+        return Status::proceed;  // no MAIL FROM seen: nothing to judge
+    }
+    MessageState& message = *message_;
+    if (auto queue_id = mta.macro("i"); queue_id && !queue_id->empty()) {
+        message.queue_id = std::move(*queue_id);
+    }
+    remove_forged_headers(mta, message);
+    if (!message.check) {
+        log_skip(message, "SMTP-AUTH client");
+        message_.reset();
+        return Status::proceed;
+    }
+
+    const Settings& settings = runtime_->settings;
+    const Evaluation evaluation = evaluate(message);
+    const Verdict& verdict = evaluation.verdict;
+    const Identity& identity = message.check->identity();
+    const Action action = decide_action(verdict.result, settings.policy);
+
+    Status status = Status::proceed;
+    if (action == Action::reject || action == Action::tempfail) {
+        const auto reply = reply_for(action, verdict.result);
+        mta.set_reply(reply.code, reply.enhanced, reply.text);
+        status = action == Action::reject ? Status::reject : Status::tempfail;
+    } else {
+        const auto value = format_authentication_results(settings.authserv_id, identity, verdict);
+        // Index 0: above the MTA's own Received:, where readers look first.
+        if (!mta.insert_header(0, kAuthenticationResults, value)) {
+            runtime_->logger->log(Severity::error, fmt::format("queue_id={} could not add Authentication-Results",
+                                                               escape_for_log(message.queue_id)));
+        }
+        if (action == Action::quarantine) {
+            mta.quarantine(fmt::format("mtls={}: {}", to_string(verdict.result), verdict.reason));
+        }
+    }
+
+    MessageLog record;
+    record.queue_id = message.queue_id;
+    record.client_address = client_address_;
+    record.identity = identity;
+    record.raw_identity = identity.kind == IdentityKind::helo ? helo_ : message.raw_reverse_path;
+    record.evidence = message.evidence;
+    record.verdict = verdict;
+    record.action = std::string(to_string(action));
+    record.dns_detail = evaluation.answer.detail;
+    record.lookup_time = evaluation.answer.elapsed;
+    if (!identity.usable()) {
+        record.dns_detail = identity.problem;
+    }
+    runtime_->logger->log(Severity::info, settings.log_json ? format_json(record) : format_text(record));
+    message_.reset();
+    return status;
+}
+
+void Connection::abort() {
+    message_.reset();
+}
+
+}  // namespace mtls::milter

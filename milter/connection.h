@@ -1,0 +1,64 @@
+// One SMTP connection as the milter sees it, and the message in progress on
+// it. Pure logic over the MtaSession seam: no libmilter types here.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mta_session.h"
+#include "mtls/authenticator.h"
+#include "mtls/ip_address.h"
+#include "runtime.h"
+
+namespace mtls::milter {
+
+// Macros requested per stage with smfi_setsymlist. On Postfix a list set
+// here replaces main.cf's for that stage, so the MAIL list repeats Postfix's
+// defaults; the TLS macros are asked for at MAIL too because Postfix resets
+// the HELO state after STARTTLS (FIELD-NOTES).
+inline constexpr const char* kHeloMacros =
+    "{tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer} {verify} {cn_subject} {cn_issuer}";
+inline constexpr const char* kMailMacros =
+    "i {auth_type} {auth_authen} {auth_author} {mail_addr} {mail_host} {mail_mailer} "
+    "{tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer} {verify} {cn_subject} {cn_issuer}";
+inline constexpr const char* kEndOfMessageMacros = "i";
+
+// The transaction in progress. Outside Connection so that it is complete
+// before std::optional<MessageState> is instantiated (clang needs that).
+struct MessageState {
+    std::string raw_reverse_path;
+    std::string queue_id;
+    std::optional<PendingCheck> check;
+    TlsEvidence evidence;
+    bool authenticated = false;
+    int header_count = 0;             // Authentication-Results seen so far
+    std::vector<int> forged_indexes;  // those claiming our authserv-id (1-based)
+};
+
+class Connection {
+public:
+    Connection(std::shared_ptr<const Runtime> runtime, bool headers_need_no_reply);
+
+    Status connect(std::optional<IpAddress> client);
+    Status helo(std::string_view name);
+    Status mail_from(MtaSession& mta, std::string_view reverse_path);
+    Status header(std::string_view name, std::string_view value);
+    Status end_of_message(MtaSession& mta);
+    void abort();
+
+private:
+    void remove_forged_headers(MtaSession& mta, MessageState& message) const;
+    Evaluation evaluate(MessageState& message) const;
+    void log_skip(const MessageState& message, std::string_view why) const;
+
+    std::shared_ptr<const Runtime> runtime_;
+    bool headers_need_no_reply_;
+    std::string client_address_ = "unknown";
+    std::string helo_;
+    std::optional<MessageState> message_;
+};
+
+}  // namespace mtls::milter

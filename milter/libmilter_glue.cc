@@ -1,0 +1,198 @@
+#include "libmilter_glue.h"
+
+#include <libmilter/mfapi.h>
+
+#include <fmt/format.h>
+#include <atomic>
+
+#include "connection.h"
+#include "mtls/message_log.h"
+
+namespace mtls::milter {
+namespace {
+
+std::atomic<std::shared_ptr<const Runtime>> g_runtime;
+
+class LibmilterSession final : public MtaSession {
+public:
+    explicit LibmilterSession(SMFICTX* ctx) : ctx_(ctx) {}
+
+    std::optional<std::string> macro(std::string_view name) override {
+        const std::string key(name);
+        const char* value = smfi_getsymval(ctx_, const_cast<char*>(key.c_str()));  // NOLINT: C API
+        if (value == nullptr) {
+            return std::nullopt;
+        }
+        return std::string(value);
+    }
+
+    bool insert_header(int index, std::string_view name, std::string_view value) override {
+        std::string n(name);
+        std::string v(value);
+        return smfi_insheader(ctx_, index, n.data(), v.data()) == MI_SUCCESS;
+    }
+
+    bool delete_header(std::string_view name, int index) override {
+        std::string n(name);
+        return smfi_chgheader(ctx_, n.data(), index, nullptr) == MI_SUCCESS;
+    }
+
+    bool quarantine(std::string_view reason) override {
+        std::string r(reason);
+        return smfi_quarantine(ctx_, r.data()) == MI_SUCCESS;
+    }
+
+    bool set_reply(std::string_view code, std::string_view enhanced, std::string_view text) override {
+        std::string c(code);
+        std::string e(enhanced);
+        std::string t(text);
+        return smfi_setreply(ctx_, c.data(), e.data(), t.data()) == MI_SUCCESS;
+    }
+
+private:
+    SMFICTX* ctx_;
+};
+
+sfsistat to_sfsistat(Status status) {
+    switch (status) {
+        case Status::proceed: return SMFIS_CONTINUE;
+        case Status::accept: return SMFIS_ACCEPT;
+        case Status::reject: return SMFIS_REJECT;
+        case Status::tempfail: return SMFIS_TEMPFAIL;
+        case Status::no_reply: return SMFIS_NOREPLY;
+    }
+    return SMFIS_CONTINUE;
+}
+
+Connection* connection_of(SMFICTX* ctx) {
+    return static_cast<Connection*>(smfi_getpriv(ctx));
+}
+
+void log_internal_error(std::string_view stage, std::string_view what) {
+    if (auto runtime = g_runtime.load()) {
+        runtime->logger->log(Severity::error, fmt::format("internal error in {}: {}", stage, escape_for_log(what)));
+    }
+}
+
+// Runs one callback body. An exception must never unwind into libmilter;
+// the message goes on (the MTA's milter_default_action is not involved) and
+// the operator reads why in the log.
+template <typename Body>
+sfsistat guarded(SMFICTX* ctx, std::string_view stage, Body&& body) noexcept {
+    try {
+        Connection* connection = connection_of(ctx);
+        if (connection == nullptr) {
+            return SMFIS_ACCEPT;  // negotiate failed to set us up: stay out of the way
+        }
+        return to_sfsistat(body(*connection));
+    } catch (const std::exception& error) {
+        log_internal_error(stage, error.what());
+    } catch (...) {
+        log_internal_error(stage, "unknown exception");
+    }
+    return SMFIS_CONTINUE;
+}
+
+sfsistat on_negotiate(SMFICTX* ctx, unsigned long offered_actions, unsigned long offered_steps, unsigned long,
+                      unsigned long, unsigned long* actions, unsigned long* steps, unsigned long* unused2,
+                      unsigned long* unused3) noexcept {
+    try {
+        constexpr unsigned long kNeeded = SMFIF_ADDHDRS | SMFIF_CHGHDRS;
+        constexpr unsigned long kWanted = kNeeded | SMFIF_QUARANTINE | SMFIF_SETSYMLIST;
+        // Steps we have no use for: the MTA need not send them at all.
+        constexpr unsigned long kSkips =
+            SMFIP_NORCPT | SMFIP_NOBODY | SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NOEOH | SMFIP_NR_HDR;
+        auto runtime = g_runtime.load();
+        if (!runtime || (offered_actions & kNeeded) != kNeeded) {
+            if (runtime) {
+                runtime->logger->log(Severity::error, "MTA does not allow adding and changing headers; not filtering");
+            }
+            return SMFIS_REJECT;
+        }
+        *actions = offered_actions & kWanted;
+        *steps = offered_steps & kSkips;
+        *unused2 = 0;
+        *unused3 = 0;
+        if ((offered_actions & SMFIF_SETSYMLIST) != 0) {
+            smfi_setsymlist(ctx, SMFIM_HELO, const_cast<char*>(kHeloMacros));         // NOLINT: C API
+            smfi_setsymlist(ctx, SMFIM_ENVFROM, const_cast<char*>(kMailMacros));      // NOLINT: C API
+            smfi_setsymlist(ctx, SMFIM_EOM, const_cast<char*>(kEndOfMessageMacros));  // NOLINT: C API
+        }
+        auto connection = std::make_unique<Connection>(std::move(runtime), (*steps & SMFIP_NR_HDR) != 0);
+        if (smfi_setpriv(ctx, connection.get()) != MI_SUCCESS) {
+            return SMFIS_REJECT;
+        }
+        static_cast<void>(connection.release());  // owned by ctx now; freed in on_close
+        return SMFIS_CONTINUE;
+    } catch (const std::exception& error) {
+        log_internal_error("negotiate", error.what());
+    } catch (...) {
+        log_internal_error("negotiate", "unknown exception");
+    }
+    return SMFIS_REJECT;
+}
+
+sfsistat on_connect(SMFICTX* ctx, char*, _SOCK_ADDR* address) noexcept {
+    return guarded(ctx, "connect", [&](Connection& c) { return c.connect(IpAddress::from_sockaddr(address)); });
+}
+
+sfsistat on_helo(SMFICTX* ctx, char* name) noexcept {
+    return guarded(ctx, "helo", [&](Connection& c) { return c.helo(name != nullptr ? name : ""); });
+}
+
+sfsistat on_envfrom(SMFICTX* ctx, char** argv) noexcept {
+    return guarded(ctx, "envfrom", [&](Connection& c) {
+        LibmilterSession mta(ctx);
+        return c.mail_from(mta, argv != nullptr && argv[0] != nullptr ? argv[0] : "");
+    });
+}
+
+sfsistat on_header(SMFICTX* ctx, char* name, char* value) noexcept {
+    return guarded(ctx, "header",
+                   [&](Connection& c) { return c.header(name != nullptr ? name : "", value != nullptr ? value : ""); });
+}
+
+sfsistat on_eom(SMFICTX* ctx) noexcept {
+    return guarded(ctx, "eom", [&](Connection& c) {
+        LibmilterSession mta(ctx);
+        return c.end_of_message(mta);
+    });
+}
+
+sfsistat on_abort(SMFICTX* ctx) noexcept {
+    return guarded(ctx, "abort", [](Connection& c) {
+        c.abort();
+        return Status::proceed;
+    });
+}
+
+sfsistat on_close(SMFICTX* ctx) noexcept {
+    const std::unique_ptr<Connection> connection(connection_of(ctx));
+    // Nothing to do if this fails: libmilter frees ctx next anyway.
+    static_cast<void>(smfi_setpriv(ctx, nullptr));
+    return SMFIS_CONTINUE;
+}
+
+}  // namespace
+
+void install_runtime(std::shared_ptr<const Runtime> runtime) {
+    g_runtime.store(std::move(runtime));
+}
+
+bool register_filter() {
+    smfiDesc description{};
+    description.xxfi_name = const_cast<char*>("mtls-milter");  // NOLINT: C API
+    description.xxfi_version = SMFI_VERSION;
+    description.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST;
+    description.xxfi_connect = on_connect;
+    description.xxfi_helo = on_helo;
+    description.xxfi_envfrom = on_envfrom;
+    description.xxfi_header = on_header;
+    description.xxfi_eom = on_eom;
+    description.xxfi_abort = on_abort;
+    description.xxfi_close = on_close;
+    description.xxfi_negotiate = on_negotiate;
+    return smfi_register(description) == MI_SUCCESS;
+}
+
+}  // namespace mtls::milter

@@ -1,0 +1,17 @@
+// The C side: libmilter's callbacks, each a thin trampoline into Connection
+// that lets no exception cross into libmilter's C frames.
+#pragma once
+
+#include <memory>
+
+#include "runtime.h"
+
+namespace mtls::milter {
+
+// The Runtime new connections will use; replaceable at any time.
+void install_runtime(std::shared_ptr<const Runtime> runtime);
+
+// Registers the filter with libmilter (smfi_register). Returns false on failure.
+bool register_filter();
+
+}  // namespace mtls::milter

@@ -1,0 +1,28 @@
+// What every connection needs and shares: settings, the engine and the log.
+// Connections hold a shared_ptr to the Runtime they started with, so a new
+// Runtime can replace it without disturbing messages in flight.
+#pragma once
+
+#include <memory>
+
+#include "mtls/authenticator.h"
+#include "mtls/logger.h"
+#include "mtls/settings.h"
+
+namespace mtls::milter {
+
+struct Runtime {
+    Settings settings;
+    std::shared_ptr<Resolver> resolver;
+    Authenticator authenticator;
+    std::shared_ptr<Logger> logger;
+
+    Runtime(Settings settings_in, std::shared_ptr<Resolver> resolver_in, std::shared_ptr<Logger> logger_in)
+        : settings(std::move(settings_in)),
+          resolver(resolver_in),
+          authenticator(std::move(resolver_in),
+                        AuthenticatorSettings{settings.client_mx_type, settings.dns_timeout, settings.verdict}),
+          logger(std::move(logger_in)) {}
+};
+
+}  // namespace mtls::milter

@@ -1,0 +1,1328 @@
+#!/usr/bin/python3
+"""End-to-end test rig for mtls-milter.
+
+The rig builds, inside one fresh temporary directory, everything a real
+deployment has around the milter, and nothing from outside the machine:
+
+* a test CA (``openssl`` CLI) with client certificates for the sending hosts,
+  a certificate from an unknown CA, and Postfix's server certificate;
+* DNS: NSD on 127.0.0.1 serving zones signed at test time with ldns
+  (``test.`` is the trust anchor; ``secure.test.`` is validly signed,
+  ``insecure.test.`` is an unsigned delegation, ``bogus.test.`` has expired
+  signatures) and Client MX records in RFC 3597 generic form;
+* an unbound.conf for libunbound pointing at that NSD with a trust anchor;
+* a private Postfix instance (``postfix -c DIR``) whose smtpd uses the milter
+  and which hands every accepted message, byte for byte as the milter left it,
+  to a pipe that writes it into ``inbox/new``;
+* the real milter binary, started and restarted with any options.
+
+Everything listens on loopback ports picked at run time, every wait is
+bounded, and ``close()`` (also run at interpreter exit) stops every process
+the rig started, so a failing or interrupted run leaves nothing behind.
+
+Only the Python standard library and Debian's ``python3-authres`` are used:
+run it with /usr/bin/python3.
+"""
+
+from __future__ import annotations
+
+import atexit
+import ctypes
+import fcntl
+import grp
+import json
+import os
+import pwd
+import random
+import re
+import shlex
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+try:
+    import authres
+except ImportError:  # run_tests.py reports this with the package to install
+    authres = None
+
+# postfix, postconf and nsd live in /usr/sbin, which a non-login PATH may lack.
+for _sbin in ("/usr/sbin", "/sbin"):
+    if _sbin not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = os.environ.get("PATH", "") + os.pathsep + _sbin
+
+AUTHSERV_ID = "mx.inbox.test"
+RECIPIENT = "user@inbox.test"
+DEFAULT_CLIENT_MX_TYPE = 265
+
+# Debian package that provides each external tool the rig needs.
+REQUIRED_TOOLS = {
+    "openssl": "openssl",
+    "nsd": "nsd",
+    "nsd-checkconf": "nsd",
+    "ldns-keygen": "ldnsutils",
+    "ldns-signzone": "ldnsutils",
+    "postfix": "postfix",
+    "postconf": "postfix",
+    "swaks": "swaks",
+}
+
+# Certificates the rig issues: name -> (subject, issuer, EKU, SAN or None).
+# "issuer" is "ca" (trusted by Postfix) or "unknown-ca" (not trusted).
+CERT_SPECS = {
+    "out1.secure.test": ("/CN=out1.secure.test", "ca", "clientAuth,serverAuth", None),
+    "mixedcase.secure.test": ("/CN=OUT1.Secure.TEST", "ca", "clientAuth,serverAuth", None),
+    "rogue.secure.test": ("/CN=rogue.secure.test", "ca", "clientAuth,serverAuth", None),
+    "out1.insecure.test": ("/CN=out1.insecure.test", "ca", "clientAuth,serverAuth", None),
+    "out1.bogus.test": ("/CN=out1.bogus.test", "ca", "clientAuth,serverAuth", None),
+    # Same CN as the good one, but from a CA Postfix does not trust.
+    "unknown-ca": ("/CN=out1.secure.test", "unknown-ca", "clientAuth,serverAuth", None),
+    # What public CAs issue since 2026: serverAuth only. OpenSSL's sslclient
+    # purpose check fails, so Postfix reports "(not verified)".
+    "server-auth-only": ("/CN=out1.secure.test", "ca", "serverAuth", None),
+    # A wildcard name, which matches out1.secure.test only when the milter
+    # runs with --allow-wildcards yes.
+    "wildcard.secure.test": ("/CN=*.secure.test", "ca", "clientAuth,serverAuth", None),
+    # Trusted, but the name is only in the SAN: Postfix sends an empty
+    # {cert_subject}, and a milter never sees SANs.
+    "san-only": ("/O=mtls-milter tests SAN only", "ca", "clientAuth,serverAuth",
+                 "DNS:out1.secure.test"),
+}
+
+
+class RigError(RuntimeError):
+    """A rig component could not be set up or did not answer in time."""
+
+
+# --------------------------------------------------------------------------
+# Small helpers
+# --------------------------------------------------------------------------
+
+def run(cmd, *, cwd=None, timeout=60, check=True):
+    """Run a setup command; on failure raise with its output, which is the
+    only place the reason shows up on a machine without syslog."""
+    try:
+        proc = subprocess.run(
+            [str(c) for c in cmd], cwd=cwd, stdin=subprocess.DEVNULL,
+            capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        raise RigError(f"timed out after {timeout}s: {' '.join(map(str, cmd))}") from exc
+    if check and proc.returncode != 0:
+        raise RigError(
+            f"command failed ({proc.returncode}): {' '.join(map(str, cmd))}\n"
+            f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
+    return proc
+
+
+def wait_until(predicate, timeout, what, interval=0.05):
+    """Poll ``predicate`` until it returns a true value or ``timeout`` passes.
+
+    Every wait in the rig goes through here so that nothing can hang a test
+    run forever."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise RigError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def free_port(udp_too=False):
+    """Ask the kernel for a free loopback port (TCP, and UDP for DNS).
+
+    There is a window between closing the probe socket and the server binding
+    the port; nothing else on a test machine competes for ports often enough
+    to matter, and a clash shows up as a clear start-up error."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+            tcp.bind(("127.0.0.1", 0))
+            port = tcp.getsockname()[1]
+            if not udp_too:
+                return port
+            try:
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                    udp.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RigError("no free loopback port found")
+
+
+def tcp_port_bindable(port):
+    """True when nothing listens on 127.0.0.1:port any more.
+
+    SO_REUSEADDR mirrors what libmilter does, so TIME_WAIT leftovers do not
+    count as busy; a process still holding the listening socket does."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def can_connect(address, timeout=0.5):
+    """True when a stream socket (("host", port) or a unix path) accepts."""
+    family = socket.AF_UNIX if isinstance(address, str) else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout)
+        try:
+            sock.connect(address)
+        except OSError:
+            return False
+    return True
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent():
+    """preexec_fn: have the kernel SIGTERM the child if the test process dies
+    without running its cleanup (e.g. SIGKILL), and give it its own process
+    group so that close() can signal the whole group by its id."""
+    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    os.setpgid(0, 0)
+
+
+def kill_process_group(proc, timeout=10):
+    """Stop a process we started (and its children, same group): SIGTERM,
+    bounded wait, then SIGKILL. Returns True when SIGKILL was needed."""
+    if proc is None or proc.poll() is not None:
+        return False
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=5)
+        return True
+    return False
+
+
+def encode_dns_name(name):
+    """Uncompressed wire-format domain name (RFC 1035 section 3.1)."""
+    labels = [l for l in name.rstrip(".").split(".") if l]
+    out = b""
+    for label in labels:
+        raw = label.encode("ascii")
+        if not 0 < len(raw) < 64:
+            raise ValueError(f"bad DNS label in {name!r}")
+        out += bytes([len(raw)]) + raw
+    return out + b"\x00"
+
+
+def client_mx_rdata(host, preference=10):
+    """Client MX RDATA: same layout as MX (16-bit preference + uncompressed
+    name); the name keeps the case it was written in."""
+    return struct.pack("!H", preference) + encode_dns_name(host)
+
+
+def client_mx_rr(owner, host, rrtype, preference=10):
+    """Zone-file line in RFC 3597 generic form, which every signer and server
+    accepts for a type they do not know."""
+    rdata = client_mx_rdata(host, preference)
+    return f"{owner}\tIN\tTYPE{rrtype}\t\\# {len(rdata)} {rdata.hex()}"
+
+
+def dns_probe(port, qname, qtype=6, timeout=1.0):
+    """Send one UDP query to 127.0.0.1:port; return (rcode, aa) or None.
+
+    Used only to learn that NSD is up and has loaded a zone (authoritative
+    answer, NOERROR), without needing dig or unbound-host."""
+    qid = random.randrange(65536)
+    packet = struct.pack("!HHHHHH", qid, 0, 1, 0, 0, 0)
+    packet += encode_dns_name(qname) + struct.pack("!HH", qtype, 1)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(timeout)
+        try:
+            sock.sendto(packet, ("127.0.0.1", port))
+            data, _ = sock.recvfrom(4096)
+        except OSError:
+            return None
+    if len(data) < 12 or struct.unpack("!H", data[:2])[0] != qid:
+        return None
+    flags = struct.unpack("!H", data[2:4])[0]
+    return flags & 0x000F, bool(flags & 0x0400)
+
+
+# --------------------------------------------------------------------------
+# Test CA
+# --------------------------------------------------------------------------
+
+@dataclass
+class CertPair:
+    cert: Path
+    key: Path
+
+
+class TestCA:
+    """Certificates made at test time, so nothing secret or expiring is
+    committed and the EKU/CN combinations are exactly what a test needs."""
+
+    _REQ_CONFIG = """\
+[ req ]
+distinguished_name = dn
+prompt = no
+[ dn ]
+CN = unused
+"""
+
+    def __init__(self, directory: Path):
+        self.dir = directory
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.req_config = self.dir / "req.cnf"
+        self.req_config.write_text(self._REQ_CONFIG)
+        self._serial = int(time.time())
+        self.ca = self._make_ca("ca-trusted", "/O=mtls-milter tests/CN=mtls-milter Test CA")
+        # A second CA that Postfix is never told about.
+        self.unknown_ca = self._make_ca("ca-unknown", "/O=Elsewhere/CN=Unknown Test CA")
+        self.certs: dict[str, CertPair] = {}
+
+    def _new_key_and_csr(self, name, subject):
+        key = self.dir / f"{name}.key"
+        csr = self.dir / f"{name}.csr"
+        run(["openssl", "req", "-new", "-config", self.req_config,
+             "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+             "-nodes", "-keyout", key, "-out", csr, "-subj", subject])
+        return key, csr
+
+    def _sign(self, name, csr, issuer: CertPair, extensions):
+        ext = self.dir / f"{name}.ext"
+        ext.write_text("\n".join(extensions) + "\n")
+        cert = self.dir / f"{name}.crt"
+        self._serial += 1
+        if issuer is None:  # self-signed CA certificate
+            key = self.dir / f"{name}.key"
+            run(["openssl", "x509", "-req", "-in", csr, "-signkey", key,
+                 "-days", "3", "-set_serial", self._serial, "-extfile", ext,
+                 "-out", cert])
+        else:
+            run(["openssl", "x509", "-req", "-in", csr, "-CA", issuer.cert,
+                 "-CAkey", issuer.key, "-days", "3", "-set_serial", self._serial,
+                 "-extfile", ext, "-out", cert])
+        return cert
+
+    def _make_ca(self, name, subject):
+        key, csr = self._new_key_and_csr(name, subject)
+        cert = self._sign(name, csr, None, [
+            "basicConstraints=critical,CA:TRUE",
+            "keyUsage=critical,keyCertSign,cRLSign",
+            "subjectKeyIdentifier=hash",
+        ])
+        return CertPair(cert, key)
+
+    def issue(self, name, subject, issuer="ca", eku="clientAuth,serverAuth", san=None):
+        """Issue a leaf certificate; ``name`` is only the rig's handle."""
+        key, csr = self._new_key_and_csr(name, subject)
+        extensions = [
+            "basicConstraints=critical,CA:FALSE",
+            "keyUsage=critical,digitalSignature",
+            f"extendedKeyUsage={eku}",
+            "subjectKeyIdentifier=hash",
+            "authorityKeyIdentifier=keyid",
+        ]
+        if san:
+            extensions.append(f"subjectAltName={san}")
+        ca = self.ca if issuer == "ca" else self.unknown_ca
+        pair = CertPair(self._sign(name, csr, ca, extensions), key)
+        self.certs[name] = pair
+        return pair
+
+
+# --------------------------------------------------------------------------
+# DNS: signed zones served by NSD
+# --------------------------------------------------------------------------
+
+class DnsServer:
+    """NSD serving ``test.`` and its three child zones, signed at test time.
+
+    All child zones live on the same NSD, so libunbound, stubbed to it for
+    ``test.``, never follows a referral anywhere else. ``test.`` is signed and
+    is the trust anchor; it carries DS records for secure.test and bogus.test
+    and an unsigned delegation (NS, no DS) for insecure.test. bogus.test is
+    signed with signatures that expired long ago, which libunbound must
+    report as bogus."""
+
+    def __init__(self, directory: Path, rrtype=DEFAULT_CLIENT_MX_TYPE):
+        self.dir = directory
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.rrtype = rrtype
+        self.port = free_port(udp_too=True)
+        self.proc = None
+        self.anchor_file = self.dir / "test.anchor"
+        self.unbound_conf = self.dir / "unbound.conf"
+        self.log_file = self.dir / "nsd.log"
+
+    # -- zone contents ----------------------------------------------------
+    @staticmethod
+    def _header(origin):
+        return [
+            f"$ORIGIN {origin}",
+            "$TTL 300",
+            f"@\tIN\tSOA\tns.test. hostmaster.test. {int(time.time())} 3600 600 86400 300",
+            "@\tIN\tNS\tns.test.",
+        ]
+
+    def _secure_zone(self):
+        t = self.rrtype
+        return self._header("secure.test.") + [
+            client_mx_rr("@", "out1.secure.test.", t),
+            "out1\tIN\tA\t127.0.0.1",
+            # The null sender is checked by HELO name: out1 publishes itself.
+            client_mx_rr("out1", "out1.secure.test.", t),
+            # Exists, but has no Client MX: NODATA.
+            "nomx\tIN\tA\t127.0.0.1",
+            'nomx\tIN\tTXT\t"no client mx here"',
+            # Name in the RDATA in mixed case: compared case-insensitively.
+            client_mx_rr("mixed", "OUT1.Secure.Test.", t),
+            # Two Client MX hosts; the certificate matches the second.
+            client_mx_rr("multi", "out9.secure.test.", t, 10),
+            client_mx_rr("multi", "out1.secure.test.", t, 20),
+            # Wildcard-synthesised Client MX, for --allow-wildcards tests.
+            client_mx_rr("*.wild", "out1.secure.test.", t),
+        ]
+
+    def _insecure_zone(self):
+        return self._header("insecure.test.") + [
+            client_mx_rr("@", "out1.insecure.test.", self.rrtype),
+            "out1\tIN\tA\t127.0.0.1",
+        ]
+
+    def _bogus_zone(self):
+        return self._header("bogus.test.") + [
+            client_mx_rr("@", "out1.bogus.test.", self.rrtype),
+            "out1\tIN\tA\t127.0.0.1",
+        ]
+
+    def _keygen(self, zone):
+        """One ECDSAP256SHA256 key with the SEP flag, used as CSK."""
+        proc = run(["ldns-keygen", "-a", "ECDSAP256SHA256", "-k", zone], cwd=self.dir)
+        base = proc.stdout.strip().splitlines()[-1]
+        return base, (self.dir / f"{base}.ds").read_text().strip()
+
+    def _sign(self, zone, lines, base, inception, expiration):
+        unsigned = self.dir / f"{zone}zone"
+        unsigned.write_text("\n".join(lines) + "\n")
+        signed = self.dir / f"{zone}zone.signed"
+        run(["ldns-signzone", "-i", str(inception), "-e", str(expiration),
+             "-f", signed, unsigned, base], cwd=self.dir)
+        return signed
+
+    def build(self):
+        now = int(time.time())
+        valid = (now - 3600, now + 7 * 86400)
+        expired = (now - 30 * 86400, now - 10 * 86400)
+
+        secure_key, secure_ds = self._keygen("secure.test.")
+        bogus_key, bogus_ds = self._keygen("bogus.test.")
+        test_key, test_ds = self._keygen("test.")
+
+        self.zone_files = {
+            "secure.test.": self._sign("secure.test.", self._secure_zone(),
+                                       secure_key, *valid),
+            "bogus.test.": self._sign("bogus.test.", self._bogus_zone(),
+                                      bogus_key, *expired),
+        }
+        insecure = self.dir / "insecure.test.zone"
+        insecure.write_text("\n".join(self._insecure_zone()) + "\n")
+        self.zone_files["insecure.test."] = insecure
+
+        parent = self._header("test.") + [
+            "ns\tIN\tA\t127.0.0.1",
+            "secure\tIN\tNS\tns.test.",
+            secure_ds,
+            "bogus\tIN\tNS\tns.test.",
+            bogus_ds,
+            "insecure\tIN\tNS\tns.test.",
+        ]
+        self.zone_files["test."] = self._sign("test.", parent, test_key, *valid)
+
+        # The DS of test. is the trust anchor; libunbound and unbound-host
+        # both accept a zone-file line for it.
+        self.anchor_file.write_text(test_ds + "\n")
+        self.unbound_conf.write_text(
+            "# libunbound configuration for the mtls-milter integration rig\n"
+            "server:\n"
+            "    verbosity: 0\n"
+            "    use-syslog: no\n"
+            "    do-ip6: no\n"
+            "    do-not-query-localhost: no\n"
+            # test. is a built-in local zone answering NXDOMAIN; only a
+            # config-file line switches that off (FIELD-NOTES).
+            '    local-zone: "test." nodefault\n'
+            f'    trust-anchor-file: "{self.anchor_file}"\n'
+            "    val-log-level: 2\n"
+            "stub-zone:\n"
+            '    name: "test."\n'
+            f"    stub-addr: 127.0.0.1@{self.port}\n")
+
+        conf = [
+            "server:",
+            "    ip-address: 127.0.0.1",
+            f"    port: {self.port}",
+            "    do-ip6: no",
+            '    username: ""',
+            '    chroot: ""',
+            '    database: ""',
+            f'    zonesdir: "{self.dir}"',
+            f'    zonelistfile: "{self.dir / "zone.list"}"',
+            f'    xfrdfile: "{self.dir / "xfrd.state"}"',
+            f'    xfrdir: "{self.dir}"',
+            f'    pidfile: "{self.dir / "nsd.pid"}"',
+            f'    logfile: "{self.log_file}"',
+            "    server-count: 1",
+            "    verbosity: 1",
+            "remote-control:",
+            "    control-enable: no",
+        ]
+        for name, path in self.zone_files.items():
+            conf += ["zone:", f'    name: "{name}"', f'    zonefile: "{path}"']
+        self.conf = self.dir / "nsd.conf"
+        self.conf.write_text("\n".join(conf) + "\n")
+        run(["nsd-checkconf", self.conf])
+
+    def start(self, timeout=15):
+        self.proc = subprocess.Popen(
+            ["nsd", "-d", "-c", str(self.conf)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent)
+
+        def all_zones_loaded():
+            if self.proc.poll() is not None:
+                raise RigError(f"nsd exited ({self.proc.returncode}); see {self.log_file}:\n"
+                               + _tail(self.log_file) + _tail(self.dir / "nsd.stderr"))
+            return all(dns_probe(self.port, z) == (0, True) for z in self.zone_files)
+
+        wait_until(all_zones_loaded, timeout, f"nsd on port {self.port} to serve all zones")
+
+    def stop(self):
+        kill_process_group(self.proc)
+        self.proc = None
+
+
+def _tail(path, lines=30):
+    try:
+        return "\n".join(Path(path).read_text(errors="replace").splitlines()[-lines:]) + "\n"
+    except OSError:
+        return ""
+
+
+# --------------------------------------------------------------------------
+# Postfix
+# --------------------------------------------------------------------------
+
+DEFAULT_MAIN_CF = Path("/etc/postfix/main.cf")
+
+
+class PostfixInstance:
+    """A private Postfix (``postfix -c DIR``) that runs the milter on smtpd
+    and delivers every message unchanged into a Maildir-like ``new/`` folder.
+
+    Delivery is through pipe(8) without flags, so Postfix adds neither
+    Return-Path: nor Delivered-To:, and the first header of a delivered file
+    is the first header of the message after the milter ran."""
+
+    def __init__(self, directory: Path, inbox: Path, ca: TestCA, milter_socket: str):
+        self.dir = directory
+        self.config_dir = directory / "etc"
+        self.queue_dir = directory / "queue"
+        self.data_dir = directory / "data"
+        self.maillog = directory / "maillog"
+        self.inbox = inbox
+        self.ca = ca
+        self.milter_socket = milter_socket  # Postfix syntax: inet:host:port / unix:path
+        self.smtp_port = free_port()
+        self._registered_alternate = False
+
+    def write_config(self):
+        for d in (self.config_dir, self.queue_dir, self.data_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        nobody = pwd.getpwnam("nobody")
+        for sub in ("tmp", "new"):
+            (self.inbox / sub).mkdir(parents=True, exist_ok=True)
+            os.chown(self.inbox / sub, nobody.pw_uid, nobody.pw_gid)
+        os.chown(self.data_dir, pwd.getpwnam("postfix").pw_uid, -1)
+
+        deliver = self.dir / "deliver.sh"
+        deliver.write_text(
+            "#!/bin/sh\n"
+            "# Called by pipe(8) as nobody with the queue id; the message is\n"
+            "# written to tmp/ first so that readers never see half a file.\n"
+            "umask 022\n"
+            f'tmp="{self.inbox}/tmp/$1.$$"\n'
+            f'cat > "$tmp" && mv "$tmp" "{self.inbox}/new/$1.eml"\n')
+        deliver.chmod(0o755)
+
+        server = self.ca.certs["server"]
+        main_cf = {
+            "compatibility_level": "3.6",
+            "queue_directory": self.queue_dir,
+            "data_directory": self.data_dir,
+            "maillog_file": self.maillog,
+            "maillog_file_prefixes": self.dir,
+            "myhostname": "mx.inbox.test",
+            "mydomain": "inbox.test",
+            "myorigin": "$myhostname",
+            "mydestination": "",
+            "inet_interfaces": "127.0.0.1",
+            "inet_protocols": "ipv4",
+            "mynetworks": "127.0.0.0/8",
+            "relay_domains": "inbox.test",
+            "relay_recipient_maps": "",
+            "relay_transport": "capture:",
+            "default_transport": "error:the test rig delivers only to inbox.test",
+            "smtpd_relay_restrictions": "permit_mynetworks, reject_unauth_destination",
+            "local_recipient_maps": "",
+            "alias_maps": "",
+            "alias_database": "",
+            "biff": "no",
+            "append_dot_mydomain": "no",
+            "smtputf8_enable": "no",
+            "smtpd_peername_lookup": "no",
+            "in_flow_delay": "0",
+            "smtpd_banner": "$myhostname ESMTP mtls-milter test rig",
+            "capture_destination_recipient_limit": "1",
+            "smtpd_tls_security_level": "may",
+            "smtpd_tls_cert_file": server.cert,
+            "smtpd_tls_key_file": server.key,
+            "smtpd_tls_ask_ccert": "yes",
+            "smtpd_tls_CAfile": self.ca.ca.cert,
+            "smtpd_tls_received_header": "yes",
+            "smtpd_tls_loglevel": "1",
+            "smtpd_milters": self.milter_socket,
+            "milter_default_action": "tempfail",
+            "milter_connect_timeout": "5s",
+            "milter_command_timeout": "30s",
+            "milter_content_timeout": "60s",
+        }
+        (self.config_dir / "main.cf").write_text(
+            "# Private Postfix for the mtls-milter integration rig\n"
+            + "".join(f"{k} = {v}\n" for k, v in main_cf.items()))
+        # chroot n everywhere: Debian's chroot needs files copied into the
+        # queue directory, which this throwaway instance does not bother with.
+        (self.config_dir / "master.cf").write_text(f"""\
+# service type  private unpriv  chroot  wakeup  maxproc command
+127.0.0.1:{self.smtp_port} inet n - n - - smtpd
+pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+smtp      unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+capture   unix  -       n       n       -       -       pipe
+  user=nobody argv={deliver} ${{queue_id}}
+""")
+
+    # -- /etc/postfix/main.cf: alternate_config_directories -----------------
+    def _edit_alternates(self, add):
+        """Register (or unregister) our config dir in the default main.cf,
+        under a lock so that two rigs on one machine do not lose an entry."""
+        if not DEFAULT_MAIN_CF.exists():
+            if not add:
+                return
+            shutil.copy("/usr/share/postfix/main.cf.debian", DEFAULT_MAIN_CF)
+        with open(DEFAULT_MAIN_CF, "r+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            current = run(["postconf", "-h", "alternate_config_directories"]).stdout
+            entries = [e for e in re.split(r"[\s,]+", current.strip()) if e]
+            mine = str(self.config_dir)
+            if add and mine not in entries:
+                entries.append(mine)
+            elif not add:
+                entries = [e for e in entries if e != mine]
+            run(["postconf", "-e", f"alternate_config_directories = {' '.join(entries)}"])
+
+    def _postfix(self, command, timeout=60):
+        """Run ``postfix -c DIR command`` so that its complaints are seen.
+
+        Postfix writes errors to stderr only when stderr is a terminal, else
+        to syslog, which these machines lack (FIELD-NOTES): run it under
+        script(1) for a pseudo-terminal when available."""
+        cmd = ["postfix", "-c", str(self.config_dir), command]
+        if shutil.which("script"):
+            cmd = ["script", "-qec", shlex.join(cmd), "/dev/null"]
+        return run(cmd, check=False, timeout=timeout)
+
+    def start(self, timeout=30):
+        self._edit_alternates(add=True)
+        self._registered_alternate = True
+        for command in ("check", "start"):
+            proc = self._postfix(command, timeout)
+            if proc.returncode != 0:
+                raise RigError(f"postfix -c {self.config_dir} {command} failed "
+                               f"({proc.returncode}):\n{proc.stdout}{proc.stderr}"
+                               f"--- maillog ---\n{_tail(self.maillog)}")
+        wait_until(self._banner, timeout,
+                   f"Postfix smtpd banner on 127.0.0.1:{self.smtp_port} "
+                   f"(maillog: {self.maillog})", interval=0.2)
+
+    def _banner(self):
+        try:
+            with socket.create_connection(("127.0.0.1", self.smtp_port), timeout=2) as s:
+                s.settimeout(5)
+                banner = s.recv(512)
+                s.sendall(b"QUIT\r\n")
+                return banner.startswith(b"220")
+        except OSError:
+            return False
+
+    def master_pid(self):
+        try:
+            return int((self.queue_dir / "pid" / "master.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def reload(self):
+        proc = self._postfix("reload")
+        if proc.returncode != 0:
+            raise RigError(f"postfix reload failed:\n{proc.stdout}{_tail(self.maillog)}")
+
+    def postconf(self, *settings):
+        run(["postconf", "-c", self.config_dir, "-e", *settings])
+
+    def stop(self, timeout=15):
+        """``postfix stop``, then make sure the master and every process in
+        its session (master calls setsid) is gone."""
+        pid = self.master_pid()
+        if pid and self.queue_dir.exists():
+            self._postfix("stop", timeout)
+        if pid:
+            try:
+                wait_until(lambda: not _pid_alive(pid), timeout, "Postfix master to exit",
+                           interval=0.1)
+            except RigError:
+                pass
+            _kill_session(pid)
+        if self._registered_alternate:
+            self._edit_alternates(add=False)
+            self._registered_alternate = False
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie is as good as dead for us.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _kill_session(sid):
+    """SIGKILL the processes whose session id is ``sid`` (the Postfix
+    master's pid): only processes this rig's Postfix started."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(") ", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 3 and int(fields[3]) == sid:
+            try:
+                os.kill(int(entry.name), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+# --------------------------------------------------------------------------
+# Delivered messages and Authentication-Results
+# --------------------------------------------------------------------------
+
+def authserv_id_of(value):
+    """The authserv-id of an A-R header value, tolerant of what authres does
+    not parse (a quoted authserv-id, comments before it), so that any
+    forged header that survived can still be counted."""
+    text = value.strip()
+    while text.startswith("("):
+        depth = 0
+        for i, ch in enumerate(text):
+            if ch == "(":
+                depth += 1
+            elif ch == ")":
+                depth -= 1
+                if depth == 0:
+                    text = text[i + 1:].lstrip()
+                    break
+        else:
+            return ""
+    if text.startswith('"'):
+        end = text.find('"', 1)
+        return text[1:end].lower() if end > 0 else ""
+    match = re.match(r"[^\s;()]+", text)
+    return match.group(0).lower() if match else ""
+
+
+@dataclass
+class Header:
+    name: str
+    raw: str  # value as folded on the wire (lines joined with "\n")
+
+    @property
+    def value(self):
+        """Unfolded value (RFC 5322: remove the line breaks, keep the WSP)."""
+        return self.raw.replace("\n", "").strip()
+
+
+@dataclass
+class DeliveredMessage:
+    path: Path
+    raw: bytes
+    headers: list[Header] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, path):
+        raw = Path(path).read_bytes()
+        head = raw.replace(b"\r\n", b"\n").split(b"\n\n", 1)[0].decode("utf-8", "replace")
+        headers: list[Header] = []
+        for line in head.split("\n"):
+            if line[:1] in (" ", "\t") and headers:
+                headers[-1].raw += "\n" + line
+            elif ":" in line:
+                name, _, value = line.partition(":")
+                headers.append(Header(name.strip(), value))
+        return cls(Path(path), raw, headers)
+
+    def get_all(self, name):
+        return [h.value for h in self.headers if h.name.lower() == name.lower()]
+
+    def get(self, name):
+        values = self.get_all(name)
+        return values[0] if values else None
+
+    @property
+    def first_header(self) -> Header:
+        return self.headers[0]
+
+    def auth_results(self):
+        """All Authentication-Results values, top first."""
+        return self.get_all("Authentication-Results")
+
+    def our_auth_results(self, authserv_id=AUTHSERV_ID):
+        return [v for v in self.auth_results() if authserv_id_of(v) == authserv_id.lower()]
+
+    def parsed_auth_results(self):
+        """authres objects for every A-R header authres can parse, top first."""
+        return [parse_auth_results(v) for v in self.auth_results()]
+
+    def mtls_results(self, authserv_id=AUTHSERV_ID):
+        """Every ``mtls`` result (authres.AuthenticationResult) in A-R headers
+        that carry our authserv-id."""
+        out = []
+        for value in self.our_auth_results(authserv_id):
+            out += [r for r in parse_auth_results(value).results if r.method == "mtls"]
+        return out
+
+
+def parse_auth_results(value):
+    if authres is None:
+        raise RigError("python3-authres is not installed")
+    return authres.AuthenticationResultsHeader.parse_value(value)
+
+
+def result_props(result):
+    """{"smtp.mailfrom": "secure.test", ...} for one authres result."""
+    return {f"{p.type}.{p.name}": p.value for p in result.properties}
+
+
+# --------------------------------------------------------------------------
+# SMTP client (swaks)
+# --------------------------------------------------------------------------
+
+@dataclass
+class SendResult:
+    code: int | None          # reply to the end of DATA, else the last reply
+    reply: str                # that reply's text
+    queue_id: str | None
+    subject: str
+    output: str               # swaks transcript
+    returncode: int
+
+    def summary(self, brief=False):
+        """The SMTP dialogue for humans; ``brief`` also drops the EHLO
+        capability lists and connection chatter."""
+        keep = []
+        for line in self.output.splitlines():
+            if not re.match(r"^\s*(<-|->|<~|~>|<\*\*|<~\*|\*\*|===)", line):
+                continue
+            if brief and (re.match(r"^\s*<[-~*]+\s+\d{3}-", line)
+                          or re.match(r"^=== (Trying|Connected|Connection closed)", line)):
+                continue
+            keep.append(line)
+        return "\n".join(keep)
+
+
+_REPLY = re.compile(r"^\s*(?:<-|<~|<\*\*|<~\*)\s+(\d{3})([ -])(.*)$")
+_COMMAND = re.compile(r"^\s*(?:->|~>|\*\*>|~\*>)\s+(.*)$")
+
+
+def parse_swaks_output(output):
+    """Return (code, text, queue_id) of the reply that decided the message:
+    the reply to the end of DATA if swaks got that far, otherwise the last
+    reply before QUIT (e.g. a rejection of MAIL FROM)."""
+    last_cmd = None
+    decisive = None
+    data_reply = None
+    sent_data = False
+    for line in output.splitlines():
+        m = _COMMAND.match(line)
+        if m:
+            last_cmd = m.group(1).strip()
+            if re.match(r"^\d+ lines sent$", last_cmd) or last_cmd == ".":
+                sent_data = True
+            continue
+        m = _REPLY.match(line)
+        if not m or m.group(2) == "-":
+            continue
+        code, text = int(m.group(1)), m.group(3)
+        if last_cmd and last_cmd.upper() == "QUIT":
+            continue
+        decisive = (code, text)
+        if sent_data and data_reply is None:
+            data_reply = (code, text)
+    chosen = data_reply or decisive or (None, "")
+    qid = None
+    if chosen[0] == 250:
+        m = re.search(r"queued as ([0-9A-Za-z]+)", chosen[1])
+        qid = m.group(1) if m else None
+    return chosen[0], chosen[1], qid
+
+
+# --------------------------------------------------------------------------
+# The rig
+# --------------------------------------------------------------------------
+
+_live_rigs: set = set()
+
+
+def close_all_rigs():
+    """Tear down every rig still running (at exit, or after Ctrl-C)."""
+    for rig in list(_live_rigs):
+        rig.close()
+
+
+atexit.register(close_all_rigs)
+
+
+class Rig:
+    """Everything for one test module; see the module docstring.
+
+    Use as a context manager, or call start() and close() (close is also
+    registered with atexit, so Ctrl-C still stops NSD, Postfix and the
+    milter)."""
+
+    def __init__(self, build_dir=None, *, client_mx_type=DEFAULT_CLIENT_MX_TYPE,
+                 milter_socket="inet", authserv_id=AUTHSERV_ID, with_postfix=True,
+                 keep=None):
+        self.build_dir = Path(build_dir or os.environ.get("MTLS_BUILD_DIR", "build")).resolve()
+        self.milter_bin = self.build_dir / "milter" / "mtls-milter"
+        self.check_bin = self.build_dir / "tools" / "mtls-check"
+        self.client_mx_type = client_mx_type
+        self.authserv_id = authserv_id
+        if keep is None:
+            keep = os.environ.get("MTLS_IT_KEEP", "").lower() not in ("", "0", "no", "false")
+        self.keep = keep
+        self.dir = None
+        self.dns = None
+        self.ca = None
+        self.postfix = None
+        self.milter_proc = None
+        self.milter_log = None
+        self._milter_runs = 0
+        self._milter_socket_kind = milter_socket
+        self.with_postfix = with_postfix
+        self.milter_options = None  # options of the running milter
+        self.milter_needed_sigkill = False
+        self._message_cache: dict[str, DeliveredMessage] = {}
+
+    # -- life cycle --------------------------------------------------------
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def start(self):
+        _live_rigs.add(self)
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _start(self):
+        self.dir = Path(tempfile.mkdtemp(prefix="mtls-it-"))
+        # Postfix daemons and the delivery pipe run as postfix/nobody and
+        # must be able to walk into the tree.
+        self.dir.chmod(0o755)
+        # Postfix's smtpd runs as user postfix and must be able to connect to
+        # a unix socket the milter creates as root with its own umask (007
+        # by default): a setgid directory of group postfix gives the socket
+        # that group, as a packaged install does with its socket directory.
+        milter_dir = self.dir / "milter"
+        milter_dir.mkdir()
+        os.chown(milter_dir, 0, grp.getgrnam("postfix").gr_gid)
+        milter_dir.chmod(0o2770)
+        (self.dir / "messages").mkdir()
+
+        self.ca = TestCA(self.dir / "ca")
+        self.ca.certs["server"] = self.ca.issue(
+            "server", "/CN=mx.inbox.test", eku="serverAuth", san="DNS:mx.inbox.test")
+        for name, (subject, issuer, eku, san) in CERT_SPECS.items():
+            self.ca.issue(name, subject, issuer=issuer, eku=eku, san=san)
+
+        self.dns = DnsServer(self.dir / "dns", self.client_mx_type)
+        self.dns.build()
+        self.dns.start()
+
+        if self._milter_socket_kind == "unix":
+            self.milter_address = str(self.dir / "milter" / "milter.sock")
+            self.milter_socket_arg = f"unix:{self.milter_address}"
+            postfix_socket = f"unix:{self.milter_address}"
+        else:
+            self.milter_port = free_port()
+            self.milter_address = ("127.0.0.1", self.milter_port)
+            self.milter_socket_arg = f"inet:{self.milter_port}@127.0.0.1"
+            postfix_socket = f"inet:127.0.0.1:{self.milter_port}"
+
+        self.inbox = self.dir / "inbox"
+        if not self.with_postfix:  # DNS-only rig, e.g. for mtls-check
+            return
+        self.postfix = PostfixInstance(self.dir / "postfix", self.inbox, self.ca, postfix_socket)
+        self.postfix.write_config()
+        self.postfix.start()
+
+    def close(self):
+        """Stop everything; safe to call twice and after a failed start."""
+        try:
+            self.stop_milter()
+        finally:
+            try:
+                if self.postfix:
+                    self.postfix.stop()
+            finally:
+                if self.dns:
+                    self.dns.stop()
+                _live_rigs.discard(self)
+                if self.dir and self.dir.exists() and not self.keep:
+                    shutil.rmtree(self.dir, ignore_errors=True)
+
+    # -- paths other code needs ---------------------------------------------
+    @property
+    def unbound_conf(self):
+        return self.dns.unbound_conf
+
+    @property
+    def trust_anchor_file(self):
+        return self.dns.anchor_file
+
+    @property
+    def smtp_port(self):
+        return self.postfix.smtp_port
+
+    def cert(self, name) -> CertPair:
+        return self.ca.certs[name]
+
+    # -- milter --------------------------------------------------------------
+    def milter_command(self, **options):
+        """Command line for the milter: rig defaults, then ``options``
+        (``on_fail="reject"`` -> ``--on-fail reject``; True/False -> yes/no;
+        None drops a default)."""
+        defaults = {
+            "socket": self.milter_socket_arg,
+            "authserv_id": self.authserv_id,
+            "unbound_config": self.unbound_conf,
+            "trust_anchor_file": self.trust_anchor_file,
+            "client_mx_type": self.client_mx_type,
+            "dns_timeout": 5,
+            # The test client connects from 127.0.0.1, which the milter
+            # skips by default.
+            "ignore_hosts": "",
+            "foreground": "yes",
+            "log_stderr": "yes",
+            "syslog": "no",
+            "log_format": "json",
+        }
+        defaults.update(options)
+        cmd = [str(self.milter_bin)]
+        for key, value in defaults.items():
+            if value is None:
+                continue
+            if isinstance(value, bool):
+                value = "yes" if value else "no"
+            cmd += ["--" + key.replace("_", "-"), str(value)]
+        return cmd
+
+    def start_milter(self, timeout=15, **options):
+        """(Re)start the milter and wait until its socket accepts connections.
+
+        A stopped libmilter filter can keep its inet port for a few seconds,
+        so a restart first waits for the port to be free."""
+        self.stop_milter()
+        if not self.milter_bin.exists():
+            raise RigError(f"milter binary not found: {self.milter_bin} (build it first)")
+        if isinstance(self.milter_address, tuple):
+            wait_until(lambda: tcp_port_bindable(self.milter_port), 20,
+                       f"milter port {self.milter_port} to be free", interval=0.2)
+        # A unix socket file left by the previous run is deliberately not
+        # removed: after a crash it is left too, and the milter must cope.
+        self._milter_runs += 1
+        self.milter_log = self.dir / "milter" / f"milter-{self._milter_runs}.log"
+        self.milter_cmdline = self.milter_command(**options)
+        with open(self.milter_log, "wb") as log:
+            self.milter_proc = subprocess.Popen(
+                self.milter_cmdline, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                preexec_fn=_die_with_parent)
+
+        def ready():
+            if self.milter_proc.poll() is not None:
+                raise RigError(f"milter exited with {self.milter_proc.returncode}:\n"
+                               f"{' '.join(self.milter_cmdline)}\n{_tail(self.milter_log)}")
+            return can_connect(self.milter_address)
+
+        wait_until(ready, timeout, f"milter socket {self.milter_socket_arg}", interval=0.1)
+        self.milter_options = dict(options)
+        return self.milter_proc
+
+    def ensure_milter(self, **options):
+        """Start the milter with these options unless it already runs with
+        exactly them: test classes share one milter when they can."""
+        if self.milter_running() and self.milter_options == options:
+            return self.milter_proc
+        return self.start_milter(**options)
+
+    def stop_milter(self, timeout=10):
+        """SIGTERM the milter; returns its exit status (None if it was not
+        running). ``self.milter_needed_sigkill`` tells whether it ignored
+        SIGTERM for ``timeout`` seconds."""
+        proc, self.milter_proc = self.milter_proc, None
+        self.milter_options = None
+        self.milter_needed_sigkill = kill_process_group(proc, timeout)
+        return None if proc is None else proc.returncode
+
+    def milter_running(self):
+        return self.milter_proc is not None and self.milter_proc.poll() is None
+
+    def milter_log_text(self):
+        return self.milter_log.read_text(errors="replace") if self.milter_log else ""
+
+    def milter_log_records(self):
+        """Every JSON object the milter wrote on stderr, in order."""
+        records = []
+        for line in self.milter_log_text().splitlines():
+            line = line.strip()
+            if line.startswith("{"):
+                try:
+                    records.append(json.loads(line))
+                except ValueError:
+                    pass
+        return records
+
+    def wait_log_record(self, queue_id, timeout=10):
+        """The JSON log object for one message (matched by Postfix queue id)."""
+        def find():
+            for rec in self.milter_log_records():
+                if rec.get("queue_id") == queue_id:
+                    return rec
+            return None
+        return wait_until(find, timeout, f"milter JSON log line for queue id {queue_id}",
+                          interval=0.1)
+
+    # -- mail ------------------------------------------------------------------
+    def send(self, mail_from="sender@secure.test", helo="out1.secure.test", cert=None,
+             tls=None, subject=None, extra_headers=(), expect_code=250, rcpt=RECIPIENT,
+             timeout=60):
+        """Send one message with swaks and return a SendResult.
+
+        ``cert`` is the handle of a rig certificate (see CERT_SPECS), which
+        implies STARTTLS; ``tls=True`` without a cert does STARTTLS without a
+        client certificate. ``mail_from="<>"`` is the null sender.
+        ``expect_code`` (None to skip) is checked here so a failing test
+        shows the transcript."""
+        if tls is None:
+            tls = cert is not None
+        subject = subject or new_subject()
+        data = self.dir / "messages" / f"{uuid.uuid4().hex}.eml"
+        data.write_text(message_text(subject, mail_from, rcpt, extra_headers))
+        cmd = ["swaks", "--server", "127.0.0.1", "--port", str(self.smtp_port),
+               "--from", mail_from or "<>", "--to", rcpt, "--helo", helo,
+               "--data", f"@{data}", "--timeout", "30", "--suppress-data"]
+        if tls:
+            cmd.append("--tls")
+            if cert is not None:
+                pair = self.cert(cert)
+                cmd += ["--tls-cert", str(pair.cert), "--tls-key", str(pair.key)]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                                  stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired as exc:
+            raise RigError(f"swaks timed out after {timeout}s") from exc
+        output = proc.stdout + proc.stderr
+        code, reply, qid = parse_swaks_output(output)
+        result = SendResult(code, reply, qid, subject, output, proc.returncode)
+        if expect_code is not None and code != expect_code:
+            raise AssertionError(
+                f"expected SMTP {expect_code}, got {code} {reply}\n--- swaks ---\n{output}"
+                f"--- milter log (tail) ---\n{_tail(self.milter_log) if self.milter_log else ''}"
+                f"--- maillog (tail) ---\n{_tail(self.postfix.maillog)}")
+        return result
+
+    def send_session(self, transactions, cert=None, tls=None, helo="out1.secure.test",
+                     rcpt=RECIPIENT, timeout=60):
+        """Several transactions over ONE SMTP connection (smtplib; swaks
+        sends one message per connection), to catch per-message state that
+        leaks into the next message.
+
+        ``transactions`` is a list of dicts with ``mail_from``, optional
+        ``extra_headers`` and ``rset_first`` (start a transaction, RSET it,
+        then send: the aborted one must leave no trace). Returns one
+        SendResult per transaction (output holds a short transcript)."""
+        import smtplib
+        import ssl
+        if tls is None:
+            tls = cert is not None
+        results = []
+        with smtplib.SMTP("127.0.0.1", self.smtp_port, local_hostname=helo,
+                          timeout=timeout) as smtp:
+            smtp.ehlo(helo)
+            if tls:
+                ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE
+                if cert is not None:
+                    pair = self.cert(cert)
+                    ctx.load_cert_chain(str(pair.cert), str(pair.key))
+                smtp.starttls(context=ctx)
+                smtp.ehlo(helo)
+            for tx in transactions:
+                mail_from = tx.get("mail_from", "sender@secure.test")
+                envelope = "" if mail_from == "<>" else mail_from
+                log = []
+                if tx.get("rset_first"):
+                    log.append(f"MAIL FROM:<{tx['rset_first']}> -> {smtp.mail(tx['rset_first'])}")
+                    log.append(f"RSET -> {smtp.rset()}")
+                subject = tx.get("subject") or new_subject()
+                code, reply = smtp.mail(envelope)
+                log.append(f"MAIL FROM:<{envelope}> -> {code}")
+                if code == 250:
+                    code, reply = smtp.rcpt(rcpt)
+                    log.append(f"RCPT TO:<{rcpt}> -> {code}")
+                if code == 250:
+                    text = message_text(subject, mail_from, rcpt, tx.get("extra_headers", ()))
+                    code, reply = smtp.data(text.encode())
+                    log.append(f"DATA -> {code}")
+                else:
+                    smtp.rset()
+                reply = reply.decode(errors="replace") if isinstance(reply, bytes) else reply
+                m = re.search(r"queued as ([0-9A-Za-z]+)", reply) if code == 250 else None
+                results.append(SendResult(code, reply, m.group(1) if m else None, subject,
+                                          "\n".join(log), 0))
+        return results
+
+    def wait_delivered(self, subject, timeout=20) -> DeliveredMessage:
+        """The delivered message with this Subject (bounded wait)."""
+        def find():
+            for path in sorted((self.inbox / "new").glob("*.eml")):
+                msg = self._message_cache.get(path.name)
+                if msg is None:
+                    msg = self._message_cache[path.name] = DeliveredMessage.load(path)
+                if msg.get("Subject") == subject:
+                    return msg
+            return None
+        try:
+            return wait_until(find, timeout, f"delivery of {subject!r}", interval=0.1)
+        except RigError as exc:
+            raise RigError(f"{exc}\n--- maillog (tail) ---\n{_tail(self.postfix.maillog)}") from None
+
+    def mtls_check(self, *args, timeout=60):
+        """Run the mtls-check CLI against the rig's DNS."""
+        cmd = [str(self.check_bin), "--unbound-config", str(self.unbound_conf),
+               "--trust-anchor-file", str(self.trust_anchor_file), *map(str, args)]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL)
+
+
+def new_subject():
+    """Unique Subject: how a test finds its own message in the inbox."""
+    return f"mtls-it {uuid.uuid4().hex[:16]}"
+
+
+def message_text(subject, mail_from, rcpt, extra_headers=()):
+    """A small RFC 5322 message with CRLF line ends. ``extra_headers`` are
+    complete header fields (may contain CRLF + WSP to fold), placed after
+    the standard ones."""
+    header_from = "postmaster@secure.test" if mail_from in ("", "<>") else mail_from
+    lines = [
+        f"Date: {time.strftime('%a, %d %b %Y %H:%M:%S +0000', time.gmtime())}",
+        f"From: <{header_from}>",
+        f"To: <{rcpt}>",
+        f"Subject: {subject}",
+        f"Message-ID: <{uuid.uuid4().hex}@mtls-it.test>",
+        *extra_headers,
+        "",
+        "Test message from the mtls-milter integration rig.",
+        "",
+    ]
+    return "\r\n".join(lines)
+
+
+def use_debian_python():
+    """Re-run the calling script under /usr/bin/python3 when started by
+    another interpreter (e.g. pyenv's python3 first on PATH) that lacks
+    Debian's authres module. Returns only if no re-exec was needed."""
+    debian = "/usr/bin/python3"
+    if authres is None and os.path.exists(debian) \
+            and os.path.realpath(sys.executable) != os.path.realpath(debian) \
+            and not os.environ.get("MTLS_IT_REEXEC"):
+        os.environ["MTLS_IT_REEXEC"] = "1"
+        os.execv(debian, [debian, *sys.argv])
+
+
+def missing_requirements():
+    """Human-readable list of what is missing to run the rig (empty if ok)."""
+    missing = []
+    for tool, package in REQUIRED_TOOLS.items():
+        if shutil.which(tool) is None:
+            missing.append(f"{tool} (apt-get install {package})")
+    if authres is None:
+        missing.append("Python module authres (apt-get install python3-authres; "
+                       "run with /usr/bin/python3)")
+    if not Path("/usr/share/postfix/main.cf.debian").exists() and not DEFAULT_MAIN_CF.exists():
+        missing.append("/usr/share/postfix/main.cf.debian (apt-get install postfix)")
+    return missing

@@ -1,0 +1,320 @@
+// The milter logic driven through the MtaSession seam, with a scripted
+// resolver: which headers are deleted (and in which order), where ours is
+// inserted, what the MTA is told. No MTA, no DNS, no libmilter.
+#include <catch2/catch.hpp>
+
+#include <map>
+
+#include "connection.h"
+#include "mtls/authentication_results.h"
+
+using namespace mtls;
+using namespace mtls::milter;
+
+namespace {
+
+struct RecordedCall {
+    std::string what;
+    int index = 0;
+    std::string name;
+    std::string value;
+    bool operator==(const RecordedCall&) const = default;
+};
+
+class FakeMta final : public MtaSession {
+public:
+    std::map<std::string, std::string, std::less<>> macros;
+    std::vector<RecordedCall> calls;
+
+    std::optional<std::string> macro(std::string_view name) override {
+        if (auto it = macros.find(name); it != macros.end()) {
+            return it->second;
+        }
+        return std::nullopt;
+    }
+    bool insert_header(int index, std::string_view name, std::string_view value) override {
+        calls.push_back({"insert", index, std::string(name), std::string(value)});
+        return true;
+    }
+    bool delete_header(std::string_view name, int index) override {
+        calls.push_back({"delete", index, std::string(name), ""});
+        return true;
+    }
+    bool quarantine(std::string_view reason) override {
+        calls.push_back({"quarantine", 0, "", std::string(reason)});
+        return true;
+    }
+    bool set_reply(std::string_view code, std::string_view enhanced, std::string_view text) override {
+        calls.push_back({"reply", 0, std::string(code) + " " + std::string(enhanced), std::string(text)});
+        return true;
+    }
+};
+
+std::vector<std::uint8_t> client_mx_rdata(std::uint16_t preference, std::string_view host) {
+    std::vector<std::uint8_t> out{static_cast<std::uint8_t>(preference >> 8), static_cast<std::uint8_t>(preference)};
+    std::size_t start = 0;
+    while (start < host.size()) {
+        auto dot = host.find('.', start);
+        if (dot == std::string_view::npos) {
+            dot = host.size();
+        }
+        out.push_back(static_cast<std::uint8_t>(dot - start));
+        out.insert(out.end(), host.begin() + static_cast<std::ptrdiff_t>(start),
+                   host.begin() + static_cast<std::ptrdiff_t>(dot));
+        start = dot + 1;
+    }
+    out.push_back(0);
+    return out;
+}
+
+// Answers from a table keyed by name; records every question.
+class ScriptedResolver final : public Resolver {
+public:
+    std::map<std::string, DnsAnswer, std::less<>> answers;
+    std::vector<std::pair<std::string, std::uint16_t>> questions;
+
+    Lookup start(std::string_view name, std::uint16_t type, std::chrono::milliseconds timeout) override {
+        questions.emplace_back(name, type);
+        auto slot = std::make_shared<AnswerSlot>();
+        if (auto it = answers.find(name); it != answers.end()) {
+            slot->fulfil(it->second);
+        }
+        const auto now = Clock::now();
+        return Lookup(slot, now, now + timeout, [] {});
+    }
+};
+
+DnsAnswer secure_records(std::vector<std::vector<std::uint8_t>> rdata) {
+    DnsAnswer answer;
+    answer.status = AnswerStatus::records;
+    answer.dnssec = DnssecState::secure;
+    answer.rdata = std::move(rdata);
+    return answer;
+}
+
+struct Harness {
+    std::shared_ptr<ScriptedResolver> resolver = std::make_shared<ScriptedResolver>();
+    Settings settings;
+    FakeMta mta;
+
+    Harness() {
+        settings.authserv_id = "mx.example.net";
+        settings.dns_timeout = std::chrono::milliseconds(50);
+        settings.ignore_hosts = HostList::parse("127.0.0.0/8, ::1").value();
+        settings.syslog = false;
+        resolver->answers["example.org"] = secure_records({client_mx_rdata(10, "out1.example.org")});
+        DnsAnswer nodata;
+        nodata.status = AnswerStatus::nodata;
+        nodata.dnssec = DnssecState::secure;
+        resolver->answers["optout.example"] = nodata;
+        mta.macros["{tls_version}"] = "TLSv1.3";
+        mta.macros["i"] = "4ABCDEF";
+    }
+
+    Connection connect(std::string_view address = "192.0.2.10", bool no_reply = false) {
+        auto runtime = std::make_shared<const Runtime>(
+            settings, resolver, std::make_shared<Logger>(LoggerSettings{"test", false, 0, false}));
+        Connection connection(runtime, no_reply);
+        REQUIRE(connection.connect(IpAddress::parse(address)) == Status::proceed);
+        REQUIRE(connection.helo("out1.example.org") == Status::proceed);
+        return connection;
+    }
+
+    std::vector<RecordedCall> calls_of(std::string_view what) const {
+        std::vector<RecordedCall> out;
+        for (const auto& call : mta.calls) {
+            if (call.what == what) {
+                out.push_back(call);
+            }
+        }
+        return out;
+    }
+};
+
+}  // namespace
+
+TEST_CASE("verified certificate matching the Client MX passes; header goes to index 0") {
+    Harness h;
+    h.mta.macros["{cert_subject}"] = "out1.example.org";
+    auto c = h.connect();
+    REQUIRE(c.mail_from(h.mta, "<alice@example.org>") == Status::proceed);
+    REQUIRE(c.end_of_message(h.mta) == Status::proceed);
+    REQUIRE(h.mta.calls.size() == 1);
+    const auto& call = h.mta.calls.front();
+    CHECK(call.what == "insert");
+    CHECK(call.index == 0);
+    CHECK(call.name == "Authentication-Results");
+    CHECK(call.value.rfind("mx.example.net;", 0) == 0);
+    CHECK(call.value.find("mtls=pass") != std::string::npos);
+    CHECK(call.value.find("smtp.mailfrom=example.org") != std::string::npos);
+    CHECK(h.resolver->questions == std::vector<std::pair<std::string, std::uint16_t>>{{"example.org", 265}});
+}
+
+TEST_CASE("forged headers are deleted highest index first, before ours is inserted") {
+    Harness h;
+    h.mta.macros["{cert_subject}"] = "out1.example.org";
+    auto c = h.connect();
+    REQUIRE(c.mail_from(h.mta, "<alice@example.org>") == Status::proceed);
+    c.header("Authentication-Results", "MX.Example.Net; mtls=pass smtp.mailfrom=evil.example");  // #1 forged
+    c.header("Received", "from somewhere");
+    c.header("authentication-results", "other.example; spf=pass smtp.mailfrom=x.example");  // #2 kept
+    c.header("AUTHENTICATION-RESULTS", "(c) \"mx.example.net\" 1; dkim=pass");              // #3 forged
+    c.header("Authentication-Results", "mx.example.net.; none");                            // #4 forged
+    REQUIRE(c.end_of_message(h.mta) == Status::proceed);
+    const std::vector<RecordedCall> expected{
+        {"delete", 4, "Authentication-Results", ""},
+        {"delete", 3, "Authentication-Results", ""},
+        {"delete", 1, "Authentication-Results", ""},
+    };
+    REQUIRE(h.mta.calls.size() == 4);
+    CHECK(std::vector<RecordedCall>(h.mta.calls.begin(), h.mta.calls.begin() + 3) == expected);
+    CHECK(h.mta.calls.back().what == "insert");
+    CHECK(h.mta.calls.back().index == 0);
+}
+
+TEST_CASE("header callbacks answer no-reply when the MTA negotiated SMFIP_NR_HDR") {
+    Harness h;
+    auto quiet = h.connect("192.0.2.10", true);
+    REQUIRE(quiet.mail_from(h.mta, "<a@example.org>") == Status::proceed);
+    CHECK(quiet.header("Subject", "x") == Status::no_reply);
+    auto chatty = h.connect("192.0.2.10", false);
+    REQUIRE(chatty.mail_from(h.mta, "<a@example.org>") == Status::proceed);
+    CHECK(chatty.header("Subject", "x") == Status::proceed);
+}
+
+TEST_CASE("ignored hosts are accepted at connect and never looked up") {
+    Harness h;
+    auto runtime = std::make_shared<const Runtime>(h.settings, h.resolver,
+                                                   std::make_shared<Logger>(LoggerSettings{"t", false, 0, false}));
+    for (const char* address : {"127.0.0.1", "::1", "::ffff:127.0.0.2"}) {
+        Connection c(runtime, false);
+        CHECK(c.connect(IpAddress::parse(address)) == Status::accept);
+    }
+    CHECK(h.resolver->questions.empty());
+}
+
+TEST_CASE("SMTP-AUTH clients get no verdict, but forged headers are still removed") {
+    Harness h;
+    h.mta.macros["{auth_authen}"] = "alice";
+    auto c = h.connect();
+    REQUIRE(c.mail_from(h.mta, "<alice@example.org>") == Status::proceed);
+    c.header("Authentication-Results", "mx.example.net; mtls=pass");
+    REQUIRE(c.end_of_message(h.mta) == Status::proceed);
+    CHECK(h.resolver->questions.empty());
+    REQUIRE(h.mta.calls.size() == 1);
+    CHECK(h.mta.calls.front().what == "delete");
+
+    SECTION("unless skip-authenticated is off") {
+        Harness h2;
+        h2.settings.skip_authenticated = false;
+        h2.mta.macros["{auth_authen}"] = "alice";
+        auto c2 = h2.connect();
+        REQUIRE(c2.mail_from(h2.mta, "<alice@example.org>") == Status::proceed);
+        REQUIRE(c2.end_of_message(h2.mta) == Status::proceed);
+        CHECK(h2.resolver->questions.size() == 1);
+        CHECK(h2.calls_of("insert").size() == 1);
+    }
+}
+
+TEST_CASE("on-fail policies act on fail only") {
+    Harness h;
+    h.mta.macros["{cert_subject}"] = "rogue.example.org";
+
+    SECTION("reject: 550 5.7.1, no header") {
+        h.settings.policy.on_fail = Action::reject;
+        auto c = h.connect();
+        REQUIRE(c.mail_from(h.mta, "<a@example.org>") == Status::proceed);
+        CHECK(c.end_of_message(h.mta) == Status::reject);
+        REQUIRE(h.calls_of("reply").size() == 1);
+        CHECK(h.calls_of("reply").front().name == "550 5.7.1");
+        CHECK(h.calls_of("insert").empty());
+    }
+    SECTION("tempfail: 451 4.7.1") {
+        h.settings.policy.on_fail = Action::tempfail;
+        auto c = h.connect();
+        REQUIRE(c.mail_from(h.mta, "<a@example.org>") == Status::proceed);
+        CHECK(c.end_of_message(h.mta) == Status::tempfail);
+        CHECK(h.calls_of("reply").front().name == "451 4.7.1");
+    }
+    SECTION("quarantine: header and quarantine") {
+        h.settings.policy.on_fail = Action::quarantine;
+        auto c = h.connect();
+        REQUIRE(c.mail_from(h.mta, "<a@example.org>") == Status::proceed);
+        CHECK(c.end_of_message(h.mta) == Status::proceed);
+        CHECK(h.calls_of("quarantine").size() == 1);
+        CHECK(h.calls_of("insert").front().value.find("mtls=fail") != std::string::npos);
+    }
+    SECTION("a domain without Client MX is never rejected") {
+        h.settings.policy.on_fail = Action::reject;
+        auto c = h.connect();
+        REQUIRE(c.mail_from(h.mta, "<a@optout.example>") == Status::proceed);
+        CHECK(c.end_of_message(h.mta) == Status::proceed);
+        CHECK(h.calls_of("insert").front().value.find("mtls=none") != std::string::npos);
+    }
+}
+
+TEST_CASE("a lookup without answer becomes temperror within dns-timeout; on-temperror decides") {
+    Harness h;
+    h.settings.policy.on_temperror = Action::tempfail;
+    auto c = h.connect();
+    REQUIRE(c.mail_from(h.mta, "<a@silent.example>") == Status::proceed);
+    const auto started = Clock::now();
+    CHECK(c.end_of_message(h.mta) == Status::tempfail);
+    CHECK(Clock::now() - started < std::chrono::seconds(2));
+    CHECK(h.calls_of("reply").front().name == "451 4.4.3");
+}
+
+TEST_CASE("null sender is judged on the HELO name") {
+    Harness h;
+    h.resolver->answers["out1.example.org"] = secure_records({client_mx_rdata(10, "out1.example.org")});
+    h.mta.macros["{cert_subject}"] = "out1.example.org";
+    auto c = h.connect();
+    REQUIRE(c.mail_from(h.mta, "<>") == Status::proceed);
+    REQUIRE(c.end_of_message(h.mta) == Status::proceed);
+    const auto value = h.calls_of("insert").front().value;
+    CHECK(value.find("mtls=pass") != std::string::npos);
+    CHECK(value.find("smtp.helo=out1.example.org") != std::string::npos);
+}
+
+TEST_CASE("each transaction on a connection gets its own verdict") {
+    Harness h;
+    h.mta.macros["{cert_subject}"] = "out1.example.org";
+    auto c = h.connect();
+    REQUIRE(c.mail_from(h.mta, "<a@example.org>") == Status::proceed);
+    c.header("Authentication-Results", "mx.example.net; mtls=pass");
+    c.abort();  // RSET
+    REQUIRE(c.mail_from(h.mta, "<b@optout.example>") == Status::proceed);
+    REQUIRE(c.end_of_message(h.mta) == Status::proceed);
+    CHECK(h.calls_of("delete").empty());  // the aborted message's forged header is not carried over
+    REQUIRE(c.mail_from(h.mta, "<c@example.org>") == Status::proceed);
+    REQUIRE(c.end_of_message(h.mta) == Status::proceed);
+    const auto inserts = h.calls_of("insert");
+    REQUIRE(inserts.size() == 2);
+    CHECK(inserts[0].value.find("mtls=none") != std::string::npos);
+    CHECK(inserts[1].value.find("mtls=pass") != std::string::npos);
+}
+
+TEST_CASE("hostile envelope values give permerror and a clean header") {
+    Harness h;
+    for (const char* from :
+         {"<a@exa\r\nX-Evil: 1mple.org>", "<a@[192.0.2.1]>", "<a@b;c.example>", "<\"unterminated@x>"}) {
+        FakeMta mta = h.mta;
+        auto c = h.connect();
+        REQUIRE(c.mail_from(mta, from) == Status::proceed);
+        REQUIRE(c.end_of_message(mta) == Status::proceed);
+        REQUIRE(mta.calls.size() == 1);
+        const auto& value = mta.calls.front().value;
+        CHECK(value.find("mtls=permerror") != std::string::npos);
+        CHECK(value.find('\r') == std::string::npos);
+        CHECK(value.find("Evil") == std::string::npos);
+        CHECK(value.find("smtp.mailfrom") == std::string::npos);
+    }
+    CHECK(h.resolver->questions.empty());
+}
+
+TEST_CASE("end of message without MAIL FROM does nothing") {
+    Harness h;
+    auto c = h.connect();
+    CHECK(c.end_of_message(h.mta) == Status::proceed);
+    CHECK(h.mta.calls.empty());
+}
