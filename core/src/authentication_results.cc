@@ -201,8 +201,13 @@ std::optional<std::string> parse_authserv_id(std::string_view body) {
         return std::nullopt;
     }
     if (pos < body.size() && body[pos] != ';') {
-        // "id none" (no-result) is also valid
-        if (body.substr(pos, 4) != "none") {
+        // "id none" (no-result) is the only other valid continuation.
+        constexpr std::string_view kNone = "none";
+        if (!ascii_iequals(body.substr(pos, kNone.size()), kNone)) {
+            return std::nullopt;
+        }
+        pos += kNone.size();
+        if (!skip_cfws(body, pos) || pos != body.size()) {
             return std::nullopt;
         }
     }

@@ -65,6 +65,16 @@ Expected<std::string> check_ldh(std::string name) {
     if (std::all_of(last_label.begin(), last_label.end(), [](char c) { return c >= '0' && c <= '9'; })) {
         return Error{"top-level label is numeric (an address, not a domain)"};
     }
+    if (name.starts_with("xn--") || name.find(".xn--") != std::string::npos) {
+        // An A-label must decode: "xn--zz" is LDH but no IDN, and would
+        // compare unequal to the same name written correctly.
+        char* decoded = nullptr;
+        const int rc = idn2_to_unicode_8z8z(name.c_str(), &decoded, 0);
+        const std::unique_ptr<char, decltype(&idn2_free)> owned(decoded, &idn2_free);
+        if (rc != IDN2_OK) {
+            return Error{std::string("invalid A-label: ") + idn2_strerror(rc)};
+        }
+    }
     return name;
 }
 

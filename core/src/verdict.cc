@@ -55,6 +55,11 @@ Verdict decide(const DnsAnswer& answer, const TlsEvidence& evidence, const Verdi
         case AnswerStatus::nodata: return make(Result::none, "no Client MX records", answer.dnssec);
         case AnswerStatus::records: break;
     }
+    if (answer.dnssec == DnssecState::bogus) {
+        // classify_answer never pairs records with bogus; a Resolver that did
+        // must still not get a bogus RRset to pass.
+        return make(Result::temperror, "DNSSEC validation failed", DnssecState::bogus);
+    }
     if (answer.dnssec != DnssecState::secure && policy.require_dnssec) {
         return make(Result::none, "Client MX records not DNSSEC-signed", answer.dnssec);
     }

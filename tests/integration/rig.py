@@ -938,6 +938,17 @@ def close_all_rigs():
 atexit.register(close_all_rigs)
 
 
+def start_module_rig(**options):
+    """The rig a test module shares: built from MTLS_BUILD_DIR and started.
+    A missing binary is an error, not a skip: a suite that skips what it
+    cannot run would report a broken build as green."""
+    rig = Rig(os.environ.get("MTLS_BUILD_DIR", "build"), **options)
+    binary = rig.milter_bin if rig.with_postfix else rig.check_bin
+    if not binary.exists():
+        raise RigError(f"not built: {binary}")
+    return rig.start()
+
+
 class Rig:
     """Everything for one test module; see the module docstring.
 

@@ -31,11 +31,7 @@ RIG = None
 
 def setUpModule():
     global RIG
-    build_dir = os.environ.get("MTLS_BUILD_DIR", "build")
-    candidate = rigmod.Rig(build_dir)
-    if not candidate.milter_bin.exists():
-        raise unittest.SkipTest(f"milter binary not built: {candidate.milter_bin}")
-    RIG = candidate.start()
+    RIG = rigmod.start_module_rig()
 
 
 def tearDownModule():

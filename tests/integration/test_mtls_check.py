@@ -22,10 +22,7 @@ EXIT = {"pass": 0, "fail": 1, "none": 2, "temperror": 3, "permerror": 4, "usage"
 
 def setUpModule():
     global RIG
-    candidate = rigmod.Rig(os.environ.get("MTLS_BUILD_DIR", "build"), with_postfix=False)
-    if not candidate.check_bin.exists():
-        raise unittest.SkipTest(f"mtls-check not built: {candidate.check_bin}")
-    RIG = candidate.start()
+    RIG = rigmod.start_module_rig(with_postfix=False)
 
 
 def tearDownModule():

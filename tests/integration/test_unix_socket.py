@@ -23,10 +23,7 @@ RIG = None
 
 def setUpModule():
     global RIG
-    candidate = rigmod.Rig(os.environ.get("MTLS_BUILD_DIR", "build"), milter_socket="unix")
-    if not candidate.milter_bin.exists():
-        raise unittest.SkipTest(f"milter binary not built: {candidate.milter_bin}")
-    RIG = candidate.start()
+    RIG = rigmod.start_module_rig(milter_socket="unix")
 
 
 def tearDownModule():

@@ -6,10 +6,14 @@
 #include <map>
 
 #include "connection.h"
+#include "fake_resolver.h"
 #include "mtls/authentication_results.h"
 
 using namespace mtls;
 using namespace mtls::milter;
+using mtls::testing::FakeResolver;
+using mtls::testing::records_answer;
+using mtls::testing::status_answer;
 
 namespace {
 
@@ -50,50 +54,8 @@ public:
     }
 };
 
-std::vector<std::uint8_t> client_mx_rdata(std::uint16_t preference, std::string_view host) {
-    std::vector<std::uint8_t> out{static_cast<std::uint8_t>(preference >> 8), static_cast<std::uint8_t>(preference)};
-    std::size_t start = 0;
-    while (start < host.size()) {
-        auto dot = host.find('.', start);
-        if (dot == std::string_view::npos) {
-            dot = host.size();
-        }
-        out.push_back(static_cast<std::uint8_t>(dot - start));
-        out.insert(out.end(), host.begin() + static_cast<std::ptrdiff_t>(start),
-                   host.begin() + static_cast<std::ptrdiff_t>(dot));
-        start = dot + 1;
-    }
-    out.push_back(0);
-    return out;
-}
-
-// Answers from a table keyed by name; records every question.
-class ScriptedResolver final : public Resolver {
-public:
-    std::map<std::string, DnsAnswer, std::less<>> answers;
-    std::vector<std::pair<std::string, std::uint16_t>> questions;
-
-    Lookup start(std::string_view name, std::uint16_t type, std::chrono::milliseconds timeout) override {
-        questions.emplace_back(name, type);
-        auto slot = std::make_shared<AnswerSlot>();
-        if (auto it = answers.find(name); it != answers.end()) {
-            slot->fulfil(it->second);
-        }
-        const auto now = Clock::now();
-        return Lookup(slot, now, now + timeout, [] {});
-    }
-};
-
-DnsAnswer secure_records(std::vector<std::vector<std::uint8_t>> rdata) {
-    DnsAnswer answer;
-    answer.status = AnswerStatus::records;
-    answer.dnssec = DnssecState::secure;
-    answer.rdata = std::move(rdata);
-    return answer;
-}
-
 struct Harness {
-    std::shared_ptr<ScriptedResolver> resolver = std::make_shared<ScriptedResolver>();
+    std::shared_ptr<FakeResolver> resolver = std::make_shared<FakeResolver>();
     Settings settings;
     FakeMta mta;
 
@@ -102,11 +64,8 @@ struct Harness {
         settings.dns_timeout = std::chrono::milliseconds(50);
         settings.ignore_hosts = HostList::parse("127.0.0.0/8, ::1").value();
         settings.syslog = false;
-        resolver->answers["example.org"] = secure_records({client_mx_rdata(10, "out1.example.org")});
-        DnsAnswer nodata;
-        nodata.status = AnswerStatus::nodata;
-        nodata.dnssec = DnssecState::secure;
-        resolver->answers["optout.example"] = nodata;
+        resolver->script("example.org", records_answer({{10, "out1.example.org"}}));
+        resolver->script("optout.example", status_answer(AnswerStatus::nodata, DnssecState::secure));
         mta.macros["{tls_version}"] = "TLSv1.3";
         mta.macros["i"] = "4ABCDEF";
     }
@@ -147,7 +106,9 @@ TEST_CASE("verified certificate matching the Client MX passes; header goes to in
     CHECK(call.value.rfind("mx.example.net;", 0) == 0);
     CHECK(call.value.find("mtls=pass") != std::string::npos);
     CHECK(call.value.find("smtp.mailfrom=example.org") != std::string::npos);
-    CHECK(h.resolver->questions == std::vector<std::pair<std::string, std::uint16_t>>{{"example.org", 265}});
+    REQUIRE(h.resolver->start_count() == 1);
+    CHECK(h.resolver->started().front().name == "example.org");
+    CHECK(h.resolver->started().front().type == 265);
 }
 
 TEST_CASE("forged headers are deleted highest index first, before ours is inserted") {
@@ -190,7 +151,7 @@ TEST_CASE("ignored hosts are accepted at connect and never looked up") {
         Connection c(runtime, false);
         CHECK(c.connect(IpAddress::parse(address)) == Status::accept);
     }
-    CHECK(h.resolver->questions.empty());
+    CHECK(h.resolver->start_count() == 0);
 }
 
 TEST_CASE("SMTP-AUTH clients get no verdict, but forged headers are still removed") {
@@ -200,7 +161,7 @@ TEST_CASE("SMTP-AUTH clients get no verdict, but forged headers are still remove
     REQUIRE(c.mail_from(h.mta, "<alice@example.org>") == Status::proceed);
     c.header("Authentication-Results", "mx.example.net; mtls=pass");
     REQUIRE(c.end_of_message(h.mta) == Status::proceed);
-    CHECK(h.resolver->questions.empty());
+    CHECK(h.resolver->start_count() == 0);
     REQUIRE(h.mta.calls.size() == 1);
     CHECK(h.mta.calls.front().what == "delete");
 
@@ -211,7 +172,7 @@ TEST_CASE("SMTP-AUTH clients get no verdict, but forged headers are still remove
         auto c2 = h2.connect();
         REQUIRE(c2.mail_from(h2.mta, "<alice@example.org>") == Status::proceed);
         REQUIRE(c2.end_of_message(h2.mta) == Status::proceed);
-        CHECK(h2.resolver->questions.size() == 1);
+        CHECK(h2.resolver->start_count() == 1);
         CHECK(h2.calls_of("insert").size() == 1);
     }
 }
@@ -266,7 +227,7 @@ TEST_CASE("a lookup without answer becomes temperror within dns-timeout; on-temp
 
 TEST_CASE("null sender is judged on the HELO name") {
     Harness h;
-    h.resolver->answers["out1.example.org"] = secure_records({client_mx_rdata(10, "out1.example.org")});
+    h.resolver->script("out1.example.org", records_answer({{10, "out1.example.org"}}));
     h.mta.macros["{cert_subject}"] = "out1.example.org";
     auto c = h.connect();
     REQUIRE(c.mail_from(h.mta, "<>") == Status::proceed);
@@ -309,7 +270,7 @@ TEST_CASE("hostile envelope values give permerror and a clean header") {
         CHECK(value.find("Evil") == std::string::npos);
         CHECK(value.find("smtp.mailfrom") == std::string::npos);
     }
-    CHECK(h.resolver->questions.empty());
+    CHECK(h.resolver->start_count() == 0);
 }
 
 TEST_CASE("end of message without MAIL FROM does nothing") {

@@ -1,0 +1,298 @@
+// Settings: kOptions -> program_options -> validated Settings, from the
+// command line and a config file.
+#include <catch2/catch.hpp>
+
+#include <syslog.h>
+#include <unistd.h>
+
+#include <boost/program_options.hpp>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "mtls/settings.h"
+
+using namespace mtls;
+namespace po = boost::program_options;
+using namespace std::chrono_literals;
+
+namespace {
+
+po::options_description all_options() {
+    po::options_description description;
+    add_setting_options(description, OptionScope::engine);
+    add_setting_options(description, OptionScope::daemon);
+    return description;
+}
+
+// The milter's order: the command line first, then --config under it.
+po::variables_map parse(const std::vector<std::string>& args) {
+    const auto description = all_options();
+    po::variables_map variables;
+    po::store(po::command_line_parser(args).options(description).run(), variables);
+    if (variables.count("config") != 0U) {
+        load_config_file(variables["config"].as<std::string>(), description, variables);
+    }
+    po::notify(variables);
+    return variables;
+}
+
+Settings settings(const std::vector<std::string>& args, bool include_daemon = true) {
+    return settings_from(parse(args), include_daemon);
+}
+
+// The message of the SettingsError thrown, or a failed test.
+std::string settings_error(const std::vector<std::string>& args, bool include_daemon = true) {
+    try {
+        (void)settings(args, include_daemon);
+    } catch (const SettingsError& error) {
+        return error.what();
+    }
+    std::string joined;
+    for (const auto& arg : args) {
+        joined += " '" + arg + "'";
+    }
+    FAIL("no SettingsError for" << joined);
+    return {};
+}
+
+// "--name=value"; an empty value as a separate word, which program_options
+// accepts where "--name=" is refused.
+std::vector<std::string> option(const std::string& name, const std::string& value) {
+    if (value.empty()) {
+        return {"--" + name, ""};
+    }
+    return {"--" + name + "=" + value};
+}
+
+IpAddress ip(std::string_view text) {
+    auto address = IpAddress::parse(text);
+    REQUIRE(address);
+    return *address;
+}
+
+// A config file that removes itself.
+class TempFile {
+public:
+    explicit TempFile(const std::string& content) {
+        std::string pattern = "/tmp/mtls-unit-XXXXXX";
+        const int fd = mkstemp(pattern.data());
+        REQUIRE(fd >= 0);
+        close(fd);
+        path_ = pattern;
+        std::ofstream out(path_);
+        out << content;
+    }
+    ~TempFile() { unlink(path_.c_str()); }
+    TempFile(const TempFile&) = delete;
+    TempFile& operator=(const TempFile&) = delete;
+    [[nodiscard]] const std::string& path() const { return path_; }
+
+private:
+    std::string path_;
+};
+
+}  // namespace
+
+TEST_CASE("every kOptions entry is an option of its scope", "[settings]") {
+    po::options_description engine;
+    add_setting_options(engine, OptionScope::engine);
+    po::options_description daemon;
+    add_setting_options(daemon, OptionScope::daemon);
+    for (const auto& option : kOptions) {
+        const std::string name(option.name);
+        INFO("option " << name);
+        const auto& own = option.scope == OptionScope::engine ? engine : daemon;
+        const auto& other = option.scope == OptionScope::engine ? daemon : engine;
+        CHECK(own.find_nothrow(name, false) != nullptr);
+        CHECK(other.find_nothrow(name, false) == nullptr);
+        CHECK_FALSE(option.help.empty());
+        CHECK_FALSE(option.value.empty());
+    }
+    CHECK(engine.find_nothrow("config", false) != nullptr);
+    CHECK(daemon.find_nothrow("config", false) == nullptr);
+}
+
+TEST_CASE("every kOptions entry is accepted on the command line and in a config file", "[settings]") {
+    for (const auto& option : kOptions) {
+        const std::string name(option.name);
+        INFO("option " << name);
+        const std::string value = option.default_value.empty() ? "x" : std::string(option.default_value);
+        CHECK_NOTHROW(parse({"--" + name + "=" + value}));
+        const TempFile file(name + " = " + value + "\n");
+        CHECK_NOTHROW(parse({"--config", file.path()}));
+    }
+}
+
+TEST_CASE("the defaults", "[settings]") {
+    const auto s = settings({});
+    CHECK(s.client_mx_type == 265);
+    CHECK(s.dns_timeout == 5000ms);
+    CHECK(s.policy.on_fail == Action::tag);
+    CHECK(s.policy.on_temperror == Action::tag);
+    CHECK(s.ignore_hosts.contains(ip("127.0.0.1")));
+    CHECK(s.ignore_hosts.contains(ip("127.255.0.1")));
+    CHECK(s.ignore_hosts.contains(ip("::1")));
+    CHECK_FALSE(s.ignore_hosts.contains(ip("192.0.2.1")));
+    CHECK(s.skip_authenticated);
+    CHECK_FALSE(s.verdict.require_dnssec);
+    CHECK_FALSE(s.verdict.allow_wildcards);
+    CHECK(s.authserv_id == local_host_name());
+    CHECK_FALSE(s.authserv_id.empty());
+    CHECK(s.socket == "unix:/run/mtls-milter/mtls-milter.sock");
+    CHECK(s.unbound.trust_anchor_file == kDefaultTrustAnchor);
+    CHECK(s.unbound.config_file.empty());
+    CHECK_FALSE(s.log_json);
+    CHECK(s.syslog);
+    CHECK(s.syslog_facility == LOG_MAIL);
+    CHECK_FALSE(s.log_stderr);
+    CHECK(s.umask == 007);
+    CHECK_FALSE(s.foreground);
+    CHECK(s.user.empty());
+    CHECK(s.pidfile.empty());
+}
+
+TEST_CASE("values from the command line", "[settings]") {
+    const auto s = settings(
+        {"--authserv-id=mx.example.com", "--client-mx-type=65280", "--dns-timeout=2.5", "--require-dnssec=yes",
+         "--allow-wildcards=true", "--on-fail=reject", "--on-temperror=tempfail", "--ignore-hosts=192.0.2.0/24",
+         "--skip-authenticated=no", "--log-format=json", "--syslog-facility=local3", "--umask=077",
+         "--socket=inet:8891@127.0.0.1", "--foreground=on", "--user=mtls", "--pidfile=/run/mtls.pid"});
+    CHECK(s.authserv_id == "mx.example.com");
+    CHECK(s.client_mx_type == 65280);
+    CHECK(s.dns_timeout == 2500ms);
+    CHECK(s.verdict.require_dnssec);
+    CHECK(s.verdict.allow_wildcards);
+    CHECK(s.policy.on_fail == Action::reject);
+    CHECK(s.policy.on_temperror == Action::tempfail);
+    CHECK(s.ignore_hosts.contains(ip("192.0.2.9")));
+    CHECK_FALSE(s.ignore_hosts.contains(ip("127.0.0.1")));  // replaced, not added to
+    CHECK_FALSE(s.skip_authenticated);
+    CHECK(s.log_json);
+    CHECK(s.syslog_facility == LOG_LOCAL3);
+    CHECK(s.umask == 077);
+    CHECK(s.socket == "inet:8891@127.0.0.1");
+    CHECK(s.foreground);
+    CHECK(s.user == "mtls");
+    CHECK(s.pidfile == "/run/mtls.pid");
+}
+
+TEST_CASE("an empty ignore-hosts exempts nobody", "[settings]") {
+    const auto s = settings(option("ignore-hosts", ""));
+    CHECK_FALSE(s.ignore_hosts.contains(ip("127.0.0.1")));
+    CHECK_FALSE(s.ignore_hosts.contains(ip("::1")));
+}
+
+TEST_CASE("invalid values throw SettingsError naming the option", "[settings]") {
+    const std::vector<std::pair<std::string, std::vector<std::string>>> cases = {
+        {"dns-timeout", {"abc", "0", "61", "-1", "", "nan", "inf", "5s", "0.01"}},
+        {"client-mx-type", {"0", "255", "41", "70000", "x", "", "-1", "128", "265 ", "0x109"}},
+        {"on-fail", {"bounce", "", "rejected"}},
+        {"on-temperror", {"reject", "quarantine", "bounce"}},
+        {"log-format", {"xml", ""}},
+        {"socket",
+         {"tcp:1@x", "unix:relative", "inet:0@127.0.0.1", "inet:70000@127.0.0.1", "inet:x@127.0.0.1", "unix:", "",
+          "/run/x.sock", "inet:@127.0.0.1"}},
+        {"authserv-id", {"a b", "x;y", "a\"b", "(x)"}},
+        {"umask", {"9", "1000", "-1", "x", ""}},
+        {"require-dnssec", {"maybe", "", "2"}},
+        {"allow-wildcards", {"sometimes"}},
+        {"skip-authenticated", {"Y"}},
+        {"syslog", {"enabled"}},
+        {"log-stderr", {"nope"}},
+        {"foreground", {"yes please"}},
+        {"syslog-facility", {"kern", "local8", ""}},
+        {"ignore-hosts", {"127.0.0.0/33", "localhost", "10.0.0.0/8;::1"}},
+    };
+    for (const auto& [name, values] : cases) {
+        for (const auto& value : values) {
+            INFO("--" << name << "='" << value << "'");
+            const auto message = settings_error(option(name, value));
+            CHECK_THAT(message, Catch::Matchers::Contains(name));
+        }
+    }
+}
+
+TEST_CASE("valid edge values", "[settings]") {
+    CHECK(settings({"--dns-timeout=60"}).dns_timeout == 60000ms);
+    CHECK(settings({"--dns-timeout=0.1"}).dns_timeout == 100ms);
+    CHECK(settings({"--dns-timeout=1"}).dns_timeout == 1000ms);
+    CHECK(settings({"--client-mx-type=1"}).client_mx_type == 1);
+    CHECK(settings({"--client-mx-type=65535"}).client_mx_type == 65535);
+    CHECK(settings({"--client-mx-type=256"}).client_mx_type == 256);
+    CHECK(settings({"--umask=0"}).umask == 0);
+    CHECK(settings({"--umask=777"}).umask == 0777);
+    CHECK(settings({"--socket=unix:/run/x.sock"}).socket == "unix:/run/x.sock");
+    CHECK(settings({"--socket=inet6:25@[::1]"}).socket == "inet6:25@[::1]");
+    CHECK(settings({"--socket=inet:65535@localhost"}).socket == "inet:65535@localhost");
+}
+
+TEST_CASE("the engine scope alone ignores daemon options", "[settings]") {
+    po::options_description engine;
+    add_setting_options(engine, OptionScope::engine);
+    po::variables_map variables;
+    const std::vector<std::string> args = {"--authserv-id=mx.example.com", "--dns-timeout=3"};
+    po::store(po::command_line_parser(args).options(engine).run(), variables);
+    const auto s = settings_from(variables, false);
+    CHECK(s.authserv_id == "mx.example.com");
+    CHECK(s.dns_timeout == 3000ms);
+
+    // Engine options are still validated.
+    po::variables_map bad;
+    const std::vector<std::string> bad_args = {"--dns-timeout=99"};
+    po::store(po::command_line_parser(bad_args).options(engine).run(), bad);
+    CHECK_THROWS_AS(settings_from(bad, false), SettingsError);
+}
+
+TEST_CASE("a config file sets values, and the command line wins", "[settings]") {
+    const TempFile file(
+        "# comment\n"
+        "authserv-id = mx.example.com\n"
+        "dns-timeout = 2\n"
+        "on-fail = reject\n"
+        "client-mx-type = 65000\n"
+        "ignore-hosts = 192.0.2.0/24, 2001:db8::/32\n");
+
+    const auto from_file = settings({"--config", file.path()});
+    CHECK(from_file.authserv_id == "mx.example.com");
+    CHECK(from_file.dns_timeout == 2000ms);
+    CHECK(from_file.policy.on_fail == Action::reject);
+    CHECK(from_file.client_mx_type == 65000);
+    CHECK(from_file.ignore_hosts.contains(ip("2001:db8::1")));
+    CHECK_FALSE(from_file.ignore_hosts.contains(ip("127.0.0.1")));
+
+    const auto overridden = settings({"--config", file.path(), "--dns-timeout=7", "--on-fail=tempfail"});
+    CHECK(overridden.dns_timeout == 7000ms);
+    CHECK(overridden.policy.on_fail == Action::tempfail);
+    CHECK(overridden.authserv_id == "mx.example.com");  // untouched by the command line
+
+    const auto before = settings({"--on-fail=quarantine", "--config", file.path()});
+    CHECK(before.policy.on_fail == Action::quarantine);
+}
+
+TEST_CASE("invalid values in a config file are reported too", "[settings]") {
+    const TempFile file("dns-timeout = forever\n");
+    const auto message = settings_error({"--config", file.path()});
+    CHECK_THAT(message, Catch::Matchers::Contains("dns-timeout"));
+}
+
+TEST_CASE("an unknown option in a config file throws SettingsError", "[settings]") {
+    const TempFile file("authserv-id = mx.example.com\nno-such-option = 1\n");
+    try {
+        (void)parse({"--config", file.path()});
+        FAIL("no SettingsError");
+    } catch (const SettingsError& error) {
+        CHECK_THAT(std::string(error.what()), Catch::Matchers::Contains(file.path()));
+    }
+}
+
+TEST_CASE("a missing config file throws SettingsError", "[settings]") {
+    CHECK_THROWS_AS(parse({"--config", "/nonexistent/mtls-milter.conf"}), SettingsError);
+}
+
+TEST_CASE("local_host_name is a usable authserv-id", "[settings]") {
+    const auto name = local_host_name();
+    CHECK_FALSE(name.empty());
+    CHECK(name.find('\0') == std::string::npos);
+}
