@@ -1,8 +1,16 @@
 #include "daemon.h"
 
+#include <dirent.h>
 #include <grp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pwd.h>
+#include <sys/socket.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
+
+#include <charconv>
+#include <memory>
 
 #include <fmt/format.h>
 #include <cerrno>
@@ -56,6 +64,47 @@ void drop_privileges(const std::string& user) {
     if (entry.pw_uid != 0 && setuid(0) == 0) {
         throw std::runtime_error("privileges were not dropped");
     }
+}
+
+int disable_nagle_on_listening_sockets() {
+    struct CloseDir {
+        void operator()(DIR* dir) const { closedir(dir); }
+    };
+    const std::unique_ptr<DIR, CloseDir> fds(opendir("/proc/self/fd"));
+    if (!fds) {
+        fail("/proc/self/fd");
+    }
+    int changed = 0;
+    while (const dirent* entry = readdir(fds.get())) {
+        const std::string_view name(entry->d_name);
+        int fd = -1;
+        if (std::from_chars(name.data(), name.data() + name.size(), fd).ec != std::errc() || fd == dirfd(fds.get())) {
+            continue;
+        }
+        int listening = 0;
+        socklen_t length = sizeof listening;
+        if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &length) != 0 || listening == 0) {
+            continue;  // not a socket, or not listening
+        }
+        sockaddr_storage address{};
+        socklen_t address_length = sizeof address;
+        if (getsockname(fd, reinterpret_cast<sockaddr*>(&address), &address_length) != 0 ||
+            (address.ss_family != AF_INET && address.ss_family != AF_INET6)) {
+            continue;
+        }
+        const int on = 1;
+        if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) != 0) {
+            fail("setsockopt TCP_NODELAY");
+        }
+        ++changed;
+    }
+    return changed;
+}
+
+void notify_service_manager(std::string_view state) {
+    const std::string text(state);
+    // Failure to notify is not fatal: systemd's start timeout reports it.
+    static_cast<void>(sd_notify(0, text.c_str()));
 }
 
 PidFile::PidFile(std::string path) : path_(std::move(path)) {

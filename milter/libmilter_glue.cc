@@ -12,6 +12,7 @@ namespace mtls::milter {
 namespace {
 
 std::atomic<std::shared_ptr<const Runtime>> g_runtime;
+std::atomic<std::size_t> g_active_connections{0};
 
 class LibmilterSession final : public MtaSession {
 public:
@@ -123,6 +124,7 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long offered_actions, unsigned long
             return SMFIS_REJECT;
         }
         static_cast<void>(connection.release());  // owned by ctx now; freed in on_close
+        ++g_active_connections;
         return SMFIS_CONTINUE;
     } catch (const std::exception& error) {
         log_internal_error("negotiate", error.what());
@@ -168,16 +170,21 @@ sfsistat on_abort(SMFICTX* ctx) noexcept {
 
 sfsistat on_close(SMFICTX* ctx) noexcept {
     const std::unique_ptr<Connection> connection(connection_of(ctx));
-    // Nothing to do if this fails: libmilter frees ctx next anyway.
-    static_cast<void>(smfi_setpriv(ctx, nullptr));
+    if (connection) {
+        // Nothing to do if this fails: libmilter frees ctx next anyway.
+        static_cast<void>(smfi_setpriv(ctx, nullptr));
+        --g_active_connections;
+    }
     return SMFIS_CONTINUE;
 }
 
 }  // namespace
 
-void install_runtime(std::shared_ptr<const Runtime> runtime) {
-    g_runtime.store(std::move(runtime));
-}
+void install_runtime(std::shared_ptr<const Runtime> runtime) { g_runtime.store(std::move(runtime)); }
+
+std::shared_ptr<const Runtime> current_runtime() { return g_runtime.load(); }
+
+std::size_t active_connections() { return g_active_connections.load(); }
 
 bool register_filter() {
     smfiDesc description{};

@@ -2,6 +2,7 @@
 // that lets no exception cross into libmilter's C frames.
 #pragma once
 
+#include <cstddef>
 #include <memory>
 
 #include "runtime.h"
@@ -10,6 +11,12 @@ namespace mtls::milter {
 
 // The Runtime new connections will use; replaceable at any time.
 void install_runtime(std::shared_ptr<const Runtime> runtime);
+
+// The Runtime new connections use now; nullptr before install_runtime.
+std::shared_ptr<const Runtime> current_runtime();
+
+// Connections the MTA has open with us (for draining on shutdown).
+std::size_t active_connections();
 
 // Registers the filter with libmilter (smfi_register). Returns false on failure.
 bool register_filter();

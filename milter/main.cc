@@ -1,105 +1,178 @@
 // mtls-milter: authenticates the sending server of inbound mail by its TLS
 // client certificate and the sender domain's Client MX records.
+//
+// Threads and signals: libmilter's smfi_main() blocks SIGHUP, SIGTERM and
+// SIGINT in its thread and starts a thread that sigwait()s for all three and
+// treats SIGHUP as "stop". So smfi_main() runs in a thread of its own, the
+// main thread keeps SIGHUP unblocked with a handler (Linux delivers a
+// process-directed signal to the main thread whenever it does not block it),
+// and SIGTERM/SIGINT stay blocked everywhere but in libmilter's signal
+// thread, which stops the milter; the main thread then drains.
 #include <libmilter/mfapi.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
-#include <boost/program_options.hpp>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <iostream>
-#include <memory>
+#include <thread>
 
+#include "command_line.h"
 #include "daemon.h"
 #include "libmilter_glue.h"
 #include "mtls/message_log.h"
-#include "mtls/settings.h"
 #include "mtls/unbound_resolver.h"
 #include "runtime.h"
 
-namespace po = boost::program_options;
 using namespace mtls;
+using namespace mtls::milter;
 
 namespace {
 
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
+// How long in-flight messages may take to finish after SIGTERM: longer than
+// any DNS wait, shorter than systemd's default stop timeout (90 s).
+constexpr auto kDrainLimit = std::chrono::seconds(60);
 
-struct CommandLine {
-    Settings settings;
-    bool help = false;
-    bool version = false;
-    bool check_config = false;
-    po::options_description description{"Options"};
-};
+int g_wakeup_fd = -1;  // eventfd the main thread sleeps on
+std::atomic<bool> g_reload_requested{false};
+std::atomic<bool> g_milter_stopped{false};
 
-std::unique_ptr<CommandLine> parse_command_line(int argc, char** argv) {
-    auto command = std::make_unique<CommandLine>();
-    add_setting_options(command->description, OptionScope::engine);
-    add_setting_options(command->description, OptionScope::daemon);
-    po::options_description switches("Commands");
-    switches.add_options()("help", "Print this help and exit.")("version", "Print the version and exit.")(
-        "check-config", "Validate every option and the resolver setup, then exit.");
-    po::options_description all;
-    all.add(command->description).add(switches);
-
-    po::variables_map variables;
-    po::store(po::parse_command_line(argc, argv, all), variables);
-    if (variables.count("config") != 0U) {
-        load_config_file(variables["config"].as<std::string>(), command->description, variables);
-    }
-    po::notify(variables);
-    command->help = variables.count("help") != 0U;
-    command->version = variables.count("version") != 0U;
-    command->check_config = variables.count("check-config") != 0U;
-    if (command->help) {
-        std::cout << "Usage: mtls-milter [--config FILE] [--name value]...\n\n" << all << '\n';
-        return command;
-    }
-    if (!command->version) {
-        command->settings = settings_from(variables, true);
-    }
-    return command;
+void wake_main_thread() {
+    const std::uint64_t one = 1;
+    // write() on an eventfd is async-signal-safe and cannot block here.
+    [[maybe_unused]] const auto written = write(g_wakeup_fd, &one, sizeof one);
 }
 
-std::shared_ptr<Logger> make_logger(const Settings& settings) {
-    return std::make_shared<Logger>(
-        LoggerSettings{"mtls-milter", settings.syslog, settings.syslog_facility, settings.log_stderr});
+void on_sighup(int /*signal*/) {
+    g_reload_requested = true;
+    wake_main_thread();
 }
 
-int serve(const Settings& settings) {
-    auto logger = make_logger(settings);
+void block_stop_signals() {
+    sigset_t stop{};
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+    struct sigaction action {};
+    action.sa_handler = on_sighup;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    sigaction(SIGHUP, &action, nullptr);
+}
+
+std::string describe(const Settings& settings) {
+    return fmt::format(
+        "socket={} authserv-id={} client-mx-type={} dns-timeout={}ms require-dnssec={} allow-wildcards={} "
+        "on-fail={} on-temperror={} ignore-hosts=[{}] skip-authenticated={}",
+        escape_for_log(settings.socket), settings.authserv_id, settings.client_mx_type, settings.dns_timeout.count(),
+        settings.verdict.require_dnssec ? "yes" : "no", settings.verdict.allow_wildcards ? "yes" : "no",
+        to_string(settings.policy.on_fail), to_string(settings.policy.on_temperror), settings.ignore_hosts.to_string(),
+        settings.skip_authenticated ? "yes" : "no");
+}
+
+// Re-reads the command line and config file. Options that only take effect
+// at start-up are reported, not silently ignored; a bad config keeps the old.
+void reload(const std::vector<std::string>& arguments) {
+    const auto current = current_runtime();
+    notify_service_manager("RELOADING=1");
+    try {
+        auto command = parse_command_line(arguments);
+        const Settings& next = command.settings;
+        const Settings& now = current->settings;
+        for (const auto& [changed, name] :
+             {std::pair{next.socket != now.socket, "socket"}, std::pair{next.user != now.user, "user"},
+              std::pair{next.pidfile != now.pidfile, "pidfile"}, std::pair{next.umask != now.umask, "umask"},
+              std::pair{next.foreground != now.foreground, "foreground"}}) {
+            if (changed) {
+                current->logger->log(
+                    Severity::warning,
+                    fmt::format("reload: option {} changes only at restart; keeping the old value", name));
+            }
+        }
+        auto runtime = make_runtime(next, current.get());
+        install_runtime(runtime);
+        runtime->logger->log(Severity::info, "reloaded: " + describe(next));
+    } catch (const std::exception& error) {
+        current->logger->log(Severity::error, fmt::format("reload failed, keeping the running configuration: {}",
+                                                          escape_for_log(error.what())));
+    }
+    notify_service_manager("READY=1");
+}
+
+void drain(Logger& logger) {
+    const auto deadline = std::chrono::steady_clock::now() + kDrainLimit;
+    std::size_t open = active_connections();
+    if (open > 0) {
+        logger.log(Severity::info, fmt::format("stopping: waiting for {} connection(s)", open));
+    }
+    while (open > 0 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        open = active_connections();
+    }
+    if (open > 0) {
+        logger.log(Severity::warning, fmt::format("stopping with {} connection(s) still open", open));
+    }
+}
+
+int serve(const Settings& settings, const std::vector<std::string>& arguments) {
+    auto logger = std::make_shared<Logger>(logger_settings_for(settings));
     try {
         if (!settings.foreground) {
-            milter::detach_from_terminal();
+            detach_from_terminal();
         }
-        milter::drop_privileges(settings.user);
-        // Threads do not survive fork(): the resolver starts after detaching.
-        auto resolver = UnboundResolver::create(settings.unbound);
-        milter::install_runtime(std::make_shared<const milter::Runtime>(settings, resolver, logger));
+        g_wakeup_fd = eventfd(0, EFD_CLOEXEC);
+        if (g_wakeup_fd < 0) {
+            throw std::runtime_error("eventfd failed");
+        }
+        block_stop_signals();  // before any thread exists, so all inherit it
+        drop_privileges(settings.user);
 
+        // Threads do not survive fork(): the resolver starts after detaching.
+        install_runtime(std::make_shared<const Runtime>(settings, UnboundResolver::create(settings.unbound), logger));
         if (smfi_setconn(const_cast<char*>(settings.socket.c_str())) != MI_SUCCESS ||  // NOLINT: C API
-            !milter::register_filter()) {
+            !register_filter()) {
             throw std::runtime_error(fmt::format("cannot set up the milter on {}", settings.socket));
         }
         umask(settings.umask);
         if (smfi_opensocket(true) != MI_SUCCESS) {
             throw std::runtime_error(fmt::format("cannot listen on {}", settings.socket));
         }
-        const milter::PidFile pidfile(settings.pidfile);
-        logger->log(
-            Severity::info,
-            fmt::format("mtls-milter {} listening on {}; authserv-id={} client-mx-type={} dns-timeout={}ms "
-                        "on-fail={} on-temperror={} ignore-hosts=[{}]",
-                        MTLS_VERSION, escape_for_log(settings.socket), settings.authserv_id, settings.client_mx_type,
-                        settings.dns_timeout.count(), to_string(settings.policy.on_fail),
-                        to_string(settings.policy.on_temperror), settings.ignore_hosts.to_string()));
-        const int rc = smfi_main();
+        disable_nagle_on_listening_sockets();
+        const PidFile pidfile(settings.pidfile);
+        logger->log(Severity::info, fmt::format("mtls-milter {} started: {}", MTLS_VERSION, describe(settings)));
+
+        std::atomic<int> milter_status{MI_SUCCESS};
+        std::thread milter_thread([&milter_status] {
+            milter_status = smfi_main();
+            g_milter_stopped = true;
+            wake_main_thread();
+        });
+        notify_service_manager("READY=1");
+        while (!g_milter_stopped) {
+            std::uint64_t events = 0;
+            if (read(g_wakeup_fd, &events, sizeof events) < 0 && errno != EINTR) {
+                break;
+            }
+            if (g_reload_requested.exchange(false) && !g_milter_stopped) {
+                reload(arguments);
+            }
+        }
+        notify_service_manager("STOPPING=1");
+        milter_thread.join();
+        drain(*logger);
         logger->log(Severity::info, "mtls-milter stopped");
-        milter::install_runtime(nullptr);
-        return rc == MI_SUCCESS ? 0 : kExitFailure;
+        return milter_status == MI_SUCCESS ? 0 : kExitFailure;
     } catch (const std::exception& error) {
         logger->log(Severity::error, fmt::format("fatal: {}", escape_for_log(error.what())));
-        if (settings.foreground && !settings.log_stderr) {
+        if (!settings.log_stderr) {
             std::fprintf(stderr, "mtls-milter: %s\n", error.what());
         }
         return kExitFailure;
@@ -109,24 +182,26 @@ int serve(const Settings& settings) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::unique_ptr<CommandLine> command;
+    const std::vector<std::string> arguments(argv + 1, argv + argc);
+    CommandLine command;
     try {
-        command = parse_command_line(argc, argv);
+        command = parse_command_line(arguments);
     } catch (const std::exception& error) {
         std::fprintf(stderr, "mtls-milter: %s\n", error.what());
         return kExitUsage;
     }
-    if (command->help) {
+    if (command.help) {
+        std::cout << command.help_text;
         return 0;
     }
-    if (command->version) {
+    if (command.version) {
         std::printf("mtls-milter %s\n", MTLS_VERSION);
         return 0;
     }
-    if (command->check_config) {
+    if (command.check_config) {
         try {
             // Loads the unbound config and trust anchor exactly as serving would.
-            const auto resolver = UnboundResolver::create(command->settings.unbound);
+            const auto resolver = UnboundResolver::create(command.settings.unbound);
         } catch (const std::exception& error) {
             std::fprintf(stderr, "mtls-milter: %s\n", error.what());
             return kExitFailure;
@@ -134,5 +209,5 @@ int main(int argc, char** argv) {
         std::printf("mtls-milter: configuration OK\n");
         return 0;
     }
-    return serve(command->settings);
+    return serve(command.settings, arguments);
 }

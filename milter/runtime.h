@@ -1,6 +1,6 @@
 // What every connection needs and shares: settings, the engine and the log.
-// Connections hold a shared_ptr to the Runtime they started with, so a new
-// Runtime can replace it without disturbing messages in flight.
+// Connections hold a shared_ptr to the Runtime they started with, so a reload
+// can install a new one without disturbing messages in flight.
 #pragma once
 
 #include <memory>
@@ -24,5 +24,12 @@ struct Runtime {
                         AuthenticatorSettings{settings.client_mx_type, settings.dns_timeout, settings.verdict}),
           logger(std::move(logger_in)) {}
 };
+
+LoggerSettings logger_settings_for(const Settings& settings);
+
+// A Runtime for settings. The previous Runtime's resolver and logger are kept
+// when their settings did not change, so that a reload keeps the DNS cache
+// warm. Throws ResolverSetupError when a new resolver cannot be set up.
+std::shared_ptr<const Runtime> make_runtime(const Settings& settings, const Runtime* previous);
 
 }  // namespace mtls::milter

@@ -19,22 +19,23 @@ int priority_of(Severity severity) {
 
 }  // namespace
 
-Logger::Logger(LoggerSettings settings) : settings_(std::move(settings)) {
-    if (settings_.syslog) {
-        // openlog keeps the pointer: settings_.ident lives as long as we do.
-        openlog(settings_.ident.c_str(), LOG_PID | LOG_NDELAY, settings_.facility != 0 ? settings_.facility : LOG_MAIL);
-    }
-}
+// The syslog connection is process-wide and outlives any one Logger: a
+// reload may run an old and a new Logger side by side, so neither closes it,
+// and each names its facility in every message.
+constexpr const char* kSyslogIdent = "mtls-milter";
 
-Logger::~Logger() {
+Logger::Logger(LoggerSettings settings) : settings_(settings) {
+    if (settings_.facility == 0) {
+        settings_.facility = LOG_MAIL;
+    }
     if (settings_.syslog) {
-        closelog();
+        openlog(kSyslogIdent, LOG_PID | LOG_NDELAY, settings_.facility);
     }
 }
 
 void Logger::log(Severity severity, std::string_view text) {
     if (settings_.syslog) {
-        syslog(priority_of(severity), "%.*s", static_cast<int>(text.size()), text.data());
+        syslog(priority_of(severity) | settings_.facility, "%.*s", static_cast<int>(text.size()), text.data());
     }
     if (settings_.stderr_output) {
         const std::lock_guard lock(stderr_mutex_);

@@ -72,7 +72,7 @@ struct Harness {
 
     Connection connect(std::string_view address = "192.0.2.10", bool no_reply = false) {
         auto runtime = std::make_shared<const Runtime>(
-            settings, resolver, std::make_shared<Logger>(LoggerSettings{"test", false, 0, false}));
+            settings, resolver, std::make_shared<Logger>(LoggerSettings{false, 0, false}));
         Connection connection(runtime, no_reply);
         REQUIRE(connection.connect(IpAddress::parse(address)) == Status::proceed);
         REQUIRE(connection.helo("out1.example.org") == Status::proceed);
@@ -146,7 +146,7 @@ TEST_CASE("header callbacks answer no-reply when the MTA negotiated SMFIP_NR_HDR
 TEST_CASE("ignored hosts are accepted at connect and never looked up") {
     Harness h;
     auto runtime = std::make_shared<const Runtime>(h.settings, h.resolver,
-                                                   std::make_shared<Logger>(LoggerSettings{"t", false, 0, false}));
+                                                   std::make_shared<Logger>(LoggerSettings{false, 0, false}));
     for (const char* address : {"127.0.0.1", "::1", "::ffff:127.0.0.2"}) {
         Connection c(runtime, false);
         CHECK(c.connect(IpAddress::parse(address)) == Status::accept);

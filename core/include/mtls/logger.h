@@ -3,7 +3,6 @@
 #pragma once
 
 #include <mutex>
-#include <string>
 #include <string_view>
 
 namespace mtls {
@@ -11,21 +10,23 @@ namespace mtls {
 enum class Severity { error, warning, info, debug };
 
 struct LoggerSettings {
-    std::string ident = "mtls-milter";
     bool syslog = true;
     int facility = 0;  // LOG_MAIL when 0
     bool stderr_output = false;
+
+    bool operator==(const LoggerSettings&) const = default;
 };
 
 class Logger {
 public:
     explicit Logger(LoggerSettings settings);
-    ~Logger();
     Logger(const Logger&) = delete;
     Logger& operator=(const Logger&) = delete;
 
     // text must already be safe for a log (see escape_for_log).
     void log(Severity severity, std::string_view text);
+
+    [[nodiscard]] const LoggerSettings& settings() const { return settings_; }
 
 private:
     LoggerSettings settings_;

@@ -21,6 +21,8 @@ namespace mtls {
 struct UnboundSettings {
     std::string config_file;        // unbound.conf-style file; empty for none
     std::string trust_anchor_file;  // DS/DNSKEY file (e.g. /usr/share/dns/root.key); empty for none
+
+    bool operator==(const UnboundSettings&) const = default;
 };
 
 class ResolverSetupError : public std::runtime_error {

@@ -1,0 +1,28 @@
+#include "runtime.h"
+
+#include "mtls/unbound_resolver.h"
+
+namespace mtls::milter {
+
+LoggerSettings logger_settings_for(const Settings& settings) {
+    return LoggerSettings{settings.syslog, settings.syslog_facility, settings.log_stderr};
+}
+
+std::shared_ptr<const Runtime> make_runtime(const Settings& settings, const Runtime* previous) {
+    std::shared_ptr<Resolver> resolver;
+    if (previous != nullptr && previous->settings.unbound == settings.unbound) {
+        resolver = previous->resolver;
+    } else {
+        resolver = UnboundResolver::create(settings.unbound);
+    }
+    std::shared_ptr<Logger> logger;
+    const auto wanted = logger_settings_for(settings);
+    if (previous != nullptr && previous->logger->settings() == wanted) {
+        logger = previous->logger;
+    } else {
+        logger = std::make_shared<Logger>(wanted);
+    }
+    return std::make_shared<const Runtime>(settings, std::move(resolver), std::move(logger));
+}
+
+}  // namespace mtls::milter
