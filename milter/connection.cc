@@ -104,7 +104,9 @@ Status Connection::end_of_message(MtaSession& mta) {
         message.queue_id = std::move(*queue_id);
     }
     remove_forged_headers(mta, message);
+    runtime_->metrics->count_forged_removed(static_cast<int>(message.forged_indexes.size()));
     if (!message.check) {
+        runtime_->metrics->count_skipped();
         log_skip(message, "SMTP-AUTH client");
         message_.reset();
         return Status::proceed;
@@ -131,6 +133,11 @@ Status Connection::end_of_message(MtaSession& mta) {
         if (action == Action::quarantine) {
             mta.quarantine(fmt::format("mtls={}: {}", to_string(verdict.result), verdict.reason));
         }
+    }
+
+    runtime_->metrics->count_message(verdict.result, action);
+    if (evaluation.answer.elapsed.count() > 0) {
+        runtime_->metrics->observe_lookup(evaluation.answer.elapsed);
     }
 
     MessageLog record;

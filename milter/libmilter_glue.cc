@@ -180,11 +180,17 @@ sfsistat on_close(SMFICTX* ctx) noexcept {
 
 }  // namespace
 
-void install_runtime(std::shared_ptr<const Runtime> runtime) { g_runtime.store(std::move(runtime)); }
+void install_runtime(std::shared_ptr<const Runtime> runtime) {
+    g_runtime.store(std::move(runtime));
+}
 
-std::shared_ptr<const Runtime> current_runtime() { return g_runtime.load(); }
+std::shared_ptr<const Runtime> current_runtime() {
+    return g_runtime.load();
+}
 
-std::size_t active_connections() { return g_active_connections.load(); }
+std::size_t active_connections() {
+    return g_active_connections.load();
+}
 
 bool register_filter() {
     smfiDesc description{};

@@ -25,6 +25,7 @@
 #include "command_line.h"
 #include "daemon.h"
 #include "libmilter_glue.h"
+#include "metrics_server.h"
 #include "mtls/message_log.h"
 #include "mtls/unbound_resolver.h"
 #include "runtime.h"
@@ -68,14 +69,21 @@ void block_stop_signals() {
     sigaction(SIGHUP, &action, nullptr);
 }
 
+std::string endpoint_text(const Settings& settings) {
+    if (!settings.metrics) {
+        return "off";
+    }
+    return fmt::format("{}:{}", settings.metrics->address.to_string(), settings.metrics->port);
+}
+
 std::string describe(const Settings& settings) {
     return fmt::format(
         "socket={} authserv-id={} client-mx-type={} dns-timeout={}ms require-dnssec={} allow-wildcards={} "
-        "on-fail={} on-temperror={} ignore-hosts=[{}] skip-authenticated={}",
+        "on-fail={} on-temperror={} ignore-hosts=[{}] skip-authenticated={} metrics={}",
         escape_for_log(settings.socket), settings.authserv_id, settings.client_mx_type, settings.dns_timeout.count(),
         settings.verdict.require_dnssec ? "yes" : "no", settings.verdict.allow_wildcards ? "yes" : "no",
         to_string(settings.policy.on_fail), to_string(settings.policy.on_temperror), settings.ignore_hosts.to_string(),
-        settings.skip_authenticated ? "yes" : "no");
+        settings.skip_authenticated ? "yes" : "no", endpoint_text(settings));
 }
 
 // Re-reads the command line and config file. Options that only take effect
@@ -146,6 +154,11 @@ int serve(const Settings& settings, const std::vector<std::string>& arguments) {
             throw std::runtime_error(fmt::format("cannot listen on {}", settings.socket));
         }
         disable_nagle_on_listening_sockets();
+        std::optional<MetricsServer> metrics_server;
+        if (settings.metrics) {
+            const auto metrics = current_runtime()->metrics;  // the same object across reloads
+            metrics_server.emplace(*settings.metrics, [metrics] { return metrics->render(active_connections()); });
+        }
         const PidFile pidfile(settings.pidfile);
         logger->log(Severity::info, fmt::format("mtls-milter {} started: {}", MTLS_VERSION, describe(settings)));
 

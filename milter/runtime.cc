@@ -22,7 +22,8 @@ std::shared_ptr<const Runtime> make_runtime(const Settings& settings, const Runt
     } else {
         logger = std::make_shared<Logger>(wanted);
     }
-    return std::make_shared<const Runtime>(settings, std::move(resolver), std::move(logger));
+    auto metrics = previous != nullptr ? previous->metrics : std::make_shared<Metrics>();
+    return std::make_shared<const Runtime>(settings, std::move(resolver), std::move(logger), std::move(metrics));
 }
 
 }  // namespace mtls::milter

@@ -7,6 +7,7 @@
 
 #include "mtls/authenticator.h"
 #include "mtls/logger.h"
+#include "mtls/metrics.h"
 #include "mtls/settings.h"
 
 namespace mtls::milter {
@@ -16,20 +17,23 @@ struct Runtime {
     std::shared_ptr<Resolver> resolver;
     Authenticator authenticator;
     std::shared_ptr<Logger> logger;
+    std::shared_ptr<Metrics> metrics;  // lives across reloads
 
-    Runtime(Settings settings_in, std::shared_ptr<Resolver> resolver_in, std::shared_ptr<Logger> logger_in)
+    Runtime(Settings settings_in, std::shared_ptr<Resolver> resolver_in, std::shared_ptr<Logger> logger_in,
+            std::shared_ptr<Metrics> metrics_in = std::make_shared<Metrics>())
         : settings(std::move(settings_in)),
           resolver(resolver_in),
           authenticator(std::move(resolver_in),
                         AuthenticatorSettings{settings.client_mx_type, settings.dns_timeout, settings.verdict}),
-          logger(std::move(logger_in)) {}
+          logger(std::move(logger_in)),
+          metrics(std::move(metrics_in)) {}
 };
 
 LoggerSettings logger_settings_for(const Settings& settings);
 
 // A Runtime for settings. The previous Runtime's resolver and logger are kept
 // when their settings did not change, so that a reload keeps the DNS cache
-// warm. Throws ResolverSetupError when a new resolver cannot be set up.
+// warm; its metrics are always kept. Throws ResolverSetupError when a new resolver cannot be set up.
 std::shared_ptr<const Runtime> make_runtime(const Settings& settings, const Runtime* previous);
 
 }  // namespace mtls::milter

@@ -109,6 +109,32 @@ void check_socket(std::string_view value) {
     invalid(name, value, "expected unix:PATH, inet:PORT@HOST or inet6:PORT@HOST");
 }
 
+Endpoint parse_endpoint(std::string_view name, std::string_view value) {
+    // "192.0.2.1:9700" or "[2001:db8::1]:9700"
+    std::string_view host;
+    std::string_view port;
+    if (value.starts_with('[')) {
+        const auto close = value.find("]:");
+        if (close == std::string_view::npos) {
+            invalid(name, value, "expected [IPv6]:PORT");
+        }
+        host = value.substr(1, close - 1);
+        port = value.substr(close + 2);
+    } else {
+        const auto colon = value.rfind(':');
+        if (colon == std::string_view::npos) {
+            invalid(name, value, "expected ADDRESS:PORT");
+        }
+        host = value.substr(0, colon);
+        port = value.substr(colon + 1);
+    }
+    const auto address = IpAddress::parse(host);
+    if (!address) {
+        invalid(name, value, "expected an IP address (not a host name) and a port");
+    }
+    return Endpoint{*address, parse_int<std::uint16_t>(name, port, 1, 65535)};
+}
+
 }  // namespace
 
 std::string local_host_name() {
@@ -200,6 +226,9 @@ Settings settings_from(const po::variables_map& variables, bool include_daemon) 
     settings.umask = parse_int<mode_t>("umask", get("umask"), 0, 0777, 8);
     settings.pidfile = get("pidfile");
     settings.foreground = parse_bool("foreground", get("foreground"));
+    if (const auto metrics = get("metrics"); !metrics.empty()) {
+        settings.metrics = parse_endpoint("metrics", metrics);
+    }
     return settings;
 }
 

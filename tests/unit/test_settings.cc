@@ -204,6 +204,7 @@ TEST_CASE("invalid values throw SettingsError naming the option", "[settings]") 
         {"foreground", {"yes please"}},
         {"syslog-facility", {"kern", "local8", ""}},
         {"ignore-hosts", {"127.0.0.0/33", "localhost", "10.0.0.0/8;::1"}},
+        {"metrics", {"9700", "localhost:9700", "127.0.0.1", "127.0.0.1:0", "127.0.0.1:70000", "[::1]9700", "::1:x"}},
     };
     for (const auto& [name, values] : cases) {
         for (const auto& value : values) {
@@ -226,6 +227,15 @@ TEST_CASE("valid edge values", "[settings]") {
     CHECK(settings({"--socket=unix:/run/x.sock"}).socket == "unix:/run/x.sock");
     CHECK(settings({"--socket=inet6:25@[::1]"}).socket == "inet6:25@[::1]");
     CHECK(settings({"--socket=inet:65535@localhost"}).socket == "inet:65535@localhost");
+    CHECK_FALSE(settings({}).metrics.has_value());
+    const auto v4 = settings({"--metrics=127.0.0.1:9700"}).metrics;
+    REQUIRE(v4.has_value());
+    CHECK(v4->address.to_string() == "127.0.0.1");
+    CHECK(v4->port == 9700);
+    const auto v6 = settings({"--metrics=[::1]:9701"}).metrics;
+    REQUIRE(v6.has_value());
+    CHECK(v6->address.to_string() == "::1");
+    CHECK(v6->port == 9701);
 }
 
 TEST_CASE("the engine scope alone ignores daemon options", "[settings]") {

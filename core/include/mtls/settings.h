@@ -8,6 +8,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -80,6 +81,14 @@ inline constexpr std::array kOptions = {
     OptionSpec{"umask", "OCTAL", "007", "umask applied when creating a unix socket.", OptionScope::daemon},
     OptionSpec{"pidfile", "FILE", "", "Write the daemon's process id here.", OptionScope::daemon},
     OptionSpec{"foreground", "yes|no", "no", "Stay in the foreground instead of detaching.", OptionScope::daemon},
+    OptionSpec{"metrics", "ADDRESS:PORT", "",
+               "Serve Prometheus metrics over HTTP here, e.g. 127.0.0.1:9700 or [::1]:9700; empty for off.",
+               OptionScope::daemon},
+};
+
+struct Endpoint {
+    IpAddress address;
+    std::uint16_t port = 0;
 };
 
 class SettingsError : public std::runtime_error {
@@ -105,6 +114,7 @@ struct Settings {
     mode_t umask = 007;
     std::string pidfile;
     bool foreground = false;
+    std::optional<Endpoint> metrics;
 };
 
 // Adds the options of one scope with their defaults; the engine scope also

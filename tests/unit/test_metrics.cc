@@ -1,0 +1,82 @@
+// The Prometheus exposition: every family has HELP/TYPE, counters count,
+// histogram buckets are cumulative and end in +Inf == _count.
+#include <catch2/catch.hpp>
+
+#include <sstream>
+#include <string>
+
+#include "mtls/metrics.h"
+
+using namespace mtls;
+
+namespace {
+
+std::string line_starting(const std::string& text, const std::string& prefix) {
+    std::istringstream lines(text);
+    std::string line;
+    while (std::getline(lines, line)) {
+        if (line.rfind(prefix, 0) == 0) {
+            return line;
+        }
+    }
+    return {};
+}
+
+}  // namespace
+
+TEST_CASE("metrics: results and actions are counted per label") {
+    Metrics metrics;
+    metrics.count_message(Result::pass, Action::tag);
+    metrics.count_message(Result::fail, Action::reject);
+    metrics.count_message(Result::fail, Action::reject);
+    metrics.count_skipped();
+    metrics.count_forged_removed(3);
+    const auto text = metrics.render(7);
+    CHECK(line_starting(text, "mtls_messages_total{result=\"pass\"}") == "mtls_messages_total{result=\"pass\"} 1");
+    CHECK(line_starting(text, "mtls_messages_total{result=\"fail\"}") == "mtls_messages_total{result=\"fail\"} 2");
+    CHECK(line_starting(text, "mtls_messages_total{result=\"none\"}") == "mtls_messages_total{result=\"none\"} 0");
+    CHECK(line_starting(text, "mtls_actions_total{action=\"reject\"}") == "mtls_actions_total{action=\"reject\"} 2");
+    CHECK(line_starting(text, "mtls_skipped_total ") == "mtls_skipped_total 1");
+    CHECK(line_starting(text, "mtls_forged_headers_removed_total ") == "mtls_forged_headers_removed_total 3");
+    CHECK(line_starting(text, "mtls_active_connections ") == "mtls_active_connections 7");
+}
+
+TEST_CASE("metrics: lookup latency histogram is cumulative") {
+    Metrics metrics;
+    metrics.observe_lookup(std::chrono::microseconds(500));  // <= 1 ms
+    metrics.observe_lookup(std::chrono::milliseconds(30));   // <= 50 ms
+    metrics.observe_lookup(std::chrono::seconds(7));         // +Inf only
+    const auto text = metrics.render(0);
+    CHECK(line_starting(text, "mtls_dns_lookup_seconds_bucket{le=\"0.001\"}") ==
+          "mtls_dns_lookup_seconds_bucket{le=\"0.001\"} 1");
+    CHECK(line_starting(text, "mtls_dns_lookup_seconds_bucket{le=\"0.025\"}") ==
+          "mtls_dns_lookup_seconds_bucket{le=\"0.025\"} 1");
+    CHECK(line_starting(text, "mtls_dns_lookup_seconds_bucket{le=\"0.05\"}") ==
+          "mtls_dns_lookup_seconds_bucket{le=\"0.05\"} 2");
+    CHECK(line_starting(text, "mtls_dns_lookup_seconds_bucket{le=\"5\"}") ==
+          "mtls_dns_lookup_seconds_bucket{le=\"5\"} 2");
+    CHECK(line_starting(text, "mtls_dns_lookup_seconds_bucket{le=\"+Inf\"}") ==
+          "mtls_dns_lookup_seconds_bucket{le=\"+Inf\"} 3");
+    CHECK(line_starting(text, "mtls_dns_lookup_seconds_count ") == "mtls_dns_lookup_seconds_count 3");
+    CHECK(line_starting(text, "mtls_dns_lookup_seconds_sum ") == "mtls_dns_lookup_seconds_sum 7.0305");
+}
+
+TEST_CASE("metrics: every sample line belongs to a family with HELP and TYPE") {
+    Metrics metrics;
+    const auto text = metrics.render(0);
+    std::istringstream lines(text);
+    std::string line;
+    std::string family;
+    while (std::getline(lines, line)) {
+        if (line.rfind("# TYPE ", 0) == 0) {
+            family = line.substr(7, line.find(' ', 7) - 7);
+            continue;
+        }
+        if (line.rfind("# HELP ", 0) == 0) {
+            continue;
+        }
+        INFO(line);
+        REQUIRE_FALSE(family.empty());
+        CHECK(line.rfind(family, 0) == 0);
+    }
+}
