@@ -92,19 +92,22 @@ void reload(const std::vector<std::string>& arguments) {
     const auto current = current_runtime();
     notify_service_manager("RELOADING=1");
     try {
-        auto command = parse_command_line(arguments);
-        const Settings& next = command.settings;
+        auto next = parse_command_line(arguments).settings;
         const Settings& now = current->settings;
-        for (const auto& [changed, name] :
-             {std::pair{next.socket != now.socket, "socket"}, std::pair{next.user != now.user, "user"},
-              std::pair{next.pidfile != now.pidfile, "pidfile"}, std::pair{next.umask != now.umask, "umask"},
-              std::pair{next.foreground != now.foreground, "foreground"}}) {
+        const auto keep = [&](auto Settings::*field, std::string_view name, bool changed) {
             if (changed) {
                 current->logger->log(
                     Severity::warning,
-                    fmt::format("reload: option {} changes only at restart; keeping the old value", name));
+                    fmt::format("reload: {} changes only at restart; keeping the running value", name));
             }
-        }
+            next.*field = now.*field;
+        };
+        keep(&Settings::socket, "socket", next.socket != now.socket);
+        keep(&Settings::user, "user", next.user != now.user);
+        keep(&Settings::pidfile, "pidfile", next.pidfile != now.pidfile);
+        keep(&Settings::umask, "umask", next.umask != now.umask);
+        keep(&Settings::foreground, "foreground", next.foreground != now.foreground);
+        keep(&Settings::metrics, "metrics", endpoint_text(next) != endpoint_text(now));
         auto runtime = make_runtime(next, current.get());
         install_runtime(runtime);
         runtime->logger->log(Severity::info, "reloaded: " + describe(next));
@@ -132,9 +135,10 @@ void drain(Logger& logger) {
 
 int serve(const Settings& settings, const std::vector<std::string>& arguments) {
     auto logger = std::make_shared<Logger>(logger_settings_for(settings));
+    std::unique_ptr<StartupReport> report;
     try {
         if (!settings.foreground) {
-            detach_from_terminal();
+            report = detach_from_terminal();
         }
         g_wakeup_fd = eventfd(0, EFD_CLOEXEC);
         if (g_wakeup_fd < 0) {
@@ -169,6 +173,9 @@ int serve(const Settings& settings, const std::vector<std::string>& arguments) {
             wake_main_thread();
         });
         notify_service_manager("READY=1");
+        if (report) {
+            report->succeeded();
+        }
         while (!g_milter_stopped) {
             std::uint64_t events = 0;
             if (read(g_wakeup_fd, &events, sizeof events) < 0 && errno != EINTR) {
@@ -185,7 +192,9 @@ int serve(const Settings& settings, const std::vector<std::string>& arguments) {
         return milter_status == MI_SUCCESS ? 0 : kExitFailure;
     } catch (const std::exception& error) {
         logger->log(Severity::error, fmt::format("fatal: {}", escape_for_log(error.what())));
-        if (!settings.log_stderr) {
+        if (report) {
+            report->failed(error.what());
+        } else if (!settings.log_stderr) {
             std::fprintf(stderr, "mtls-milter: %s\n", error.what());
         }
         return kExitFailure;
@@ -212,11 +221,18 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (command.check_config) {
+        const Settings& settings = command.settings;
+        auto problems = startup_problems(settings.user, settings.socket, settings.pidfile);
         try {
             // Loads the unbound config and trust anchor exactly as serving would.
-            const auto resolver = UnboundResolver::create(command.settings.unbound);
+            const auto resolver = UnboundResolver::create(settings.unbound);
         } catch (const std::exception& error) {
-            std::fprintf(stderr, "mtls-milter: %s\n", error.what());
+            problems.emplace_back(error.what());
+        }
+        for (const auto& problem : problems) {
+            std::fprintf(stderr, "mtls-milter: %s\n", problem.c_str());
+        }
+        if (!problems.empty()) {
             return kExitFailure;
         }
         std::printf("mtls-milter: configuration OK\n");

@@ -9,12 +9,9 @@ LoggerSettings logger_settings_for(const Settings& settings) {
 }
 
 std::shared_ptr<const Runtime> make_runtime(const Settings& settings, const Runtime* previous) {
-    std::shared_ptr<Resolver> resolver;
-    if (previous != nullptr && previous->settings.unbound == settings.unbound) {
-        resolver = previous->resolver;
-    } else {
-        resolver = UnboundResolver::create(settings.unbound);
-    }
+    // Always a new resolver: a reload must re-read the unbound config and the
+    // trust anchor files, whose names may be unchanged but contents not.
+    std::shared_ptr<Resolver> resolver = UnboundResolver::create(settings.unbound);
     std::shared_ptr<Logger> logger;
     const auto wanted = logger_settings_for(settings);
     if (previous != nullptr && previous->logger->settings() == wanted) {

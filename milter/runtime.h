@@ -31,9 +31,9 @@ struct Runtime {
 
 LoggerSettings logger_settings_for(const Settings& settings);
 
-// A Runtime for settings. The previous Runtime's resolver and logger are kept
-// when their settings did not change, so that a reload keeps the DNS cache
-// warm; its metrics are always kept. Throws ResolverSetupError when a new resolver cannot be set up.
+// A Runtime for settings, with a new resolver (re-reading its files). The
+// previous Runtime's metrics are kept, and its logger when the log settings
+// did not change. Throws ResolverSetupError when the resolver cannot be set up.
 std::shared_ptr<const Runtime> make_runtime(const Settings& settings, const Runtime* previous);
 
 }  // namespace mtls::milter

@@ -79,13 +79,7 @@ std::optional<Request> parse(int argc, char** argv) {
     if (variables.count("cert-name") != 0U) {
         request.cert_names = variables["cert-name"].as<std::vector<std::string>>();
     }
-    const auto yes_no = [&](const char* name) {
-        const auto value = variables[name].as<std::string>();
-        if (value != "yes" && value != "no") {
-            throw SettingsError(fmt::format("option '{}': expected yes or no (got '{}')", name, value));
-        }
-        return value == "yes";
-    };
+    const auto yes_no = [&](const char* name) { return parse_yes_no(name, variables[name].as<std::string>()); };
     request.verified = yes_no("verified");
     request.tls = yes_no("tls");
     return request;

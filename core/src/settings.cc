@@ -25,7 +25,9 @@ std::string value_of(const po::variables_map& variables, std::string_view name) 
     throw SettingsError(fmt::format("option '{}': {} (got '{}')", name, expected, value));
 }
 
-bool parse_bool(std::string_view name, std::string_view value) {
+}  // namespace
+
+bool parse_yes_no(std::string_view name, std::string_view value) {
     for (const auto* yes : {"yes", "true", "on", "1"}) {
         if (value == yes) {
             return true;
@@ -38,6 +40,8 @@ bool parse_bool(std::string_view name, std::string_view value) {
     }
     invalid(name, value, "expected yes or no");
 }
+
+namespace {
 
 template <typename Int>
 Int parse_int(std::string_view name, std::string_view value, Int low, Int high, int base = 10) {
@@ -102,8 +106,12 @@ void check_socket(std::string_view value) {
     }
     if (value.starts_with("inet:") || value.starts_with("inet6:")) {
         const auto rest = value.substr(value.find(':') + 1);
-        const auto port = rest.substr(0, rest.find('@'));
-        parse_int<unsigned>(name, port, 1, 65535);
+        const auto at = rest.find('@');
+        // Without "@HOST" libmilter listens on every address: never by accident.
+        if (at == std::string_view::npos || at + 1 == rest.size()) {
+            invalid(name, value, "expected inet:PORT@HOST (e.g. inet:8894@127.0.0.1)");
+        }
+        parse_int<unsigned>(name, rest.substr(0, at), 1, 65535);
         return;
     }
     invalid(name, value, "expected unix:PATH, inet:PORT@HOST or inet6:PORT@HOST");
@@ -169,7 +177,13 @@ void load_config_file(const std::string& path, const po::options_description& de
         throw SettingsError(fmt::format("config file {}: cannot be read", path));
     }
     try {
-        po::store(po::parse_config_file(file, description), variables);
+        const auto parsed = po::parse_config_file(file, description);
+        for (const auto& option : parsed.options) {
+            if (option.string_key == "config") {
+                throw SettingsError(fmt::format("config file {}: 'config' cannot be set in a config file", path));
+            }
+        }
+        po::store(parsed, variables);
     } catch (const po::error& error) {
         throw SettingsError(fmt::format("config file {}: {}", path, error.what()));
     }
@@ -190,8 +204,8 @@ Settings settings_from(const po::variables_map& variables, bool include_daemon) 
     settings.unbound.trust_anchor_file = get("trust-anchor-file");
     settings.client_mx_type = parse_rr_type("client-mx-type", get("client-mx-type"));
     settings.dns_timeout = parse_seconds("dns-timeout", get("dns-timeout"));
-    settings.verdict.require_dnssec = parse_bool("require-dnssec", get("require-dnssec"));
-    settings.verdict.allow_wildcards = parse_bool("allow-wildcards", get("allow-wildcards"));
+    settings.verdict.require_dnssec = parse_yes_no("require-dnssec", get("require-dnssec"));
+    settings.verdict.allow_wildcards = parse_yes_no("allow-wildcards", get("allow-wildcards"));
     if (!include_daemon) {
         return settings;
     }
@@ -213,19 +227,19 @@ Settings settings_from(const po::variables_map& variables, bool include_daemon) 
     } else {
         invalid("ignore-hosts", get("ignore-hosts"), hosts.error());
     }
-    settings.skip_authenticated = parse_bool("skip-authenticated", get("skip-authenticated"));
+    settings.skip_authenticated = parse_yes_no("skip-authenticated", get("skip-authenticated"));
     const auto format = get("log-format");
     if (format != "text" && format != "json") {
         invalid("log-format", format, "expected text or json");
     }
     settings.log_json = format == "json";
-    settings.syslog = parse_bool("syslog", get("syslog"));
+    settings.syslog = parse_yes_no("syslog", get("syslog"));
     settings.syslog_facility = parse_facility("syslog-facility", get("syslog-facility"));
-    settings.log_stderr = parse_bool("log-stderr", get("log-stderr"));
+    settings.log_stderr = parse_yes_no("log-stderr", get("log-stderr"));
     settings.user = get("user");
     settings.umask = parse_int<mode_t>("umask", get("umask"), 0, 0777, 8);
     settings.pidfile = get("pidfile");
-    settings.foreground = parse_bool("foreground", get("foreground"));
+    settings.foreground = parse_yes_no("foreground", get("foreground"));
     if (const auto metrics = get("metrics"); !metrics.empty()) {
         settings.metrics = parse_endpoint("metrics", metrics);
     }

@@ -73,11 +73,13 @@ inline constexpr std::array kOptions = {
                "Do not check SMTP-AUTH clients (forged headers are still removed).", OptionScope::daemon},
     OptionSpec{"log-format", "text|json", "text", "Format of the per-message log line.", OptionScope::daemon},
     OptionSpec{"syslog", "yes|no", "yes", "Log to syslog.", OptionScope::daemon},
-    OptionSpec{"syslog-facility", "NAME", "mail", "Syslog facility (mail, daemon, local0 ... local7).",
+    OptionSpec{"syslog-facility", "NAME", "mail", "Syslog facility (mail, daemon, user, local0 ... local7).",
                OptionScope::daemon},
     OptionSpec{"log-stderr", "yes|no", "no", "Also log to standard error (for systemd or a terminal).",
                OptionScope::daemon},
-    OptionSpec{"user", "NAME", "", "Drop root privileges to this user after opening the socket.", OptionScope::daemon},
+    OptionSpec{"user", "NAME", "",
+               "Drop root privileges to this user at start-up; the socket and pid file are created as this user.",
+               OptionScope::daemon},
     OptionSpec{"umask", "OCTAL", "007", "umask applied when creating a unix socket.", OptionScope::daemon},
     OptionSpec{"pidfile", "FILE", "", "Write the daemon's process id here.", OptionScope::daemon},
     OptionSpec{"foreground", "yes|no", "no", "Stay in the foreground instead of detaching.", OptionScope::daemon},
@@ -127,6 +129,9 @@ void load_config_file(const std::string& path, const boost::program_options::opt
 
 // Converts and validates; throws SettingsError naming the option and value.
 Settings settings_from(const boost::program_options::variables_map& variables, bool include_daemon);
+
+// yes/no (also true/false, on/off, 1/0); throws SettingsError naming option.
+bool parse_yes_no(std::string_view option, std::string_view value);
 
 // The host name, the default authserv-id.
 std::string local_host_name();
