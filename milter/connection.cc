@@ -112,50 +112,51 @@ Status Connection::end_of_message(MtaSession& mta) {
         return Status::proceed;
     }
 
-    const Settings& settings = runtime_->settings;
     const Evaluation evaluation = evaluate(message);
-    const Verdict& verdict = evaluation.verdict;
-    const Identity& identity = message.check->identity();
-    const Action action = decide_action(verdict.result, settings.policy);
-
-    Status status = Status::proceed;
-    if (action == Action::reject || action == Action::tempfail) {
-        const auto reply = reply_for(action, verdict.result);
-        mta.set_reply(reply.code, reply.enhanced, reply.text);
-        status = action == Action::reject ? Status::reject : Status::tempfail;
-    } else {
-        const auto value = format_authentication_results(settings.authserv_id, identity, verdict);
-        // Index 0: above the MTA's own Received:, where readers look first.
-        if (!mta.insert_header(0, kAuthenticationResults, value)) {
-            runtime_->logger->log(Severity::error, fmt::format("queue_id={} could not add Authentication-Results",
-                                                               escape_for_log(message.queue_id)));
-        }
-        if (action == Action::quarantine) {
-            mta.quarantine(fmt::format("mtls={}: {}", to_string(verdict.result), verdict.reason));
-        }
-    }
-
-    runtime_->metrics->count_message(verdict.result, action);
+    const Action action = decide_action(evaluation.verdict.result, runtime_->settings.policy);
+    const Status status = act(mta, message, evaluation.verdict, action);
+    runtime_->metrics->count_message(evaluation.verdict.result, action);
     if (evaluation.answer.elapsed.count() > 0) {
         runtime_->metrics->observe_lookup(evaluation.answer.elapsed);
     }
+    log_verdict(message, evaluation, action);
+    message_.reset();
+    return status;
+}
 
+Status Connection::act(MtaSession& mta, const MessageState& message, const Verdict& verdict, Action action) const {
+    if (action == Action::reject || action == Action::tempfail) {
+        const auto reply = reply_for(action, verdict.result);
+        mta.set_reply(reply.code, reply.enhanced, reply.text);
+        return action == Action::reject ? Status::reject : Status::tempfail;
+    }
+    const auto value =
+        format_authentication_results(runtime_->settings.authserv_id, message.check->identity(), verdict);
+    // Index 0: above the MTA's own Received:, where readers look first.
+    if (!mta.insert_header(0, kAuthenticationResults, value)) {
+        runtime_->logger->log(Severity::error, fmt::format("queue_id={} could not add Authentication-Results",
+                                                           escape_for_log(message.queue_id)));
+    }
+    if (action == Action::quarantine) {
+        mta.quarantine(fmt::format("mtls={}: {}", to_string(verdict.result), verdict.reason));
+    }
+    return Status::proceed;
+}
+
+void Connection::log_verdict(const MessageState& message, const Evaluation& evaluation, Action action) const {
+    const Identity& identity = message.check->identity();
     MessageLog record;
     record.queue_id = message.queue_id;
     record.client_address = client_address_;
     record.identity = identity;
     record.raw_identity = identity.kind == IdentityKind::helo ? helo_ : message.raw_reverse_path;
     record.evidence = message.evidence;
-    record.verdict = verdict;
+    record.verdict = evaluation.verdict;
     record.action = std::string(to_string(action));
-    record.dns_detail = evaluation.answer.detail;
+    // For an unusable identity there was no lookup: say what was wrong instead.
+    record.dns_detail = identity.usable() ? evaluation.answer.detail : identity.problem;
     record.lookup_time = evaluation.answer.elapsed;
-    if (!identity.usable()) {
-        record.dns_detail = identity.problem;
-    }
-    runtime_->logger->log(Severity::info, settings.log_json ? format_json(record) : format_text(record));
-    message_.reset();
-    return status;
+    runtime_->logger->log(Severity::info, runtime_->settings.log_json ? format_json(record) : format_text(record));
 }
 
 void Connection::abort() {

@@ -11,6 +11,7 @@
 #include "mta_session.h"
 #include "mtls/authenticator.h"
 #include "mtls/ip_address.h"
+#include "mtls/policy.h"
 #include "runtime.h"
 
 namespace mtls::milter {
@@ -53,6 +54,9 @@ private:
     void remove_forged_headers(MtaSession& mta, MessageState& message) const;
     Evaluation evaluate(MessageState& message) const;
     void log_skip(const MessageState& message, std::string_view why) const;
+    // Tells the MTA what to do with the message (reply, header, quarantine).
+    Status act(MtaSession& mta, const MessageState& message, const Verdict& verdict, Action action) const;
+    void log_verdict(const MessageState& message, const Evaluation& evaluation, Action action) const;
 
     std::shared_ptr<const Runtime> runtime_;
     bool headers_need_no_reply_;
