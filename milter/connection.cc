@@ -156,6 +156,7 @@ void Connection::log_verdict(const MessageState& message, const Evaluation& eval
     // For an unusable identity there was no lookup: say what was wrong instead.
     record.dns_detail = identity.usable() ? evaluation.answer.detail : identity.problem;
     record.lookup_time = evaluation.answer.elapsed;
+    record.time = std::chrono::system_clock::now();
     runtime_->logger->log(Severity::info, runtime_->settings.log_json ? format_json(record) : format_text(record));
 }
 

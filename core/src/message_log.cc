@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <ctime>
+
 #include <nlohmann/json.hpp>
 
 namespace mtls {
@@ -56,6 +58,17 @@ std::string list_value(const std::vector<std::string>& values) {
 
 }  // namespace
 
+std::string iso8601_utc(std::chrono::system_clock::time_point time) {
+    const auto since_epoch = time.time_since_epoch();
+    const auto seconds = std::chrono::floor<std::chrono::seconds>(since_epoch);
+    const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(since_epoch - seconds).count();
+    const std::time_t whole = seconds.count();
+    std::tm utc{};
+    gmtime_r(&whole, &utc);
+    return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday,
+                       utc.tm_hour, utc.tm_min, utc.tm_sec, millis);
+}
+
 std::string escape_for_log(std::string_view text) {
     std::string out;
     out.reserve(text.size());
@@ -98,6 +111,7 @@ std::string format_text(const MessageLog& record) {
 
 std::string format_json(const MessageLog& record) {
     nlohmann::json line = {
+        {"ts", iso8601_utc(record.time)},
         {"queue_id", escape_for_log(clip(record.queue_id))},
         {"client_addr", escape_for_log(clip(record.client_address))},
         {"identity_type", property_name(record.identity.kind)},

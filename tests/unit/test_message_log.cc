@@ -221,3 +221,11 @@ TEST_CASE("an unusable identity is logged as received, escaped", "[message_log]"
     std::map<std::string, std::string> by_name(fields.begin(), fields.end());
     CHECK(by_name["identity"] == "smtp.mailfrom:<no-at-sign>");
 }
+
+TEST_CASE("JSON lines carry the time of the verdict in UTC") {
+    MessageLog record;
+    record.time = std::chrono::system_clock::time_point(std::chrono::milliseconds(1795560918123LL));
+    const auto line = nlohmann::json::parse(format_json(record));
+    CHECK(line.at("ts") == "2026-11-24T22:55:18.123Z");
+    CHECK(iso8601_utc(std::chrono::system_clock::time_point{}) == "1970-01-01T00:00:00.000Z");
+}

@@ -23,7 +23,13 @@ struct MessageLog {
     std::string action;      // tag, reject, tempfail, quarantine, skip
     std::string dns_detail;  // resolver's words, e.g. why an answer was bogus
     std::chrono::microseconds lookup_time{0};
+    // When the verdict was reached; JSON lines carry it ("ts", UTC), so that
+    // a log file without syslog prefixes can still be reported by time.
+    std::chrono::system_clock::time_point time{};
 };
+
+// "2026-11-24T22:55:18.123Z"
+std::string iso8601_utc(std::chrono::system_clock::time_point time);
 
 std::string format_text(const MessageLog& record);
 std::string format_json(const MessageLog& record);
