@@ -33,8 +33,9 @@ Status Connection::connect(std::optional<IpAddress> client) {
     return Status::proceed;
 }
 
-Status Connection::helo(std::string_view name) {
+Status Connection::helo(MtaSession& mta, std::string_view name) {
     helo_.assign(name.substr(0, kMaxHeloLength));
+    helo_under_tls_ = evidence_from_macros(lookup_through(mta)).status != CertificateStatus::no_tls;
     return Status::proceed;
 }
 
@@ -49,7 +50,12 @@ Status Connection::mail_from(MtaSession& mta, std::string_view reverse_path) {
         return Status::proceed;  // no verdict, but forged headers still go
     }
     message.evidence = evidence_from_macros(lookup_through(mta));
-    message.check = runtime_->authenticator.begin(identity_from_envelope(reverse_path, helo_));
+    // RFC 3207, section 4.2: after STARTTLS the server forgets what the client
+    // said before it. A client that sends MAIL without a new EHLO has named
+    // no host inside this TLS session.
+    const bool helo_predates_tls = message.evidence.status != CertificateStatus::no_tls && !helo_under_tls_;
+    message.helo = helo_predates_tls ? std::string() : helo_;
+    message.check = runtime_->authenticator.begin(identity_from_envelope(reverse_path, message.helo));
     return Status::proceed;
 }
 
@@ -149,7 +155,7 @@ void Connection::log_verdict(const MessageState& message, const Evaluation& eval
     record.queue_id = message.queue_id;
     record.client_address = client_address_;
     record.identity = identity;
-    record.raw_identity = identity.kind == IdentityKind::helo ? helo_ : message.raw_reverse_path;
+    record.raw_identity = identity.kind == IdentityKind::helo ? message.helo : message.raw_reverse_path;
     record.evidence = message.evidence;
     record.verdict = evaluation.verdict;
     record.action = std::string(to_string(action));

@@ -31,6 +31,7 @@ inline constexpr const char* kEndOfMessageMacros = "i";
 // before std::optional<MessageState> is instantiated (clang needs that).
 struct MessageState {
     std::string raw_reverse_path;
+    std::string helo;  // the HELO name in force for this transaction
     std::string queue_id;
     std::optional<PendingCheck> check;
     TlsEvidence evidence;
@@ -44,7 +45,7 @@ public:
     Connection(std::shared_ptr<const Runtime> runtime, bool headers_need_no_reply);
 
     Status connect(std::optional<IpAddress> client);
-    Status helo(std::string_view name);
+    Status helo(MtaSession& mta, std::string_view name);
     Status mail_from(MtaSession& mta, std::string_view reverse_path);
     Status header(std::string_view name, std::string_view value);
     Status end_of_message(MtaSession& mta);
@@ -62,6 +63,7 @@ private:
     bool headers_need_no_reply_;
     std::string client_address_ = "unknown";
     std::string helo_;
+    bool helo_under_tls_ = false;  // said after STARTTLS
     std::optional<MessageState> message_;
 };
 

@@ -139,7 +139,10 @@ sfsistat on_connect(SMFICTX* ctx, char*, _SOCK_ADDR* address) noexcept {
 }
 
 sfsistat on_helo(SMFICTX* ctx, char* name) noexcept {
-    return guarded(ctx, "helo", [&](Connection& c) { return c.helo(name != nullptr ? name : ""); });
+    return guarded(ctx, "helo", [&](Connection& c) {
+        LibmilterSession mta(ctx);
+        return c.helo(mta, name != nullptr ? name : "");
+    });
 }
 
 sfsistat on_envfrom(SMFICTX* ctx, char** argv) noexcept {

@@ -4,16 +4,21 @@
 The rig builds, inside one fresh temporary directory, everything a real
 deployment has around the milter, and nothing from outside the machine:
 
-* a test CA (``openssl`` CLI) with client certificates for the sending hosts,
-  a certificate from an unknown CA, and Postfix's server certificate;
+* a test CA (``openssl`` CLI) with the client certificates in CERT_SPECS
+  (good, wrong-name, SAN-only, expired, self-signed, unknown CA, IDN,
+  wildcard ...) and Postfix's server certificate;
 * DNS: NSD on 127.0.0.1 serving zones signed at test time with ldns
   (``test.`` is the trust anchor; ``secure.test.`` is validly signed,
-  ``insecure.test.`` is an unsigned delegation, ``bogus.test.`` has expired
-  signatures) and Client MX records in RFC 3597 generic form;
-* an unbound.conf for libunbound pointing at that NSD with a trust anchor;
+  ``insecure.test.`` is an unsigned delegation, ``bogus.test.``,
+  ``tampered.test.``, ``stripped.test.`` and ``wrongds.test.`` fail
+  validation in different ways) and Client MX records, good and malformed,
+  in RFC 3597 generic form; plus DNS servers that never answer or answer
+  SERVFAIL/REFUSED (StubResponder);
+* an unbound.conf for libunbound with stub zones and a trust anchor;
 * a private Postfix instance (``postfix -c DIR``) whose smtpd uses the milter
-  and which hands every accepted message, byte for byte as the milter left it,
-  to a pipe that writes it into ``inbox/new``;
+  (with SMTPUTF8 and Cyrus SASL) and which hands every accepted message,
+  byte for byte as the milter left it, to a pipe that writes it into
+  ``inbox/new``;
 * the real milter binary, started and restarted with any options.
 
 Everything listens on loopback ports picked at run time, every wait is
@@ -60,6 +65,9 @@ for _sbin in ("/usr/sbin", "/sbin"):
 
 AUTHSERV_ID = "mx.inbox.test"
 RECIPIENT = "user@inbox.test"
+# SMTP-AUTH account of the rig's Postfix (Cyrus SASL, sasldb).
+SASL_USER = "submitter@inbox.test"
+SASL_PASSWORD = "rig-" + uuid.uuid4().hex[:12]
 DEFAULT_CLIENT_MX_TYPE = 265
 
 # Debian package that provides each external tool the rig needs.
@@ -72,28 +80,67 @@ REQUIRED_TOOLS = {
     "postfix": "postfix",
     "postconf": "postfix",
     "swaks": "swaks",
+    "saslpasswd2": "sasl2-bin",
 }
 
-# Certificates the rig issues: name -> (subject, issuer, EKU, SAN or None).
-# "issuer" is "ca" (trusted by Postfix) or "unknown-ca" (not trusted).
+@dataclass(frozen=True)
+class CertSpec:
+    """One client certificate the rig issues.
+
+    ``issuer``: "ca" (trusted by Postfix), "unknown-ca" (never told to
+    Postfix) or "self" (self-signed leaf). ``validity``: "valid", "expired"
+    (ended ten days ago) or "future" (starts in ten days). ``utf8``: the
+    subject holds UTF-8 text (an IDN U-label)."""
+    subject: str
+    issuer: str = "ca"
+    eku: str = "clientAuth,serverAuth"
+    san: str | None = None
+    validity: str = "valid"
+    utf8: bool = False
+
+
+# Certificates the rig issues, by handle. Postfix hands a milter the subject
+# CN of a *verified* certificate and nothing else (FIELD-NOTES); the specs
+# below are chosen so that tests can show exactly that.
 CERT_SPECS = {
-    "out1.secure.test": ("/CN=out1.secure.test", "ca", "clientAuth,serverAuth", None),
-    "mixedcase.secure.test": ("/CN=OUT1.Secure.TEST", "ca", "clientAuth,serverAuth", None),
-    "rogue.secure.test": ("/CN=rogue.secure.test", "ca", "clientAuth,serverAuth", None),
-    "out1.insecure.test": ("/CN=out1.insecure.test", "ca", "clientAuth,serverAuth", None),
-    "out1.bogus.test": ("/CN=out1.bogus.test", "ca", "clientAuth,serverAuth", None),
+    # CN only, no SAN: the ordinary sending host.
+    "out1.secure.test": CertSpec("/CN=out1.secure.test"),
+    "mixedcase.secure.test": CertSpec("/CN=OUT1.Secure.TEST"),
+    "rogue.secure.test": CertSpec("/CN=rogue.secure.test"),
+    "out1.insecure.test": CertSpec("/CN=out1.insecure.test"),
+    "out1.bogus.test": CertSpec("/CN=out1.bogus.test"),
     # Same CN as the good one, but from a CA Postfix does not trust.
-    "unknown-ca": ("/CN=out1.secure.test", "unknown-ca", "clientAuth,serverAuth", None),
+    "unknown-ca": CertSpec("/CN=out1.secure.test", issuer="unknown-ca"),
     # What public CAs issue since 2026: serverAuth only. OpenSSL's sslclient
     # purpose check fails, so Postfix reports "(not verified)".
-    "server-auth-only": ("/CN=out1.secure.test", "ca", "serverAuth", None),
+    "server-auth-only": CertSpec("/CN=out1.secure.test", eku="serverAuth"),
     # A wildcard name, which matches out1.secure.test only when the milter
     # runs with --allow-wildcards yes.
-    "wildcard.secure.test": ("/CN=*.secure.test", "ca", "clientAuth,serverAuth", None),
+    "wildcard.secure.test": CertSpec("/CN=*.secure.test"),
     # Trusted, but the name is only in the SAN: Postfix sends an empty
     # {cert_subject}, and a milter never sees SANs.
-    "san-only": ("/O=mtls-milter tests SAN only", "ca", "clientAuth,serverAuth",
-                 "DNS:out1.secure.test"),
+    "san-only": CertSpec("/O=mtls-milter tests SAN only", san="DNS:out1.secure.test"),
+    # Several SANs, one of them the Client MX host, but the CN is another
+    # name: Postfix shows the milter the CN only, so this cannot pass.
+    "san-match-cn-other": CertSpec("/CN=rogue.secure.test",
+                                   san="DNS:rogue.secure.test,DNS:out1.secure.test"),
+    # The reverse: the CN is the Client MX host, the SANs are unrelated.
+    "cn-match-san-other": CertSpec("/CN=out1.secure.test",
+                                   san="DNS:a.example.test,DNS:b.example.test"),
+    # Absolute form of the name in the CN.
+    "cn-trailing-dot": CertSpec("/CN=out1.secure.test."),
+    # IDN host "bücher.secure.test", as A-label and as U-label (UTF8String).
+    "idn-a-label": CertSpec("/CN=xn--bcher-kva.secure.test"),
+    "idn-u-label": CertSpec("/CN=b\u00fccher.secure.test", utf8=True),
+    # Right name, but Postfix's verification fails for other reasons.
+    "expired": CertSpec("/CN=out1.secure.test", validity="expired"),
+    "not-yet-valid": CertSpec("/CN=out1.secure.test", validity="future"),
+    "self-signed": CertSpec("/CN=out1.secure.test", issuer="self"),
+    # Wildcard forms RFC 9525 does not allow to match anything.
+    "partial-wildcard": CertSpec("/CN=out*.secure.test"),
+    "tld-wildcard": CertSpec("/CN=*.test"),
+    # Two CN attributes: which one would a milter be told about?
+    "two-cns": CertSpec("/CN=rogue.secure.test/CN=out1.secure.test"),
 }
 
 
@@ -195,10 +242,18 @@ def _die_with_parent():
     os.setpgid(0, 0)
 
 
-def kill_process_group(proc, timeout=10):
+def kill_process_group(proc, timeout=10, graceful=True):
     """Stop a process we started (and its children, same group): SIGTERM,
-    bounded wait, then SIGKILL. Returns True when SIGKILL was needed."""
+    bounded wait, then SIGKILL (at once when not ``graceful``). Returns True
+    when SIGKILL was needed."""
     if proc is None or proc.poll() is not None:
+        return False
+    if not graceful:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=timeout)
         return False
     try:
         os.killpg(proc.pid, signal.SIGTERM)
@@ -295,20 +350,26 @@ CN = unused
         self.unknown_ca = self._make_ca("ca-unknown", "/O=Elsewhere/CN=Unknown Test CA")
         self.certs: dict[str, CertPair] = {}
 
-    def _new_key_and_csr(self, name, subject):
+    def _new_key_and_csr(self, name, subject, utf8=False):
         key = self.dir / f"{name}.key"
         csr = self.dir / f"{name}.csr"
         run(["openssl", "req", "-new", "-config", self.req_config,
              "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-             "-nodes", "-keyout", key, "-out", csr, "-subj", subject])
+             "-nodes", "-keyout", key, "-out", csr, "-subj", subject,
+             *(["-utf8"] if utf8 else [])])
         return key, csr
 
-    def _sign(self, name, csr, issuer: CertPair, extensions):
+    def _sign(self, name, csr, issuer: CertPair | None, extensions, validity="valid"):
+        """Sign ``csr`` with ``issuer`` (None: with its own key). A validity
+        other than "valid" needs explicit dates, which only ``openssl ca``
+        can set in OpenSSL 3.0."""
         ext = self.dir / f"{name}.ext"
         ext.write_text("\n".join(extensions) + "\n")
         cert = self.dir / f"{name}.crt"
         self._serial += 1
-        if issuer is None:  # self-signed CA certificate
+        if validity != "valid":
+            return self._sign_dated(name, csr, issuer, ext, cert, validity)
+        if issuer is None:  # self-signed
             key = self.dir / f"{name}.key"
             run(["openssl", "x509", "-req", "-in", csr, "-signkey", key,
                  "-days", "3", "-set_serial", self._serial, "-extfile", ext,
@@ -317,6 +378,37 @@ CN = unused
             run(["openssl", "x509", "-req", "-in", csr, "-CA", issuer.cert,
                  "-CAkey", issuer.key, "-days", "3", "-set_serial", self._serial,
                  "-extfile", ext, "-out", cert])
+        return cert
+
+    def _sign_dated(self, name, csr, issuer, ext, cert, validity):
+        day = 86400
+        now = time.time()
+        start, end = {"expired": (now - 30 * day, now - 10 * day),
+                      "future": (now + 10 * day, now + 30 * day)}[validity]
+        stamp = lambda t: time.strftime("%Y%m%d%H%M%SZ", time.gmtime(t))  # noqa: E731
+        db = self.dir / f"{name}.db"
+        db.mkdir(exist_ok=True)
+        (db / "index.txt").write_text("")
+        (db / "serial").write_text(f"{self._serial:x}".rjust(16, "0") + "\n")
+        config = db / "ca.cnf"
+        config.write_text(f"""\
+[ ca ]
+default_ca = rig
+[ rig ]
+database = {db}/index.txt
+new_certs_dir = {db}
+serial = {db}/serial
+default_md = sha256
+policy = anything
+unique_subject = no
+[ anything ]
+commonName = optional
+organizationName = optional
+""")
+        run(["openssl", "ca", "-batch", "-notext", "-config", config, "-preserveDN",
+             "-in", csr, "-cert", issuer.cert, "-keyfile", issuer.key,
+             "-startdate", stamp(start), "-enddate", stamp(end),
+             "-extfile", ext, "-out", cert])
         return cert
 
     def _make_ca(self, name, subject):
@@ -328,37 +420,161 @@ CN = unused
         ])
         return CertPair(cert, key)
 
-    def issue(self, name, subject, issuer="ca", eku="clientAuth,serverAuth", san=None):
-        """Issue a leaf certificate; ``name`` is only the rig's handle."""
-        key, csr = self._new_key_and_csr(name, subject)
+    def issue(self, name, subject, issuer="ca", eku="clientAuth,serverAuth", san=None,
+              validity="valid", utf8=False):
+        """Issue a leaf certificate; ``name`` is only the rig's handle.
+        ``issuer`` is "ca", "unknown-ca" or "self" (see CertSpec)."""
+        key, csr = self._new_key_and_csr(name, subject, utf8)
         extensions = [
             "basicConstraints=critical,CA:FALSE",
             "keyUsage=critical,digitalSignature",
             f"extendedKeyUsage={eku}",
             "subjectKeyIdentifier=hash",
-            "authorityKeyIdentifier=keyid",
         ]
+        if issuer != "self":
+            extensions.append("authorityKeyIdentifier=keyid")
         if san:
             extensions.append(f"subjectAltName={san}")
-        ca = self.ca if issuer == "ca" else self.unknown_ca
-        pair = CertPair(self._sign(name, csr, ca, extensions), key)
+        ca = {"ca": self.ca, "unknown-ca": self.unknown_ca, "self": None}[issuer]
+        pair = CertPair(self._sign(name, csr, ca, extensions, validity), key)
         self.certs[name] = pair
         return pair
+
+    def issue_spec(self, name, spec: CertSpec):
+        return self.issue(name, spec.subject, issuer=spec.issuer, eku=spec.eku, san=spec.san,
+                          validity=spec.validity, utf8=spec.utf8)
 
 
 # --------------------------------------------------------------------------
 # DNS: signed zones served by NSD
 # --------------------------------------------------------------------------
 
-class DnsServer:
-    """NSD serving ``test.`` and its three child zones, signed at test time.
+def generic_rr(owner, rrtype, rdata: bytes):
+    """Any RDATA, well-formed or not, in RFC 3597 generic form."""
+    return f"{owner}\tIN\tTYPE{rrtype}\t\\# {len(rdata)} {rdata.hex()}"
 
-    All child zones live on the same NSD, so libunbound, stubbed to it for
-    ``test.``, never follows a referral anywhere else. ``test.`` is signed and
-    is the trust anchor; it carries DS records for secure.test and bogus.test
-    and an unsigned delegation (NS, no DS) for insecure.test. bogus.test is
-    signed with signatures that expired long ago, which libunbound must
-    report as bogus."""
+
+# Client MX RDATA that no parser may accept, by owner name in secure.test.
+# Each is served and signed as opaque bytes (NSD and ldns-signzone accept
+# any RDATA for a type they do not know), so validation succeeds and only
+# the milter's own parser stands between these bytes and a verdict.
+MALFORMED_CLIENT_MX = {
+    # Label length 5, but only "abc" follows.
+    "trunc": bytes.fromhex("000a") + b"\x05abc",
+    # A compression pointer to offset 12, where a message's question is.
+    "compress": bytes.fromhex("000a") + b"\x03out\xc0\x0c",
+    # A complete name, then two bytes that belong to nothing.
+    "trailing": client_mx_rdata("out1.secure.test") + b"\x00\x01",
+    # Preference only, no name at all.
+    "short": bytes.fromhex("000a"),
+    # One label "out1.secure" (a dot inside a label) then "test".
+    "dotlabel": bytes.fromhex("000a") + b"\x0bout1.secure\x04test\x00",
+}
+
+
+class StubResponder:
+    """A misbehaving authoritative server on loopback, UDP and TCP on one
+    port: ``silent`` reads every query and never answers; ``servfail`` and
+    ``refused`` answer every query with RCODE 2 or 5. libunbound reaches it through a
+    stub-zone, so the milter meets a broken server exactly as it would on
+    the Internet. Runs in a daemon thread with bounded waits; stop() ends it."""
+
+    def __init__(self, mode, port):
+        assert mode in ("silent", "servfail", "refused")
+        self.mode = mode
+        self.port = port
+        self.queries = 0
+        self._stop = None
+        self._thread = None
+
+    def start(self):
+        import threading
+        self._stop = threading.Event()
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        for sock in (udp, tcp):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", self.port))
+        tcp.listen(16)
+        self._thread = threading.Thread(target=self._serve, args=(udp, tcp),
+                                        name=f"dns-{self.mode}", daemon=True)
+        self._thread.start()
+
+    def _answer(self, query):
+        if self.mode == "silent" or len(query) < 12:
+            return None
+        qid, flags = struct.unpack("!HH", query[:4])
+        # QR=1, opcode and RD copied, the RCODE; the question echoed.
+        flags = 0x8000 | (flags & 0x7900) | (2 if self.mode == "servfail" else 5)
+        end = 12
+        while end < len(query) and query[end] != 0:
+            end += query[end] + 1
+        question = query[12:end + 5]
+        return struct.pack("!HHHHHH", qid, flags, 1, 0, 0, 0) + question
+
+    def _serve(self, udp, tcp):
+        import select
+        clients = []
+        try:
+            while not self._stop.is_set():
+                ready, _, _ = select.select([udp, tcp, *clients], [], [], 0.2)
+                for sock in ready:
+                    if sock is udp:
+                        data, peer = udp.recvfrom(4096)
+                        self.queries += 1
+                        reply = self._answer(data)
+                        if reply:
+                            udp.sendto(reply, peer)
+                    elif sock is tcp:
+                        conn, _ = tcp.accept()
+                        clients.append(conn)
+                    else:
+                        data = sock.recv(4096)
+                        if not data:
+                            clients.remove(sock)
+                            sock.close()
+                            continue
+                        self.queries += 1
+                        reply = self._answer(data[2:])
+                        if reply:
+                            sock.sendall(struct.pack("!H", len(reply)) + reply)
+        finally:
+            for sock in (udp, tcp, *clients):
+                sock.close()
+
+    def stop(self):
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join(timeout=5)
+            self._thread = None
+
+
+class DnsServer:
+    """NSD serving ``test.`` and its child zones, signed at test time, plus
+    misbehaving servers (StubResponder) for silent.test, servfail.test and
+    refused.test.
+
+    All NSD zones live on one NSD, so libunbound, stubbed to it for
+    ``test.``, never follows a referral anywhere else. ``test.`` is signed
+    and is the trust anchor. Its children:
+
+    * secure.test: validly signed (DS in test.); most Client MX records.
+    * insecure.test: unsigned delegation (NS, no DS).
+    * bogus.test: signatures that expired long ago.
+    * tampered.test: valid signatures, but the Client MX RDATA was changed
+      after signing (an attacker rewriting a record in flight).
+    * stripped.test: signed, but the Client MX RRSIG removed.
+    * wrongds.test: validly signed with a key that the DS in test. does
+      not match.
+    * silent.test, servfail.test, refused.test: unsigned delegations whose
+      server (a StubResponder) never answers, or answers SERVFAIL or
+      REFUSED to everything.
+
+    The bogus variants all name out1.secure.test as Client MX, so a test
+    can present that valid certificate and show that nothing but temperror
+    comes out."""
+
+    BOGUS_ZONES = ("bogus.test.", "tampered.test.", "stripped.test.", "wrongds.test.")
 
     def __init__(self, directory: Path, rrtype=DEFAULT_CLIENT_MX_TYPE):
         self.dir = directory
@@ -369,6 +585,8 @@ class DnsServer:
         self.anchor_file = self.dir / "test.anchor"
         self.unbound_conf = self.dir / "unbound.conf"
         self.log_file = self.dir / "nsd.log"
+        self.responders = {mode: StubResponder(mode, free_port(udp_too=True))
+                           for mode in ("silent", "servfail", "refused")}
 
     # -- zone contents ----------------------------------------------------
     @staticmethod
@@ -395,19 +613,46 @@ class DnsServer:
             # Two Client MX hosts; the certificate matches the second.
             client_mx_rr("multi", "out9.secure.test.", t, 10),
             client_mx_rr("multi", "out1.secure.test.", t, 20),
+            # Three preferences; the certificate matches the least preferred.
+            client_mx_rr("prefs", "out8.secure.test.", t, 10),
+            client_mx_rr("prefs", "out9.secure.test.", t, 20),
+            client_mx_rr("prefs", "out1.secure.test.", t, 30),
+            # Null Client MX (target "."): this domain sends no mail.
+            client_mx_rr("nullmx", ".", t, 0),
+            # IDN host bücher.secure.test, as DNS stores it (A-label).
+            "xn--bcher-kva\tIN\tA\t127.0.0.1",
+            client_mx_rr("xn--bcher-kva", "xn--bcher-kva.secure.test.", t),
+            # Client MX at a CNAME owner: the chain is followed and its
+            # weakest DNSSEC link decides.
+            "alias\tIN\tCNAME\tout1.secure.test.",
+            "alias-insecure\tIN\tCNAME\tout1.insecure.test.",
+            "alias-bogus\tIN\tCNAME\tbogus.test.",
+            "alias-dangling\tIN\tCNAME\tnosuch.secure.test.",
+            # Targets a wildcard certificate *.secure.test must not cover
+            # (two labels, the parent itself) and one *.test must not cover.
+            client_mx_rr("deep", "a.out1.secure.test.", t),
+            client_mx_rr("apex", "secure.test.", t),
+            client_mx_rr("tld", "ns.test.", t),
             # Wildcard-synthesised Client MX, for --allow-wildcards tests.
             client_mx_rr("*.wild", "out1.secure.test.", t),
-        ]
+            # One good record next to a malformed one.
+            client_mx_rr("halfbad", "out1.secure.test.", t),
+            generic_rr("halfbad", t, MALFORMED_CLIENT_MX["trunc"]),
+        ] + [generic_rr(owner, t, rdata) for owner, rdata in MALFORMED_CLIENT_MX.items()]
 
     def _insecure_zone(self):
+        t = self.rrtype
         return self._header("insecure.test.") + [
-            client_mx_rr("@", "out1.insecure.test.", self.rrtype),
+            client_mx_rr("@", "out1.insecure.test.", t),
             "out1\tIN\tA\t127.0.0.1",
+            client_mx_rr("out1", "out1.insecure.test.", t),
+            # An insecure first link into the signed zone.
+            "alias\tIN\tCNAME\tout1.secure.test.",
         ]
 
-    def _bogus_zone(self):
-        return self._header("bogus.test.") + [
-            client_mx_rr("@", "out1.bogus.test.", self.rrtype),
+    def _bogus_zone(self, origin, target="out1.secure.test."):
+        return self._header(origin) + [
+            client_mx_rr("@", target, self.rrtype),
             "out1\tIN\tA\t127.0.0.1",
         ]
 
@@ -425,21 +670,46 @@ class DnsServer:
              "-f", signed, unsigned, base], cwd=self.dir)
         return signed
 
+    def _edit_signed(self, path, edit):
+        """Rewrite a signed zone file line by line (after signing, so the
+        signatures no longer match what is served)."""
+        lines = path.read_text().splitlines()
+        out = [new for line in lines if (new := edit(line)) is not None]
+        if out == lines:
+            raise RigError(f"editing {path} changed nothing")
+        path.write_text("\n".join(out) + "\n")
+
     def build(self):
         now = int(time.time())
         valid = (now - 3600, now + 7 * 86400)
         expired = (now - 30 * 86400, now - 10 * 86400)
+        t = self.rrtype
 
-        secure_key, secure_ds = self._keygen("secure.test.")
-        bogus_key, bogus_ds = self._keygen("bogus.test.")
-        test_key, test_ds = self._keygen("test.")
+        keys = {zone: self._keygen(zone) for zone in ("test.", "secure.test.", *self.BOGUS_ZONES)}
+        # A key that signs nothing: its DS is what test. says wrongds.test has.
+        _, unrelated_ds = self._keygen("wrongds.test.")
 
         self.zone_files = {
             "secure.test.": self._sign("secure.test.", self._secure_zone(),
-                                       secure_key, *valid),
-            "bogus.test.": self._sign("bogus.test.", self._bogus_zone(),
-                                      bogus_key, *expired),
+                                       keys["secure.test."][0], *valid),
+            "bogus.test.": self._sign("bogus.test.", self._bogus_zone("bogus.test.",
+                                                                      "out1.bogus.test."),
+                                      keys["bogus.test."][0], *expired),
         }
+        for zone in ("tampered.test.", "stripped.test.", "wrongds.test."):
+            target = "nobody.tampered.test." if zone == "tampered.test." else "out1.secure.test."
+            self.zone_files[zone] = self._sign(zone, self._bogus_zone(zone, target),
+                                               keys[zone][0], *valid)
+
+        # tampered.test: the signed record named nobody.tampered.test; what
+        # is served names out1.secure.test under the old signature.
+        good, evil = client_mx_rdata("nobody.tampered.test."), client_mx_rdata("out1.secure.test.")
+        self._edit_signed(self.zone_files["tampered.test."], lambda line: line.replace(
+            f"\\# {len(good)} {good.hex()}", f"\\# {len(evil)} {evil.hex()}"))
+        # stripped.test: the Client MX RRset is served without its RRSIG.
+        self._edit_signed(self.zone_files["stripped.test."], lambda line: None if re.search(
+            rf"\tRRSIG\tTYPE{t} ", line) else line)
+
         insecure = self.dir / "insecure.test.zone"
         insecure.write_text("\n".join(self._insecure_zone()) + "\n")
         self.zone_files["insecure.test."] = insecure
@@ -447,16 +717,22 @@ class DnsServer:
         parent = self._header("test.") + [
             "ns\tIN\tA\t127.0.0.1",
             "secure\tIN\tNS\tns.test.",
-            secure_ds,
-            "bogus\tIN\tNS\tns.test.",
-            bogus_ds,
+            keys["secure.test."][1],
             "insecure\tIN\tNS\tns.test.",
         ]
-        self.zone_files["test."] = self._sign("test.", parent, test_key, *valid)
+        for zone in self.BOGUS_ZONES:
+            label = zone.split(".")[0]
+            ds = unrelated_ds if zone == "wrongds.test." else keys[zone][1]
+            parent += [f"{label}\tIN\tNS\tns.test.", ds]
+        for label in ("silent", "servfail", "refused"):
+            parent.append(f"{label}\tIN\tNS\tns.test.")
+        self.zone_files["test."] = self._sign("test.", parent, keys["test."][0], *valid)
 
         # The DS of test. is the trust anchor; libunbound and unbound-host
         # both accept a zone-file line for it.
-        self.anchor_file.write_text(test_ds + "\n")
+        self.anchor_file.write_text(keys["test."][1] + "\n")
+        stubs = {"test.": self.port}
+        stubs.update({f"{mode}.test.": r.port for mode, r in self.responders.items()})
         self.unbound_conf.write_text(
             "# libunbound configuration for the mtls-milter integration rig\n"
             "server:\n"
@@ -469,9 +745,9 @@ class DnsServer:
             '    local-zone: "test." nodefault\n'
             f'    trust-anchor-file: "{self.anchor_file}"\n'
             "    val-log-level: 2\n"
-            "stub-zone:\n"
-            '    name: "test."\n'
-            f"    stub-addr: 127.0.0.1@{self.port}\n")
+            + "".join("stub-zone:\n"
+                      f'    name: "{name}"\n'
+                      f"    stub-addr: 127.0.0.1@{port}\n" for name, port in stubs.items()))
 
         conf = [
             "server:",
@@ -499,6 +775,8 @@ class DnsServer:
         run(["nsd-checkconf", self.conf])
 
     def start(self, timeout=15):
+        for responder in self.responders.values():
+            responder.start()
         self.proc = subprocess.Popen(
             ["nsd", "-d", "-c", str(self.conf)],
             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
@@ -515,6 +793,8 @@ class DnsServer:
     def stop(self):
         kill_process_group(self.proc)
         self.proc = None
+        for responder in self.responders.values():
+            responder.stop()
 
 
 def _tail(path, lines=30):
@@ -539,8 +819,12 @@ class PostfixInstance:
     Return-Path: nor Delivered-To:, and the first header of a delivered file
     is the first header of the message after the milter ran."""
 
-    def __init__(self, directory: Path, inbox: Path, ca: TestCA, milter_socket: str):
+    def __init__(self, directory: Path, inbox: Path, ca: TestCA, milter_socket: str,
+                 test_features=False):
+        """``test_features``: SMTPUTF8 and SMTP-AUTH (Cyrus SASL, sasldb),
+        which the test rig needs and other users (bench/) may not want."""
         self.dir = directory
+        self.test_features = test_features
         self.config_dir = directory / "etc"
         self.queue_dir = directory / "queue"
         self.data_dir = directory / "data"
@@ -612,6 +896,19 @@ class PostfixInstance:
             "milter_command_timeout": "30s",
             "milter_content_timeout": "60s",
         }
+        if self.test_features:
+            self._write_sasl_config()
+            main_cf.update({
+                # SMTPUTF8 on, so that tests can send UTF-8 envelopes.
+                "smtputf8_enable": "yes",
+                # SMTP-AUTH through Cyrus SASL with a private sasldb (the
+                # only SASL back end that needs no daemon), so that tests
+                # can show that authenticated submissions get no verdict.
+                "smtpd_sasl_auth_enable": "yes",
+                "smtpd_sasl_type": "cyrus",
+                "smtpd_sasl_path": "smtpd",
+                "smtpd_sasl_security_options": "noanonymous",
+            })
         (self.config_dir / "main.cf").write_text(
             "# Private Postfix for the mtls-milter integration rig\n"
             + "".join(f"{k} = {v}\n" for k, v in main_cf.items()))
@@ -642,6 +939,28 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 capture   unix  -       n       n       -       -       pipe
   user=nobody argv={deliver} ${{queue_id}}
 """)
+
+    def _write_sasl_config(self):
+        """smtpd.conf for Cyrus SASL and a sasldb with SASL_USER, readable by
+        the postfix user smtpd runs as. Debian's Postfix reads smtpd.conf from
+        $config_directory/sasl/ and ignores cyrus_sasl_config_path (seen with
+        strace), so that is where it goes."""
+        sasl_dir = self.config_dir / "sasl"
+        sasl_dir.mkdir(exist_ok=True)
+        sasldb = sasl_dir / "sasldb2"
+        (sasl_dir / "smtpd.conf").write_text(
+            "pwcheck_method: auxprop\n"
+            "auxprop_plugin: sasldb\n"
+            "mech_list: PLAIN LOGIN\n"
+            f"sasldb_path: {sasldb}\n")
+        user, realm = SASL_USER.split("@")
+        proc = subprocess.run(["saslpasswd2", "-f", str(sasldb), "-p", "-c", "-u", realm, user],
+                              input=SASL_PASSWORD, capture_output=True, text=True, timeout=30)
+        if proc.returncode != 0 or not sasldb.exists():
+            raise RigError(f"saslpasswd2 failed ({proc.returncode}): {proc.stderr}")
+        postfix = pwd.getpwnam("postfix")
+        os.chown(sasldb, postfix.pw_uid, postfix.pw_gid)
+        sasldb.chmod(0o600)
 
     # -- /etc/postfix/main.cf: alternate_config_directories -----------------
     def _edit_alternates(self, add):
@@ -949,6 +1268,22 @@ def start_module_rig(**options):
     return rig.start()
 
 
+_shared_rigs: dict = {}
+
+
+def shared_rig(**options):
+    """One started rig per set of Rig options for the whole test run, so
+    that modules needing the same rig do not each pay for CA, DNS and
+    Postfix start-up. Closed at exit (close_all_rigs); modules must leave it
+    as they found it (DNS running; any milter options are fine, as test
+    classes call ensure_milter)."""
+    key = tuple(sorted(options.items()))
+    rig = _shared_rigs.get(key)
+    if rig is None or rig not in _live_rigs:
+        rig = _shared_rigs[key] = start_module_rig(**options)
+    return rig
+
+
 class Rig:
     """Everything for one test module; see the module docstring.
 
@@ -1015,8 +1350,8 @@ class Rig:
         self.ca = TestCA(self.dir / "ca")
         self.ca.certs["server"] = self.ca.issue(
             "server", "/CN=mx.inbox.test", eku="serverAuth", san="DNS:mx.inbox.test")
-        for name, (subject, issuer, eku, san) in CERT_SPECS.items():
-            self.ca.issue(name, subject, issuer=issuer, eku=eku, san=san)
+        for name, spec in CERT_SPECS.items():
+            self.ca.issue_spec(name, spec)
 
         self.dns = DnsServer(self.dir / "dns", self.client_mx_type)
         self.dns.build()
@@ -1035,14 +1370,15 @@ class Rig:
         self.inbox = self.dir / "inbox"
         if not self.with_postfix:  # DNS-only rig, e.g. for mtls-check
             return
-        self.postfix = PostfixInstance(self.dir / "postfix", self.inbox, self.ca, postfix_socket)
+        self.postfix = PostfixInstance(self.dir / "postfix", self.inbox, self.ca, postfix_socket,
+                                       test_features=True)
         self.postfix.write_config()
         self.postfix.start()
 
     def close(self):
         """Stop everything; safe to call twice and after a failed start."""
         try:
-            self.stop_milter()
+            self.stop_milter(graceful=False)
         finally:
             try:
                 if self.postfix:
@@ -1105,7 +1441,7 @@ class Rig:
 
         A stopped libmilter filter can keep its inet port for a few seconds,
         so a restart first waits for the port to be free."""
-        self.stop_milter()
+        self.stop_milter(graceful=False)
         if not self.milter_bin.exists():
             raise RigError(f"milter binary not found: {self.milter_bin} (build it first)")
         if isinstance(self.milter_address, tuple):
@@ -1138,13 +1474,16 @@ class Rig:
             return self.milter_proc
         return self.start_milter(**options)
 
-    def stop_milter(self, timeout=10):
+    def stop_milter(self, timeout=10, graceful=True):
         """SIGTERM the milter; returns its exit status (None if it was not
         running). ``self.milter_needed_sigkill`` tells whether it ignored
-        SIGTERM for ``timeout`` seconds."""
+        SIGTERM for ``timeout`` seconds. ``graceful=False`` sends SIGKILL at
+        once: libmilter can take up to five seconds to wind down after SIGTERM
+        (measured: 0 or 5.0 s), which restarts between test classes
+        need not wait for (LifecycleTests checks the SIGTERM path itself)."""
         proc, self.milter_proc = self.milter_proc, None
         self.milter_options = None
-        self.milter_needed_sigkill = kill_process_group(proc, timeout)
+        self.milter_needed_sigkill = kill_process_group(proc, timeout, graceful)
         return None if proc is None else proc.returncode
 
     def milter_running(self):
@@ -1178,12 +1517,14 @@ class Rig:
     # -- mail ------------------------------------------------------------------
     def send(self, mail_from="sender@secure.test", helo="out1.secure.test", cert=None,
              tls=None, subject=None, extra_headers=(), expect_code=250, rcpt=RECIPIENT,
-             timeout=60):
+             timeout=60, local_interface=None, auth=False):
         """Send one message with swaks and return a SendResult.
 
         ``cert`` is the handle of a rig certificate (see CERT_SPECS), which
         implies STARTTLS; ``tls=True`` without a cert does STARTTLS without a
         client certificate. ``mail_from="<>"`` is the null sender.
+        ``local_interface`` is the source address (any 127.0.0.0/8 address
+        works on Linux loopback); ``auth=True`` authenticates as SASL_USER.
         ``expect_code`` (None to skip) is checked here so a failing test
         shows the transcript."""
         if tls is None:
@@ -1194,6 +1535,10 @@ class Rig:
         cmd = ["swaks", "--server", "127.0.0.1", "--port", str(self.smtp_port),
                "--from", mail_from or "<>", "--to", rcpt, "--helo", helo,
                "--data", f"@{data}", "--timeout", "30", "--suppress-data"]
+        if local_interface:
+            cmd += ["--local-interface", local_interface]
+        if auth:
+            cmd += ["--auth", "PLAIN", "--auth-user", SASL_USER, "--auth-password", SASL_PASSWORD]
         if tls:
             cmd.append("--tls")
             if cert is not None:
@@ -1266,6 +1611,11 @@ class Rig:
                                           "\n".join(log), 0))
         return results
 
+    def smtp_client(self, timeout=30, source=None) -> "SmtpClient":
+        """A raw SMTP connection to the rig's Postfix (banner already read),
+        for dialogues swaks and smtplib will not produce."""
+        return SmtpClient(self.smtp_port, timeout=timeout, source=source)
+
     def wait_delivered(self, subject, timeout=20) -> DeliveredMessage:
         """The delivered message with this Subject (bounded wait)."""
         def find():
@@ -1287,6 +1637,108 @@ class Rig:
                "--trust-anchor-file", str(self.trust_anchor_file), *map(str, args)]
         return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
                               stdin=subprocess.DEVNULL)
+
+
+class SmtpClient:
+    """SMTP at the byte level: every command is sent exactly as given (8-bit
+    text, parameters, no automatic EHLO after STARTTLS), every reply is kept
+    in ``transcript``. Socket timeouts bound every read."""
+
+    def __init__(self, port, host="127.0.0.1", timeout=30, source=None):
+        self.sock = socket.create_connection(
+            (host, port), timeout=timeout,
+            source_address=(source, 0) if source else None)
+        self.file = self.sock.makefile("rb")
+        self.transcript: list[str] = []
+        self.banner = self.reply()
+
+    def reply(self):
+        """(code, text) of the next reply; continuation lines joined by \\n."""
+        lines = []
+        for _ in range(100):  # no reply has more lines than this
+            raw = self.file.readline(4096)
+            if not raw:
+                raise RigError("SMTP server closed the connection\n" + "\n".join(self.transcript))
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            self.transcript.append("<- " + line)
+            lines.append(line[4:])
+            if len(line) < 4 or line[3] != "-":
+                return int(line[:3]), "\n".join(lines)
+        raise RigError("SMTP reply with too many lines")
+
+    def command(self, line):
+        """Send one command line (str is UTF-8 encoded) and read its reply."""
+        raw = line.encode() if isinstance(line, str) else line
+        self.transcript.append("-> " + raw.decode("utf-8", "replace"))
+        self.sock.sendall(raw + b"\r\n")
+        return self.reply()
+
+    def starttls(self, cert: CertPair | None = None):
+        """STARTTLS with an optional client certificate; the server's
+        certificate is not checked (it is the rig's own)."""
+        import ssl
+        code, text = self.command("STARTTLS")
+        if code != 220:
+            raise RigError(f"STARTTLS refused: {code} {text}")
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        if cert is not None:
+            ctx.load_cert_chain(str(cert.cert), str(cert.key))
+        self.file.close()
+        self.sock = ctx.wrap_socket(self.sock)
+        self.file = self.sock.makefile("rb")
+        self.transcript.append("== TLS " + str(self.sock.version()))
+
+    def data(self, message: bytes):
+        """DATA, the message (dot-stuffed here), and the final reply."""
+        code, text = self.command("DATA")
+        if code != 354:
+            return code, text
+        body = re.sub(rb"(?m)^\.", b"..", message.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n"))
+        if not body.endswith(b"\r\n"):
+            body += b"\r\n"
+        self.sock.sendall(body + b".\r\n")
+        self.transcript.append(f"-> ({len(body)} bytes of message) .")
+        return self.reply()
+
+    def transaction(self, mail_from, rcpt=RECIPIENT, subject=None, extra_headers=(),
+                    mail_params=""):
+        """MAIL FROM:<mail_from> [params], RCPT, DATA; returns a SendResult.
+        ``mail_from`` may be str (sent as UTF-8) or bytes (sent as is)."""
+        subject = subject or new_subject()
+        raw_from = mail_from if isinstance(mail_from, bytes) else mail_from.encode()
+        line = b"MAIL FROM:<" + raw_from + b">"
+        if mail_params:
+            line += b" " + mail_params.encode()
+        code, text = self.command(line)
+        if code == 250:
+            code, text = self.command(f"RCPT TO:<{rcpt}>")
+        if code == 250:
+            header_from = raw_from.decode("utf-8", "replace") or "postmaster@secure.test"
+            code, text = self.data(message_text(subject, header_from, rcpt,
+                                                extra_headers).encode())
+        else:
+            self.command("RSET")
+        m = re.search(r"queued as ([0-9A-Za-z]+)", text) if code == 250 else None
+        return SendResult(code, text, m.group(1) if m else None, subject,
+                          "\n".join(self.transcript), 0)
+
+    def close(self):
+        try:
+            self.sock.settimeout(5)
+            self.command("QUIT")
+        except (OSError, RigError):
+            pass
+        finally:
+            self.file.close()
+            self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 def new_subject():

@@ -139,7 +139,11 @@ def main(argv=None):
     runner = Runner(stream=sys.stdout, verbosity=1 if args.quiet else 2,
                     resultclass=CountingResult)
     try:
-        result = runner.run(suite)
+        try:
+            result = runner.run(suite)
+        finally:
+            # Modules share rigs (rig.shared_rig), so no module closes them.
+            rig.close_all_rigs()
     except KeyboardInterrupt:
         rig.close_all_rigs()
         print("\ninterrupted; the rig has been torn down", file=sys.stderr)

@@ -71,11 +71,11 @@ struct Harness {
     }
 
     Connection connect(std::string_view address = "192.0.2.10", bool no_reply = false) {
-        auto runtime = std::make_shared<const Runtime>(
-            settings, resolver, std::make_shared<Logger>(LoggerSettings{false, 0, false}));
+        auto runtime = std::make_shared<const Runtime>(settings, resolver,
+                                                       std::make_shared<Logger>(LoggerSettings{false, 0, false}));
         Connection connection(runtime, no_reply);
         REQUIRE(connection.connect(IpAddress::parse(address)) == Status::proceed);
-        REQUIRE(connection.helo("out1.example.org") == Status::proceed);
+        REQUIRE(connection.helo(mta, "out1.example.org") == Status::proceed);
         return connection;
     }
 
@@ -278,4 +278,31 @@ TEST_CASE("end of message without MAIL FROM does nothing") {
     auto c = h.connect();
     CHECK(c.end_of_message(h.mta) == Status::proceed);
     CHECK(h.mta.calls.empty());
+}
+
+TEST_CASE("a HELO name given before STARTTLS does not count for the null sender after it") {
+    Harness h;
+    h.resolver->script("out1.example.org", records_answer({{10, "out1.example.org"}}));
+    h.mta.macros["{cert_subject}"] = "out1.example.org";
+    auto runtime = std::make_shared<const Runtime>(h.settings, h.resolver,
+                                                   std::make_shared<Logger>(LoggerSettings{false, 0, false}));
+    Connection c(runtime, false);
+    REQUIRE(c.connect(IpAddress::parse("192.0.2.10")) == Status::proceed);
+    FakeMta cleartext;  // EHLO before STARTTLS: no TLS macros yet
+    REQUIRE(c.helo(cleartext, "out1.example.org") == Status::proceed);
+    // STARTTLS, then MAIL FROM:<> without a second EHLO
+    REQUIRE(c.mail_from(h.mta, "<>") == Status::proceed);
+    REQUIRE(c.end_of_message(h.mta) == Status::proceed);
+    const auto value = h.calls_of("insert").front().value;
+    CHECK(value.find("mtls=permerror") != std::string::npos);
+    CHECK(value.find("smtp.helo") == std::string::npos);
+    CHECK(h.resolver->start_count() == 0);
+
+    SECTION("an EHLO repeated inside TLS counts again") {
+        h.mta.calls.clear();
+        REQUIRE(c.helo(h.mta, "out1.example.org") == Status::proceed);
+        REQUIRE(c.mail_from(h.mta, "<>") == Status::proceed);
+        REQUIRE(c.end_of_message(h.mta) == Status::proceed);
+        CHECK(h.calls_of("insert").front().value.find("mtls=pass") != std::string::npos);
+    }
 }
