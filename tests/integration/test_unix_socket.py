@@ -11,7 +11,6 @@ import os
 import socket
 import stat
 import sys
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
