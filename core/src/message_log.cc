@@ -106,12 +106,14 @@ std::string format_text(const MessageLog& record) {
     if (!record.dns_detail.empty()) {
         fields.push_back("dns_detail=" + text_value(record.dns_detail));
     }
+    if (record.time != std::chrono::system_clock::time_point{}) {
+        fields.push_back("ts=" + iso8601_utc(record.time));
+    }
     return fmt::format("{}", fmt::join(fields, " "));
 }
 
 std::string format_json(const MessageLog& record) {
     nlohmann::json line = {
-        {"ts", iso8601_utc(record.time)},
         {"queue_id", escape_for_log(clip(record.queue_id))},
         {"client_addr", escape_for_log(clip(record.client_address))},
         {"identity_type", property_name(record.identity.kind)},
@@ -123,12 +125,15 @@ std::string format_json(const MessageLog& record) {
         {"client_mx", hosts_of(record.verdict)},
         {"dnssec", to_string(record.verdict.dnssec)},
         {"result", to_string(record.verdict.result)},
-        {"reason", record.verdict.reason},
-        {"matched", record.verdict.matched_host},
-        {"action", record.action},
+        {"reason", escape_for_log(record.verdict.reason)},
+        {"matched", escape_for_log(record.verdict.matched_host)},
+        {"action", escape_for_log(record.action)},
         {"lookup_ms", static_cast<double>(record.lookup_time.count()) / 1000.0},
         {"dns_detail", escape_for_log(clip(record.dns_detail))},
     };
+    if (record.time != std::chrono::system_clock::time_point{}) {
+        line["ts"] = iso8601_utc(record.time);
+    }
     // Every string was escaped to ASCII above, so dump() cannot meet invalid UTF-8.
     return line.dump();
 }

@@ -228,4 +228,11 @@ TEST_CASE("JSON lines carry the time of the verdict in UTC") {
     const auto line = nlohmann::json::parse(format_json(record));
     CHECK(line.at("ts") == "2026-11-24T22:55:18.123Z");
     CHECK(iso8601_utc(std::chrono::system_clock::time_point{}) == "1970-01-01T00:00:00.000Z");
+    CHECK(format_text(record).find(" ts=2026-11-24T22:55:18.123Z") != std::string::npos);
+}
+
+TEST_CASE("a record without a time carries no ts") {
+    const MessageLog record;
+    CHECK_FALSE(nlohmann::json::parse(format_json(record)).contains("ts"));
+    CHECK(format_text(record).find("ts=") == std::string::npos);
 }

@@ -23,8 +23,8 @@ struct MessageLog {
     std::string action;      // tag, reject, tempfail, quarantine, skip
     std::string dns_detail;  // resolver's words, e.g. why an answer was bogus
     std::chrono::microseconds lookup_time{0};
-    // When the verdict was reached; JSON lines carry it ("ts", UTC), so that
-    // a log file without syslog prefixes can still be reported by time.
+    // When the verdict was reached; both formats carry it ("ts", UTC, left out
+    // when unset), so that a log without syslog prefixes can be reported by time.
     std::chrono::system_clock::time_point time{};
 };
 

@@ -1,0 +1,66 @@
+// Log lines for the mtls-report tests, written by the core's own formatter
+// (format_text/format_json) so that the parser is tested against exactly what
+// the milter writes, and wrapped the way syslog and journalctl wrap them.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "mtls/message_log.h"
+
+namespace fixtures {
+
+// Records of every kind the milter logs.
+mtls::MessageLog passing(std::string_view domain = "example.org", std::string_view host = "out1.example.org");
+mtls::MessageLog failing(std::string_view domain = "example.org", std::string_view cert = "rogue.example.net");
+mtls::MessageLog no_client_mx(std::string_view domain = "plain.example");
+mtls::MessageLog bogus(std::string_view domain = "broken.example");
+mtls::MessageLog invalid_mail_from(std::string_view raw);
+mtls::MessageLog null_sender(std::string_view helo = "mx.helo.example");
+// Every field filled with attacker text: CR LF, quotes, =, escapes, NUL, UTF-8.
+mtls::MessageLog hostile();
+extern const std::string kHostile;
+
+// The record with its time set, as the milter sets it when it logs (JSON
+// lines carry it as "ts"); ISO 8601 with a zone, e.g. "2025-11-24T10:00:00Z".
+mtls::MessageLog at(mtls::MessageLog record, std::string_view iso);
+
+enum class Format { text, json };
+std::string body(const mtls::MessageLog& record, Format format);
+
+// "Nov 24 22:55:18 mx1 mtls-milter[4242]: BODY" (traditional rsyslog).
+std::string syslog_line(std::string_view stamp, std::string_view body);
+// "2025-11-24T22:55:18+0100 mx1 mtls-milter[4242]: BODY" (journalctl -o short-iso).
+std::string short_iso_line(std::string_view stamp, std::string_view body);
+// One line of journalctl -o json with MESSAGE = body.
+std::string journal_json_line(std::int64_t realtime_micros, std::string_view body,
+                              std::string_view identifier = "mtls-milter");
+
+// The milter's other lines.
+std::string skip_body(std::string_view queue_id = "4AbC12");
+std::string startup_body();
+
+// A fresh directory removed with its contents at the end of a test.
+class TempDir {
+public:
+    TempDir();
+    ~TempDir();
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    [[nodiscard]] const std::filesystem::path& path() const { return path_; }
+    [[nodiscard]] std::filesystem::path file(std::string_view name) const { return path_ / name; }
+
+private:
+    std::filesystem::path path_;
+};
+
+void write_file(const std::filesystem::path& path, std::string_view content);
+// gzip, as logrotate's compress does.
+void write_gzip(const std::filesystem::path& path, std::string_view content);
+std::string read_file(const std::filesystem::path& path);
+std::string join_lines(const std::vector<std::string>& lines);
+
+}  // namespace fixtures
