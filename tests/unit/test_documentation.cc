@@ -21,7 +21,9 @@ std::string read_source_file(const std::string& relative) {
     return text.str();
 }
 
-bool contains(const std::string& text, const std::string& needle) { return text.find(needle) != std::string::npos; }
+bool contains(const std::string& text, const std::string& needle) {
+    return text.find(needle) != std::string::npos;
+}
 
 }  // namespace
 
