@@ -15,6 +15,7 @@
 
 #include <fmt/format.h>
 #include <atomic>
+#include <boost/program_options/errors.hpp>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
@@ -208,6 +209,9 @@ int main(int argc, char** argv) {
     CommandLine command;
     try {
         command = parse_command_line(arguments);
+    } catch (const boost::program_options::error& error) {
+        std::fprintf(stderr, "mtls-milter: %s\n", describe_options_error(error).c_str());
+        return kExitUsage;
     } catch (const std::exception& error) {
         std::fprintf(stderr, "mtls-milter: %s\n", error.what());
         return kExitUsage;

@@ -141,6 +141,9 @@ int main(int argc, char** argv) {
         if (!request) {
             return 0;
         }
+    } catch (const po::error& error) {
+        std::fprintf(stderr, "mtls-check: %s\n", describe_options_error(error).c_str());
+        return kExitUsage;
     } catch (const std::exception& error) {
         std::fprintf(stderr, "mtls-check: %s\n", error.what());
         return kExitUsage;

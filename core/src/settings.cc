@@ -95,27 +95,6 @@ int parse_facility(std::string_view name, std::string_view value) {
     invalid(name, value, "expected mail, daemon, user or local0 to local7");
 }
 
-// An options error in words, without calling error::what() where it would
-// not return: Boost replaces placeholders such as "%canonical_option%" with
-// the offending text until none is left, so text that contains a placeholder
-// itself loops forever, the message growing (found by fuzz/fuzz_settings).
-// Same wording as Boost's.
-std::string describe(const po::error& error) {
-    if (const auto* syntax = dynamic_cast<const po::invalid_config_file_syntax*>(&error)) {
-        return fmt::format("the options configuration file contains an invalid line '{}'", syntax->tokens());
-    }
-    if (const auto* unknown = dynamic_cast<const po::unknown_option*>(&error)) {
-        return fmt::format("unrecognised option '{}'", unknown->get_option_name());
-    }
-    if (const auto* repeated = dynamic_cast<const po::multiple_occurrences*>(&error)) {
-        return fmt::format("option '{}' cannot be specified more than once", repeated->get_option_name());
-    }
-    if (const auto* named = dynamic_cast<const po::error_with_option_name*>(&error)) {
-        return fmt::format("option '{}' is not valid", named->get_option_name());
-    }
-    return error.what();  // the other errors carry no placeholders
-}
-
 void check_socket(std::string_view value) {
     constexpr std::string_view name = "socket";
     if (value.starts_with("unix:") || value.starts_with("local:")) {
@@ -166,6 +145,31 @@ Endpoint parse_endpoint(std::string_view name, std::string_view value) {
 
 }  // namespace
 
+// An options error in words, without calling error::what() where it would
+// not return: Boost replaces placeholders such as "%canonical_option%" with
+// the offending text until none is left, so text that contains a placeholder
+// itself loops forever, the message growing (found by fuzz/fuzz_settings).
+// Same wording as Boost's.
+std::string describe_options_error(const po::error& error) {
+    if (const auto* syntax = dynamic_cast<const po::invalid_config_file_syntax*>(&error)) {
+        return fmt::format("the options configuration file contains an invalid line '{}'", syntax->tokens());
+    }
+    if (const auto* unknown = dynamic_cast<const po::unknown_option*>(&error)) {
+        return fmt::format("unrecognised option '{}'", unknown->get_option_name());
+    }
+    if (const auto* repeated = dynamic_cast<const po::multiple_occurrences*>(&error)) {
+        return fmt::format("option '{}' cannot be specified more than once", repeated->get_option_name());
+    }
+    if (const auto* syntax = dynamic_cast<const po::invalid_syntax*>(&error);
+        syntax != nullptr && syntax->kind() == po::invalid_syntax::missing_parameter) {
+        return fmt::format("option '{}' needs a value", syntax->get_option_name());
+    }
+    if (const auto* named = dynamic_cast<const po::error_with_option_name*>(&error)) {
+        return fmt::format("option '{}' is not valid", named->get_option_name());
+    }
+    return error.what();  // the other errors carry no placeholders
+}
+
 std::string local_host_name() {
     std::array<char, 256> buffer{};
     if (gethostname(buffer.data(), buffer.size() - 1) != 0) {
@@ -206,7 +210,7 @@ void load_config_file(const std::string& path, const po::options_description& de
         }
         po::store(parsed, variables);
     } catch (const po::error& error) {
-        throw SettingsError(fmt::format("config file {}: {}", path, describe(error)));
+        throw SettingsError(fmt::format("config file {}: {}", path, describe_options_error(error)));
     }
 }
 

@@ -339,3 +339,21 @@ TEST_CASE("config file text that looks like Boost's message placeholders is repo
         CHECK(text.size() < 200);
     }
 }
+
+TEST_CASE("command-line errors are described without Boost's placeholder loop", "[settings]") {
+    po::options_description description;
+    add_setting_options(description, OptionScope::engine);
+    for (const std::vector<std::string>& args :
+         {std::vector<std::string>{"--x%canonical_option%"}, std::vector<std::string>{"--dns-timeout"}}) {
+        INFO(args.front());
+        po::variables_map variables;
+        try {
+            po::store(po::command_line_parser(args).options(description).run(), variables);
+            FAIL("no error");
+        } catch (const po::error& error) {
+            const auto text = describe_options_error(error);
+            CHECK_THAT(text, Catch::Matchers::Contains(args.front()));
+            CHECK(text.size() < 200);
+        }
+    }
+}

@@ -20,6 +20,7 @@
 #include "mtls/verdict.h"
 
 namespace boost::program_options {
+class error;
 class options_description;
 class variables_map;
 }  // namespace boost::program_options
@@ -129,6 +130,11 @@ void load_config_file(const std::string& path, const boost::program_options::opt
 
 // Converts and validates; throws SettingsError naming the option and value.
 Settings settings_from(const boost::program_options::variables_map& variables, bool include_daemon);
+
+// A Boost.Program_options error in words. Never call error::what() on text
+// from a user: Boost substitutes placeholders such as "%canonical_option%"
+// until none is left, and loops forever when the text contains one.
+std::string describe_options_error(const boost::program_options::error& error);
 
 // yes/no (also true/false, on/off, 1/0); throws SettingsError naming option.
 bool parse_yes_no(std::string_view option, std::string_view value);
