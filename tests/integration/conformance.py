@@ -13,14 +13,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # Sections of the table, in the order they appear.
+CERTS = "Certificates and names"
+DNS = "DNS and DNSSEC"
+SMTP = "SMTP sessions and identities"
+HEADERS = "Header hygiene and injection"
+POLICY = "Policy and exemptions"
+TYPE = "Client MX record type"
+SENDMAIL = "Sendmail macro semantics (milter protocol)"
+
 SECTIONS = (
-    "Certificates and names",
-    "DNS and DNSSEC",
-    "Client MX record type",
-    "SMTP sessions and identities",
-    "Header hygiene and injection",
-    "Policy and exemptions",
-    "Sendmail macro semantics (milter protocol)",
+    CERTS,
+    DNS,
+    TYPE,
+    SMTP,
+    HEADERS,
+    POLICY,
+    SENDMAIL,
 )
 
 

@@ -15,10 +15,9 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from conformance import row  # noqa: E402
+from conformance import TYPE, row  # noqa: E402
 from e2e import RigTestCase  # noqa: E402
 
-TYPE = "Client MX record type"
 PRIVATE_TYPE = 65300
 
 

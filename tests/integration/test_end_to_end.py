@@ -25,15 +25,9 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import rig as rigmod  # noqa: E402
-from conformance import row  # noqa: E402
+from conformance import CERTS, DNS, HEADERS, POLICY, SMTP, row  # noqa: E402
 from e2e import RigTestCase, describe  # noqa: E402
 from rig import AUTHSERV_ID, authserv_id_of  # noqa: E402
-
-CERTS = "Certificates and names"
-DNS = "DNS and DNSSEC"
-SMTP = "SMTP sessions and identities"
-HEADERS = "Header hygiene and injection"
-POLICY = "Policy and exemptions"
 
 
 class MtlsVerdictTests(RigTestCase):

@@ -21,13 +21,10 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import milter_client as mc  # noqa: E402
 import rig as rigmod  # noqa: E402
-from conformance import row  # noqa: E402
+from conformance import HEADERS, POLICY, SENDMAIL, row  # noqa: E402
 from e2e import RigTestCase  # noqa: E402
 from rig import AUTHSERV_ID, result_props  # noqa: E402
 
-SENDMAIL = "Sendmail macro semantics (milter protocol)"
-HEADERS = "Header hygiene and injection"
-POLICY = "Policy and exemptions"
 AR = "Authentication-Results"
 
 
