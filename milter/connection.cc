@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "mtls/authentication_results.h"
 #include "mtls/domain_name.h"
@@ -23,9 +24,34 @@ MacroLookup lookup_through(MtaSession& mta) {
 Connection::Connection(std::shared_ptr<const Runtime> runtime, bool headers_need_no_reply)
     : runtime_(std::move(runtime)), headers_need_no_reply_(headers_need_no_reply) {}
 
-Status Connection::connect(std::optional<IpAddress> client) {
+Connection::Connection(Connection&& other) noexcept
+    : runtime_(std::move(other.runtime_)),
+      headers_need_no_reply_(other.headers_need_no_reply_),
+      client_address_(std::move(other.client_address_)),
+      endpoint_(std::exchange(other.endpoint_, std::nullopt)),
+      connected_at_(other.connected_at_),
+      helo_(std::move(other.helo_)),
+      helo_under_tls_(other.helo_under_tls_),
+      message_(std::move(other.message_)) {}
+
+Connection::~Connection() {
+    close();
+}
+
+void Connection::close() {
+    if (endpoint_ && runtime_ && runtime_->sessions) {
+        runtime_->sessions->forget(*endpoint_, connected_at_);
+    }
+    endpoint_.reset();
+}
+
+Status Connection::connect(std::optional<IpAddress> client, std::uint16_t client_port) {
+    connected_at_ = StoreClock::now();
     if (client) {
         client_address_ = client->to_string();
+        if (client_port != 0) {
+            endpoint_ = ClientEndpoint{*client, client_port};
+        }
         if (runtime_->settings.ignore_hosts.contains(*client)) {
             return Status::accept;  // the whole connection: no check, no header change
         }
@@ -81,6 +107,38 @@ void Connection::remove_forged_headers(MtaSession& mta, MessageState& message) c
     }
 }
 
+void Connection::add_policy_fingerprints(MtaSession& mta, MessageState& message) {
+    const auto& sessions = runtime_->sessions;
+    if (!sessions || !message.evidence.fingerprints.empty() || message.evidence.status == CertificateStatus::no_tls ||
+        message.evidence.status == CertificateStatus::no_certificate) {
+        return;
+    }
+    if (!endpoint_) {
+        const auto address = mta.macro("{client_addr}");
+        const auto port = mta.macro("{client_port}");
+        if (address && port) {
+            endpoint_ = ClientEndpoint::parse(*address, *port);
+        }
+    }
+    if (!endpoint_) {
+        message.policy_channel = "none";
+        runtime_->logger->log(Severity::warning,
+                              fmt::format("queue_id={} client={} policy channel: the MTA named no client port; "
+                                          "fingerprints cannot be matched to this connection",
+                                          escape_for_log(message.queue_id), client_address_));
+        return;
+    }
+    // No record is normal for a client without a certificate; the verdict's
+    // log line says which it was, so that a missing check_policy_service
+    // shows up in the logs as "policy=none" on every message.
+    if (auto fingerprints = sessions->find(*endpoint_, connected_at_, StoreClock::now())) {
+        message.evidence.fingerprints = *fingerprints;
+        message.policy_channel = "matched";
+    } else {
+        message.policy_channel = "none";
+    }
+}
+
 Evaluation Connection::evaluate(MessageState& message) const {
     try {
         return runtime_->authenticator.finish(*message.check, message.evidence);
@@ -118,6 +176,7 @@ Status Connection::end_of_message(MtaSession& mta) {
         return Status::proceed;
     }
 
+    add_policy_fingerprints(mta, message);
     const Evaluation evaluation = evaluate(message);
     const Action action = decide_action(evaluation.verdict.result, runtime_->settings.policy);
     const Status status = act(mta, message, evaluation.verdict, action);
@@ -162,6 +221,7 @@ void Connection::log_verdict(const MessageState& message, const Evaluation& eval
     // For an unusable identity there was no lookup: say what was wrong instead.
     record.dns_detail = identity.usable() ? evaluation.answer.detail : identity.problem;
     record.lookup_time = evaluation.answer.elapsed;
+    record.policy_channel = message.policy_channel;
     record.time = std::chrono::system_clock::now();
     runtime_->logger->log(Severity::info, runtime_->settings.log_json ? format_json(record) : format_text(record));
 }

@@ -2,8 +2,13 @@
 
 #include <libmilter/mfapi.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <fmt/format.h>
+
 #include <atomic>
+#include <cstring>
 
 #include "connection.h"
 #include "mtls/message_log.h"
@@ -134,8 +139,27 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long offered_actions, unsigned long
     return SMFIS_REJECT;
 }
 
+// The client's TCP port, which names the connection to the policy channel.
+std::uint16_t port_of(const _SOCK_ADDR* address) {
+    if (address == nullptr) {
+        return 0;
+    }
+    if (address->sa_family == AF_INET) {
+        sockaddr_in v4{};
+        std::memcpy(&v4, address, sizeof v4);
+        return ntohs(v4.sin_port);
+    }
+    if (address->sa_family == AF_INET6) {
+        sockaddr_in6 v6{};
+        std::memcpy(&v6, address, sizeof v6);
+        return ntohs(v6.sin6_port);
+    }
+    return 0;
+}
+
 sfsistat on_connect(SMFICTX* ctx, char*, _SOCK_ADDR* address) noexcept {
-    return guarded(ctx, "connect", [&](Connection& c) { return c.connect(IpAddress::from_sockaddr(address)); });
+    return guarded(ctx, "connect",
+                   [&](Connection& c) { return c.connect(IpAddress::from_sockaddr(address), port_of(address)); });
 }
 
 sfsistat on_helo(SMFICTX* ctx, char* name) noexcept {
@@ -174,6 +198,7 @@ sfsistat on_abort(SMFICTX* ctx) noexcept {
 sfsistat on_close(SMFICTX* ctx) noexcept {
     const std::unique_ptr<Connection> connection(connection_of(ctx));
     if (connection) {
+        connection->close();
         // Nothing to do if this fails: libmilter frees ctx next anyway.
         static_cast<void>(smfi_setpriv(ctx, nullptr));
         --g_active_connections;

@@ -21,6 +21,8 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <optional>
+#include <string_view>
 #include <thread>
 
 #include "command_line.h"
@@ -29,6 +31,7 @@
 #include "metrics_server.h"
 #include "mtls/message_log.h"
 #include "mtls/unbound_resolver.h"
+#include "policy_server.h"
 #include "runtime.h"
 
 using namespace mtls;
@@ -77,14 +80,20 @@ std::string endpoint_text(const Settings& settings) {
     return fmt::format("{}:{}", settings.metrics->address.to_string(), settings.metrics->port);
 }
 
+std::string policy_socket_text(const Settings& settings) {
+    const auto& socket = settings.policy_channel.socket;
+    return socket ? listen_address_text(*socket) : "off";
+}
+
 std::string describe(const Settings& settings) {
     return fmt::format(
         "socket={} authserv-id={} client-mx-type={} dns-timeout={}ms require-dnssec={} allow-wildcards={} "
-        "on-fail={} on-temperror={} ignore-hosts=[{}] skip-authenticated={} metrics={}",
+        "on-fail={} on-temperror={} ignore-hosts=[{}] skip-authenticated={} metrics={} policy-socket={}",
         escape_for_log(settings.socket), settings.authserv_id, settings.client_mx_type, settings.dns_timeout.count(),
         settings.verdict.require_dnssec ? "yes" : "no", settings.verdict.allow_wildcards ? "yes" : "no",
         to_string(settings.policy.on_fail), to_string(settings.policy.on_temperror), settings.ignore_hosts.to_string(),
-        settings.skip_authenticated ? "yes" : "no", endpoint_text(settings));
+        settings.skip_authenticated ? "yes" : "no", endpoint_text(settings),
+        escape_for_log(policy_socket_text(settings)));
 }
 
 // Re-reads the command line and config file. Options that only take effect
@@ -109,6 +118,13 @@ void reload(const std::vector<std::string>& arguments) {
         keep(&Settings::umask, "umask", next.umask != now.umask);
         keep(&Settings::foreground, "foreground", next.foreground != now.foreground);
         keep(&Settings::metrics, "metrics", endpoint_text(next) != endpoint_text(now));
+        // The policy socket and its session store live as long as the process.
+        // Compared before the first keep() puts the running values back.
+        const bool lifetime_changed = next.policy_channel.lifetime != now.policy_channel.lifetime;
+        const bool max_sessions_changed = next.policy_channel.max_sessions != now.policy_channel.max_sessions;
+        keep(&Settings::policy_channel, "policy-socket", policy_socket_text(next) != policy_socket_text(now));
+        keep(&Settings::policy_channel, "policy-lifetime", lifetime_changed);
+        keep(&Settings::policy_channel, "policy-max-sessions", max_sessions_changed);
         auto runtime = make_runtime(next, current.get());
         install_runtime(runtime);
         runtime->logger->log(Severity::info, "reloaded: " + describe(next));
@@ -149,7 +165,10 @@ int serve(const Settings& settings, const std::vector<std::string>& arguments) {
         drop_privileges(settings.user);
 
         // Threads do not survive fork(): the resolver starts after detaching.
-        install_runtime(std::make_shared<const Runtime>(settings, UnboundResolver::create(settings.unbound), logger));
+        // make_runtime also creates the policy channel's session store.
+        auto runtime = make_runtime(settings, nullptr);
+        logger = runtime->logger;  // one Logger for the same settings, not two
+        install_runtime(std::move(runtime));
         if (smfi_setconn(const_cast<char*>(settings.socket.c_str())) != MI_SUCCESS ||  // NOLINT: C API
             !register_filter()) {
             throw std::runtime_error(fmt::format("cannot set up the milter on {}", settings.socket));
@@ -163,6 +182,20 @@ int serve(const Settings& settings, const std::vector<std::string>& arguments) {
         if (settings.metrics) {
             const auto metrics = current_runtime()->metrics;  // the same object across reloads
             metrics_server.emplace(*settings.metrics, [metrics] { return metrics->render(active_connections()); });
+        }
+        // After the privileges are dropped and with the daemon's umask, like
+        // the milter socket. It stays up until the very end, drain included:
+        // while it is down, Postfix applies smtpd_policy_service_default_action
+        // (451 unless the operator changed it) to every policy request.
+        std::optional<PolicyServer> policy_server;
+        if (settings.policy_channel.socket) {
+            policy_server.emplace(*settings.policy_channel.socket, current_runtime()->sessions,
+                                  [](Severity severity, std::string_view text) {
+                                      // The current Runtime's logger: a reload may change log settings.
+                                      if (const auto now = current_runtime()) {
+                                          now->logger->log(severity, text);
+                                      }
+                                  });
         }
         const PidFile pidfile(settings.pidfile);
         logger->log(Severity::info, fmt::format("mtls-milter {} started: {}", MTLS_VERSION, describe(settings)));
@@ -227,6 +260,11 @@ int main(int argc, char** argv) {
     if (command.check_config) {
         const Settings& settings = command.settings;
         auto problems = startup_problems(settings.user, settings.socket, settings.pidfile);
+        if (settings.policy_channel.socket) {
+            for (auto& problem : policy_socket_problems(*settings.policy_channel.socket)) {
+                problems.push_back(std::move(problem));
+            }
+        }
         try {
             // Loads the unbound config and trust anchor exactly as serving would.
             const auto resolver = UnboundResolver::create(settings.unbound);

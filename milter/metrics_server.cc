@@ -62,20 +62,7 @@ MetricsServer::MetricsServer(const Endpoint& endpoint, std::function<std::string
     const int on = 1;
     setsockopt(listener_, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
     sockaddr_storage address{};
-    socklen_t length = 0;
-    if (v4) {
-        auto* in = reinterpret_cast<sockaddr_in*>(&address);
-        in->sin_family = AF_INET;
-        in->sin_port = htons(endpoint.port);
-        std::memcpy(&in->sin_addr, endpoint.address.bytes().data(), 4);
-        length = sizeof(sockaddr_in);
-    } else {
-        auto* in6 = reinterpret_cast<sockaddr_in6*>(&address);
-        in6->sin6_family = AF_INET6;
-        in6->sin6_port = htons(endpoint.port);
-        std::memcpy(&in6->sin6_addr, endpoint.address.bytes().data(), 16);
-        length = sizeof(sockaddr_in6);
-    }
+    const socklen_t length = endpoint.address.to_sockaddr(endpoint.port, address);
     if (bind(listener_, reinterpret_cast<sockaddr*>(&address), length) != 0 || listen(listener_, 16) != 0) {
         const std::string reason = std::strerror(errno);
         close(listener_);

@@ -1,5 +1,7 @@
 #include "runtime.h"
 
+#include <fmt/format.h>
+
 #include "mtls/unbound_resolver.h"
 
 namespace mtls::milter {
@@ -20,7 +22,20 @@ std::shared_ptr<const Runtime> make_runtime(const Settings& settings, const Runt
         logger = std::make_shared<Logger>(wanted);
     }
     auto metrics = previous != nullptr ? previous->metrics : std::make_shared<Metrics>();
-    return std::make_shared<const Runtime>(settings, std::move(resolver), std::move(logger), std::move(metrics));
+    std::shared_ptr<TlsSessionStore> sessions;
+    if (previous != nullptr) {
+        sessions = previous->sessions;
+    } else if (settings.policy_channel.socket) {
+        const TlsSessionStore::Limits limits{settings.policy_channel.max_sessions, settings.policy_channel.lifetime};
+        sessions =
+            std::make_shared<TlsSessionStore>(limits, [logger](const ClientEndpoint& client, std::string_view why) {
+                logger->log(Severity::info, fmt::format("policy channel: fingerprints for client={} port={} "
+                                                        "never reached a milter connection ({})",
+                                                        client.address.to_string(), client.port, why));
+            });
+    }
+    return std::make_shared<const Runtime>(settings, std::move(resolver), std::move(logger), std::move(metrics),
+                                           std::move(sessions));
 }
 
 }  // namespace mtls::milter

@@ -9,6 +9,7 @@
 #include "mtls/logger.h"
 #include "mtls/metrics.h"
 #include "mtls/settings.h"
+#include "tls_session_store.h"
 
 namespace mtls::milter {
 
@@ -18,22 +19,28 @@ struct Runtime {
     Authenticator authenticator;
     std::shared_ptr<Logger> logger;
     std::shared_ptr<Metrics> metrics;  // lives across reloads
+    // Fingerprints from the policy channel; null when policy-socket is off.
+    // Lives across reloads, like the policy socket itself.
+    std::shared_ptr<TlsSessionStore> sessions;
 
     Runtime(Settings settings_in, std::shared_ptr<Resolver> resolver_in, std::shared_ptr<Logger> logger_in,
-            std::shared_ptr<Metrics> metrics_in = std::make_shared<Metrics>())
+            std::shared_ptr<Metrics> metrics_in = std::make_shared<Metrics>(),
+            std::shared_ptr<TlsSessionStore> sessions_in = nullptr)
         : settings(std::move(settings_in)),
           resolver(resolver_in),
-          authenticator(std::move(resolver_in),
-                        AuthenticatorSettings{settings.client_mx_type, settings.dns_timeout, settings.verdict}),
+          authenticator(std::move(resolver_in), AuthenticatorSettings{settings.client_mx_type, settings.dns_timeout,
+                                                                      settings.verdict, settings.dane}),
           logger(std::move(logger_in)),
-          metrics(std::move(metrics_in)) {}
+          metrics(std::move(metrics_in)),
+          sessions(std::move(sessions_in)) {}
 };
 
 LoggerSettings logger_settings_for(const Settings& settings);
 
 // A Runtime for settings, with a new resolver (re-reading its files). The
-// previous Runtime's metrics are kept, and its logger when the log settings
-// did not change. Throws ResolverSetupError when the resolver cannot be set up.
+// previous Runtime's metrics and session store are kept, and its logger when
+// the log settings did not change. The first Runtime gets a session store
+// when policy-socket is set. Throws ResolverSetupError when the resolver cannot be set up.
 std::shared_ptr<const Runtime> make_runtime(const Settings& settings, const Runtime* previous);
 
 }  // namespace mtls::milter

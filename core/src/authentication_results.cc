@@ -30,7 +30,9 @@ std::string quoted(std::string_view text) {
 
 std::string comment_for(const Verdict& verdict) {
     std::vector<std::string> parts;
-    if (!verdict.matched_host.empty()) {
+    if (verdict.method == PassMethod::dane) {
+        parts.push_back("DANE-EE TLSA " + verdict.tlsa_owner);
+    } else if (!verdict.matched_host.empty()) {
         parts.push_back("certificate name " + verdict.matched_host);
     }
     if (verdict.dnssec != DnssecState::unknown) {

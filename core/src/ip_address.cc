@@ -14,6 +14,29 @@ namespace mtls {
 namespace {
 
 constexpr std::array<std::uint8_t, 12> kMappedPrefix = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+constexpr unsigned kMappedPrefixBits = 96;
+
+// ::ffff:a.b.c.d for an IPv4 address (its first four bytes).
+std::array<std::uint8_t, 16> mapped_bytes(const std::array<std::uint8_t, 16>& v4) {
+    std::array<std::uint8_t, 16> v6{};
+    std::copy(kMappedPrefix.begin(), kMappedPrefix.end(), v6.begin());
+    std::copy(v4.begin(), v4.begin() + 4, v6.begin() + 12);
+    return v6;
+}
+
+// The first ``length`` bits of a and n are equal.
+bool same_leading_bits(const std::array<std::uint8_t, 16>& a, const std::array<std::uint8_t, 16>& n, unsigned length) {
+    const unsigned full_bytes = length / 8;
+    if (!std::equal(a.begin(), a.begin() + full_bytes, n.begin())) {
+        return false;
+    }
+    const unsigned rest = length % 8;
+    if (rest == 0) {
+        return true;
+    }
+    const auto mask = static_cast<std::uint8_t>(0xff << (8 - rest));
+    return (a[full_bytes] & mask) == (n[full_bytes] & mask);
+}
 
 }  // namespace
 
@@ -45,6 +68,24 @@ std::optional<IpAddress> IpAddress::parse(std::string_view text) {
         return unmapped(v6);
     }
     return std::nullopt;
+}
+
+socklen_t IpAddress::to_sockaddr(std::uint16_t port, sockaddr_storage& out) const {
+    out = sockaddr_storage{};
+    if (family_ == Family::v4) {
+        sockaddr_in v4{};
+        v4.sin_family = AF_INET;
+        v4.sin_port = htons(port);
+        std::memcpy(&v4.sin_addr, bytes_.data(), 4);
+        std::memcpy(&out, &v4, sizeof v4);
+        return sizeof v4;
+    }
+    sockaddr_in6 v6{};
+    v6.sin6_family = AF_INET6;
+    v6.sin6_port = htons(port);
+    std::memcpy(&v6.sin6_addr, bytes_.data(), 16);
+    std::memcpy(&out, &v6, sizeof v6);
+    return sizeof v6;
 }
 
 std::optional<IpAddress> IpAddress::from_sockaddr(const sockaddr* address) {
@@ -80,42 +121,51 @@ std::string IpAddress::to_string() const {
 
 Expected<IpPrefix> IpPrefix::parse(std::string_view text) {
     const auto slash = text.find('/');
-    const auto address = IpAddress::parse(text.substr(0, slash));
+    const auto address_text = text.substr(0, slash);
+    const auto address = IpAddress::parse(address_text);
     if (!address) {
         return Error{fmt::format("'{}' is not an IP address or CIDR prefix", text)};
     }
-    const unsigned max_length = address->family() == IpAddress::Family::v4 ? 32 : 128;
-    IpPrefix prefix;
-    prefix.network_ = *address;
-    prefix.length_ = max_length;
+    // IPv6 notation counts 128 bits, also when the address is IPv4-mapped
+    // (which IpAddress::parse has already turned into IPv4).
+    const bool v6_notation = address_text.find(':') != std::string_view::npos;
+    const unsigned max_length = v6_notation ? 128 : 32;
+    unsigned length = max_length;
     if (slash != std::string_view::npos) {
         const auto digits = text.substr(slash + 1);
-        unsigned length = 0;
         const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), length);
         if (digits.empty() || ec != std::errc() || end != digits.data() + digits.size() || length > max_length) {
             return Error{fmt::format("'{}' has an invalid prefix length", text)};
         }
-        prefix.length_ = length;
+    }
+    IpPrefix prefix;
+    prefix.network_ = *address;
+    prefix.length_ = length;
+    if (v6_notation && address->family() == IpAddress::Family::v4) {
+        if (length >= kMappedPrefixBits) {
+            // Inside ::ffff:0:0/96: the IPv4 prefix of the remaining bits.
+            prefix.length_ = length - kMappedPrefixBits;
+        } else {
+            // Wider than the mapped block: an IPv6 prefix, which holds every
+            // IPv4 address (contains() compares their mapped form).
+            prefix.network_.family_ = IpAddress::Family::v6;
+            prefix.network_.bytes_ = mapped_bytes(address->bytes());
+        }
     }
     return prefix;
 }
 
 bool IpPrefix::contains(const IpAddress& address) const {
-    if (address.family() != network_.family()) {
-        return false;
+    if (address.family() == network_.family()) {
+        return same_leading_bits(address.bytes(), network_.bytes(), length_);
     }
-    const auto& a = address.bytes();
-    const auto& n = network_.bytes();
-    const unsigned full_bytes = length_ / 8;
-    if (!std::equal(a.begin(), a.begin() + full_bytes, n.begin())) {
-        return false;
+    // IPv4 clients are IPv4-mapped IPv6 addresses as far as an IPv6 prefix is
+    // concerned: only a prefix shorter than /96 can hold the mapped block,
+    // and it then holds all of it. An IPv4 prefix never holds an IPv6 address.
+    if (address.family() == IpAddress::Family::v4) {
+        return same_leading_bits(mapped_bytes(address.bytes()), network_.bytes(), length_);
     }
-    const unsigned rest = length_ % 8;
-    if (rest == 0) {
-        return true;
-    }
-    const auto mask = static_cast<std::uint8_t>(0xff << (8 - rest));
-    return (a[full_bytes] & mask) == (n[full_bytes] & mask);
+    return false;
 }
 
 std::string IpPrefix::to_string() const {

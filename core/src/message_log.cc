@@ -99,6 +99,16 @@ std::string format_text(const MessageLog& record) {
     fields.push_back(fmt::format("result={}", to_string(record.verdict.result)));
     if (!record.verdict.matched_host.empty()) {
         fields.push_back("matched=" + record.verdict.matched_host);
+        fields.push_back(fmt::format("via={}", to_string(record.verdict.method)));
+    }
+    if (!record.verdict.tlsa_owner.empty()) {
+        fields.push_back("tlsa=" + record.verdict.tlsa_owner);
+    }
+    if (const auto& key = record.evidence.fingerprints.public_key) {
+        fields.push_back("key_sha256=" + to_hex(*key));
+    }
+    if (!record.policy_channel.empty()) {
+        fields.push_back("policy=" + text_value(record.policy_channel));
     }
     fields.push_back("reason=" + text_value(record.verdict.reason.empty() ? "-" : record.verdict.reason));
     fields.push_back("action=" + text_value(record.action));
@@ -127,10 +137,19 @@ std::string format_json(const MessageLog& record) {
         {"result", to_string(record.verdict.result)},
         {"reason", escape_for_log(record.verdict.reason)},
         {"matched", escape_for_log(record.verdict.matched_host)},
+        {"via", to_string(record.verdict.method)},
+        {"tlsa", record.verdict.tlsa_owner},
+        {"cert_sha256",
+         record.evidence.fingerprints.certificate ? to_hex(*record.evidence.fingerprints.certificate) : std::string()},
+        {"key_sha256",
+         record.evidence.fingerprints.public_key ? to_hex(*record.evidence.fingerprints.public_key) : std::string()},
         {"action", escape_for_log(record.action)},
         {"lookup_ms", static_cast<double>(record.lookup_time.count()) / 1000.0},
         {"dns_detail", escape_for_log(clip(record.dns_detail))},
     };
+    if (!record.policy_channel.empty()) {
+        line["policy_channel"] = record.policy_channel;
+    }
     if (record.time != std::chrono::system_clock::time_point{}) {
         line["ts"] = iso8601_utc(record.time);
     }

@@ -143,6 +143,37 @@ Endpoint parse_endpoint(std::string_view name, std::string_view value) {
     return Endpoint{*address, parse_int<std::uint16_t>(name, port, 1, 65535)};
 }
 
+// "unix:/path", "inet:PORT@ADDRESS" or "inet6:PORT@ADDRESS" for a socket we
+// bind ourselves, so the address must be a literal: no name lookups at start.
+ListenAddress parse_listen_address(std::string_view name, std::string_view value) {
+    ListenAddress listen;
+    if (value.starts_with("unix:")) {
+        listen.unix_path = value.substr(5);
+        if (listen.unix_path.empty() || listen.unix_path.front() != '/') {
+            invalid(name, value, "expected an absolute path after unix:");
+        }
+        return listen;
+    }
+    if (value.starts_with("inet:") || value.starts_with("inet6:")) {
+        const auto rest = value.substr(value.find(':') + 1);
+        const auto at = rest.find('@');
+        if (at == std::string_view::npos) {
+            invalid(name, value, "expected inet:PORT@ADDRESS (e.g. inet:8895@127.0.0.1)");
+        }
+        auto host = rest.substr(at + 1);
+        if (host.starts_with('[') && host.ends_with(']')) {
+            host = host.substr(1, host.size() - 2);
+        }
+        const auto address = IpAddress::parse(host);
+        if (!address) {
+            invalid(name, value, "expected an IP address (not a host name) after @");
+        }
+        listen.inet = Endpoint{*address, parse_int<std::uint16_t>(name, rest.substr(0, at), 1, 65535)};
+        return listen;
+    }
+    invalid(name, value, "expected unix:PATH, inet:PORT@ADDRESS or inet6:PORT@ADDRESS");
+}
+
 }  // namespace
 
 // An options error in words, without calling error::what() where it would
@@ -231,6 +262,12 @@ Settings settings_from(const po::variables_map& variables, bool include_daemon) 
     settings.dns_timeout = parse_seconds("dns-timeout", get("dns-timeout"));
     settings.verdict.require_dnssec = parse_yes_no("require-dnssec", get("require-dnssec"));
     settings.verdict.allow_wildcards = parse_yes_no("allow-wildcards", get("allow-wildcards"));
+    settings.dane.enabled = parse_yes_no("dane", get("dane"));
+    if (auto names = parse_tlsa_name_templates(get("dane-tlsa-names"))) {
+        settings.dane.tlsa_names = std::move(names).value();
+    } else {
+        invalid("dane-tlsa-names", get("dane-tlsa-names"), names.error());
+    }
     if (!include_daemon) {
         return settings;
     }
@@ -268,6 +305,13 @@ Settings settings_from(const po::variables_map& variables, bool include_daemon) 
     if (const auto metrics = get("metrics"); !metrics.empty()) {
         settings.metrics = parse_endpoint("metrics", metrics);
     }
+    if (const auto policy = get("policy-socket"); !policy.empty()) {
+        settings.policy_channel.socket = parse_listen_address("policy-socket", policy);
+    }
+    settings.policy_channel.lifetime =
+        std::chrono::seconds(parse_int<unsigned>("policy-lifetime", get("policy-lifetime"), 1, 86400));
+    settings.policy_channel.max_sessions =
+        parse_int<std::size_t>("policy-max-sessions", get("policy-max-sessions"), 1, 10000000);
     return settings;
 }
 

@@ -80,6 +80,12 @@ TlsEvidence evidence_from_macros(const MacroLookup& macro) {
         evidence.source = EvidenceSource::sendmail_macros;
         evidence.verify_detail = *verify;
         evidence.status = encrypted ? sendmail_status(*verify) : CertificateStatus::no_tls;
+        // {cert_fp} is set for any presented certificate, verified or not; it
+        // is SHA-256 only with CertFingerprintAlgorithm=sha256 (else MD5,
+        // which DANE cannot use and which is then ignored).
+        if (const auto fingerprint = bounded(macro, "{cert_fp}"); fingerprint && encrypted) {
+            evidence.fingerprints.certificate = parse_sha256_fingerprint(*fingerprint);
+        }
         if (evidence.status == CertificateStatus::verified) {
             if (const auto cn = bounded(macro, "{cn_subject}")) {
                 if (auto decoded = xtext_decode(*cn)) {

@@ -39,6 +39,25 @@ std::string_view to_string(Result result) {
     return "temperror";
 }
 
+std::string_view to_string(PassMethod method) {
+    switch (method) {
+        case PassMethod::none: return "none";
+        case PassMethod::certificate: return "certificate";
+        case PassMethod::dane: return "dane";
+    }
+    return "none";
+}
+
+std::vector<std::string> sending_hosts(const Verdict& verdict) {
+    std::vector<std::string> hosts;
+    for (const auto& record : verdict.client_mx) {
+        if (!record.is_null() && std::find(hosts.begin(), hosts.end(), record.host) == hosts.end()) {
+            hosts.push_back(record.host);
+        }
+    }
+    return hosts;
+}
+
 Verdict verdict_for_unusable_identity(const Identity& identity) {
     return make(Result::permerror,
                 identity.kind == IdentityKind::helo ? "invalid HELO name for null sender" : "invalid MAIL FROM address",
@@ -75,12 +94,7 @@ Verdict decide(const DnsAnswer& answer, const TlsEvidence& evidence, const Verdi
     std::stable_sort(verdict.client_mx.begin(), verdict.client_mx.end(),
                      [](const ClientMx& a, const ClientMx& b) { return a.preference < b.preference; });
 
-    std::vector<std::string> hosts;
-    for (const auto& record : verdict.client_mx) {
-        if (!record.is_null() && std::find(hosts.begin(), hosts.end(), record.host) == hosts.end()) {
-            hosts.push_back(record.host);
-        }
-    }
+    const std::vector<std::string> hosts = sending_hosts(verdict);
     if (hosts.empty()) {
         verdict.reason = "null Client MX: domain sends no mail";
         return verdict;
@@ -95,6 +109,7 @@ Verdict decide(const DnsAnswer& answer, const TlsEvidence& evidence, const Verdi
     }
     if (auto host = first_matching_host(evidence.names, hosts, policy.allow_wildcards)) {
         verdict.result = Result::pass;
+        verdict.method = PassMethod::certificate;
         verdict.matched_host = std::move(*host);
         verdict.reason.clear();
         return verdict;

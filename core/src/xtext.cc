@@ -1,23 +1,8 @@
 #include "mtls/xtext.h"
 
+#include "mtls/hex.h"
+
 namespace mtls {
-namespace {
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    return -1;
-}
-
-}  // namespace
-
 Expected<std::string> xtext_decode(std::string_view text) {
     std::string out;
     out.reserve(text.size());

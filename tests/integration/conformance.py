@@ -19,12 +19,14 @@ SMTP = "SMTP sessions and identities"
 HEADERS = "Header hygiene and injection"
 POLICY = "Policy and exemptions"
 TYPE = "Client MX record type"
+DANE = "DANE for the sending host (TLSA, policy channel)"
 SENDMAIL = "Sendmail macro semantics (milter protocol)"
 
 SECTIONS = (
     CERTS,
     DNS,
     TYPE,
+    DANE,
     SMTP,
     HEADERS,
     POLICY,

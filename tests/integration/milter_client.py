@@ -150,6 +150,7 @@ _VERDICTS = {SMFIR_ACCEPT, SMFIR_CONTINUE, SMFIR_DISCARD, SMFIR_REJECT, SMFIR_TE
 
 MAX_PACKET = 1 << 20  # libmilter's largest negotiable data size is 1 MiB
 MAX_PROGRESS = 1000   # 'p' replies accepted while waiting for one answer
+MAX_MODIFICATIONS = 1000000  # modifications accepted at one end of message
 
 
 class ProtocolError(RuntimeError):
@@ -382,14 +383,20 @@ class MilterClient:
     def _await(self, command, allow_modifications=False, modifications=None):
         """The filter's answer to ``command``: progress replies are skipped
         (bounded), modifications collected when allowed."""
-        for _ in range(MAX_PROGRESS):
+        progress = 0
+        while True:  # each turn returns, raises or counts against a bound
             reply = self.read_reply()
             if reply.code == SMFIR_PROGRESS:
+                progress += 1
+                if progress > MAX_PROGRESS:
+                    raise ProtocolError(f"more than {MAX_PROGRESS} progress replies")
                 continue
             if reply.code in _MODIFICATIONS:
                 if not allow_modifications:
                     raise ProtocolError(f"{reply.name} in reply to {command!r}: only allowed "
                                         "at end of message")
+                if len(modifications) >= MAX_MODIFICATIONS:
+                    raise ProtocolError(f"more than {MAX_MODIFICATIONS} modifications")
                 needed = _MODIFICATIONS[reply.code]
                 if not self.negotiated.actions & needed:
                     raise ProtocolError(f"{reply.name} without having negotiated action "
@@ -403,7 +410,6 @@ class MilterClient:
             if reply.code not in _VERDICTS:
                 raise ProtocolError(f"{reply.name} is not an answer to {command!r}")
             return reply
-        raise ProtocolError(f"more than {MAX_PROGRESS} progress replies")
 
     # -- negotiation ----------------------------------------------------------------
     def negotiate(self) -> Negotiated:

@@ -141,6 +141,64 @@ CERT_SPECS = {
     "tld-wildcard": CertSpec("/CN=*.test"),
     # Two CN attributes: which one would a milter be told about?
     "two-cns": CertSpec("/CN=rogue.secure.test/CN=out1.secure.test"),
+    # DANE (TLSA) tests. What a public CA issues a mail server in 2026:
+    # serverAuth only, the name in a SAN dNSName, no CN at all. Postfix
+    # reports "(not verified)" and gives a milter no name; only its key,
+    # through the policy channel's fingerprints, can identify it.
+    "dane-server-auth": CertSpec("/O=mtls-milter tests DANE", eku="serverAuth",
+                                 san="DNS:dane25.secure.test"),
+    # The same shape with another key: what TLSA records of danewrong name.
+    "dane-other-key": CertSpec("/O=mtls-milter tests DANE other key", eku="serverAuth",
+                               san="DNS:danewrong.secure.test"),
+    # Self-signed, no CN: DANE-EE needs no CA at all.
+    "dane-self-signed": CertSpec("/O=mtls-milter tests DANE self-signed", issuer="self",
+                                 eku="serverAuth", san="DNS:daneself.secure.test"),
+    # Verifies for clientAuth and its CN is the Client MX host, which also
+    # publishes TLSA for its key: the certificate path decides, not DANE.
+    "dane-dual": CertSpec("/CN=danedual.secure.test"),
+}
+
+# TLSA records (RR type 52) the DNS publishes for the DANE tests, by zone:
+# (owner relative to the zone, "usage selector matching-type", handle of the
+# certificate whose digest is the association data). Selector 1 is the
+# SHA-256 of the DER SubjectPublicKeyInfo, selector 0 of the DER certificate.
+# Every owner's host has its own Client MX in secure.test (see
+# DnsServer._secure_zone), so each test meets exactly one kind of record.
+DANE_TLSA = {
+    "secure.test.": [
+        ("_25._tcp.dane25", "3 1 1", "dane-server-auth"),      # RFC 7672 name
+        ("_client.daneclient", "3 1 1", "dane-server-auth"),   # dance client name
+        ("_25._tcp.danecert", "3 0 1", "dane-server-auth"),    # full certificate
+        ("_25._tcp.danewrong", "3 1 1", "dane-other-key"),     # another key
+        ("_25._tcp.daneta", "2 1 1", "dane-server-auth"),      # DANE-TA: not usable
+        ("_25._tcp.danedual", "3 1 1", "dane-dual"),
+        ("_25._tcp.daneself", "3 1 1", "dane-self-signed"),
+    ],
+    # Unsigned: matches the key, must never authenticate.
+    "insecure.test.": [("_25._tcp.dane", "3 1 1", "dane-server-auth")],
+    # Expired signatures: bogus.
+    "bogus.test.": [("_25._tcp.dane", "3 1 1", "dane-server-auth")],
+    # Signed over dane-other-key's digest, then rewritten to dane-server-auth's
+    # (DnsServer.build): a record changed in flight.
+    "tampered.test.": [("_25._tcp.dane", "3 1 1", "dane-other-key")],
+}
+# Client MX owners in secure.test for the DANE tests and their hosts.
+DANE_CLIENT_MX = {
+    "dane25": ["dane25.secure.test."],
+    "daneclient": ["daneclient.secure.test."],
+    "danecert": ["danecert.secure.test."],
+    "danewrong": ["danewrong.secure.test."],
+    "daneta": ["daneta.secure.test."],
+    "danedual": ["danedual.secure.test."],
+    "daneself": ["daneself.secure.test."],
+    # The first host has no TLSA at all (secure NXDOMAIN), the second matches.
+    "danemulti": ["out9.secure.test.", "dane25.secure.test."],
+    # Secure Client MX, host in a zone whose TLSA cannot be trusted or read.
+    "daneinsecure": ["dane.insecure.test."],
+    "danebogus": ["dane.bogus.test."],
+    "danetampered": ["dane.tampered.test."],
+    "daneservfail": ["dane.servfail.test."],
+    "danesilent": ["dane.silent.test."],
 }
 
 
@@ -444,6 +502,25 @@ organizationName = optional
         return self.issue(name, spec.subject, issuer=spec.issuer, eku=spec.eku, san=spec.san,
                           validity=spec.validity, utf8=spec.utf8)
 
+    # -- digests for TLSA (DANE) ---------------------------------------------
+    def cert_der(self, name) -> bytes:
+        import ssl
+        return ssl.PEM_cert_to_DER_cert(self.certs[name].cert.read_text())
+
+    def spki_der(self, name) -> bytes:
+        """The DER SubjectPublicKeyInfo of a certificate (TLSA selector 1)."""
+        pem = run(["openssl", "x509", "-in", self.certs[name].cert, "-noout", "-pubkey"]).stdout
+        body = "".join(l for l in pem.splitlines() if l and not l.startswith("-----"))
+        import base64
+        return base64.b64decode(body)
+
+    def tlsa_digest(self, name, selector) -> str:
+        """SHA-256 (TLSA matching type 1) of the certificate (selector 0) or of
+        its SubjectPublicKeyInfo (selector 1), lower-case hex."""
+        import hashlib
+        der = self.spki_der(name) if int(selector) == 1 else self.cert_der(name)
+        return hashlib.sha256(der).hexdigest()
+
 
 # --------------------------------------------------------------------------
 # DNS: signed zones served by NSD
@@ -576,10 +653,18 @@ class DnsServer:
 
     BOGUS_ZONES = ("bogus.test.", "tampered.test.", "stripped.test.", "wrongds.test.")
 
-    def __init__(self, directory: Path, rrtype=DEFAULT_CLIENT_MX_TYPE):
+    def __init__(self, directory: Path, rrtype=DEFAULT_CLIENT_MX_TYPE, tlsa=None,
+                 tampered_tlsa=None):
+        """``tlsa``: {zone: [(relative owner, "U S M", hex digest)]}, the
+        TLSA records to publish (Rig passes DANE_TLSA with the digests of
+        its certificates); None publishes none. ``tampered_tlsa``: (signed
+        digest, served digest) for tampered.test's TLSA record, rewritten
+        after signing."""
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
         self.rrtype = rrtype
+        self.tlsa = tlsa or {}
+        self.tampered_tlsa = tampered_tlsa
         self.port = free_port(udp_too=True)
         self.proc = None
         self.anchor_file = self.dir / "test.anchor"
@@ -638,7 +723,23 @@ class DnsServer:
             # One good record next to a malformed one.
             client_mx_rr("halfbad", "out1.secure.test.", t),
             generic_rr("halfbad", t, MALFORMED_CLIENT_MX["trunc"]),
-        ] + [generic_rr(owner, t, rdata) for owner, rdata in MALFORMED_CLIENT_MX.items()]
+        ] + [generic_rr(owner, t, rdata) for owner, rdata in MALFORMED_CLIENT_MX.items()] \
+          + self._dane_client_mx() + self._tlsa_lines("secure.test.")
+
+    def _tlsa_lines(self, zone):
+        return [f"{owner}\tIN\tTLSA\t{params} {digest}"
+                for owner, params, digest in self.tlsa.get(zone, ())]
+
+    def _dane_client_mx(self):
+        """Client MX records of the DANE tests (DANE_CLIENT_MX), and an
+        address for every host in this zone that has TLSA records."""
+        lines = []
+        for owner, hosts in DANE_CLIENT_MX.items():
+            for preference, host in enumerate(hosts, start=1):
+                lines.append(client_mx_rr(owner, host, self.rrtype, 10 * preference))
+            if hosts == [f"{owner}.secure.test."]:
+                lines.append(f"{owner}\tIN\tA\t127.0.0.1")
+        return lines
 
     def _insecure_zone(self):
         t = self.rrtype
@@ -648,13 +749,15 @@ class DnsServer:
             client_mx_rr("out1", "out1.insecure.test.", t),
             # An insecure first link into the signed zone.
             "alias\tIN\tCNAME\tout1.secure.test.",
-        ]
+            "dane\tIN\tA\t127.0.0.1",
+        ] + self._tlsa_lines("insecure.test.")
 
     def _bogus_zone(self, origin, target="out1.secure.test."):
         return self._header(origin) + [
             client_mx_rr("@", target, self.rrtype),
             "out1\tIN\tA\t127.0.0.1",
-        ]
+        ] + (["dane\tIN\tA\t127.0.0.1"] if origin in self.tlsa else []) \
+          + self._tlsa_lines(origin)
 
     def _keygen(self, zone):
         """One ECDSAP256SHA256 key with the SEP flag, used as CSK."""
@@ -706,6 +809,13 @@ class DnsServer:
         good, evil = client_mx_rdata("nobody.tampered.test."), client_mx_rdata("out1.secure.test.")
         self._edit_signed(self.zone_files["tampered.test."], lambda line: line.replace(
             f"\\# {len(good)} {good.hex()}", f"\\# {len(evil)} {evil.hex()}"))
+        # tampered.test: its TLSA record was signed over one key's digest;
+        # what is served names the key of dane-server-auth (DANE_TLSA).
+        if self.tampered_tlsa:
+            signed_digest, served_digest = self.tampered_tlsa
+            self._edit_signed(self.zone_files["tampered.test."], lambda line: re.sub(
+                signed_digest, served_digest, line, flags=re.IGNORECASE)
+                if re.search(r"\tTLSA\t", line) else line)
         # stripped.test: the Client MX RRset is served without its RRSIG.
         self._edit_signed(self.zone_files["stripped.test."], lambda line: None if re.search(
             rf"\tRRSIG\tTYPE{t} ", line) else line)
@@ -820,9 +930,13 @@ class PostfixInstance:
     is the first header of the message after the milter ran."""
 
     def __init__(self, directory: Path, inbox: Path, ca: TestCA, milter_socket: str,
-                 test_features=False):
+                 test_features=False, policy_service=None):
         """``test_features``: SMTPUTF8 and SMTP-AUTH (Cyrus SASL, sasldb),
-        which the test rig needs and other users (bench/) may not want."""
+        which the test rig needs and other users (bench/) may not want.
+        ``policy_service``: a policy server (Postfix syntax, inet:host:port
+        or unix:/path) that smtpd calls at RCPT with check_policy_service,
+        with SHA-256 certificate fingerprints (the milter's policy-socket)."""
+        self.policy_service = policy_service
         self.dir = directory
         self.test_features = test_features
         self.config_dir = directory / "etc"
@@ -896,6 +1010,19 @@ class PostfixInstance:
             "milter_command_timeout": "30s",
             "milter_content_timeout": "60s",
         }
+        if self.policy_service:
+            main_cf.update({
+                # Before permit_mynetworks: the rig's clients are all in
+                # mynetworks, and the policy server must see every RCPT.
+                # The per-service default_action is what the README
+                # recommends, so the tests show Postfix 3.7 accepts it.
+                "smtpd_recipient_restrictions": f"check_policy_service {{ {self.policy_service}, "
+                                                "default_action=DUNNO }, "
+                                                "permit_mynetworks, reject_unauth_destination",
+                # ccert_fingerprint / ccert_pubkey_fingerprint as SHA-256
+                # (already the default at compatibility level 3.6).
+                "smtpd_tls_fingerprint_digest": "sha256",
+            })
         if self.test_features:
             self._write_sasl_config()
             main_cf.update({
@@ -1293,7 +1420,13 @@ class Rig:
 
     def __init__(self, build_dir=None, *, client_mx_type=DEFAULT_CLIENT_MX_TYPE,
                  milter_socket="inet", authserv_id=AUTHSERV_ID, with_postfix=True,
-                 keep=None):
+                 keep=None, policy_socket=None):
+        """``policy_socket``: None/False for no policy channel; True or
+        "inet" for the milter's policy server on a free loopback port,
+        "unix" for a unix socket in the rig directory. Either way Postfix
+        calls it (check_policy_service) and the milter gets
+        ``--policy-socket`` by default (``policy_socket=None`` in
+        start_milter drops it, and Postfix then answers RCPT with 451)."""
         self.build_dir = Path(build_dir or os.environ.get("MTLS_BUILD_DIR", "build")).resolve()
         self.milter_bin = self.build_dir / "milter" / "mtls-milter"
         self.check_bin = self.build_dir / "tools" / "mtls-check"
@@ -1310,6 +1443,12 @@ class Rig:
         self.milter_log = None
         self._milter_runs = 0
         self._milter_socket_kind = milter_socket
+        self._policy_socket_kind = "inet" if policy_socket is True else (policy_socket or None)
+        if self._policy_socket_kind not in (None, "inet", "unix"):
+            raise ValueError(f"policy_socket: {policy_socket!r}")
+        self.policy_socket_arg = None   # milter syntax, None when off
+        self.policy_address = None      # ("127.0.0.1", port) or a unix path
+        self.tlsa_records = {}          # zone -> [(owner, "U S M", hex digest)]
         self.with_postfix = with_postfix
         self.milter_options = None  # options of the running milter
         self.milter_needed_sigkill = False
@@ -1353,7 +1492,14 @@ class Rig:
         for name, spec in CERT_SPECS.items():
             self.ca.issue_spec(name, spec)
 
-        self.dns = DnsServer(self.dir / "dns", self.client_mx_type)
+        self.tlsa_records = {
+            zone: [(owner, params, self.ca.tlsa_digest(handle, params.split()[1]))
+                   for owner, params, handle in records]
+            for zone, records in DANE_TLSA.items()}
+        tampered = (self.ca.tlsa_digest("dane-other-key", 1),
+                    self.ca.tlsa_digest("dane-server-auth", 1))
+        self.dns = DnsServer(self.dir / "dns", self.client_mx_type, tlsa=self.tlsa_records,
+                             tampered_tlsa=tampered)
         self.dns.build()
         self.dns.start()
 
@@ -1367,11 +1513,21 @@ class Rig:
             self.milter_socket_arg = f"inet:{self.milter_port}@127.0.0.1"
             postfix_socket = f"inet:127.0.0.1:{self.milter_port}"
 
+        policy_service = None
+        if self._policy_socket_kind == "unix":
+            self.policy_address = str(self.dir / "milter" / "policy.sock")
+            self.policy_socket_arg = policy_service = f"unix:{self.policy_address}"
+        elif self._policy_socket_kind == "inet":
+            policy_port = free_port()
+            self.policy_address = ("127.0.0.1", policy_port)
+            self.policy_socket_arg = f"inet:{policy_port}@127.0.0.1"
+            policy_service = f"inet:127.0.0.1:{policy_port}"
+
         self.inbox = self.dir / "inbox"
         if not self.with_postfix:  # DNS-only rig, e.g. for mtls-check
             return
         self.postfix = PostfixInstance(self.dir / "postfix", self.inbox, self.ca, postfix_socket,
-                                       test_features=True)
+                                       test_features=True, policy_service=policy_service)
         self.postfix.write_config()
         self.postfix.start()
 
@@ -1426,6 +1582,8 @@ class Rig:
             "syslog": "no",
             "log_format": "json",
         }
+        if self.policy_socket_arg:
+            defaults["policy_socket"] = self.policy_socket_arg
         defaults.update(options)
         cmd = [str(self.milter_bin)]
         for key, value in defaults.items():
@@ -1447,6 +1605,11 @@ class Rig:
         if isinstance(self.milter_address, tuple):
             wait_until(lambda: tcp_port_bindable(self.milter_port), 20,
                        f"milter port {self.milter_port} to be free", interval=0.2)
+        with_policy = self.policy_socket_arg is not None \
+            and options.get("policy_socket", self.policy_socket_arg) == self.policy_socket_arg
+        if with_policy and isinstance(self.policy_address, tuple):
+            wait_until(lambda: tcp_port_bindable(self.policy_address[1]), 20,
+                       f"policy port {self.policy_address[1]} to be free", interval=0.2)
         # A unix socket file left by the previous run is deliberately not
         # removed: after a crash it is left too, and the milter must cope.
         self._milter_runs += 1
@@ -1461,9 +1624,12 @@ class Rig:
             if self.milter_proc.poll() is not None:
                 raise RigError(f"milter exited with {self.milter_proc.returncode}:\n"
                                f"{' '.join(self.milter_cmdline)}\n{_tail(self.milter_log)}")
-            return can_connect(self.milter_address)
+            return can_connect(self.milter_address) and (
+                not with_policy or can_connect(self.policy_address))
 
-        wait_until(ready, timeout, f"milter socket {self.milter_socket_arg}", interval=0.1)
+        wait_until(ready, timeout, f"milter socket {self.milter_socket_arg}"
+                   + (f" and policy socket {self.policy_socket_arg}" if with_policy else ""),
+                   interval=0.1)
         self.milter_options = dict(options)
         return self.milter_proc
 

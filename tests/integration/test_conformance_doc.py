@@ -17,7 +17,8 @@ import conformance_table  # noqa: E402
 from conformance import row_of  # noqa: E402
 
 # Every test in these modules is a row of the matrix.
-MATRIX_MODULES = ("test_conformance", "test_milter_protocol", "test_client_mx_type")
+MATRIX_MODULES = ("test_conformance", "test_milter_protocol", "test_client_mx_type",
+                  "test_dane")
 
 
 class ConformanceDocTests(unittest.TestCase):

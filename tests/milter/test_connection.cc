@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <map>
+#include <thread>
 
 #include "connection.h"
 #include "fake_resolver.h"
@@ -304,5 +305,95 @@ TEST_CASE("a HELO name given before STARTTLS does not count for the null sender 
         REQUIRE(c.mail_from(h.mta, "<>") == Status::proceed);
         REQUIRE(c.end_of_message(h.mta) == Status::proceed);
         CHECK(h.calls_of("insert").front().value.find("mtls=pass") != std::string::npos);
+    }
+}
+
+namespace {
+
+// A Runtime with the policy channel's session store, as make_runtime builds
+// it when policy-socket is set.
+struct PolicyHarness : Harness {
+    std::shared_ptr<TlsSessionStore> sessions =
+        std::make_shared<TlsSessionStore>(TlsSessionStore::Limits{100, std::chrono::seconds(60)});
+    Sha256Digest key{};
+
+    PolicyHarness() {
+        key.fill(0x42);
+        resolver->script("_25._tcp.out1.example.org",
+                         mtls::testing::tlsa_answer({mtls::testing::tlsa_rdata(3, 1, 1, key)}));
+        resolver->script("_client.out1.example.org", status_answer(AnswerStatus::nxdomain, DnssecState::secure));
+    }
+
+    Connection connect_from(std::string_view address, std::uint16_t port) {
+        auto runtime = std::make_shared<const Runtime>(settings, resolver,
+                                                       std::make_shared<Logger>(LoggerSettings{false, 0, false}),
+                                                       std::make_shared<Metrics>(), sessions);
+        Connection connection(runtime, false);
+        REQUIRE(connection.connect(IpAddress::parse(address), port) == Status::proceed);
+        REQUIRE(connection.helo(mta, "out1.example.org") == Status::proceed);
+        return connection;
+    }
+
+    void record(std::string_view address, std::uint16_t port) {
+        Fingerprints fingerprints;
+        fingerprints.public_key = key;
+        sessions->record(ClientEndpoint{*IpAddress::parse(address), port}, fingerprints, StoreClock::now());
+    }
+
+    std::string header() const {
+        const auto inserted = calls_of("insert");
+        REQUIRE(inserted.size() == 1);
+        return inserted.front().value;
+    }
+};
+
+}  // namespace
+
+TEST_CASE("policy-channel fingerprints let an unverified certificate pass through DANE") {
+    PolicyHarness h;
+    auto c = h.connect_from("192.0.2.10", 40000);
+    h.record("192.0.2.10", 40000);  // Postfix asks the policy service at RCPT
+    REQUIRE(c.mail_from(h.mta, "<alice@example.org>") == Status::proceed);
+    REQUIRE(c.end_of_message(h.mta) == Status::proceed);
+    const auto header = h.header();
+    CHECK(header.find("mtls=pass") != std::string::npos);
+    CHECK(header.find("reason=\"dane\"") != std::string::npos);
+    CHECK(header.find("_25._tcp.out1.example.org") != std::string::npos);
+}
+
+TEST_CASE("policy-channel fingerprints never cross connections") {
+    PolicyHarness h;
+    SECTION("another port") {
+        auto c = h.connect_from("192.0.2.10", 40000);
+        h.record("192.0.2.10", 40001);
+        REQUIRE(c.mail_from(h.mta, "<alice@example.org>") == Status::proceed);
+        REQUIRE(c.end_of_message(h.mta) == Status::proceed);
+        CHECK(h.header().find("mtls=fail") != std::string::npos);
+    }
+    SECTION("recorded before this connection began (address and port reused)") {
+        h.record("192.0.2.10", 40000);
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        auto c = h.connect_from("192.0.2.10", 40000);
+        REQUIRE(c.mail_from(h.mta, "<alice@example.org>") == Status::proceed);
+        REQUIRE(c.end_of_message(h.mta) == Status::proceed);
+        CHECK(h.header().find("mtls=fail") != std::string::npos);
+    }
+    SECTION("closing the connection drops its entry") {
+        {
+            auto c = h.connect_from("192.0.2.10", 40000);
+            h.record("192.0.2.10", 40000);
+            CHECK(h.sessions->size() == 1);
+            c.close();
+        }
+        CHECK(h.sessions->size() == 0);
+    }
+    SECTION("a connection without a port falls back to the MTA's macros") {
+        auto c = h.connect_from("192.0.2.10", 0);
+        h.mta.macros["{client_addr}"] = "192.0.2.10";
+        h.mta.macros["{client_port}"] = "40002";
+        h.record("192.0.2.10", 40002);
+        REQUIRE(c.mail_from(h.mta, "<alice@example.org>") == Status::proceed);
+        REQUIRE(c.end_of_message(h.mta) == Status::proceed);
+        CHECK(h.header().find("mtls=pass") != std::string::npos);
     }
 }

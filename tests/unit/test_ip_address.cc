@@ -69,14 +69,18 @@ TEST_CASE("malformed addresses are refused", "[ip_address]") {
 }
 
 TEST_CASE("prefix lengths", "[ip_address]") {
-    SECTION("/0 holds every address of its family, and only of its family") {
+    SECTION("0.0.0.0/0 holds every IPv4 address and no IPv6 address") {
         const auto all_v4 = prefix("0.0.0.0/0");
         CHECK(all_v4.contains(ip("1.2.3.4")));
         CHECK(all_v4.contains(ip("255.255.255.255")));
         CHECK_FALSE(all_v4.contains(ip("2001:db8::1")));
-        const auto all_v6 = prefix("::/0");
-        CHECK(all_v6.contains(ip("2001:db8::1")));
-        CHECK_FALSE(all_v6.contains(ip("1.2.3.4")));
+        CHECK_FALSE(all_v4.contains(ip("::1")));
+    }
+    SECTION("::/0 holds every address: IPv4 clients are ::ffff:a.b.c.d to it") {
+        const auto all = prefix("::/0");
+        CHECK(all.contains(ip("2001:db8::1")));
+        CHECK(all.contains(ip("1.2.3.4")));
+        CHECK(all.contains(ip("::ffff:1.2.3.4")));
     }
     SECTION("/32 and /128 are single hosts, like a bare address") {
         CHECK(prefix("192.0.2.1/32").contains(ip("192.0.2.1")));
@@ -116,6 +120,85 @@ TEST_CASE("prefix lengths", "[ip_address]") {
     }
     SECTION("host bits set in the network do not matter") {
         CHECK(prefix("192.0.2.77/24").contains(ip("192.0.2.1")));
+    }
+}
+
+TEST_CASE("IPv4-mapped IPv6 prefixes count their length in 128 bits", "[ip_address]") {
+    SECTION("/96 and longer: the IPv4 prefix of length - 96") {
+        const auto ten = prefix("::ffff:10.0.0.0/104");
+        CHECK(ten.to_string() == "10.0.0.0/8");
+        CHECK(ten.contains(ip("10.200.0.1")));
+        CHECK(ten.contains(ip("::ffff:10.1.2.3")));
+        CHECK_FALSE(ten.contains(ip("11.0.0.1")));
+        CHECK_FALSE(ten.contains(ip("::a00:1")));  // IPv4-compatible, not mapped
+        CHECK_FALSE(ten.contains(ip("2001:db8::1")));
+
+        const auto all_v4 = prefix("::ffff:0:0/96");
+        CHECK(all_v4.to_string() == "0.0.0.0/0");
+        CHECK(all_v4.contains(ip("1.2.3.4")));
+        CHECK(all_v4.contains(ip("255.255.255.255")));
+        CHECK_FALSE(all_v4.contains(ip("::1")));
+        CHECK_FALSE(all_v4.contains(ip("::fffe:ffff:ffff")));  // just below the mapped block
+        CHECK(prefix("0:0:0:0:0:ffff::/96").to_string() == "0.0.0.0/0");
+
+        const auto host = prefix("::ffff:192.0.2.7");
+        CHECK(host.to_string() == "192.0.2.7/32");
+        CHECK(host.contains(ip("192.0.2.7")));
+        CHECK_FALSE(host.contains(ip("192.0.2.8")));
+        CHECK(prefix("::ffff:192.0.2.7/128").to_string() == "192.0.2.7/32");
+        CHECK(prefix("::ffff:192.0.2.0/120").to_string() == "192.0.2.0/24");
+        CHECK(prefix("::ffff:192.0.2.128/121").contains(ip("192.0.2.200")));
+        CHECK_FALSE(prefix("::ffff:192.0.2.128/121").contains(ip("192.0.2.100")));
+        CHECK(prefix("::ffff:128.0.0.0/97").contains(ip("200.1.1.1")));
+        CHECK_FALSE(prefix("::ffff:128.0.0.0/97").contains(ip("100.1.1.1")));
+    }
+    SECTION("the old reading: /8 of a mapped address is ::/8, not 10.0.0.0/8") {
+        const auto eight = prefix("::ffff:10.0.0.0/8");
+        CHECK(eight.contains(ip("::1")));
+        CHECK(eight.contains(ip("10.0.0.1")));
+        CHECK(eight.contains(ip("11.0.0.1")));  // ::ffff:0:0/96 lies inside ::/8
+        CHECK_FALSE(eight.contains(ip("2001:db8::1")));
+    }
+    SECTION("shorter than /96: all of IPv4, plus the IPv6 addresses of the prefix") {
+        const auto p80 = prefix("::ffff:0:0/80");  // the addresses of ::/80
+        CHECK(p80.contains(ip("1.2.3.4")));
+        CHECK(p80.contains(ip("::1")));
+        CHECK(p80.contains(ip("::fffe:0:1")));
+        CHECK_FALSE(p80.contains(ip("0:0:0:0:1::1")));
+        CHECK_FALSE(p80.contains(ip("2001:db8::1")));
+        CHECK(p80.to_string() == "::ffff:0.0.0.0/80");
+
+        const auto p95 = prefix("::ffff:0:0/95");  // ::fffe:0:0 to ::ffff:ffff:ffff
+        CHECK(p95.contains(ip("8.8.8.8")));
+        CHECK(p95.contains(ip("::fffe:0:1")));
+        CHECK_FALSE(p95.contains(ip("::fffd:0:1")));
+        CHECK_FALSE(p95.contains(ip("::1")));
+
+        // The same sets written without a mapped address.
+        CHECK(prefix("::/80").contains(ip("1.2.3.4")));
+        CHECK(prefix("::fffe:0:0/95").contains(ip("1.2.3.4")));
+    }
+    SECTION("IPv6 prefixes outside the mapped block hold no IPv4 address") {
+        CHECK_FALSE(prefix("2001:db8::/32").contains(ip("1.2.3.4")));
+        CHECK_FALSE(prefix("::/96").contains(ip("1.2.3.4")));  // the IPv4-compatible block
+        CHECK_FALSE(prefix("::1").contains(ip("127.0.0.1")));
+        CHECK_FALSE(prefix("::ffff:0:0:0/96").contains(ip("1.2.3.4")));
+        CHECK_FALSE(prefix("8000::/1").contains(ip("1.2.3.4")));
+    }
+    SECTION("lengths are checked against 128 in IPv6 notation and 32 in IPv4") {
+        CHECK(IpPrefix::parse("::ffff:10.0.0.0/128").has_value());
+        CHECK(IpPrefix::parse("::ffff:10.0.0.0/0").has_value());
+        CHECK_FALSE(IpPrefix::parse("::ffff:10.0.0.0/129").has_value());
+        CHECK_FALSE(IpPrefix::parse("10.0.0.0/104").has_value());
+    }
+    SECTION("in a HostList") {
+        const auto list = HostList::parse("::ffff:10.0.0.0/104, ::1");
+        REQUIRE(list);
+        CHECK(list->contains(ip("10.9.9.9")));
+        CHECK(list->contains(ip("::ffff:10.9.9.9")));
+        CHECK_FALSE(list->contains(ip("192.168.0.1")));
+        CHECK_FALSE(list->contains(ip("127.0.0.1")));
+        CHECK(list->to_string() == "10.0.0.0/8, ::1/128");
     }
 }
 

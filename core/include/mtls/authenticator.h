@@ -7,7 +7,9 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <vector>
 
+#include "mtls/dane.h"
 #include "mtls/identity.h"
 #include "mtls/resolver.h"
 #include "mtls/tls_evidence.h"
@@ -19,11 +21,13 @@ struct AuthenticatorSettings {
     std::uint16_t client_mx_type = 265;
     std::chrono::milliseconds dns_timeout{5000};
     VerdictPolicy verdict;
+    DaneSettings dane;
 };
 
 struct Evaluation {
     Verdict verdict;
-    DnsAnswer answer;  // status error with no detail when no lookup was made
+    DnsAnswer answer;                    // status error with no detail when no lookup was made
+    std::vector<TlsaLookupResult> tlsa;  // the DANE lookups, when any were made
 };
 
 class PendingCheck {
@@ -42,13 +46,17 @@ private:
 class Authenticator {
 public:
     Authenticator(std::shared_ptr<Resolver> resolver, AuthenticatorSettings settings)
-        : resolver_(std::move(resolver)), settings_(settings) {}
+        : resolver_(std::move(resolver)), settings_(std::move(settings)) {}
 
     [[nodiscard]] PendingCheck begin(Identity identity) const;
-    // Waits for the answer (at most until dns-timeout after begin()).
+    // Waits for the answer (at most until dns-timeout after begin()). When
+    // only DANE can still pass the message, its TLSA lookups take at most
+    // another dns-timeout.
     [[nodiscard]] Evaluation finish(PendingCheck& check, const TlsEvidence& evidence) const;
 
 private:
+    [[nodiscard]] std::vector<TlsaLookupResult> look_up_tlsa(const Verdict& verdict) const;
+
     std::shared_ptr<Resolver> resolver_;
     AuthenticatorSettings settings_;
 };

@@ -23,6 +23,9 @@ struct MessageLog {
     std::string action;      // tag, reject, tempfail, quarantine, skip
     std::string dns_detail;  // resolver's words, e.g. why an answer was bogus
     std::chrono::microseconds lookup_time{0};
+    // Whether Postfix's policy channel gave this connection's certificate
+    // fingerprints: "matched", "none", or "" when it is not configured.
+    std::string policy_channel;
     // When the verdict was reached; both formats carry it ("ts", UTC, left out
     // when unset), so that a log without syslog prefixes can be reported by time.
     std::chrono::system_clock::time_point time{};

@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "mtls/dane.h"
 #include "mtls/ip_address.h"
 #include "mtls/policy.h"
 #include "mtls/unbound_resolver.h"
@@ -64,6 +65,13 @@ inline constexpr std::array kOptions = {
     OptionSpec{"allow-wildcards", "yes|no", "no",
                "Let a wildcard certificate name (*.example.org, RFC 9525) match a Client MX host.",
                OptionScope::engine},
+    OptionSpec{"dane", "yes|no", "yes",
+               "Also accept a client key that a DNSSEC-secure DANE-EE TLSA record publishes for a Client MX host "
+               "(needs certificate fingerprints: policy-socket on Postfix, {cert_fp} on Sendmail).",
+               OptionScope::engine},
+    OptionSpec{"dane-tlsa-names", "TEMPLATE[, TEMPLATE...]", "_client.{host}, _25._tcp.{host}",
+               "Owner names of the TLSA records tried for each Client MX host; {host} is the host name.",
+               OptionScope::engine},
     OptionSpec{"on-fail", "tag|reject|tempfail|quarantine", "tag", "What to do with a message whose result is fail.",
                OptionScope::daemon},
     OptionSpec{"on-temperror", "tag|tempfail", "tag", "What to do with a message whose result is temperror.",
@@ -87,11 +95,32 @@ inline constexpr std::array kOptions = {
     OptionSpec{"metrics", "ADDRESS:PORT", "",
                "Serve Prometheus metrics over HTTP here, e.g. 127.0.0.1:9700 or [::1]:9700; empty for off.",
                OptionScope::daemon},
+    OptionSpec{"policy-socket", "unix:PATH|inet:PORT@ADDRESS", "",
+               "Also serve Postfix's policy delegation protocol here (check_policy_service; always DUNNO) to learn "
+               "client certificate fingerprints; empty for off.",
+               OptionScope::daemon},
+    OptionSpec{"policy-lifetime", "SECONDS", "3600",
+               "How long fingerprints learnt on the policy socket wait for their milter connection.",
+               OptionScope::daemon},
+    OptionSpec{"policy-max-sessions", "NUMBER", "10000",
+               "Most SMTP connections whose fingerprints are kept at once (the oldest go first).", OptionScope::daemon},
 };
 
 struct Endpoint {
     IpAddress address;
     std::uint16_t port = 0;
+};
+
+// Where a socket we bind ourselves listens: a unix path or an IP address.
+struct ListenAddress {
+    std::string unix_path;  // non-empty for unix:PATH
+    Endpoint inet;          // otherwise
+};
+
+struct PolicyChannelSettings {
+    std::optional<ListenAddress> socket;
+    std::chrono::seconds lifetime{3600};
+    std::size_t max_sessions = 10000;
 };
 
 class SettingsError : public std::runtime_error {
@@ -106,6 +135,7 @@ struct Settings {
     std::uint16_t client_mx_type = 265;
     std::chrono::milliseconds dns_timeout{5000};
     VerdictPolicy verdict;
+    DaneSettings dane;
     PolicySettings policy;
     HostList ignore_hosts;
     bool skip_authenticated = true;
@@ -118,6 +148,7 @@ struct Settings {
     std::string pidfile;
     bool foreground = false;
     std::optional<Endpoint> metrics;
+    PolicyChannelSettings policy_channel;
 };
 
 // Adds the options of one scope with their defaults; the engine scope also

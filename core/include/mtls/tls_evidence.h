@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "mtls/fingerprint.h"
+
 namespace mtls {
 
 enum class EvidenceSource {
@@ -40,6 +42,10 @@ struct TlsEvidence {
     std::vector<std::string> unusable_names;
     std::string tls_version;    // untrusted, for logging
     std::string verify_detail;  // Sendmail's {verify} value, untrusted
+    // Digests of the presented certificate, verified or not: what DANE-EE
+    // TLSA records are matched against. Filled from Sendmail's {cert_fp},
+    // Postfix's policy channel, or a certificate file.
+    Fingerprints fingerprints;
 };
 
 // Looks up a milter macro by its name as requested ("{cert_subject}", "i").
@@ -48,7 +54,7 @@ using MacroLookup = std::function<std::optional<std::string>(std::string_view)>;
 
 // The macro names read by evidence_from_macros; the milter asks the MTA for them.
 inline constexpr std::string_view kTlsMacros =
-    "{tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer} {verify} {cn_subject} {cn_issuer}";
+    "{tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer} {verify} {cn_subject} {cn_issuer} {cert_fp}";
 
 // Interprets the TLS macros of Postfix or Sendmail (see FIELD-NOTES): Sendmail
 // is recognised by {verify}, which Postfix never sends.
