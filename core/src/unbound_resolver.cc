@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -133,6 +134,15 @@ void UnboundResolver::run_event_loop() {
 Lookup UnboundResolver::start(std::string_view name, std::uint16_t type, std::chrono::milliseconds timeout) {
     const auto started = Clock::now();
     auto slot = std::make_shared<AnswerSlot>();
+    if (auto cached = cache_.find(name, type, started)) {
+        // At least 1 us: an elapsed time of zero means "no lookup was made"
+        // to the metrics and the log, and this was a lookup.
+        cached->elapsed = std::max(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started),
+                                   std::chrono::microseconds{1});
+        slot->fulfil(std::move(*cached));
+        return Lookup(std::move(slot), started, started + timeout, {});  // nothing to cancel
+    }
+    const std::string qname(name);
     Request* request = nullptr;
     std::uint64_t id = 0;
     {
@@ -141,12 +151,13 @@ Lookup UnboundResolver::start(std::string_view name, std::uint16_t type, std::ch
         auto owned = std::make_unique<Request>();
         owned->owner = this;
         owned->id = id;
+        owned->name = qname;
+        owned->type = type;
         owned->started = started;
         owned->slot = slot;
         request = owned.get();
         requests_.emplace(id, std::move(owned));
     }
-    const std::string qname(name);
     int async_id = 0;
     // The callback may run on the event thread before ub_resolve_async
     // returns, so the request is registered first and async_id set after.
@@ -196,22 +207,27 @@ void UnboundResolver::on_answer(void* arg, int err, ub_result* result) {
 
 void UnboundResolver::complete(Request* request, int err, ub_result* result) {
     const std::unique_ptr<ub_result, decltype(&ub_resolve_free)> owned_result(result, &ub_resolve_free);
-    std::shared_ptr<AnswerSlot> slot;
-    Clock::time_point started;
+    std::unique_ptr<Request> owned;
     {
         const std::lock_guard lock(mutex_);
         auto it = requests_.find(request->id);
         if (it == requests_.end()) {
             return;
         }
-        slot = std::move(it->second->slot);
-        started = it->second->started;
-        requests_.erase(it);  // frees request
+        owned = std::move(it->second);
+        requests_.erase(it);
     }
     try {
         DnsAnswer answer = classify_answer(raw_from_unbound(err, result));
-        answer.elapsed = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started);
-        slot->fulfil(std::move(answer));
+        const auto now = Clock::now();
+        answer.elapsed = std::chrono::duration_cast<std::chrono::microseconds>(now - owned->started);
+        // ub_result's TTL is what is left of the answer's time in
+        // libunbound's cache; the cache keeps only what classify_answer
+        // called safe to repeat (AnswerCache::cacheable).
+        if (err == 0 && result != nullptr) {
+            cache_.store(owned->name, owned->type, answer, std::chrono::seconds{result->ttl}, now);
+        }
+        owned->slot->fulfil(std::move(answer));
     } catch (...) {
         // Out of memory while copying RDATA: the waiter times out into
         // temperror rather than an exception crossing libunbound's C frames.

@@ -1,6 +1,7 @@
 // The production Resolver: one libunbound context shared by every milter
 // thread, driven asynchronously by a single event thread, so that a lookup
-// costs a worker thread nothing while the answer is on its way.
+// costs a worker thread nothing while the answer is on its way. Answers that
+// may be repeated are kept in an AnswerCache, which a hit never leaves.
 #pragma once
 
 #include <atomic>
@@ -11,6 +12,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "mtls/answer_cache.h"
 #include "mtls/resolver.h"
 
 struct ub_ctx;
@@ -50,6 +52,8 @@ private:
     struct Request {
         UnboundResolver* owner = nullptr;
         std::uint64_t id = 0;
+        std::string name;  // with type: where the answer goes in the cache
+        std::uint16_t type = 0;
         int async_id = 0;
         bool submitted = false;  // async_id is valid
         Clock::time_point started;
@@ -63,6 +67,7 @@ private:
     void run_event_loop();
 
     std::unique_ptr<ub_ctx, ContextDeleter> ctx_;
+    AnswerCache cache_;
     std::mutex mutex_;  // guards requests_ and next_id_
     std::unordered_map<std::uint64_t, std::unique_ptr<Request>> requests_;
     std::uint64_t next_id_ = 1;
