@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "fake_resolver.h"  // client_mx_rdata: the same wire encoder the unit tests use
 #include "fuzz_support.h"
 #include "mtls/client_mx.h"
 #include "mtls/domain_name.h"
@@ -19,21 +20,6 @@ using namespace mtls;
 
 namespace {
 
-std::vector<std::uint8_t> to_wire(const ClientMx& record) {
-    std::vector<std::uint8_t> out = {static_cast<std::uint8_t>(record.preference >> 8),
-                                     static_cast<std::uint8_t>(record.preference & 0xff)};
-    std::string_view host = record.host;
-    while (!host.empty()) {
-        const auto dot = host.find('.');
-        const auto label = host.substr(0, dot);
-        out.push_back(static_cast<std::uint8_t>(label.size()));
-        out.insert(out.end(), label.begin(), label.end());
-        host = dot == std::string_view::npos ? std::string_view() : host.substr(dot + 1);
-    }
-    out.push_back(0);
-    return out;
-}
-
 void check_record(std::span<const std::uint8_t> rdata) {
     const auto context = fuzz::as_text(rdata.data(), rdata.size());
     const auto record = parse_client_mx_rdata(rdata);
@@ -42,7 +28,7 @@ void check_record(std::span<const std::uint8_t> rdata) {
         return;
     }
     FUZZ_CHECK(record->is_null() || fuzz::looks_canonical_host(record->host), context);
-    const auto wire = to_wire(*record);
+    const auto wire = testing::client_mx_rdata(record->preference, record->host);
     const auto again = parse_client_mx_rdata(wire);
     FUZZ_CHECK(again && again.value() == record.value(), context);
     const auto presentation = to_presentation(*record);
