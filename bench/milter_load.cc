@@ -40,6 +40,8 @@
 #include <string>
 #include <vector>
 
+#include "load_report.h"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -624,13 +626,6 @@ bool parse_args(int argc, char** argv) {
     return !g_opt.socket.empty() && g_opt.sessions > 0 && g_opt.messages > 0;
 }
 
-uint32_t percentile(std::vector<uint32_t>& v, double q) {
-    if (v.empty())
-        return 0;
-    const auto idx = static_cast<std::size_t>(q * static_cast<double>(v.size() - 1) + 0.5);
-    return v[std::min(idx, v.size() - 1)];
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -765,16 +760,9 @@ int main(int argc, char** argv) {
         failed, g_stats.rejected, g_stats.tempfailed, g_stats.protocol_errors, g_stats.timeouts, g_stats.io_errors,
         g_stats.missing_header, unfinished, timed_out ? "true" : "false", g_stats.connections, g_stats.connect_retries,
         g_stats.negotiated_protocol, g_stats.negotiated_actions, wall,
-        wall > 0 ? static_cast<double>(g_stats.completed) / wall : 0.0, percentile(lat, 0.5), percentile(lat, 0.9),
-        percentile(lat, 0.99), lat.empty() ? 0U : lat.back(), mean);
-    for (std::size_t i = 0; i < g_stats.error_samples.size(); ++i) {
-        std::string e = g_stats.error_samples[i];
-        for (auto& c : e) {
-            if (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20)
-                c = '?';
-        }
-        std::printf("%s\"%s\"", i ? ", " : "", e.c_str());
-    }
+        wall > 0 ? static_cast<double>(g_stats.completed) / wall : 0.0, bench::percentile(lat, 0.5),
+        bench::percentile(lat, 0.9), bench::percentile(lat, 0.99), lat.empty() ? 0U : lat.back(), mean);
+    bench::print_error_samples(g_stats.error_samples, '?');
     std::printf("]}\n");
     return failed == 0 && !timed_out ? 0 : 1;
 }

@@ -32,6 +32,8 @@
 #include <string>
 #include <vector>
 
+#include "load_report.h"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -402,13 +404,6 @@ bool parse_args(int argc, char** argv) {
     return g_opt.sessions > 0 && g_opt.messages > 0;
 }
 
-uint32_t pct(std::vector<uint32_t>& v, double q) {
-    if (v.empty())
-        return 0;
-    const auto idx = static_cast<std::size_t>(q * static_cast<double>(v.size() - 1) + 0.5);
-    return v[std::min(idx, v.size() - 1)];
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -507,16 +502,11 @@ int main(int argc, char** argv) {
         "\"eod_us\": {\"p50\": %u, \"p90\": %u, \"p99\": %u, \"max\": %u}, \"error_samples\": [",
         g_opt.sessions, g_opt.messages, g_started, g_accepted, failed, g_tempfailed, g_rejected, g_io_errors,
         g_timeouts, unfinished, timed_out ? "true" : "false", g_connections, g_connect_retries, wall,
-        wall > 0 ? static_cast<double>(g_accepted) / wall : 0.0, pct(g_lat, 0.5), pct(g_lat, 0.9), pct(g_lat, 0.99),
-        g_lat.empty() ? 0U : g_lat.back(), pct(g_eod, 0.5), pct(g_eod, 0.9), pct(g_eod, 0.99),
+        wall > 0 ? static_cast<double>(g_accepted) / wall : 0.0, bench::percentile(g_lat, 0.5),
+        bench::percentile(g_lat, 0.9), bench::percentile(g_lat, 0.99), g_lat.empty() ? 0U : g_lat.back(),
+        bench::percentile(g_eod, 0.5), bench::percentile(g_eod, 0.9), bench::percentile(g_eod, 0.99),
         g_eod.empty() ? 0U : g_eod.back());
-    for (std::size_t i = 0; i < g_errors.size(); ++i) {
-        std::string e = g_errors[i];
-        for (auto& c : e)
-            if (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20)
-                c = ' ';
-        std::printf("%s\"%s\"", i ? ", " : "", e.c_str());
-    }
+    bench::print_error_samples(g_errors, ' ');
     std::printf("]}\n");
     return failed == 0 && !timed_out ? 0 : 1;
 }
