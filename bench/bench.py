@@ -490,22 +490,26 @@ class NullFilter(Filter):
     check = staticmethod(check_null)
     header = "X-Bench-Null"
 
-    def __init__(self, bench, socket_kind, nodelay=False, header_replies=False, eom_sleep_ms=0):
+    def __init__(self, bench, socket_kind, nodelay=False, header_replies=False, skip_data=False,
+                 eom_sleep_ms=0):
         self.nodelay = nodelay
         self.header_replies = header_replies
+        self.skip_data = skip_data
         self.eom_sleep_ms = eom_sleep_ms
         parts = ["null"] + (["nodelay"] if nodelay else []) + (["hdrreply"] if header_replies else []) + \
-            (["sleep"] if eom_sleep_ms else [])
+            (["nodata"] if skip_data else []) + (["sleep"] if eom_sleep_ms else [])
         self.kind = "-".join(parts)
         self.label = "null filter" + (" +TCP_NODELAY" if nodelay else "") + \
             (" +header replies" if header_replies else "") + \
+            (" skipping DATA" if skip_data else "") + \
             (f" sleeping {eom_sleep_ms} ms at end of message" if eom_sleep_ms else "")
         super().__init__(bench, socket_kind)
 
     def command(self):
         cmd = [str(self.bench.tools / "null_milter"), "-p", self.lib_spec]
         cmd += ["-s", str(self.eom_sleep_ms)] if self.eom_sleep_ms else []
-        return cmd + (["-n"] if self.nodelay else []) + (["-r"] if self.header_replies else [])
+        return cmd + (["-n"] if self.nodelay else []) + (["-r"] if self.header_replies else []) + \
+            (["-D"] if self.skip_data else [])
 
 
 class MtlsFilter(Filter):
@@ -706,7 +710,7 @@ class Bench:
             for kind in ("unix", "inet"):
                 order.append(cls(self, kind))
         # Where do inet sockets lose time? Only in the warm cases.
-        experiments = [NullFilter(self, "inet", header_replies=True),
+        experiments = [NullFilter(self, "inet", nodelay=True, skip_data=True),
                        NullFilter(self, "inet", nodelay=True, header_replies=True)]
         self.filters = {f.name: f for f in order}
         self.experiments = {f.name: f for f in experiments}

@@ -4,8 +4,8 @@
  * libmilter and the milter protocol cost.
  *
  * By default it mirrors mtls-milter's protocol shape exactly: the same
- * callbacks (connect, helo, envfrom, header, eom, abort, close), the same
- * negotiated skips (no RCPT, DATA, EOH, body or unknown commands; headers
+ * callbacks (connect, helo, envfrom, data, header, eom, abort, close), the
+ * same negotiated skips (no RCPT, EOH, body or unknown commands; headers
  * without replies) and the same macro lists, and it inserts its header at
  * index 0. So mtls-milter / null filter is the price of mtls-milter's own
  * work. "-m minimal" registers only eom and asks the MTA to skip every
@@ -19,11 +19,15 @@
  * "-r" answers every header instead of negotiating SMFIP_NR_HDR (no reply
  * for headers), to see what that skip does to the MTA's writes.
  *
+ * "-D" skips DATA (SMFIP_NODATA, no data callback), as mtls-milter did until
+ * it was found that Postfix still sends the DATA macros then, unanswered, so
+ * that its next write waits for the filter's delayed ACK on inet sockets.
+ *
  * "-s MS" makes end of message block its worker thread for MS milliseconds
  * (a stand-in for a synchronous DNS lookup), to see how libmilter's worker
  * pool copes with callbacks that wait.
  *
- * Usage: null_milter -p unix:/path|inet:port@host [-m mirror|minimal] [-n] [-r] [-s MS]
+ * Usage: null_milter -p unix:/path|inet:port@host [-m mirror|minimal] [-n] [-r] [-D] [-s MS]
  */
 #include <dirent.h>
 #include <errno.h>
@@ -38,23 +42,29 @@
 
 static int minimal_mode = 0;
 static int header_replies = 0; /* -r: do not negotiate SMFIP_NR_HDR */
+static int skip_data = 0;      /* -D: negotiate SMFIP_NODATA */
 static int eom_sleep_ms = 0;   /* -s: block the worker this long at end of message */
 
 /* The same lists mtls-milter requests (milter/connection.h). */
 static const char helo_macros[] =
-    "{tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer} {verify} {cn_subject} {cn_issuer}";
+    "{tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer} {verify} {cn_subject} {cn_issuer} "
+    "{cert_fp}";
 static const char mail_macros[] =
     "i {auth_type} {auth_authen} {auth_author} {mail_addr} {mail_host} {mail_mailer} "
-    "{tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer} {verify} {cn_subject} {cn_issuer}";
+    "{tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer} {verify} {cn_subject} {cn_issuer} "
+    "{cert_fp}";
 static const char eom_macros[] = "i";
 
 static sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned long f2, unsigned long f3,
                              unsigned long* pf0, unsigned long* pf1, unsigned long* pf2, unsigned long* pf3) {
     (void)f2;
     (void)f3;
-    unsigned long skips = SMFIP_NORCPT | SMFIP_NOBODY | SMFIP_NOUNKNOWN | SMFIP_NODATA | SMFIP_NOEOH | SMFIP_NR_HDR;
+    unsigned long skips = SMFIP_NORCPT | SMFIP_NOBODY | SMFIP_NOUNKNOWN | SMFIP_NOEOH | SMFIP_NR_HDR;
     if (minimal_mode) {
-        skips |= SMFIP_NOCONNECT | SMFIP_NOHELO | SMFIP_NOMAIL | SMFIP_NOHDRS;
+        skips |= SMFIP_NOCONNECT | SMFIP_NOHELO | SMFIP_NOMAIL | SMFIP_NOHDRS | SMFIP_NODATA;
+    }
+    if (skip_data) {
+        skips |= SMFIP_NODATA;
     }
     if ((f0 & SMFIF_ADDHDRS) == 0) {
         return SMFIS_REJECT;
@@ -93,6 +103,11 @@ static sfsistat on_helo(SMFICTX* ctx, char* name) {
 static sfsistat on_envfrom(SMFICTX* ctx, char** argv) {
     (void)ctx;
     (void)argv;
+    return SMFIS_CONTINUE;
+}
+
+static sfsistat on_data(SMFICTX* ctx) {
+    (void)ctx;
     return SMFIS_CONTINUE;
 }
 
@@ -159,18 +174,19 @@ int main(int argc, char** argv) {
     int opt;
     struct smfiDesc desc;
 
-    while ((opt = getopt(argc, argv, "p:m:ns:r")) != -1) {
+    while ((opt = getopt(argc, argv, "p:m:ns:rD")) != -1) {
         switch (opt) {
             case 'p': conn = optarg; break;
             case 'm': minimal_mode = strcmp(optarg, "minimal") == 0; break;
             case 'n': nodelay = 1; break;
             case 's': eom_sleep_ms = atoi(optarg); break;
             case 'r': header_replies = 1; break;
-            default: fprintf(stderr, "usage: %s -p SOCKET [-m mirror|minimal] [-n] [-r] [-s MS]\n", argv[0]); return 2;
+            case 'D': skip_data = 1; break;
+            default: fprintf(stderr, "usage: %s -p SOCKET [-m mirror|minimal] [-n] [-r] [-D] [-s MS]\n", argv[0]); return 2;
         }
     }
     if (conn == NULL) {
-        fprintf(stderr, "usage: %s -p SOCKET [-m mirror|minimal] [-n] [-r] [-s MS]\n", argv[0]);
+        fprintf(stderr, "usage: %s -p SOCKET [-m mirror|minimal] [-n] [-r] [-D] [-s MS]\n", argv[0]);
         return 2;
     }
 
@@ -184,6 +200,9 @@ int main(int argc, char** argv) {
         desc.xxfi_connect = on_connect;
         desc.xxfi_helo = on_helo;
         desc.xxfi_envfrom = on_envfrom;
+        if (!skip_data) {
+            desc.xxfi_data = on_data;
+        }
         desc.xxfi_header = on_header;
         desc.xxfi_abort = on_abort;
         desc.xxfi_close = on_close;

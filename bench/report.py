@@ -11,14 +11,14 @@ from pathlib import Path
 
 POSTFIX_FILTERS = ["none", "null-unix", "null-inet", "null-nodelay-inet", "mtls-unix", "mtls-inet",
                    "opendkim-unix", "opendkim-inet", "opendmarc-unix", "opendmarc-inet"]
-INET_EXPERIMENTS = ["null-unix", "null-inet", "null-nodelay-inet", "null-hdrreply-inet",
+INET_EXPERIMENTS = ["null-unix", "null-inet", "null-nodelay-inet", "null-nodelay-nodata-inet",
                     "null-nodelay-hdrreply-inet", "mtls-unix", "mtls-inet"]
 LABELS = {
     "none": "no milter",
     "null-unix": "null filter, unix",
     "null-inet": "null filter, inet",
     "null-nodelay-inet": "null filter + TCP_NODELAY, inet",
-    "null-hdrreply-inet": "null filter, header replies, inet",
+    "null-nodelay-nodata-inet": "null filter + TCP_NODELAY, skipping DATA, inet",
     "null-nodelay-hdrreply-inet": "null filter + TCP_NODELAY, header replies, inet",
     "mtls-unix": "**mtls-milter, unix**",
     "mtls-inet": "**mtls-milter, inet**",
