@@ -16,7 +16,16 @@ def document(results, d, body, have_png):
     null_unix_p50 = pf("warm-lat", "null-unix", "p50")
     null_inet_p50 = pf("warm-lat", "null-inet", "p50")
     nodelay_p50 = pf("warm-lat", "null-nodelay-inet", "p50")
-    hdr_p50 = pf("warm-lat", "null-hdrreply-inet", "p50")
+    hdr_p50 = pf("warm-lat", "null-nodelay-hdrreply-inet", "p50")
+    nodata_p50 = pf("warm-lat", "null-nodelay-nodata-inet", "p50")
+    nodelay_tput = d.pf_ratio("warm-tput", "null-nodelay-inet", "null-unix")
+    nodata_tput = d.pf_ratio("warm-tput", "null-nodelay-nodata-inet", "null-unix")
+    hdr_tput = d.pf_ratio("warm-tput", "null-nodelay-hdrreply-inet", "null-unix")
+    cold_levels = sorted({x["sessions"] for x in d.ml if x["case"] == "cold"})
+    cold_s = 20 if 20 in cold_levels else (cold_levels[0] if cold_levels else None)
+    noqmin_ratio = d.ml_ratio("cold", "mtls-noqmin-unix", "mtls-unix", cold_s) if cold_s else None
+    cold_cpu = d.ml_value("cold", "mtls-unix", cold_s, "cpu_per_k") if cold_s else None
+    noqmin_cpu = d.ml_value("cold", "mtls-noqmin-unix", cold_s, "cpu_per_k") if cold_s else None
     mtls_unix_p50 = pf("warm-lat", "mtls-unix", "p50")
     mtls_inet_p50 = pf("warm-lat", "mtls-inet", "p50")
     ml_null_inet_1 = d.ml_value("warm", "null-inet", 1, "p50")
@@ -61,13 +70,15 @@ def document(results, d, body, have_png):
 
     def verdicts(prefix):
         rows = [t for t in trows if t[0].startswith(prefix)]
-        met = sum(1 for t in rows if t[2] == "met")
+        met = sum(1 for t in rows if t[3] == "met")
         return f"{met} of {len(rows)} met" if rows else "not measured"
 
     out.append(
         f"- **Through Postfix** (20 parallel sessions), mtls-milter's throughput relative to the null "
         f"libmilter filter: warm cache {_n(d.pf_ratio('warm-tput', 'mtls-unix', 'null-unix'), 2)}× (unix) and "
-        f"{_n(d.pf_ratio('warm-tput', 'mtls-inet', 'null-inet'), 2)}× (inet), target ≥ 0.95: "
+        f"{_n(d.pf_ratio('warm-tput', 'mtls-inet', 'null-inet'), 2)}× (inet; "
+        f"{_n(d.pf_ratio('warm-tput', 'mtls-inet', 'null-nodelay-inet'), 2)}× the null filter with "
+        f"TCP_NODELAY), target ≥ 0.95: "
         f"{verdicts('warm: mtls')}; cold cache (a new sender domain every message) "
         f"{_n(d.pf_ratio('cold-tput', 'mtls-unix', 'null-unix'), 2)}× and "
         f"{_n(d.pf_ratio('cold-tput', 'mtls-inet', 'null-inet'), 2)}×, target ≥ 0.85: "
@@ -83,13 +94,16 @@ def document(results, d, body, have_png):
         f"{_n(d.pf_value('cold-tput', 'mtls-unix', 'filter_cpu_per_k'), 2)} cold, against the null filter's "
         f"{_n(d.pf_value('warm-tput', 'null-unix', 'filter_cpu_per_k'), 2)}.")
     out.append(
-        f"- **inet sockets are much slower than unix sockets, for every libmilter filter** (target: inet "
-        f"within 10% of unix: {verdicts('inet within')}). One message at a time the null filter needs "
-        f"{_n(null_unix_p50)} ms on unix and {_n(null_inet_p50)} ms on inet (p50); mtls-milter "
-        f"{_n(mtls_unix_p50)} ms and {_n(mtls_inet_p50)} ms. These are delayed-ACK stalls of about 40 ms "
-        f"(finding 1). TCP_NODELAY on the listening socket removes the filter's own stall (null filter "
-        f"through Postfix: {_n(nodelay_p50)} ms; at the milter protocol level {_n(ml_null_inet_1, 2)} → "
-        f"{_n(ml_nodelay_1, 2)} ms) but one stall remains on Postfix's side.")
+        f"- **inet sockets: a plain libmilter filter loses two delayed ACKs per message; mtls-milter "
+        f"avoids both** (target: mtls-milter on inet within 10% of unix: {verdicts('inet within')}). "
+        f"One message at a time the null filter needs {_n(null_unix_p50)} ms on unix and "
+        f"{_n(null_inet_p50)} ms on inet (p50); mtls-milter {_n(mtls_unix_p50)} ms and "
+        f"{_n(mtls_inet_p50)} ms. The two stalls of about 40 ms each (finding 1): libmilter's reply "
+        f"packets wait for Postfix's ACK (TCP_NODELAY on the listening socket: null filter "
+        f"{_n(nodelay_p50)} ms), and Postfix's first write from cleanup waits for the filter's ACK of "
+        f"the DATA macros, which Postfix sends even when the filter skips DATA (the null filter with "
+        f"TCP_NODELAY but skipping DATA: {_n(nodata_p50)} ms). mtls-milter sets TCP_NODELAY and "
+        f"answers DATA.")
     out.append(
         f"- **DNS waits do not serialise the milter; libunbound's library defaults would cap a cold cache at "
         f"16 queries in flight, so mtls-milter raises them** (finding 2). Behind a DNS server {_n(delay_ms, 0)} ms away, one session "
@@ -149,8 +163,8 @@ smtp-source / smtp_load ──SMTP──> Postfix: one smtpd listener per filter
 - **Filters**: no milter; the null filter (bench/null_milter.c: libmilter, the same callbacks,
   negotiated skips and macro lists as mtls-milter, inserts one header at index 0, nothing else);
   mtls-milter; OpenDKIM 2.11 in verify mode; OpenDMARC 1.4. Each on a unix and an inet socket.
-  Extra null-filter variants (TCP_NODELAY on the listening socket; replies to every header instead
-  of SMFIP_NR_HDR) show where inet sockets lose time.
+  Extra null-filter variants (TCP_NODELAY on the listening socket; DATA skipped, as mtls-milter
+  did before; replies to every header instead of SMFIP_NR_HDR) show where inet sockets lose time.
 - **DNS work**: mtls-milter looks up Client MX (type 265) of the MAIL FROM domain through libunbound
   with DNSSEC validation. OpenDKIM verifies a DKIM-Signature (rsa-sha256, 2048-bit key) whose key
   record it fetches through libunbound with DNSSEC validation (`dkim=pass (... secure)` is checked in
@@ -207,28 +221,35 @@ smtp-source / smtp_load ──SMTP──> Postfix: one smtpd listener per filter
             "message short (its lookup already starts at MAIL FROM).")
 
     out.append("\n## Findings and recommendations\n")
-    out.append(f"""### 1. inet sockets: delayed-ACK stalls (TCP_NODELAY helps, but not fully)
+    out.append(f"""### 1. inet sockets: two delayed-ACK stalls, both avoidable by the filter
 
-libmilter writes each reply packet separately: at end of message the inserted header (`i`) and then
-`c`. Without TCP_NODELAY, Nagle's algorithm holds the second small packet until the first is
-acknowledged, and the MTA delays that acknowledgement (Linux: 40 ms minimum). At the milter protocol
-level, one session, the null filter's p50 is {_n(ml_null_inet_1, 2)} ms on inet against
-{_n(ml_null_unix_1, 2)} ms on unix, and {_n(ml_nodelay_1, 2)} ms with TCP_NODELAY set on the
-listening socket after smfi_opensocket() (accepted sockets inherit it on Linux). **Confirmed:
-setting TCP_NODELAY on mtls-milter's listening socket in milter/main.cc is worth doing.**
-(mtls-milter without it showed {_n(ml_mtls_inet_1, 2)} ms at that level: whether the stall hits
-depends on the timing between the two writes, so it can appear under other loads.)
+**The filter's replies.** libmilter writes each reply packet separately: at end of message the
+inserted header (`i`) and then `c`. Without TCP_NODELAY, Nagle's algorithm holds the second small
+packet until the first is acknowledged, and the MTA delays that acknowledgement (Linux: 40 ms
+minimum). At the milter protocol level, one session, the null filter's p50 is
+{_n(ml_null_inet_1, 2)} ms on inet against {_n(ml_null_unix_1, 2)} ms on unix, and
+{_n(ml_nodelay_1, 2)} ms with TCP_NODELAY set on the listening socket after smfi_opensocket()
+(accepted sockets inherit it on Linux). **Done in milter/daemon.cc** (mtls-milter at that level:
+{_n(ml_mtls_inet_1, 2)} ms).
 
-Through Postfix one stall remains even with TCP_NODELAY on the filter: null filter
-{_n(null_inet_p50)} ms → {_n(nodelay_p50)} ms, against {_n(null_unix_p50)} ms on unix; answering
-every header instead of SMFIP_NR_HDR does not change it ({_n(hdr_p50)} ms without TCP_NODELAY).
-An strace of Postfix's cleanup and of the filter shows cleanup writing the header and
-end-of-message packets at once and the filter's poll() seeing them about 39 ms later, i.e. they wait
-in Postfix's TCP stack for an acknowledgement: Postfix does not set TCP_NODELAY on milter
-connections. A filter cannot change that; an operator can use a unix socket (recommended when MTA
-and milter share a host), and across hosts the route option `quickack 1` (ip-route(8)) is the usual
-remedy (not measured here). Under load (-s 20) the stalls overlap and cost throughput rather than
-latency: see the inet ÷ unix ratios in the targets table.
+**Postfix's DATA macros.** Through Postfix one stall remained with TCP_NODELAY on the filter. Postfix
+(src/milter/milter8.c) buffers what it sends in a VSTREAM and flushes it only when it reads a reply,
+so a command and its macros leave together and the reply carries the acknowledgement; but it sends
+each stage's macros even for a step the filter asked to skip. A filter that negotiates
+SMFIP_NODATA therefore receives the DATA macros (`D` packet for `T`) with nothing to answer, smtpd
+hands the connection to cleanup, and cleanup's first write (headers and end of message) is held by
+Nagle's algorithm in Postfix's TCP stack, which does not set TCP_NODELAY on milter connections,
+until the filter's kernel sends its delayed ACK. **Done in milter/libmilter_glue.cc**: mtls-milter
+registers a DATA callback that answers `continue`; one more round trip removes the stall. In this
+run, warm, one session, through Postfix on inet: null filter + TCP_NODELAY skipping DATA
+{_n(nodata_p50)} ms, answering DATA {_n(nodelay_p50)} ms, on a unix socket {_n(null_unix_p50)} ms;
+at 20 sessions {_n(nodata_tput, 2)}×, {_n(nodelay_tput, 2)}× and 1.00× the null filter's unix rate.
+Answering every header as well (no SMFIP_NR_HDR) only adds round trips: {_n(hdr_p50)} ms and
+{_n(hdr_tput, 2)}×.
+
+Other filters can do the same; for those that cannot, an operator can use a unix socket
+(recommended when MTA and milter share a host), and across hosts the route option `quickack 1`
+(ip-route(8)) is the usual remedy (not measured here).
 
 ### 2. libunbound in library mode allows 16 outstanding queries
 
@@ -255,7 +276,15 @@ when a burst of new connections arrives, the listener hands all of them to the f
 file can still override them (the "libunbound defaults" rows above therefore run with those values,
 not with the library's 16); larger `msg-cache-size`/`rrset-cache-size` are worth considering too.
 Each cold name also cost about {_n(cold_queries, 1)} queries here: libunbound minimises the query
-name (QNAME minimisation), asking for the name before asking for its Client MX.
+name (QNAME minimisation), asking for the name before asking for its Client MX. In the
+milter-protocol cold runs ({_n(cold_s, 0)} sessions) `qname-minimisation: no` gave
+{_n(noqmin_ratio, 2)}× the rate, at {_n(noqmin_cpu, 2)} against {_n(cold_cpu, 2)} CPU s per 1000
+messages. That is a privacy trade (RFC 9156: the servers of the parent zones see the whole name),
+so mtls-milter keeps libunbound's default and leaves the choice to the unbound-config file. The rest
+of a cold lookup is mostly signature checking: Debian's libunbound verifies with Nettle, and in a
+`perf record` of a cold run during development (milter_load, 20 sessions) libhogweed and libgmp,
+i.e. ECDSA P-256 verification (the zones here are signed with algorithm 13), took 27 % of the
+filter's CPU and the kernel 54 %.
 
 ### 3. Per-message CPU: libunbound's thread hand-off, even on a cache hit
 
