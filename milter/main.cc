@@ -98,6 +98,14 @@ std::string describe(const Settings& settings) {
 
 // Re-reads the command line and config file. Options that only take effect
 // at start-up are reported, not silently ignored; a bad config keeps the old.
+// For what outlives one Runtime (the policy server, the session store): the
+// log settings of the Runtime installed when the line is written.
+void log_to_current_runtime(Severity severity, std::string_view text) {
+    if (const auto now = current_runtime()) {
+        now->logger->log(severity, text);
+    }
+}
+
 void reload(const std::vector<std::string>& arguments) {
     const auto current = current_runtime();
     notify_service_manager("RELOADING=1");
@@ -125,7 +133,7 @@ void reload(const std::vector<std::string>& arguments) {
         keep(&Settings::policy_channel, "policy-socket", policy_socket_text(next) != policy_socket_text(now));
         keep(&Settings::policy_channel, "policy-lifetime", lifetime_changed);
         keep(&Settings::policy_channel, "policy-max-sessions", max_sessions_changed);
-        auto runtime = make_runtime(next, current.get());
+        auto runtime = make_runtime(next, current.get(), log_to_current_runtime);
         install_runtime(runtime);
         runtime->logger->log(Severity::info, "reloaded: " + describe(next));
     } catch (const std::exception& error) {
@@ -166,7 +174,7 @@ int serve(const Settings& settings, const std::vector<std::string>& arguments) {
 
         // Threads do not survive fork(): the resolver starts after detaching.
         // make_runtime also creates the policy channel's session store.
-        auto runtime = make_runtime(settings, nullptr);
+        auto runtime = make_runtime(settings, nullptr, log_to_current_runtime);
         logger = runtime->logger;  // one Logger for the same settings, not two
         install_runtime(std::move(runtime));
         if (smfi_setconn(const_cast<char*>(settings.socket.c_str())) != MI_SUCCESS ||  // NOLINT: C API
@@ -189,13 +197,7 @@ int serve(const Settings& settings, const std::vector<std::string>& arguments) {
         // (451 unless the operator changed it) to every policy request.
         std::optional<PolicyServer> policy_server;
         if (settings.policy_channel.socket) {
-            policy_server.emplace(*settings.policy_channel.socket, current_runtime()->sessions,
-                                  [](Severity severity, std::string_view text) {
-                                      // The current Runtime's logger: a reload may change log settings.
-                                      if (const auto now = current_runtime()) {
-                                          now->logger->log(severity, text);
-                                      }
-                                  });
+            policy_server.emplace(*settings.policy_channel.socket, current_runtime()->sessions, log_to_current_runtime);
         }
         const PidFile pidfile(settings.pidfile);
         logger->log(Severity::info, fmt::format("mtls-milter {} started: {}", MTLS_VERSION, describe(settings)));

@@ -10,7 +10,8 @@ LoggerSettings logger_settings_for(const Settings& settings) {
     return LoggerSettings{settings.syslog, settings.syslog_facility, settings.log_stderr};
 }
 
-std::shared_ptr<const Runtime> make_runtime(const Settings& settings, const Runtime* previous) {
+std::shared_ptr<const Runtime> make_runtime(const Settings& settings, const Runtime* previous,
+                                            const CurrentLog& current_log) {
     // Always a new resolver: a reload must re-read the unbound config and the
     // trust anchor files, whose names may be unchanged but contents not.
     std::shared_ptr<Resolver> resolver = UnboundResolver::create(settings.unbound);
@@ -27,9 +28,9 @@ std::shared_ptr<const Runtime> make_runtime(const Settings& settings, const Runt
         sessions = previous->sessions;
     } else if (settings.policy_channel.socket) {
         const TlsSessionStore::Limits limits{settings.policy_channel.max_sessions, settings.policy_channel.lifetime};
-        sessions =
-            std::make_shared<TlsSessionStore>(limits, [logger](const ClientEndpoint& client, std::string_view why) {
-                logger->log(Severity::info, fmt::format("policy channel: fingerprints for client={} port={} "
+        sessions = std::make_shared<TlsSessionStore>(
+            limits, [current_log](const ClientEndpoint& client, std::string_view why) {
+                current_log(Severity::info, fmt::format("policy channel: fingerprints for client={} port={} "
                                                         "never reached a milter connection ({})",
                                                         client.address.to_string(), client.port, why));
             });

@@ -3,7 +3,9 @@
 // can install a new one without disturbing messages in flight.
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <string_view>
 
 #include "mtls/authenticator.h"
 #include "mtls/logger.h"
@@ -37,10 +39,16 @@ struct Runtime {
 
 LoggerSettings logger_settings_for(const Settings& settings);
 
+// Logs through whichever Runtime is current when it is called.
+using CurrentLog = std::function<void(Severity, std::string_view)>;
+
 // A Runtime for settings, with a new resolver (re-reading its files). The
 // previous Runtime's metrics and session store are kept, and its logger when
 // the log settings did not change. The first Runtime gets a session store
-// when policy-socket is set. Throws ResolverSetupError when the resolver cannot be set up.
-std::shared_ptr<const Runtime> make_runtime(const Settings& settings, const Runtime* previous);
+// when policy-socket is set; the store outlives that Runtime, so it reports
+// unclaimed entries through current_log, which follows reloads.
+// Throws ResolverSetupError when the resolver cannot be set up.
+std::shared_ptr<const Runtime> make_runtime(const Settings& settings, const Runtime* previous,
+                                            const CurrentLog& current_log);
 
 }  // namespace mtls::milter
