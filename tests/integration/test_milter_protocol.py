@@ -235,6 +235,21 @@ class SendmailMacroTests(MilterProtocolCase):
         self.assertIn("{auth_authen}", lists["M"], lists)
         self.assertIn("i", lists["E"], lists)
 
+    @row(SENDMAIL, "DATA is negotiated and answered",
+         "negotiation reply; one message with the DATA stage's macros",
+         "neither SMFIP_NODATA nor SMFIP_NR_DATA; DATA gets CONTINUE: Postfix sends the DATA macros "
+         "even for a skipped step, and only a reply acknowledges them at once (on an inet socket "
+         "the headers would otherwise wait about 40 ms for a delayed ACK; docs/PERFORMANCE.md)")
+    def test_data_answered(self):
+        self.assertFalse(self.negotiated.protocol & (mc.SMFIP_NODATA | mc.SMFIP_NR_DATA),
+                         hex(self.negotiated.protocol))
+        macros = sendmail_macros()
+        macros["T"] = {"i": "DATA1"}
+        result = self.message(macros=macros)
+        self.assertIn("T", result.sent, result.describe())
+        self.assertEqual(result.replies.get("data"), mc.Reply(mc.SMFIR_CONTINUE), result.describe())
+        self.verdict(result, "pass", "secure.test")
+
 
 class HeaderActionTests(MilterProtocolCase):
 
