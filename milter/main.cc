@@ -96,8 +96,6 @@ std::string describe(const Settings& settings) {
         escape_for_log(policy_socket_text(settings)));
 }
 
-// Re-reads the command line and config file. Options that only take effect
-// at start-up are reported, not silently ignored; a bad config keeps the old.
 // For what outlives one Runtime (the policy server, the session store): the
 // log settings of the Runtime installed when the line is written.
 void log_to_current_runtime(Severity severity, std::string_view text) {
@@ -106,6 +104,8 @@ void log_to_current_runtime(Severity severity, std::string_view text) {
     }
 }
 
+// Re-reads the command line and config file. Options that only take effect
+// at start-up are reported, not silently ignored; a bad config keeps the old.
 void reload(const std::vector<std::string>& arguments) {
     const auto current = current_runtime();
     notify_service_manager("RELOADING=1");
