@@ -12,28 +12,13 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "mtls/unique_fd.h"
+
 namespace mtls::milter {
 namespace {
 
 constexpr int kIoTimeoutMs = 2000;
 constexpr std::size_t kMaxRequest = 8192;
-
-// Owns a file descriptor for the scope of one request.
-class Descriptor {
-public:
-    explicit Descriptor(int fd) : fd_(fd) {}
-    ~Descriptor() {
-        if (fd_ >= 0) {
-            close(fd_);
-        }
-    }
-    Descriptor(const Descriptor&) = delete;
-    Descriptor& operator=(const Descriptor&) = delete;
-    [[nodiscard]] int get() const { return fd_; }
-
-private:
-    int fd_;
-};
 
 bool wait_for(int fd, short events) {
     pollfd entry{fd, events, 0};
@@ -104,7 +89,7 @@ void MetricsServer::serve() {
 }
 
 void MetricsServer::answer(int client) const {
-    const Descriptor connection(client);
+    const UniqueFd connection(client);
     std::string request;
     std::array<char, 1024> buffer{};
     // Read the request head only; a scraper sends no body.

@@ -71,7 +71,7 @@ std::vector<std::string> policy_socket_problems(const ListenAddress& address) {
 }
 
 struct PolicyServer::Client {
-    Fd fd;
+    UniqueFd fd;
     PolicyRequestReader reader;
     std::string unsent;
     Clock::time_point last_activity;
@@ -83,20 +83,13 @@ struct PolicyServer::Client {
     bool closing = false;
 };
 
-void PolicyServer::Fd::reset() {
-    if (fd_ >= 0) {
-        close(fd_);
-        fd_ = -1;
-    }
-}
-
 PolicyServer::PolicyServer(const ListenAddress& address, std::shared_ptr<TlsSessionStore> sessions, Log log,
                            Limits limits)
     : sessions_(std::move(sessions)), log_(std::move(log)), limits_(limits) {
     if (!sessions_) {
         throw std::invalid_argument("policy server: no session store");
     }
-    wakeup_ = Fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    wakeup_ = UniqueFd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     if (!wakeup_.valid()) {
         fail("policy-socket: eventfd");
     }
@@ -138,7 +131,7 @@ void PolicyServer::listen_unix(const std::string& path) {
         }
         // A socket someone still accepts on is not stale: taking it over
         // would silently cut off another daemon (or a second copy of us).
-        const Fd probe(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+        const UniqueFd probe(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
         if (probe.valid() && (connect(probe.get(), generic, sizeof address) == 0 || errno == EAGAIN)) {
             throw std::runtime_error(fmt::format("policy-socket unix:{}: another process listens on it", path));
         }
@@ -146,7 +139,7 @@ void PolicyServer::listen_unix(const std::string& path) {
             fail(fmt::format("policy-socket unix:{}: cannot remove the stale socket", path));
         }
     }
-    listener_ = Fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    listener_ = UniqueFd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     if (!listener_.valid()) {
         fail("policy-socket: socket");
     }
@@ -166,7 +159,7 @@ void PolicyServer::listen_unix(const std::string& path) {
 void PolicyServer::listen_inet(const Endpoint& endpoint) {
     const bool v4 = endpoint.address.family() == IpAddress::Family::v4;
     const std::string name = listen_address_text(ListenAddress{{}, endpoint});
-    listener_ = Fd(socket(v4 ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    listener_ = UniqueFd(socket(v4 ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     if (!listener_.valid()) {
         fail("policy-socket: socket");
     }
@@ -252,7 +245,7 @@ void PolicyServer::serve() {
 
 void PolicyServer::accept_clients(std::vector<Client>& clients) {
     for (int round = 0; round < kMaxAcceptsPerWakeup; ++round) {
-        Fd fd(accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+        UniqueFd fd(accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
         const auto now = Clock::now();
         if (!fd.valid()) {
             if (errno == EINTR || errno == ECONNABORTED) {

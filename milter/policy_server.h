@@ -25,6 +25,7 @@
 #include "mtls/logger.h"
 #include "mtls/policy_request.h"
 #include "mtls/settings.h"
+#include "mtls/unique_fd.h"
 #include "tls_session_store.h"
 
 namespace mtls::milter {
@@ -71,29 +72,6 @@ public:
     [[nodiscard]] std::size_t clients() const { return client_count_; }
 
 private:
-    // Owns one file descriptor.
-    class Fd {
-    public:
-        Fd() = default;
-        explicit Fd(int fd) : fd_(fd) {}
-        ~Fd() { reset(); }
-        Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-        Fd& operator=(Fd&& other) noexcept {
-            if (this != &other) {
-                reset();
-                fd_ = std::exchange(other.fd_, -1);
-            }
-            return *this;
-        }
-        Fd(const Fd&) = delete;
-        Fd& operator=(const Fd&) = delete;
-        [[nodiscard]] int get() const { return fd_; }
-        [[nodiscard]] bool valid() const { return fd_ >= 0; }
-        void reset();
-
-    private:
-        int fd_ = -1;
-    };
     struct Client;
 
     void listen_unix(const std::string& path);
@@ -116,8 +94,8 @@ private:
     std::uint64_t unix_device_ = 0;
     std::uint64_t unix_inode_ = 0;
     std::uint16_t port_ = 0;
-    Fd listener_;
-    Fd wakeup_;  // eventfd that ends serve()
+    UniqueFd listener_;
+    UniqueFd wakeup_;  // eventfd that ends serve()
     std::atomic<bool> stopping_{false};
     std::atomic<std::size_t> client_count_{0};
     std::uint64_t connection_serial_ = 0;  // names connections in the log

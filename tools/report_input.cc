@@ -9,28 +9,12 @@
 #include <system_error>
 #include <utility>
 
+#include "mtls/unique_fd.h"
+
 namespace mtls::report {
 namespace {
 
 constexpr std::size_t kReadSize = std::size_t{64} * 1024;
-
-// Owns a descriptor until zlib takes it over.
-class Fd {
-public:
-    explicit Fd(int fd) : fd_(fd) {}
-    ~Fd() {
-        if (fd_ >= 0) {
-            ::close(fd_);
-        }
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-    [[nodiscard]] int get() const { return fd_; }
-    int release() { return std::exchange(fd_, -1); }
-
-private:
-    int fd_;
-};
 
 [[noreturn]] void fail(const std::string& path, int error) {
     throw std::system_error(error, std::generic_category(), path);
@@ -41,7 +25,7 @@ private:
 LineReader::LineReader(const std::string& path, std::size_t max_line)
     : max_line_(max_line), reference_(now()), buffer_(kReadSize) {
     // Standard input is duplicated so that gzclose does not close fd 0.
-    Fd fd(path == "-" ? ::dup(STDIN_FILENO) : ::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    UniqueFd fd(path == "-" ? ::dup(STDIN_FILENO) : ::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (fd.get() < 0) {
         fail(path, errno);
     }

@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "mtls/unique_fd.h"
 #include "policy_server.h"
 
 using namespace mtls;
@@ -38,23 +39,6 @@ constexpr std::string_view kSha256Key =
     "2C:26:B4:6B:68:FF:C6:8F:F9:9B:45:3C:1D:30:41:34:13:42:2D:70:64:83:BF:A0:F9:8A:5E:88:62:66:E7:AE";
 constexpr std::string_view kMd5 = "C2:9D:F4:87:71:73:73:D9:18:E7:C2:F3:C1:DA:6E:04";
 constexpr int kTimeoutMs = 5000;
-
-class Socket {
-public:
-    explicit Socket(int fd) : fd_(fd) {}
-    ~Socket() {
-        if (fd_ >= 0) {
-            close(fd_);
-        }
-    }
-    Socket(const Socket&) = delete;
-    Socket& operator=(const Socket&) = delete;
-    Socket(Socket&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-    [[nodiscard]] int get() const { return fd_; }
-
-private:
-    int fd_;
-};
 
 class TempDir {
 public:
@@ -111,8 +95,8 @@ ListenAddress loopback_any_port() {
     return address;
 }
 
-Socket connect_unix(const std::string& path) {
-    Socket socket_fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+UniqueFd connect_unix(const std::string& path) {
+    UniqueFd socket_fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     sockaddr_un address{};
     address.sun_family = AF_UNIX;
     std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
@@ -120,8 +104,8 @@ Socket connect_unix(const std::string& path) {
     return socket_fd;
 }
 
-Socket connect_loopback(std::uint16_t port) {
-    Socket socket_fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+UniqueFd connect_loopback(std::uint16_t port) {
+    UniqueFd socket_fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     sockaddr_in address{};
     address.sin_family = AF_INET;
     address.sin_port = htons(port);
@@ -130,7 +114,7 @@ Socket connect_loopback(std::uint16_t port) {
     return socket_fd;
 }
 
-void send_all(const Socket& socket_fd, std::string_view data) {
+void send_all(const UniqueFd& socket_fd, std::string_view data) {
     while (!data.empty()) {
         const auto sent = send(socket_fd.get(), data.data(), data.size(), MSG_NOSIGNAL);
         if (sent <= 0) {
@@ -141,7 +125,7 @@ void send_all(const Socket& socket_fd, std::string_view data) {
 }
 
 // Reads until `wanted` bytes arrived, the peer closed, or the timeout.
-std::string receive(const Socket& socket_fd, std::size_t wanted, int timeout_ms = kTimeoutMs) {
+std::string receive(const UniqueFd& socket_fd, std::size_t wanted, int timeout_ms = kTimeoutMs) {
     std::string got;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     while (got.size() < wanted) {
@@ -162,7 +146,7 @@ std::string receive(const Socket& socket_fd, std::size_t wanted, int timeout_ms 
 }
 
 // True when the server closed the connection within the timeout.
-bool closed_by_server(const Socket& socket_fd, int timeout_ms = kTimeoutMs) {
+bool closed_by_server(const UniqueFd& socket_fd, int timeout_ms = kTimeoutMs) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     while (true) {
         const auto left =
@@ -351,7 +335,7 @@ TEST_CASE("policy server: connections beyond max_clients are closed at once", "[
     const auto third = connect_loopback(server.port());
     CHECK(closed_by_server(third));
     CHECK(log.count("2 connections open, refusing more") == 1);
-    for (const Socket* client : {&first, &second}) {
+    for (const UniqueFd* client : {&first, &second}) {
         send_all(*client, request("192.0.2.1", "1", "", ""));
         CHECK(receive(*client, kDunno.size()) == kDunno);
     }
@@ -412,7 +396,7 @@ TEST_CASE("policy server: the unix socket path", "[policy_server]") {
         const auto path = dir.file("stale.sock");
         { const PolicyServer first(unix_address(path), store, log.sink()); }
         // Leave a socket file nobody listens on, as a crash would.
-        Socket leftover(socket(AF_UNIX, SOCK_STREAM, 0));
+        UniqueFd leftover(socket(AF_UNIX, SOCK_STREAM, 0));
         sockaddr_un address{};
         address.sun_family = AF_UNIX;
         std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
