@@ -19,21 +19,10 @@
 
 #include <fmt/format.h>
 
+#include "mtls/openssl_ptr.h"
+
 namespace mtls {
 namespace {
-
-// unique_ptr deleters for OpenSSL's C objects, one free function each.
-template <auto Free>
-struct FreeWith {
-    template <typename T>
-    void operator()(T* object) const noexcept {
-        Free(object);
-    }
-};
-
-struct OpenSslFree {
-    void operator()(void* memory) const noexcept { OPENSSL_free(memory); }
-};
 
 struct UntrustedStackFree {
     // The stack only borrows the certificates, which the vector owns.
@@ -49,13 +38,10 @@ struct FileClose {
     void operator()(std::FILE* file) const noexcept { std::fclose(file); }  // NOLINT(cppcoreguidelines-owning-memory)
 };
 
-using BioPtr = std::unique_ptr<BIO, FreeWith<&BIO_free_all>>;
-using X509Ptr = std::unique_ptr<X509, FreeWith<&X509_free>>;
 using StorePtr = std::unique_ptr<X509_STORE, FreeWith<&X509_STORE_free>>;
 using StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, FreeWith<&X509_STORE_CTX_free>>;
 using UntrustedPtr = std::unique_ptr<STACK_OF(X509), UntrustedStackFree>;
 using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, GeneralNamesFree>;
-using OpenSslBytes = std::unique_ptr<unsigned char, OpenSslFree>;
 using FilePtr = std::unique_ptr<std::FILE, FileClose>;
 
 // The reason of the most recent OpenSSL error, and an empty queue after it,

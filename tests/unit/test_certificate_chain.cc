@@ -21,6 +21,7 @@
 #include <fmt/format.h>
 
 #include "mtls/certificate_chain.h"
+#include "mtls/openssl_ptr.h"
 
 // Designated initializers name only what a certificate is about; the rest
 // keep their defaults on purpose.
@@ -31,21 +32,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-template <auto Free>
-struct FreeWith {
-    template <typename T>
-    void operator()(T* object) const noexcept {
-        Free(object);
-    }
-};
-struct OpenSslFree {
-    void operator()(void* memory) const noexcept { OPENSSL_free(memory); }
-};
 using KeyPtr = std::unique_ptr<EVP_PKEY, FreeWith<&EVP_PKEY_free>>;
-using X509Ptr = std::unique_ptr<X509, FreeWith<&X509_free>>;
-using BioPtr = std::unique_ptr<BIO, FreeWith<&BIO_free_all>>;
 using ExtensionPtr = std::unique_ptr<X509_EXTENSION, FreeWith<&X509_EXTENSION_free>>;
-using Bytes = std::unique_ptr<unsigned char, OpenSslFree>;
 
 constexpr long kDay = 86400;
 
@@ -355,7 +343,7 @@ TEST_CASE("fingerprints are SHA-256 over the DER certificate and the DER Subject
 
     unsigned char* raw = nullptr;
     const int size = i2d_PUBKEY(X509_get0_pubkey(leaf.cert.get()), &raw);
-    const Bytes spki(raw);
+    const OpenSslBytes spki(raw);
     REQUIRE(size > 0);
     CHECK(*report.evidence.fingerprints.public_key == digest(spki.get(), static_cast<std::size_t>(size)));
 
