@@ -558,27 +558,37 @@ def smtp_session(rig, subjects, cert="out1.secure.test", mail_from="alice@secure
     return stats
 
 
+def all_at_once(work, items, timeout):
+    """``work(item)`` for every item, each on its own thread, all released
+    together by a barrier so that the load arrives as one burst. Returns
+    (results in item order, seconds from release to the last result)."""
+    items = list(items)
+    barrier = threading.Barrier(len(items), timeout=60)
+
+    def one(item):
+        try:
+            barrier.wait()
+        except threading.BrokenBarrierError:
+            pass
+        return work(item)
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=len(items)) as pool:
+        results = list(pool.map(one, items, timeout=timeout))
+    return results, time.monotonic() - started
+
+
 def smtp_load(rig, sessions, per_session, tag, retries=0):
     """``sessions`` concurrent TLS sessions of ``per_session`` messages each
     (unique subjects ``<tag>-<session>-<n>``), all started at once.
     Returns (subjects, summed stats, seconds)."""
     subjects = [[f"{tag}-{s:04d}-{n:03d}" for n in range(per_session)] for s in range(sessions)]
-    barrier = threading.Barrier(sessions, timeout=60)
-
-    def one(batch):
-        try:
-            barrier.wait()
-        except threading.BrokenBarrierError:
-            pass
-        return smtp_session(rig, batch, retries=retries)
-
-    started = time.monotonic()
-    with ThreadPoolExecutor(max_workers=sessions) as pool:
-        results = list(pool.map(one, subjects, timeout=900))
+    results, seconds = all_at_once(lambda batch: smtp_session(rig, batch, retries=retries), subjects,
+                                   timeout=900)
     total = {"accepted": sum(r["accepted"] for r in results),
              "tempfailed": sum(r["tempfailed"] for r in results),
              "failed": [x for r in results for x in r["failed"]]}
-    return [s for batch in subjects for s in batch], total, time.monotonic() - started
+    return [s for batch in subjects for s in batch], total, seconds
 
 
 # --------------------------------------------------------------------------
@@ -636,23 +646,13 @@ def milter_session(address, messages, tag, timeout=60):
 def milter_load(address, sessions, per_session, tag="L"):
     """``sessions`` concurrent milter connections (threads), all started
     together. Returns {"sessions", "messages", "ok", "bad", "errors", "seconds"}."""
-    barrier = threading.Barrier(sessions, timeout=60)
-
-    def one(i):
-        try:
-            barrier.wait()
-        except threading.BrokenBarrierError:
-            pass
-        return milter_session(address, per_session, f"{tag}{i:04d}x")
-
-    started = time.monotonic()
-    with ThreadPoolExecutor(max_workers=sessions) as pool:
-        results = list(pool.map(one, range(sessions), timeout=600))
+    results, seconds = all_at_once(lambda i: milter_session(address, per_session, f"{tag}{i:04d}x"),
+                                   range(sessions), timeout=600)
     return {"sessions": sessions, "messages": sessions * per_session,
             "ok": sum(r[0] for r in results), "bad": sum(r[1] for r in results),
             "errors": [e for r in results for e in r[2]][:5],
             "failed_sessions": sum(1 for r in results if r[2]),
-            "seconds": time.monotonic() - started}
+            "seconds": seconds}
 
 
 # --------------------------------------------------------------------------
