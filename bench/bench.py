@@ -739,7 +739,7 @@ class Bench:
     def check_dns(self):
         """libunbound through the bench configuration: a cold domain is
         DNSSEC-secure, and a name outside test. is refused locally."""
-        check = self.build_dir / "tools" / "mtls-check"
+        check = self.build_dir / "tools" / "mtls-check" / "mtls-check"
         if not check.exists():
             return
         base = [str(check), "--unbound-config", str(self.unbound_conf),

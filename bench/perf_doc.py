@@ -282,7 +282,7 @@ callback does not stop other sessions. But, judging from worker.c, a worker it h
 when a burst of new connections arrives, the listener hands all of them to the few idle workers
 ("ready to run") and starts no new ones, and those sessions then queue behind workers that block.
 {pool_text}
-**Done in core/src/unbound_resolver.cc**: it sets `outgoing-range: 1024` and
+**Done in core/dns/unbound_resolver.cc**: it sets `outgoing-range: 1024` and
 `num-queries-per-thread: 1024` with ub_ctx_set_option before ub_ctx_config, so that an operator's
 file can still override them (the "libunbound defaults" rows above therefore run with those values,
 not with the library's 16); larger `msg-cache-size`/`rrset-cache-size` are worth considering too.
@@ -309,8 +309,8 @@ wrapped in fcntl() calls that switch the pipe between blocking and non-blocking,
 (libunbound's worker, then the event thread that runs ub_process) wake up. Per message that was
 about 8 fcntl, 5 write, 4 read, 3 epoll calls and 2 to 3 more context switches (18.0 against the
 null filter's 14.6); libunbound, libevent and those system calls were 20 to 25 % of the filter's
-CPU. **Done in core/src/unbound_resolver.cc**: an answer cache in front of libunbound
-(core/src/answer_cache.cc), keyed by name and type, keeping only records, nodata and nxdomain
+CPU. **Done in core/dns/unbound_resolver.cc**: an answer cache in front of libunbound
+(core/dns/answer_cache.cc), keyed by name and type, keeping only records, nodata and nxdomain
 answers whose DNSSEC state is secure or insecure, for the answer's TTL capped at 300 s (TTL 0 is not
 cached), at most 4096 entries (least recently used goes), one cache per resolver so that a reload
 starts empty. A hit never leaves the calling thread: its system calls per message are those of the

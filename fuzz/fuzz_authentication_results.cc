@@ -9,8 +9,8 @@
 #include <cstdint>
 
 #include "fuzz_support.h"
-#include "mtls/authentication_results.h"
-#include "mtls/domain_name.h"
+#include "mail/authentication_results.h"
+#include "dns/domain_name.h"
 
 using namespace mtls;
 

@@ -12,8 +12,8 @@
 
 #include "fake_resolver.h"  // client_mx_rdata: the same wire encoder the unit tests use
 #include "fuzz_support.h"
-#include "mtls/client_mx.h"
-#include "mtls/domain_name.h"
+#include "dns/client_mx.h"
+#include "dns/domain_name.h"
 #include "mtls/verdict.h"
 
 using namespace mtls;
@@ -48,7 +48,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     DnsAnswer answer;
     answer.status = AnswerStatus::records;
     answer.dnssec = static_cast<DnssecState>(data[0] % 4);
-    VerdictPolicy policy;
+    VerdictSettings policy;
     policy.require_dnssec = (data[1] & 1) != 0;
     policy.allow_wildcards = (data[1] & 2) != 0;
     std::size_t pos = 2;

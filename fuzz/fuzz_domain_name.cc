@@ -6,8 +6,8 @@
 #include <cstdint>
 
 #include "fuzz_support.h"
-#include "mtls/domain_name.h"
-#include "mtls/name_match.h"
+#include "dns/domain_name.h"
+#include "tls/name_match.h"
 
 using namespace mtls;
 using mtls::fuzz::looks_canonical_host;

@@ -27,10 +27,10 @@
 #include <vector>
 
 #include "fuzz_support.h"
-#include "mtls/authentication_results.h"
-#include "mtls/domain_name.h"
-#include "mtls/identity.h"
-#include "mtls/tls_evidence.h"
+#include "mail/authentication_results.h"
+#include "dns/domain_name.h"
+#include "mail/identity.h"
+#include "tls/tls_evidence.h"
 #include "mtls/verdict.h"
 
 using namespace mtls;
@@ -76,7 +76,7 @@ Verdict verdict_from_decide(const std::uint8_t* control, const std::vector<std::
     TlsEvidence evidence;
     evidence.status = (control[3] & 4) != 0 ? CertificateStatus::verified : CertificateStatus::unverified;
     add_presented_name(evidence, fields[3]);
-    VerdictPolicy policy;
+    VerdictSettings policy;
     policy.require_dnssec = (control[3] & 1) != 0;
     policy.allow_wildcards = (control[3] & 2) != 0;
     return decide(answer, evidence, policy);

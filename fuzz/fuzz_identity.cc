@@ -8,8 +8,8 @@
 #include <cstdint>
 
 #include "fuzz_support.h"
-#include "mtls/domain_name.h"
-#include "mtls/identity.h"
+#include "dns/domain_name.h"
+#include "mail/identity.h"
 
 using namespace mtls;
 

@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "fuzz_support.h"
-#include "mtls/authentication_results.h"
-#include "mtls/settings.h"
+#include "mail/authentication_results.h"
+#include "options/settings.h"
 
 using namespace mtls;
 namespace po = boost::program_options;

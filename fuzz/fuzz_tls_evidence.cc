@@ -11,9 +11,9 @@
 #include <string>
 
 #include "fuzz_support.h"
-#include "mtls/domain_name.h"
-#include "mtls/tls_evidence.h"
-#include "mtls/xtext.h"
+#include "dns/domain_name.h"
+#include "tls/tls_evidence.h"
+#include "mail/xtext.h"
 
 using namespace mtls;
 

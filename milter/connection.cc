@@ -5,10 +5,10 @@
 #include <algorithm>
 #include <utility>
 
-#include "mtls/authentication_results.h"
-#include "mtls/domain_name.h"
-#include "mtls/message_log.h"
-#include "mtls/policy.h"
+#include "mail/authentication_results.h"
+#include "dns/domain_name.h"
+#include "mtls/verdict_record.h"
+#include "mtls/action.h"
 
 namespace mtls::milter {
 namespace {
@@ -210,7 +210,7 @@ Status Connection::act(MtaSession& mta, const MessageState& message, const Verdi
 
 void Connection::log_verdict(const MessageState& message, const Evaluation& evaluation, Action action) const {
     const Identity& identity = message.check->identity();
-    MessageLog record;
+    VerdictRecord record;
     record.queue_id = message.queue_id;
     record.client_address = client_address_;
     record.identity = identity;

@@ -11,8 +11,8 @@
 
 #include "mta_session.h"
 #include "mtls/authenticator.h"
-#include "mtls/ip_address.h"
-#include "mtls/policy.h"
+#include "base/ip_address.h"
+#include "mtls/action.h"
 #include "runtime.h"
 
 namespace mtls::milter {

@@ -11,7 +11,7 @@
 #include <cstring>
 
 #include "connection.h"
-#include "mtls/message_log.h"
+#include "mtls/verdict_record.h"
 
 namespace mtls::milter {
 namespace {

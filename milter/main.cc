@@ -25,17 +25,18 @@
 #include <string_view>
 #include <thread>
 
-#include "command_line.h"
-#include "daemon.h"
+#include "options.h"
+#include "server/daemon.h"
 #include "libmilter_glue.h"
-#include "metrics_server.h"
-#include "mtls/message_log.h"
-#include "mtls/unbound_resolver.h"
-#include "policy_server.h"
+#include "server/metrics_http.h"
+#include "mtls/verdict_record.h"
+#include "dns/unbound_resolver.h"
+#include "fingerprint_listener.h"
 #include "runtime.h"
 
 using namespace mtls;
 using namespace mtls::milter;
+using namespace mtls::server;
 
 namespace {
 
@@ -195,7 +196,7 @@ int serve(const Settings& settings, const std::vector<std::string>& arguments) {
         // the milter socket. It stays up until the very end, drain included:
         // while it is down, Postfix applies smtpd_policy_service_default_action
         // (451 unless the operator changed it) to every policy request.
-        std::optional<PolicyServer> policy_server;
+        std::optional<FingerprintListener> policy_server;
         if (settings.policy_channel.socket) {
             policy_server.emplace(*settings.policy_channel.socket, current_runtime()->sessions, log_to_current_runtime);
         }

@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "mtls/unbound_resolver.h"
+#include "dns/unbound_resolver.h"
 
 namespace mtls::milter {
 
@@ -23,12 +23,12 @@ std::shared_ptr<const Runtime> make_runtime(const Settings& settings, const Runt
         logger = std::make_shared<Logger>(wanted);
     }
     auto metrics = previous != nullptr ? previous->metrics : std::make_shared<Metrics>();
-    std::shared_ptr<TlsSessionStore> sessions;
+    std::shared_ptr<FingerprintStore> sessions;
     if (previous != nullptr) {
         sessions = previous->sessions;
     } else if (settings.policy_channel.socket) {
-        const TlsSessionStore::Limits limits{settings.policy_channel.max_sessions, settings.policy_channel.lifetime};
-        sessions = std::make_shared<TlsSessionStore>(
+        const FingerprintStore::Limits limits{settings.policy_channel.max_sessions, settings.policy_channel.lifetime};
+        sessions = std::make_shared<FingerprintStore>(
             limits, [current_log](const ClientEndpoint& client, std::string_view why) {
                 current_log(Severity::info, fmt::format("policy channel: fingerprints for client={} port={} "
                                                         "never reached a milter connection ({})",

@@ -8,10 +8,10 @@
 #include <string_view>
 
 #include "mtls/authenticator.h"
-#include "mtls/logger.h"
+#include "base/logger.h"
 #include "mtls/metrics.h"
-#include "mtls/settings.h"
-#include "tls_session_store.h"
+#include "options/settings.h"
+#include "fingerprint_store.h"
 
 namespace mtls::milter {
 
@@ -23,11 +23,11 @@ struct Runtime {
     std::shared_ptr<Metrics> metrics;  // lives across reloads
     // Fingerprints from the policy channel; null when policy-socket is off.
     // Lives across reloads, like the policy socket itself.
-    std::shared_ptr<TlsSessionStore> sessions;
+    std::shared_ptr<FingerprintStore> sessions;
 
     Runtime(Settings settings_in, std::shared_ptr<Resolver> resolver_in, std::shared_ptr<Logger> logger_in,
             std::shared_ptr<Metrics> metrics_in = std::make_shared<Metrics>(),
-            std::shared_ptr<TlsSessionStore> sessions_in = nullptr)
+            std::shared_ptr<FingerprintStore> sessions_in = nullptr)
         : settings(std::move(settings_in)),
           resolver(resolver_in),
           authenticator(std::move(resolver_in), AuthenticatorSettings{settings.client_mx_type, settings.dns_timeout,

@@ -1429,7 +1429,7 @@ class Rig:
         start_milter drops it, and Postfix then answers RCPT with 451)."""
         self.build_dir = Path(build_dir or os.environ.get("MTLS_BUILD_DIR", "build")).resolve()
         self.milter_bin = self.build_dir / "milter" / "mtls-milter"
-        self.check_bin = self.build_dir / "tools" / "mtls-check"
+        self.check_bin = self.build_dir / "tools" / "mtls-check" / "mtls-check"
         self.client_mx_type = client_mx_type
         self.authserv_id = authserv_id
         if keep is None:

@@ -38,7 +38,7 @@
 #include <vector>
 
 #include "connection.h"
-#include "mtls/unbound_resolver.h"
+#include "dns/unbound_resolver.h"
 
 using namespace mtls;
 using namespace mtls::milter;

@@ -8,7 +8,7 @@
 
 #include "connection.h"
 #include "fake_resolver.h"
-#include "mtls/authentication_results.h"
+#include "mail/authentication_results.h"
 
 using namespace mtls;
 using namespace mtls::milter;
@@ -313,8 +313,8 @@ namespace {
 // A Runtime with the policy channel's session store, as make_runtime builds
 // it when policy-socket is set.
 struct PolicyHarness : Harness {
-    std::shared_ptr<TlsSessionStore> sessions =
-        std::make_shared<TlsSessionStore>(TlsSessionStore::Limits{100, std::chrono::seconds(60)});
+    std::shared_ptr<FingerprintStore> sessions =
+        std::make_shared<FingerprintStore>(FingerprintStore::Limits{100, std::chrono::seconds(60)});
     Sha256Digest key{};
 
     PolicyHarness() {

@@ -42,8 +42,8 @@ std::vector<std::uint8_t> rdata(std::uint16_t preference, std::string_view host)
 
 // A record as the milter builds it: identity and verdict from the core's own
 // functions, so reasons and fields cannot drift from the real ones.
-mtls::MessageLog judged(std::string_view domain, const mtls::DnsAnswer& answer, const mtls::TlsEvidence& evidence) {
-    mtls::MessageLog record;
+mtls::VerdictRecord judged(std::string_view domain, const mtls::DnsAnswer& answer, const mtls::TlsEvidence& evidence) {
+    mtls::VerdictRecord record;
     record.queue_id = "4Xyz1234";
     record.client_address = "192.0.2.25";
     record.raw_identity = fmt::format("<user@{}>", domain);
@@ -72,15 +72,15 @@ mtls::DnsAnswer client_mx(std::string_view host) {
 
 }  // namespace
 
-mtls::MessageLog passing(std::string_view domain, std::string_view host) {
+mtls::VerdictRecord passing(std::string_view domain, std::string_view host) {
     return judged(domain, client_mx(host), verified(host));
 }
 
-mtls::MessageLog failing(std::string_view domain, std::string_view cert) {
+mtls::VerdictRecord failing(std::string_view domain, std::string_view cert) {
     return judged(domain, client_mx(fmt::format("out1.{}", domain)), verified(cert));
 }
 
-mtls::MessageLog no_client_mx(std::string_view domain) {
+mtls::VerdictRecord no_client_mx(std::string_view domain) {
     mtls::DnsAnswer answer;
     answer.status = mtls::AnswerStatus::nodata;
     answer.dnssec = mtls::DnssecState::insecure;
@@ -89,7 +89,7 @@ mtls::MessageLog no_client_mx(std::string_view domain) {
     return judged(domain, answer, evidence);
 }
 
-mtls::MessageLog bogus(std::string_view domain) {
+mtls::VerdictRecord bogus(std::string_view domain) {
     mtls::DnsAnswer answer;
     answer.status = mtls::AnswerStatus::bogus;
     answer.dnssec = mtls::DnssecState::bogus;
@@ -98,8 +98,8 @@ mtls::MessageLog bogus(std::string_view domain) {
     return record;
 }
 
-mtls::MessageLog invalid_mail_from(std::string_view raw) {
-    mtls::MessageLog record;
+mtls::VerdictRecord invalid_mail_from(std::string_view raw) {
+    mtls::VerdictRecord record;
     record.queue_id = "4Bad0001";
     record.client_address = "198.51.100.7";
     record.raw_identity = std::string(raw);
@@ -110,15 +110,15 @@ mtls::MessageLog invalid_mail_from(std::string_view raw) {
     return record;
 }
 
-mtls::MessageLog null_sender(std::string_view helo) {
-    mtls::MessageLog record = passing(helo, helo);
+mtls::VerdictRecord null_sender(std::string_view helo) {
+    mtls::VerdictRecord record = passing(helo, helo);
     record.identity = mtls::identity_from_envelope("<>", helo);
     record.raw_identity = std::string(helo);
     return record;
 }
 
-mtls::MessageLog hostile() {
-    mtls::MessageLog record = invalid_mail_from(kHostile);
+mtls::VerdictRecord hostile() {
+    mtls::VerdictRecord record = invalid_mail_from(kHostile);
     record.queue_id = kHostile;
     record.client_address = kHostile;
     record.evidence.status = mtls::CertificateStatus::verified;
@@ -127,7 +127,7 @@ mtls::MessageLog hostile() {
     return record;
 }
 
-mtls::MessageLog at(mtls::MessageLog record, std::string_view iso) {
+mtls::VerdictRecord at(mtls::VerdictRecord record, std::string_view iso) {
     const auto time = mtls::report::parse_log_timestamp(iso, mtls::report::now());
     if (!time) {
         throw std::invalid_argument("bad fixture time");
@@ -136,7 +136,7 @@ mtls::MessageLog at(mtls::MessageLog record, std::string_view iso) {
     return record;
 }
 
-std::string body(const mtls::MessageLog& record, Format format) {
+std::string body(const mtls::VerdictRecord& record, Format format) {
     return format == Format::json ? mtls::format_json(record) : mtls::format_text(record);
 }
 

@@ -9,27 +9,27 @@
 #include <string_view>
 #include <vector>
 
-#include "mtls/message_log.h"
+#include "mtls/verdict_record.h"
 
 namespace fixtures {
 
 // Records of every kind the milter logs.
-mtls::MessageLog passing(std::string_view domain = "example.org", std::string_view host = "out1.example.org");
-mtls::MessageLog failing(std::string_view domain = "example.org", std::string_view cert = "rogue.example.net");
-mtls::MessageLog no_client_mx(std::string_view domain = "plain.example");
-mtls::MessageLog bogus(std::string_view domain = "broken.example");
-mtls::MessageLog invalid_mail_from(std::string_view raw);
-mtls::MessageLog null_sender(std::string_view helo = "mx.helo.example");
+mtls::VerdictRecord passing(std::string_view domain = "example.org", std::string_view host = "out1.example.org");
+mtls::VerdictRecord failing(std::string_view domain = "example.org", std::string_view cert = "rogue.example.net");
+mtls::VerdictRecord no_client_mx(std::string_view domain = "plain.example");
+mtls::VerdictRecord bogus(std::string_view domain = "broken.example");
+mtls::VerdictRecord invalid_mail_from(std::string_view raw);
+mtls::VerdictRecord null_sender(std::string_view helo = "mx.helo.example");
 // Every field filled with attacker text: CR LF, quotes, =, escapes, NUL, UTF-8.
-mtls::MessageLog hostile();
+mtls::VerdictRecord hostile();
 extern const std::string kHostile;
 
 // The record with its time set, as the milter sets it when it logs (JSON
 // lines carry it as "ts"); ISO 8601 with a zone, e.g. "2025-11-24T10:00:00Z".
-mtls::MessageLog at(mtls::MessageLog record, std::string_view iso);
+mtls::VerdictRecord at(mtls::VerdictRecord record, std::string_view iso);
 
 enum class Format { text, json };
-std::string body(const mtls::MessageLog& record, Format format);
+std::string body(const mtls::VerdictRecord& record, Format format);
 
 // "Nov 24 22:55:18 mx1 mtls-milter[4242]: BODY" (traditional rsyslog).
 std::string syslog_line(std::string_view stamp, std::string_view body);

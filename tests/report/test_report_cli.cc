@@ -113,7 +113,7 @@ struct Logs {
         fixtures::write_file(garbage, junk);
     }
 
-    static std::string mtls_line(const mtls::MessageLog& log, Format format = Format::text) {
+    static std::string mtls_line(const mtls::VerdictRecord& log, Format format = Format::text) {
         return fixtures::body(log, format);
     }
 

@@ -19,7 +19,7 @@ std::string escaped(std::string_view text) {
     return mtls::escape_for_log(text.substr(0, 512));
 }
 
-void check_round_trip(const mtls::MessageLog& log, Format format) {
+void check_round_trip(const mtls::VerdictRecord& log, Format format) {
     const auto line = fixtures::body(log, format);
     INFO(line);
     std::string problem;
@@ -45,7 +45,7 @@ void check_round_trip(const mtls::MessageLog& log, Format format) {
         CHECK(std::chrono::floor<std::chrono::milliseconds>(record->time->time_since_epoch()) ==
               std::chrono::floor<std::chrono::milliseconds>(log.time.time_since_epoch()));
     } else {
-        CHECK_FALSE(record->time);  // a MessageLog without a time is written without ts
+        CHECK_FALSE(record->time);  // a VerdictRecord without a time is written without ts
     }
     REQUIRE(record->client_mx.size() == log.verdict.client_mx.size());
     for (std::size_t i = 0; i < log.verdict.client_mx.size(); ++i) {
@@ -54,7 +54,7 @@ void check_round_trip(const mtls::MessageLog& log, Format format) {
     }
 }
 
-std::vector<mtls::MessageLog> every_kind() {
+std::vector<mtls::VerdictRecord> every_kind() {
     return {fixtures::at(fixtures::passing(), "2025-11-24T21:55:18.123Z"),
             fixtures::failing(),
             fixtures::no_client_mx(),
@@ -248,7 +248,7 @@ TEST_CASE("the ts of a JSON line wins over the prefix, an unset one does not", "
     parsed = parse_line(timed, kReference);
     REQUIRE(parsed.kind == LineKind::record);
     CHECK(format_iso(parsed.time.value()) == "2025-11-24T21:55:18Z");
-    // A MessageLog without a time is written without ts: the prefix is the time.
+    // A VerdictRecord without a time is written without ts: the prefix is the time.
     const auto unset = fixtures::body(fixtures::passing(), Format::json);
     REQUIRE(unset.find("\"ts\"") == std::string::npos);
     parsed = parse_line(fixtures::syslog_line("Nov 20 00:00:00", unset), kReference);

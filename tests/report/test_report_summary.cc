@@ -17,7 +17,7 @@ namespace {
 
 const Timestamp kReference = Timestamp{std::chrono::seconds{1764028800}};  // 2025-11-25T00:00:00Z
 
-std::string line_at(const std::string& stamp, const mtls::MessageLog& log, Format format = Format::text) {
+std::string line_at(const std::string& stamp, const mtls::VerdictRecord& log, Format format = Format::text) {
     return fixtures::short_iso_line(stamp, fixtures::body(fixtures::at(log, stamp), format));
 }
 
@@ -31,7 +31,7 @@ const DomainStats& domain(const Summary& summary, std::string_view name) {
     throw std::logic_error("unreachable");
 }
 
-Record record_of(const mtls::MessageLog& log) {
+Record record_of(const mtls::VerdictRecord& log) {
     std::string problem;
     auto record = parse_text_record(fixtures::body(log, Format::text), problem);
     REQUIRE(record);

@@ -7,7 +7,7 @@
 #include <thread>
 #include <vector>
 
-#include "mtls/answer_cache.h"
+#include "dns/answer_cache.h"
 
 using namespace mtls;
 using namespace std::chrono_literals;

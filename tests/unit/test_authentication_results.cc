@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "mtls/authentication_results.h"
+#include "mail/authentication_results.h"
 
 using namespace mtls;
 

@@ -15,7 +15,7 @@ using namespace std::chrono_literals;
 namespace {
 
 AuthenticatorSettings settings_with(std::uint16_t type = 265, std::chrono::milliseconds timeout = 5000ms,
-                                    VerdictPolicy verdict = {}) {
+                                    VerdictSettings verdict = {}) {
     AuthenticatorSettings settings;
     settings.client_mx_type = type;
     settings.dns_timeout = timeout;
@@ -110,7 +110,7 @@ TEST_CASE("the answer and the evidence decide the verdict", "[authenticator]") {
     CHECK(run(lax, "insecure.example", "out1.insecure.example") == Result::pass);
     CHECK(run(lax, "servfail.example", "out1.servfail.example") == Result::temperror);
 
-    const Authenticator strict(resolver, settings_with(265, 5000ms, VerdictPolicy{true, false}));
+    const Authenticator strict(resolver, settings_with(265, 5000ms, VerdictSettings{true, false}));
     CHECK(run(strict, "insecure.example", "out1.insecure.example") == Result::none);
     CHECK(run(strict, "pass.example", "out1.pass.example") == Result::pass);
     CHECK(resolver->cancel_count() == 0);

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "mtls/client_mx.h"
+#include "dns/client_mx.h"
 
 using namespace mtls;
 

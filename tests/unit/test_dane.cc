@@ -8,8 +8,8 @@
 #include "fake_resolver.h"
 #include "mtls/authenticator.h"
 #include "mtls/dane.h"
-#include "mtls/fingerprint.h"
-#include "mtls/tlsa_record.h"
+#include "tls/fingerprint.h"
+#include "dns/tlsa_record.h"
 
 using namespace mtls;
 using namespace mtls::testing;

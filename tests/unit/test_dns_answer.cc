@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "mtls/dns_answer.h"
+#include "dns/dns_answer.h"
 
 using namespace mtls;
 

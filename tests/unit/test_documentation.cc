@@ -7,7 +7,7 @@
 #include <sstream>
 #include <string>
 
-#include "mtls/settings.h"
+#include "options/settings.h"
 
 using namespace mtls;
 

@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "mtls/domain_name.h"
+#include "dns/domain_name.h"
 
 using namespace mtls;
 using namespace std::string_literals;

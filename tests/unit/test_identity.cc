@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "mtls/identity.h"
+#include "mail/identity.h"
 
 using namespace mtls;
 using namespace std::string_literals;

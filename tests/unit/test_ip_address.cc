@@ -9,7 +9,7 @@
 #include <cstring>
 #include <string>
 
-#include "mtls/ip_address.h"
+#include "base/ip_address.h"
 
 using namespace mtls;
 using namespace std::string_literals;

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "mtls/name_match.h"
+#include "tls/name_match.h"
 
 using namespace mtls;
 

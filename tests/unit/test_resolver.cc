@@ -6,7 +6,7 @@
 #include <memory>
 #include <thread>
 
-#include "mtls/resolver.h"
+#include "dns/resolver.h"
 
 using namespace mtls;
 using namespace std::chrono_literals;

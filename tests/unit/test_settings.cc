@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-#include "mtls/settings.h"
+#include "options/settings.h"
 
 using namespace mtls;
 namespace po = boost::program_options;

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "mtls/tls_evidence.h"
+#include "tls/tls_evidence.h"
 
 using namespace mtls;
 

@@ -39,9 +39,9 @@ TlsEvidence with_status(CertificateStatus status) {
     return evidence;
 }
 
-const VerdictPolicy kDefault{};
-const VerdictPolicy kRequireDnssec{true, false};
-const VerdictPolicy kWildcards{false, true};
+const VerdictSettings kDefault{};
+const VerdictSettings kRequireDnssec{true, false};
+const VerdictSettings kWildcards{false, true};
 
 }  // namespace
 
@@ -250,7 +250,7 @@ TEST_CASE("reasons are fixed text, safe for a header", "[verdict]") {
 
 TEST_CASE("a bogus DNSSEC state never passes, whatever the status says") {
     const auto answer = answer_with({client_mx_rdata(10, "out1.example.org")}, DnssecState::bogus);
-    const auto verdict = decide(answer, verified({"out1.example.org"}), VerdictPolicy{});
+    const auto verdict = decide(answer, verified({"out1.example.org"}), VerdictSettings{});
     CHECK(verdict.result == Result::temperror);
     CHECK(verdict.dnssec == DnssecState::bogus);
 }

@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "mtls/xtext.h"
+#include "mail/xtext.h"
 
 using namespace mtls;
 using namespace std::string_literals;

@@ -1,0 +1,59 @@
+#include "dns/tlsa_record.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+namespace mtls {
+namespace {
+
+constexpr std::uint8_t kUsageDaneEe = 3;
+constexpr std::uint8_t kSelectorCertificate = 0;
+constexpr std::uint8_t kSelectorPublicKey = 1;
+constexpr std::uint8_t kMatchingSha256 = 1;
+constexpr std::uint8_t kMatchingSha512 = 2;
+
+}  // namespace
+
+Expected<TlsaRecord> parse_tlsa_rdata(std::span<const std::uint8_t> rdata) {
+    if (rdata.size() < 3) {
+        return Error{"TLSA record shorter than its fixed fields"};
+    }
+    TlsaRecord record;
+    record.usage = rdata[0];
+    record.selector = rdata[1];
+    record.matching_type = rdata[2];
+    record.data.assign(rdata.begin() + 3, rdata.end());
+    if (record.matching_type == kMatchingSha256 && record.data.size() != 32) {
+        return Error{"TLSA SHA-256 digest is not 32 octets"};
+    }
+    if (record.matching_type == kMatchingSha512 && record.data.size() != 64) {
+        return Error{"TLSA SHA-512 digest is not 64 octets"};
+    }
+    if (record.data.empty()) {
+        return Error{"TLSA record without association data"};
+    }
+    return record;
+}
+
+bool dane_ee_matches(const TlsaRecord& record, const Fingerprints& fingerprints) {
+    if (record.usage != kUsageDaneEe || record.matching_type != kMatchingSha256) {
+        return false;
+    }
+    const std::optional<Sha256Digest>* digest = nullptr;
+    if (record.selector == kSelectorCertificate) {
+        digest = &fingerprints.certificate;
+    } else if (record.selector == kSelectorPublicKey) {
+        digest = &fingerprints.public_key;
+    } else {
+        return false;
+    }
+    return digest->has_value() &&
+           std::equal(record.data.begin(), record.data.end(), (*digest)->begin(), (*digest)->end());
+}
+
+std::string to_presentation(const TlsaRecord& record) {
+    return fmt::format("{} {} {} {}", record.usage, record.selector, record.matching_type, to_hex(record.data));
+}
+
+}  // namespace mtls

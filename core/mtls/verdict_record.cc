@@ -1,0 +1,160 @@
+#include "mtls/verdict_record.h"
+
+#include <fmt/format.h>
+
+#include <ctime>
+
+#include <nlohmann/json.hpp>
+
+namespace mtls {
+namespace {
+
+constexpr std::size_t kMaxFieldLength = 512;
+
+std::string clip(std::string_view text) {
+    return std::string(text.substr(0, kMaxFieldLength));
+}
+
+std::vector<std::string> hosts_of(const Verdict& verdict) {
+    std::vector<std::string> out;
+    for (const auto& record : verdict.client_mx) {
+        out.push_back(fmt::format("{}:{}", record.preference, record.is_null() ? "." : record.host));
+    }
+    return out;
+}
+
+std::vector<std::string> escaped(const std::vector<std::string>& values) {
+    std::vector<std::string> out;
+    out.reserve(values.size());
+    for (const auto& value : values) {
+        out.push_back(escape_for_log(clip(value)));
+    }
+    return out;
+}
+
+// A value in the text format: bare when it is a simple word, else quoted.
+std::string text_value(std::string_view value) {
+    std::string safe = escape_for_log(clip(value));
+    if (!safe.empty() && safe.find_first_of(" \"=") == std::string::npos) {
+        return safe;
+    }
+    std::string out = "\"";
+    for (const char c : safe) {
+        if (c == '"') {
+            out += "\\\"";
+        } else {
+            out.push_back(c);
+        }
+    }
+    return out + "\"";
+}
+
+std::string list_value(const std::vector<std::string>& values) {
+    if (values.empty()) {
+        return "-";
+    }
+    return fmt::format("{}", fmt::join(values, ","));
+}
+
+}  // namespace
+
+std::string iso8601_utc(std::chrono::system_clock::time_point time) {
+    const auto since_epoch = time.time_since_epoch();
+    const auto seconds = std::chrono::floor<std::chrono::seconds>(since_epoch);
+    const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(since_epoch - seconds).count();
+    const std::time_t whole = seconds.count();
+    std::tm utc{};
+    gmtime_r(&whole, &utc);
+    return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday,
+                       utc.tm_hour, utc.tm_min, utc.tm_sec, millis);
+}
+
+std::string escape_for_log(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (const char c : text) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u < 0x20 || u >= 0x7f || c == '\\') {
+            out += fmt::format("\\x{:02x}", u);
+        } else {
+            out.push_back(c);
+        }
+    }
+    return out;
+}
+
+std::string format_text(const VerdictRecord& record) {
+    std::vector<std::string> fields;
+    fields.push_back("queue_id=" + text_value(record.queue_id.empty() ? "-" : record.queue_id));
+    fields.push_back("client=" + text_value(record.client_address));
+    fields.push_back(fmt::format("identity={}:{}", property_name(record.identity.kind),
+                                 text_value(record.identity.usable() ? record.identity.domain : record.raw_identity)));
+    fields.push_back(fmt::format("tls={}", to_string(record.evidence.status)));
+    fields.push_back("cert_names=" + text_value(list_value(escaped(record.evidence.names))));
+    if (!record.evidence.unusable_names.empty()) {
+        fields.push_back("unusable_cert_names=" + text_value(list_value(escaped(record.evidence.unusable_names))));
+    }
+    fields.push_back("client_mx=" + text_value(list_value(hosts_of(record.verdict))));
+    fields.push_back(fmt::format("dnssec={}", to_string(record.verdict.dnssec)));
+    fields.push_back(fmt::format("result={}", to_string(record.verdict.result)));
+    if (!record.verdict.matched_host.empty()) {
+        fields.push_back("matched=" + record.verdict.matched_host);
+        fields.push_back(fmt::format("via={}", to_string(record.verdict.method)));
+    }
+    if (!record.verdict.tlsa_owner.empty()) {
+        fields.push_back("tlsa=" + record.verdict.tlsa_owner);
+    }
+    if (const auto& key = record.evidence.fingerprints.public_key) {
+        fields.push_back("key_sha256=" + to_hex(*key));
+    }
+    if (!record.policy_channel.empty()) {
+        fields.push_back("policy=" + text_value(record.policy_channel));
+    }
+    fields.push_back("reason=" + text_value(record.verdict.reason.empty() ? "-" : record.verdict.reason));
+    fields.push_back("action=" + text_value(record.action));
+    fields.push_back(fmt::format("lookup_ms={:.1f}", static_cast<double>(record.lookup_time.count()) / 1000.0));
+    if (!record.dns_detail.empty()) {
+        fields.push_back("dns_detail=" + text_value(record.dns_detail));
+    }
+    if (record.time != std::chrono::system_clock::time_point{}) {
+        fields.push_back("ts=" + iso8601_utc(record.time));
+    }
+    return fmt::format("{}", fmt::join(fields, " "));
+}
+
+std::string format_json(const VerdictRecord& record) {
+    nlohmann::json line = {
+        {"queue_id", escape_for_log(clip(record.queue_id))},
+        {"client_addr", escape_for_log(clip(record.client_address))},
+        {"identity_type", property_name(record.identity.kind)},
+        {"identity", record.identity.usable() ? record.identity.domain : escape_for_log(clip(record.raw_identity))},
+        {"tls", to_string(record.evidence.status)},
+        {"evidence", to_string(record.evidence.source)},
+        {"cert_names", escaped(record.evidence.names)},
+        {"unusable_cert_names", escaped(record.evidence.unusable_names)},
+        {"client_mx", hosts_of(record.verdict)},
+        {"dnssec", to_string(record.verdict.dnssec)},
+        {"result", to_string(record.verdict.result)},
+        {"reason", escape_for_log(record.verdict.reason)},
+        {"matched", escape_for_log(record.verdict.matched_host)},
+        {"via", to_string(record.verdict.method)},
+        {"tlsa", record.verdict.tlsa_owner},
+        {"cert_sha256",
+         record.evidence.fingerprints.certificate ? to_hex(*record.evidence.fingerprints.certificate) : std::string()},
+        {"key_sha256",
+         record.evidence.fingerprints.public_key ? to_hex(*record.evidence.fingerprints.public_key) : std::string()},
+        {"action", escape_for_log(record.action)},
+        {"lookup_ms", static_cast<double>(record.lookup_time.count()) / 1000.0},
+        {"dns_detail", escape_for_log(clip(record.dns_detail))},
+    };
+    if (!record.policy_channel.empty()) {
+        line["policy_channel"] = record.policy_channel;
+    }
+    if (record.time != std::chrono::system_clock::time_point{}) {
+        line["ts"] = iso8601_utc(record.time);
+    }
+    // Every string was escaped to ASCII above, so dump() cannot meet invalid UTF-8.
+    return line.dump();
+}
+
+}  // namespace mtls

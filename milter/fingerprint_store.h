@@ -1,0 +1,103 @@
+// Certificate fingerprints learnt on Postfix's policy channel, kept per SMTP
+// connection until the milter side of the same connection asks for them.
+// Postfix's milter macros carry no fingerprint, its policy requests do (even
+// for unverified certificates); both sides name the connection by the
+// client's address and port. Entries are bounded in number and age, and an
+// entry recorded before a milter connection began is never handed to it: an
+// address and port can be reused by a later connection.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <list>
+#include <mutex>
+#include <optional>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "tls/fingerprint.h"
+#include "base/ip_address.h"
+
+namespace mtls::milter {
+
+using StoreClock = std::chrono::steady_clock;
+
+struct ClientEndpoint {
+    IpAddress address;
+    std::uint16_t port = 0;
+
+    // From text as Postfix writes it in either channel ("192.0.2.1",
+    // "2001:db8::1", "IPv6:2001:db8::1"; port "54321"). std::nullopt for
+    // anything else, including port 0.
+    static std::optional<ClientEndpoint> parse(std::string_view address, std::string_view port);
+    // Not defaulted: IpAddress has no operator== of its own.
+    bool operator==(const ClientEndpoint& other) const;
+};
+
+class FingerprintStore {
+public:
+    struct Limits {
+        std::size_t max_sessions = 10000;
+        std::chrono::seconds lifetime{3600};
+    };
+    // Called (outside the store's lock) for each entry dropped because it
+    // expired or was evicted before any milter connection claimed it.
+    using UnclaimedHandler = std::function<void(const ClientEndpoint&, std::string_view why)>;
+
+    explicit FingerprintStore(Limits limits, UnclaimedHandler on_unclaimed = {});
+
+    // The policy channel saw these fingerprints on this connection (a later
+    // request for the same connection replaces them).
+    void record(const ClientEndpoint& client, const Fingerprints& fingerprints, StoreClock::time_point now);
+
+    // The fingerprints recorded for this client at or after `since` (when the
+    // milter connection began) and not yet expired. Marks the entry claimed.
+    std::optional<Fingerprints> find(const ClientEndpoint& client, StoreClock::time_point since,
+                                     StoreClock::time_point now);
+
+    // The milter connection ended: its entry (if recorded at or after
+    // `since`) is dropped.
+    void forget(const ClientEndpoint& client, StoreClock::time_point since);
+
+    [[nodiscard]] std::size_t size() const;
+
+private:
+    struct Key {
+        std::array<std::uint8_t, 16> address{};
+        bool v6 = false;
+        std::uint16_t port = 0;
+        bool operator==(const Key&) const = default;
+    };
+    struct KeyHash {
+        std::size_t operator()(const Key& key) const noexcept;
+    };
+    struct Entry {
+        ClientEndpoint client;
+        Fingerprints fingerprints;
+        StoreClock::time_point recorded;
+        bool claimed = false;
+        std::list<Key>::iterator position;  // in order_
+    };
+    struct Dropped {
+        ClientEndpoint client;
+        std::string_view why;
+    };
+
+    static Key key_of(const ClientEndpoint& client);
+    // Under mutex_: removes expired entries from the oldest end.
+    void expire_locked(StoreClock::time_point now, std::vector<Dropped>& dropped);
+    void erase_locked(std::unordered_map<Key, Entry, KeyHash>::iterator entry);
+    void report(const std::vector<Dropped>& dropped) const;
+
+    Limits limits_;
+    UnclaimedHandler on_unclaimed_;
+    mutable std::mutex mutex_;
+    std::unordered_map<Key, Entry, KeyHash> entries_;
+    std::list<Key> order_;  // oldest record first
+};
+
+}  // namespace mtls::milter
