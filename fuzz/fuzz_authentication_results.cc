@@ -8,9 +8,9 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "dns/domain_name.h"
 #include "fuzz_support.h"
 #include "mail/authentication_results.h"
-#include "dns/domain_name.h"
 
 using namespace mtls;
 

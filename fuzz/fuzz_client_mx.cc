@@ -10,10 +10,10 @@
 #include <cstdint>
 #include <vector>
 
-#include "fake_resolver.h"  // client_mx_rdata: the same wire encoder the unit tests use
-#include "fuzz_support.h"
 #include "dns/client_mx.h"
 #include "dns/domain_name.h"
+#include "fake_resolver.h"  // client_mx_rdata: the same wire encoder the unit tests use
+#include "fuzz_support.h"
 #include "mtls/verdict.h"
 
 using namespace mtls;

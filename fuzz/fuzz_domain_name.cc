@@ -5,8 +5,8 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "fuzz_support.h"
 #include "dns/domain_name.h"
+#include "fuzz_support.h"
 #include "tls/name_match.h"
 
 using namespace mtls;

@@ -26,12 +26,12 @@
 #include <string>
 #include <vector>
 
+#include "dns/domain_name.h"
 #include "fuzz_support.h"
 #include "mail/authentication_results.h"
-#include "dns/domain_name.h"
 #include "mail/identity.h"
-#include "tls/tls_evidence.h"
 #include "mtls/verdict.h"
+#include "tls/tls_evidence.h"
 
 using namespace mtls;
 

@@ -7,8 +7,8 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "fuzz_support.h"
 #include "dns/domain_name.h"
+#include "fuzz_support.h"
 #include "mail/identity.h"
 
 using namespace mtls;

@@ -3,17 +3,17 @@
 // Input: NUL-separated fields "name=value" (a field without '=' defines the
 // macro with an empty value); the whole input is also decoded as xtext.
 // Properties: names usable for matching are canonical; a certificate counts
-// as verified only as FIELD-NOTES say each MTA reports it; untrusted text
+// as verified only as docs/MTA-FACTS.md says each MTA reports it; untrusted text
 // stays bounded; xtext decoding inverts encoding.
 #include <cstddef>
 #include <cstdint>
 #include <map>
 #include <string>
 
-#include "fuzz_support.h"
 #include "dns/domain_name.h"
-#include "tls/tls_evidence.h"
+#include "fuzz_support.h"
 #include "mail/xtext.h"
+#include "tls/tls_evidence.h"
 
 using namespace mtls;
 

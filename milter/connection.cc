@@ -5,10 +5,10 @@
 #include <algorithm>
 #include <utility>
 
-#include "mail/authentication_results.h"
 #include "dns/domain_name.h"
-#include "mtls/verdict_record.h"
+#include "mail/authentication_results.h"
 #include "mtls/action.h"
+#include "mtls/verdict_record.h"
 
 namespace mtls::milter {
 namespace {

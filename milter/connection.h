@@ -9,10 +9,10 @@
 #include <string_view>
 #include <vector>
 
-#include "mta_session.h"
-#include "mtls/authenticator.h"
 #include "base/ip_address.h"
+#include "mta_session.h"
 #include "mtls/action.h"
+#include "mtls/authenticator.h"
 #include "runtime.h"
 
 namespace mtls::milter {

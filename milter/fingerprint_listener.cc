@@ -83,8 +83,8 @@ struct FingerprintListener::Client {
     bool closing = false;
 };
 
-FingerprintListener::FingerprintListener(const ListenAddress& address, std::shared_ptr<FingerprintStore> sessions, Log log,
-                           Limits limits)
+FingerprintListener::FingerprintListener(const ListenAddress& address, std::shared_ptr<FingerprintStore> sessions,
+                                         Log log, Limits limits)
     : sessions_(std::move(sessions)), log_(std::move(log)), limits_(limits) {
     if (!sessions_) {
         throw std::invalid_argument("policy server: no session store");

@@ -23,10 +23,10 @@
 #include <vector>
 
 #include "base/logger.h"
-#include "postfix/policy_delegation.h"
-#include "options/settings.h"
 #include "base/unique_fd.h"
 #include "fingerprint_store.h"
+#include "options/settings.h"
+#include "postfix/policy_delegation.h"
 
 namespace mtls::milter {
 
@@ -58,7 +58,8 @@ public:
     // address on failure). A unix socket is created with the process's
     // umask; a stale socket file is replaced, a live one (something accepts
     // connections on it) or a file that is no socket is left alone.
-    FingerprintListener(const ListenAddress& address, std::shared_ptr<FingerprintStore> sessions, Log log, Limits limits);
+    FingerprintListener(const ListenAddress& address, std::shared_ptr<FingerprintStore> sessions, Log log,
+                        Limits limits);
     FingerprintListener(const ListenAddress& address, std::shared_ptr<FingerprintStore> sessions, Log log)
         : FingerprintListener(address, std::move(sessions), std::move(log), Limits{}) {}
     // Stops the thread, closes every connection, removes the unix socket.

@@ -111,7 +111,7 @@ void FingerprintStore::report(const std::vector<Dropped>& dropped) const {
 }
 
 void FingerprintStore::record(const ClientEndpoint& client, const Fingerprints& fingerprints,
-                             StoreClock::time_point now) {
+                              StoreClock::time_point now) {
     std::vector<Dropped> dropped;
     {
         const std::lock_guard lock(mutex_);
@@ -135,7 +135,7 @@ void FingerprintStore::record(const ClientEndpoint& client, const Fingerprints& 
 }
 
 std::optional<Fingerprints> FingerprintStore::find(const ClientEndpoint& client, StoreClock::time_point since,
-                                                  StoreClock::time_point now) {
+                                                   StoreClock::time_point now) {
     std::vector<Dropped> dropped;
     std::optional<Fingerprints> found;
     {

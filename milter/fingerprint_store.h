@@ -19,8 +19,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "tls/fingerprint.h"
 #include "base/ip_address.h"
+#include "tls/fingerprint.h"
 
 namespace mtls::milter {
 

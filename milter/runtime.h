@@ -7,11 +7,11 @@
 #include <memory>
 #include <string_view>
 
-#include "mtls/authenticator.h"
 #include "base/logger.h"
+#include "fingerprint_store.h"
+#include "mtls/authenticator.h"
 #include "mtls/metrics.h"
 #include "options/settings.h"
-#include "fingerprint_store.h"
 
 namespace mtls::milter {
 

@@ -54,7 +54,7 @@ struct RawAnswer {
 };
 
 // Bogus wins over everything: a bogus answer may still carry data
-// (FIELD-NOTES), and that data must never be used.
+// (docs/MTA-FACTS.md, "libunbound"), and that data must never be used.
 DnsAnswer classify_answer(RawAnswer raw);
 
 }  // namespace mtls

@@ -1,7 +1,7 @@
 // The DNS seam. A lookup is started when the envelope sender is known and
 // collected at end of message, so DNS latency hides behind the DATA phase.
 // Production uses UnboundResolver; unit tests script answers with their own
-// Resolver (as PowerDNS's SyncRes::setAsyncCallback does).
+// Resolver (tests/support/fake_resolver.h).
 #pragma once
 
 #include <chrono>

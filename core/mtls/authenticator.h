@@ -9,11 +9,11 @@
 #include <optional>
 #include <vector>
 
-#include "mtls/dane.h"
-#include "mail/identity.h"
 #include "dns/resolver.h"
-#include "tls/tls_evidence.h"
+#include "mail/identity.h"
+#include "mtls/dane.h"
 #include "mtls/verdict.h"
+#include "tls/tls_evidence.h"
 
 namespace mtls {
 

@@ -11,10 +11,10 @@
 #include <string_view>
 #include <vector>
 
-#include "dns/dns_answer.h"
 #include "base/expected.h"
-#include "tls/fingerprint.h"
+#include "dns/dns_answer.h"
 #include "mtls/verdict.h"
+#include "tls/fingerprint.h"
 
 namespace mtls {
 

@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "mail/identity.h"
-#include "tls/tls_evidence.h"
 #include "mtls/verdict.h"
+#include "tls/tls_evidence.h"
 
 namespace mtls {
 

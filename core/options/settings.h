@@ -14,10 +14,10 @@
 #include <string>
 #include <string_view>
 
-#include "mtls/dane.h"
 #include "base/ip_address.h"
-#include "mtls/action.h"
 #include "dns/unbound_resolver.h"
+#include "mtls/action.h"
+#include "mtls/dane.h"
 #include "mtls/verdict.h"
 
 namespace boost::program_options {

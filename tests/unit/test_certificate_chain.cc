@@ -20,8 +20,8 @@
 
 #include <fmt/format.h>
 
-#include "tls/certificate_chain.h"
 #include "base/openssl_ptr.h"
+#include "tls/certificate_chain.h"
 
 // Designated initializers name only what a certificate is about; the rest
 // keep their defaults on purpose.

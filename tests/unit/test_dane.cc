@@ -5,11 +5,11 @@
 
 #include <memory>
 
+#include "dns/tlsa_record.h"
 #include "fake_resolver.h"
 #include "mtls/authenticator.h"
 #include "mtls/dane.h"
 #include "tls/fingerprint.h"
-#include "dns/tlsa_record.h"
 
 using namespace mtls;
 using namespace mtls::testing;

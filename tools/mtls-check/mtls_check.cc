@@ -7,14 +7,14 @@
 #include <cstdio>
 #include <iostream>
 
-#include "mail/authentication_results.h"
-#include "mtls/authenticator.h"
-#include "tls/certificate_chain.h"
 #include "dns/domain_name.h"
-#include "mtls/verdict_record.h"
-#include "options/settings.h"
 #include "dns/tlsa_record.h"
 #include "dns/unbound_resolver.h"
+#include "mail/authentication_results.h"
+#include "mtls/authenticator.h"
+#include "mtls/verdict_record.h"
+#include "options/settings.h"
+#include "tls/certificate_chain.h"
 
 namespace po = boost::program_options;
 using namespace mtls;
