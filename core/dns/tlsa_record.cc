@@ -10,6 +10,7 @@ namespace {
 constexpr std::uint8_t kUsageDaneEe = 3;
 constexpr std::uint8_t kSelectorCertificate = 0;
 constexpr std::uint8_t kSelectorPublicKey = 1;
+constexpr std::uint8_t kMatchingFull = 0;
 constexpr std::uint8_t kMatchingSha256 = 1;
 constexpr std::uint8_t kMatchingSha512 = 2;
 
@@ -37,7 +38,8 @@ Expected<TlsaRecord> parse_tlsa_rdata(std::span<const std::uint8_t> rdata) {
 }
 
 bool dane_ee_matches(const TlsaRecord& record, const Fingerprints& fingerprints) {
-    if (record.usage != kUsageDaneEe || record.matching_type != kMatchingSha256) {
+    if (record.usage != kUsageDaneEe ||
+        (record.matching_type != kMatchingSha256 && record.matching_type != kMatchingFull)) {
         return false;
     }
     const std::optional<Sha256Digest>* digest = nullptr;
@@ -48,8 +50,14 @@ bool dane_ee_matches(const TlsaRecord& record, const Fingerprints& fingerprints)
     } else {
         return false;
     }
-    return digest->has_value() &&
-           std::equal(record.data.begin(), record.data.end(), (*digest)->begin(), (*digest)->end());
+    if (!digest->has_value()) {
+        return false;
+    }
+    if (record.matching_type == kMatchingFull) {
+        const auto full = sha256_of(record.data);
+        return full.has_value() && *full == **digest;
+    }
+    return std::equal(record.data.begin(), record.data.end(), (*digest)->begin(), (*digest)->end());
 }
 
 std::string to_presentation(const TlsaRecord& record) {

@@ -1,8 +1,12 @@
-// TLSA records (RFC 6698) and the one kind mtls-milter can check from what an
-// MTA tells it: DANE-EE (usage 3) with a SHA-256 digest (matching type 1) of
-// the certificate (selector 0) or of its public key (selector 1). DANE-TA
-// (usage 2) needs the issuer certificates, which no MTA hands a milter, and
-// PKIX usages 0/1 are unusable for SMTP (RFC 7672, section 3.1).
+// TLSA records (RFC 6698) and the kinds mtls-milter can check from what an
+// MTA tells it, the SHA-256 fingerprints of the client's certificate and
+// public key: DANE-EE (usage 3) for the certificate (selector 0) or its
+// public key (selector 1), given as a SHA-256 digest (matching type 1) or in
+// full (matching type 0, whose SHA-256 must then equal the fingerprint: the
+// same bytes, since SHA-256 is collision-resistant). SHA-512 digests
+// (matching type 2) and DANE-TA (usage 2) need the certificate chain itself,
+// which no MTA hands a milter; PKIX usages 0/1 are unusable for SMTP
+// (RFC 7672, section 3.1).
 #pragma once
 
 #include <cstdint>
@@ -30,8 +34,9 @@ struct TlsaRecord {
 // 1 and 2, when the data is not a digest of the right length.
 Expected<TlsaRecord> parse_tlsa_rdata(std::span<const std::uint8_t> rdata);
 
-// True for a DANE-EE SHA-256 record whose digest equals the fingerprint its
-// selector names. Every other record is unusable here and never matches.
+// True for a DANE-EE record, SHA-256 or full, that names the certificate or
+// key whose fingerprint its selector points at. Every other record is
+// unusable here and never matches.
 bool dane_ee_matches(const TlsaRecord& record, const Fingerprints& fingerprints);
 
 // The record in zone-file form, e.g. "3 1 1 a1b2...".

@@ -1,5 +1,7 @@
 #include "tls/fingerprint.h"
 
+#include <openssl/evp.h>
+
 namespace mtls {
 
 std::optional<Sha256Digest> parse_sha256_fingerprint(std::string_view text) {
@@ -30,6 +32,16 @@ std::optional<Sha256Digest> parse_sha256_fingerprint(std::string_view text) {
         }
     }
     if (count != digest.size()) {
+        return std::nullopt;
+    }
+    return digest;
+}
+
+std::optional<Sha256Digest> sha256_of(std::span<const std::uint8_t> data) {
+    Sha256Digest digest{};
+    unsigned int length = 0;
+    if (EVP_Digest(data.data(), data.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1 ||
+        length != digest.size()) {
         return std::nullopt;
     }
     return digest;

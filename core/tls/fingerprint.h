@@ -29,4 +29,8 @@ struct Fingerprints {
 // exactly 32 bytes of hex (an MD5 or SHA-1 fingerprint, a typo, garbage).
 std::optional<Sha256Digest> parse_sha256_fingerprint(std::string_view text);
 
+// SHA-256 of bytes (a DER certificate or SubjectPublicKeyInfo, or the full
+// association data of a TLSA record). std::nullopt only when OpenSSL fails.
+std::optional<Sha256Digest> sha256_of(std::span<const std::uint8_t> data);
+
 }  // namespace mtls

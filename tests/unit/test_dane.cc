@@ -80,7 +80,7 @@ TEST_CASE("TLSA RDATA is parsed and only DANE-EE SHA-256 records match", "[dane]
     CHECK(dane_ee_matches(full.value(), both));
     CHECK_FALSE(dane_ee_matches(full.value(), key_only(0x11)));  // selector 0 needs the certificate digest
 
-    // DANE-TA, PKIX usages, SHA-512, full data and unknown selectors never match here.
+    // DANE-TA, PKIX usages, unknown selectors and full data of other bytes never match here.
     for (const auto& rdata : {tlsa_rdata(2, 1, 1, key), tlsa_rdata(1, 1, 1, key), tlsa_rdata(0, 1, 1, key),
                               tlsa_rdata(3, 2, 1, key), tlsa_rdata(3, 1, 0, key)}) {
         const auto record = parse_tlsa_rdata(rdata);
@@ -95,6 +95,38 @@ TEST_CASE("TLSA RDATA is parsed and only DANE-EE SHA-256 records match", "[dane]
     CHECK_FALSE(parse_tlsa_rdata(tlsa_rdata(3, 1, 1, std::vector<std::uint8_t>(31, 1))));
     CHECK_FALSE(parse_tlsa_rdata(tlsa_rdata(3, 1, 2, key)));
     CHECK_FALSE(parse_tlsa_rdata(std::vector<std::uint8_t>{3, 1, 0}));
+}
+
+TEST_CASE("full-data TLSA records (3 0 0, 3 1 0) match through the SHA-256 of their data", "[dane]") {
+    // SHA-256("abc"), FIPS 180-2 appendix B.1.
+    const auto abc = parse_sha256_fingerprint("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    REQUIRE(abc);
+    const std::vector<std::uint8_t> data = {'a', 'b', 'c'};
+    REQUIRE(sha256_of(data) == abc);
+
+    Fingerprints certificate_only;
+    certificate_only.certificate = abc;
+    Fingerprints key_only_abc;
+    key_only_abc.public_key = abc;
+
+    const auto full_certificate = parse_tlsa_rdata(tlsa_rdata(3, 0, 0, data));
+    REQUIRE(full_certificate);
+    CHECK(to_presentation(full_certificate.value()) == "3 0 0 616263");
+    CHECK(dane_ee_matches(full_certificate.value(), certificate_only));
+    CHECK_FALSE(dane_ee_matches(full_certificate.value(), key_only_abc));  // selector 0 is the certificate
+
+    const auto full_key = parse_tlsa_rdata(tlsa_rdata(3, 1, 0, data));
+    REQUIRE(full_key);
+    CHECK(dane_ee_matches(full_key.value(), key_only_abc));
+    CHECK_FALSE(dane_ee_matches(full_key.value(), certificate_only));
+
+    const auto other = parse_tlsa_rdata(tlsa_rdata(3, 0, 0, std::vector<std::uint8_t>{'a', 'b', 'd'}));
+    REQUIRE(other);
+    CHECK_FALSE(dane_ee_matches(other.value(), certificate_only));
+    // DANE-TA in full cannot be checked from a fingerprint either.
+    const auto trust_anchor = parse_tlsa_rdata(tlsa_rdata(2, 0, 0, data));
+    REQUIRE(trust_anchor);
+    CHECK_FALSE(dane_ee_matches(trust_anchor.value(), certificate_only));
 }
 
 TEST_CASE("TLSA owner-name templates", "[dane]") {
