@@ -3,7 +3,7 @@
 
 Started by ``bench/run`` (which builds the bench programs first). Everything
 runs on loopback inside one temporary directory, built from the pieces of the
-integration rig (tests/integration/rig.py): a test CA, NSD serving zones
+integration rig (tests/rig/): a test CA, NSD serving zones
 signed at run time, a private Postfix. On top of them:
 
 * a cold-cache zone: N sender domains under secure.test, each with a Client
@@ -53,9 +53,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(ROOT / "tests" / "integration"))
+sys.path.insert(0, str(ROOT / "tests"))  # the rig package: tests/rig
 
-import rig  # noqa: E402  (the integration rig: CA, NSD, Postfix helpers)
+import rig  # noqa: E402  (CA, NSD, Postfix helpers)
 from rig import (RigError, TestCA, DnsServer, PostfixInstance, client_mx_rr, free_port,  # noqa: E402
                  kill_process_group, wait_until, can_connect, tcp_port_bindable, run)
 
@@ -433,7 +433,7 @@ class Filter:
 
     def preexec(self):
         os.umask(0o007)
-        rig._die_with_parent()
+        rig.die_with_parent()
 
     def start(self, timeout=20):
         if self.kind == "none":
@@ -450,7 +450,7 @@ class Filter:
         def ready():
             if self.proc.poll() is not None:
                 raise RigError(f"{self.name} exited with {self.proc.returncode}: "
-                               f"{' '.join(map(str, self.command()))}\n{rig._tail(self.log)}")
+                               f"{' '.join(map(str, self.command()))}\n{rig.log_tail(self.log)}")
             return can_connect(self.address)
 
         wait_until(ready, timeout, f"{self.name} socket", interval=0.05)
@@ -727,7 +727,7 @@ class Bench:
             ["smtp-sink", "-u", "postfix", "-d", f"{self.sink_dir}/%H%M%S.",
              f"127.0.0.1:{self.sink_port}", "256"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=open(self.dir / "smtp-sink.log", "wb"), preexec_fn=rig._die_with_parent)
+            stderr=open(self.dir / "smtp-sink.log", "wb"), preexec_fn=rig.die_with_parent)
         wait_until(lambda: can_connect(("127.0.0.1", self.sink_port)), 10, "smtp-sink")
 
         self.postfix = BenchPostfix(self.dir / "postfix", self.ca,
@@ -1053,7 +1053,7 @@ class Bench:
         proxy = subprocess.Popen([str(self.tools / "dns_delay"), str(proxy_port), str(self.dns.port), str(delay)],
                                  stdin=subprocess.DEVNULL, stdout=open(counters, "wb"),
                                  stderr=open(self.dir / "dns_delay.log", "wb"),
-                                 preexec_fn=rig._die_with_parent)
+                                 preexec_fn=rig.die_with_parent)
 
         def proxy_counters():
             """The proxy's counters since the last call (SIGUSR1 makes it

@@ -155,7 +155,7 @@ openssl, util-linux (unshare) and mount.
 
     out.append("## What is measured\n")
     out.append("""Everything runs on loopback in one temporary directory, built from the integration rig's pieces
-(tests/integration/rig.py: test CA, NSD with zones signed at run time, private Postfix):
+(tests/rig/: test CA, NSD with zones signed at run time, private Postfix):
 
 ```
 smtp-source / smtp_load ──SMTP──> Postfix: one smtpd listener per filter ──milter──> filter under test
@@ -343,7 +343,7 @@ libmilter filter pays. A cold name still takes the full path through libunbound.
 
 - NSD's response rate limiting (`rrl-ratelimit`, 200 answers/s per /24 by default) drops and
   truncates answers under benchmark load from 127.0.0.1; the bench switches it off
-  (`rrl-ratelimit: 0`). tests/integration/rig.py does not, which is fine at its rates.
+  (`rrl-ratelimit: 0`). tests/rig/dns.py does not, which is fine at its rates.
 - A libmilter filter stopped with SIGTERM only exits at its listener's next poll timeout (seconds);
   the bench stops filters with SIGTERM and SIGKILL after one second.
 

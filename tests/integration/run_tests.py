@@ -21,6 +21,8 @@ import unittest
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+# The rig package (tests/rig) that every test module imports.
+sys.path.insert(0, str(HERE.parent))
 
 
 class CountingResult(unittest.TextTestResult):
@@ -104,8 +106,7 @@ def main(argv=None):
     if os.geteuid() != 0:
         return refuse("must run as root (it starts a private Postfix, NSD and the milter)")
 
-    sys.path.insert(0, str(HERE))
-    import rig  # noqa: E402
+    import rig
 
     rig.use_debian_python()
     missing = rig.missing_requirements()

@@ -9,14 +9,10 @@ Run through run_tests.py, or directly:
     MTLS_BUILD_DIR=build /usr/bin/python3 -m unittest -v test_client_mx_type
 """
 
-import os
-import sys
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from conformance import TYPE, row  # noqa: E402
-from e2e import RigTestCase  # noqa: E402
+from rig.conformance import TYPE, row
+from rig.testcase import RigTestCase
 
 PRIVATE_TYPE = 65300
 

@@ -13,16 +13,12 @@ Run through run_tests.py, or directly:
     MTLS_BUILD_DIR=build /usr/bin/python3 -m unittest -v test_conformance
 """
 
-import os
-import sys
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import rig as rigmod  # noqa: E402
-from conformance import CERTS, DNS, HEADERS, POLICY, SMTP, row  # noqa: E402
-from e2e import RigTestCase, describe, postfix_tls_verdict  # noqa: E402
-from rig import AUTHSERV_ID, authserv_id_of, result_props  # noqa: E402
+import rig as rigmod
+from rig.conformance import CERTS, DNS, HEADERS, POLICY, SMTP, row
+from rig.testcase import RigTestCase, describe, postfix_tls_verdict
+from rig import AUTHSERV_ID, authserv_id_of, result_props
 
 
 FORGED = f"Authentication-Results: {AUTHSERV_ID}; mtls=pass smtp.mailfrom=evil.test"

@@ -21,19 +21,15 @@ Run through run_tests.py, or directly:
 """
 
 import hashlib
-import os
 import re
-import sys
 import threading
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import milter_client as mc  # noqa: E402
-import rig as rigmod  # noqa: E402
-from conformance import DANE, row  # noqa: E402
-from e2e import RigTestCase, describe, postfix_client_cn  # noqa: E402
-from rig import AUTHSERV_ID, result_props  # noqa: E402
+from rig import milter_protocol as mc
+import rig as rigmod
+from rig.conformance import DANE, row
+from rig.testcase import RigTestCase, describe, postfix_client_cn
+from rig import AUTHSERV_ID, result_props
 
 KEY = "dane-server-auth"        # serverAuth only, SAN only, no CN
 OTHER_KEY = "dane-other-key"

@@ -16,18 +16,14 @@ Run through run_tests.py, or directly:
 """
 
 import json
-import os
 import subprocess
-import sys
 import time
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import rig as rigmod  # noqa: E402
-from conformance import CERTS, DNS, HEADERS, POLICY, SMTP, row  # noqa: E402
-from e2e import RigTestCase, describe  # noqa: E402
-from rig import AUTHSERV_ID, authserv_id_of  # noqa: E402
+import rig as rigmod
+from rig.conformance import CERTS, DNS, HEADERS, POLICY, SMTP, row
+from rig.testcase import RigTestCase, describe
+from rig import AUTHSERV_ID, authserv_id_of
 
 
 class MtlsVerdictTests(RigTestCase):

@@ -13,17 +13,13 @@ Run through run_tests.py, or directly:
     MTLS_BUILD_DIR=build /usr/bin/python3 -m unittest -v test_milter_protocol
 """
 
-import os
-import sys
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import milter_client as mc  # noqa: E402
-import rig as rigmod  # noqa: E402
-from conformance import HEADERS, POLICY, SENDMAIL, row  # noqa: E402
-from e2e import RigTestCase  # noqa: E402
-from rig import AUTHSERV_ID, result_props  # noqa: E402
+from rig import milter_protocol as mc
+import rig as rigmod
+from rig.conformance import HEADERS, POLICY, SENDMAIL, row
+from rig.testcase import RigTestCase
+from rig import AUTHSERV_ID, result_props
 
 AR = "Authentication-Results"
 

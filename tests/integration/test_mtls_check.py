@@ -7,19 +7,15 @@ test_end_to_end.py. Only the DNS half of the rig is started (no Postfix).
 """
 
 import hashlib
-import os
 import re
 import subprocess
-import sys
 import unittest
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import rig as rigmod  # noqa: E402
-from rig import AUTHSERV_ID, result_props  # noqa: E402
+import rig as rigmod
+from rig import AUTHSERV_ID, result_props
 
 RIG = None
 

@@ -20,17 +20,16 @@ import pwd
 import shutil
 import signal
 import stat
-import sys
+import subprocess
 import time
 import unittest
 import uuid
+from pathlib import Path
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import faults  # noqa: E402
-import milter_client as mc  # noqa: E402
-import rig as rigmod  # noqa: E402
-from e2e import RigTestCase, describe  # noqa: E402
+from rig import faults
+from rig import milter_protocol as mc
+import rig as rigmod
+from rig.testcase import RigTestCase, describe
 
 DNS_TIMEOUT = 2
 # The SMTP transaction (TLS handshake, milter, DNS) may take this much
@@ -100,7 +99,7 @@ class DnsFaultTests(RigTestCase):
                 return time.monotonic() - started
             time.sleep(0.5)
         self.fail(f"no pass within {RECOVERY_LIMIT}s after the fault was removed: {results}\n"
-                  f"{rigmod._tail(self.rig.milter_log)}")
+                  f"{rigmod.log_tail(self.rig.milter_log)}")
 
     def fault(self, mode, reasons):
         self.proxy.set_mode(mode)
@@ -308,8 +307,8 @@ class PrivilegeTests(unittest.TestCase):
         cmd = cls.rig.milter_command(socket=f"unix:{cls.socket}", user=UNPRIVILEGED_USER,
                                      umask="027")
         with open(cls.log, "wb") as log:
-            cls.proc = rigmod.subprocess.Popen(cmd, stdin=rigmod.subprocess.DEVNULL, stdout=log,
-                                               stderr=log, preexec_fn=rigmod._die_with_parent)
+            cls.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
+                                               stderr=log, preexec_fn=rigmod.die_with_parent)
         try:
             rigmod.wait_until(lambda: cls.proc.poll() is None and rigmod.can_connect(cls.socket),
                               15, "milter on its unix socket")
@@ -346,7 +345,7 @@ class PrivilegeTests(unittest.TestCase):
         self.assertEqual(stat.S_IMODE(st.st_mode), 0o750, oct(st.st_mode))
 
     def test_cannot_regain_root(self):
-        status = rigmod.Path(f"/proc/{self.proc.pid}/status").read_text()
+        status = Path(f"/proc/{self.proc.pid}/status").read_text()
         cap_eff = next(line for line in status.splitlines() if line.startswith("CapEff:"))
         self.assertEqual(int(cap_eff.split()[1], 16), 0, cap_eff)
 

@@ -10,12 +10,9 @@ only proves the socket path works end to end.
 import os
 import socket
 import stat
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import rig as rigmod  # noqa: E402
-from test_end_to_end import RigTestCase  # noqa: E402
+import rig as rigmod
+from rig.testcase import RigTestCase
 
 RIG = None
 

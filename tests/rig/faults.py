@@ -39,9 +39,11 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import milter_client as mc
-import rig as rigmod
-from rig import AUTHSERV_ID, RigError, authserv_id_of, free_port, wait_until
+from . import milter_protocol as mc
+from .base import AUTHSERV_ID, RECIPIENT, DEFAULT_CLIENT_MX_TYPE, RigError
+from .dns import StubResponder, client_mx_rr, dns_probe
+from .messages import DeliveredMessage, authserv_id_of, message_text
+from .process import can_connect, die_with_parent, free_port, kill_process_group, log_tail, run, tcp_port_bindable, wait_until
 
 # --------------------------------------------------------------------------
 # DNS fault proxy
@@ -69,7 +71,7 @@ class DnsFaultProxy:
         self._stop = threading.Event()
         self._thread = None
         self._sockets = None
-        self._servfail = rigmod.StubResponder("servfail", 0)  # only builds answers
+        self._servfail = StubResponder("servfail", 0)  # only builds answers
 
     # -- control -------------------------------------------------------------
     def start(self):
@@ -238,7 +240,7 @@ class ExpiringZone:
 
     ZONE = "expiring.rel."
 
-    def __init__(self, directory: Path, rrtype=rigmod.DEFAULT_CLIENT_MX_TYPE):
+    def __init__(self, directory: Path, rrtype=DEFAULT_CLIENT_MX_TYPE):
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port(udp_too=True)
@@ -250,7 +252,7 @@ class ExpiringZone:
         self.expiration = None
 
     def build(self):
-        proc = rigmod.run(["ldns-keygen", "-a", "ECDSAP256SHA256", "-k", self.ZONE], cwd=self.dir)
+        proc = run(["ldns-keygen", "-a", "ECDSAP256SHA256", "-k", self.ZONE], cwd=self.dir)
         self.key = proc.stdout.strip().splitlines()[-1]
         self.anchor_file.write_text((self.dir / f"{self.key}.ds").read_text())
         self.zone_file.write_text("\n".join([
@@ -259,7 +261,7 @@ class ExpiringZone:
             f"@\tIN\tSOA\tns.{self.ZONE} hostmaster.{self.ZONE} 1 3600 600 86400 2",
             f"@\tIN\tNS\tns.{self.ZONE}",
             "ns\tIN\tA\t127.0.0.1",
-            rigmod.client_mx_rr("@", "out1.secure.test.", self.rrtype),
+            client_mx_rr("@", "out1.secure.test.", self.rrtype),
         ]) + "\n")
         (self.dir / "nsd.conf").write_text("\n".join([
             "server:", "    ip-address: 127.0.0.1", f"    port: {self.port}", "    do-ip6: no",
@@ -276,7 +278,7 @@ class ExpiringZone:
     def sign(self, expires_in):
         now = int(time.time())
         self.expiration = now + int(expires_in)
-        rigmod.run(["ldns-signzone", "-i", str(now - 60), "-e", str(self.expiration),
+        run(["ldns-signzone", "-i", str(now - 60), "-e", str(self.expiration),
                     "-f", self.signed_file, self.zone_file, self.key], cwd=self.dir)
         self.restart()
 
@@ -284,12 +286,12 @@ class ExpiringZone:
         self.stop()
         self.proc = subprocess.Popen(["nsd", "-d", "-c", str(self.dir / "nsd.conf")],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-                                     preexec_fn=rigmod._die_with_parent)
-        wait_until(lambda: rigmod.dns_probe(self.port, self.ZONE) == (0, True), timeout,
+                                     preexec_fn=die_with_parent)
+        wait_until(lambda: dns_probe(self.port, self.ZONE) == (0, True), timeout,
                    f"nsd for {self.ZONE} on port {self.port}")
 
     def stop(self):
-        rigmod.kill_process_group(self.proc)
+        kill_process_group(self.proc)
         self.proc = None
 
 
@@ -389,7 +391,7 @@ def start_milter_wrapped(rig, wrapper, timeout=60, **options):
     valgrind); the rig then owns the process as usual (stop_milter)."""
     rig.stop_milter(graceful=False)
     if isinstance(rig.milter_address, tuple):
-        wait_until(lambda: rigmod.tcp_port_bindable(rig.milter_port), 20, "milter port free",
+        wait_until(lambda: tcp_port_bindable(rig.milter_port), 20, "milter port free",
                    interval=0.2)
     rig._milter_runs += 1
     rig.milter_log = rig.dir / "milter" / f"milter-{rig._milter_runs}.log"
@@ -397,13 +399,13 @@ def start_milter_wrapped(rig, wrapper, timeout=60, **options):
     with open(rig.milter_log, "wb") as log:
         rig.milter_proc = subprocess.Popen(rig.milter_cmdline, stdin=subprocess.DEVNULL,
                                            stdout=log, stderr=log,
-                                           preexec_fn=rigmod._die_with_parent)
+                                           preexec_fn=die_with_parent)
 
     def ready():
         if rig.milter_proc.poll() is not None:
             raise RigError(f"milter exited with {rig.milter_proc.returncode}:\n"
-                           f"{rigmod._tail(rig.milter_log)}")
-        return rigmod.can_connect(rig.milter_address)
+                           f"{log_tail(rig.milter_log)}")
+        return can_connect(rig.milter_address)
 
     wait_until(ready, timeout, "wrapped milter socket", interval=0.2)
     rig.milter_options = {"_wrapped": tuple(wrapper), **options}
@@ -422,7 +424,7 @@ def inbox_by_subject(rig, prefix):
         msg = rig._message_cache.get(path.name)
         if msg is None:
             try:
-                msg = rig._message_cache[path.name] = rigmod.DeliveredMessage.load(path)
+                msg = rig._message_cache[path.name] = DeliveredMessage.load(path)
             except OSError:
                 continue
         subject = msg.get("Subject") or ""
@@ -519,8 +521,8 @@ def smtp_session(rig, subjects, cert="out1.secure.test", mail_from="alice@secure
                     smtp.ehlo("out1.secure.test")
                     smtp.starttls(context=_tls_context(rig, cert))
                     smtp.ehlo("out1.secure.test")
-                text = rigmod.message_text(subject, mail_from, rigmod.RECIPIENT)
-                smtp.sendmail(mail_from, [rigmod.RECIPIENT], text.encode())
+                text = message_text(subject, mail_from, RECIPIENT)
+                smtp.sendmail(mail_from, [RECIPIENT], text.encode())
                 stats["accepted"] += 1
                 pending.pop(0)
             except smtplib.SMTPResponseException as exc:
@@ -981,4 +983,4 @@ def postfix_queue_count(rig):
 
 
 def flush_postfix(rig):
-    rigmod.run(["postqueue", "-c", str(rig.postfix.config_dir), "-f"], check=False)
+    run(["postqueue", "-c", str(rig.postfix.config_dir), "-f"], check=False)

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """A guided tour of mtls-milter for newcomers.
 
-    /usr/bin/python3 tests/integration/demo.py --build-dir build
+    /usr/bin/python3 scripts/demo.py --build-dir build
 
 Starts the integration rig (a test CA, NSD with DNSSEC-signed zones, a private
 Postfix) and the real milter, sends three messages, and shows for each what
@@ -11,6 +11,7 @@ everything down again. Needs root, like the tests.
 """
 
 import argparse
+import json
 import os
 import shlex
 import signal
@@ -18,8 +19,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import rig as rigmod  # noqa: E402
 
@@ -73,7 +73,7 @@ def show(rig, title, story, kwargs):
     try:
         record = rig.wait_log_record(sent.queue_id, timeout=5)
         print("\nThe milter's JSON log line for it:")
-        print(indent(rigmod.json.dumps(record, indent=2)))
+        print(indent(json.dumps(record, indent=2)))
     except rigmod.RigError:
         print("\n(no JSON log line found for this message)")
 

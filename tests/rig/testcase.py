@@ -11,8 +11,9 @@ import re
 import time
 import unittest
 
-import rig as rigmod
-from rig import AUTHSERV_ID, authserv_id_of, result_props
+from .base import AUTHSERV_ID
+from .messages import authserv_id_of, result_props
+from .rig import shared_rig
 
 
 def describe(msg):
@@ -56,7 +57,7 @@ class RigTestCase(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.rig = rigmod.shared_rig(**cls.rig_options)
+        cls.rig = shared_rig(**cls.rig_options)
         cls.rig.ensure_milter(**cls.milter_options)
 
     def deliver(self, **send_kwargs):
