@@ -246,8 +246,8 @@ class CrashTests(RigTestCase):
 
     def test_sighup_under_load_drops_nothing(self):
         subjects, stats, seconds, info, tag = faults.sighup_under_load(
-            self.rig, sessions=8, per_session=10, interval=0.1)
-        self.assertGreater(info["sighups"], 5, info)
+            self.rig, sessions=8, per_session=10, sighups=10, interval=0.1)
+        self.assertEqual(info["sighups"], 10, f"not every SIGHUP was sent under load: {info}")
         self.assertTrue(info["pid_same"], "the milter did not survive SIGHUP")
         self.assertEqual(stats["tempfailed"], 0, stats)
         self.assertEqual(stats["failed"], [], stats)

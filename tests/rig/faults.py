@@ -863,7 +863,8 @@ def run_hostile(address, rounds=1):
 
     def well_behaved():
         n = 0
-        while not stop.is_set() and n < 10000:
+        # At least one session, however quickly the hostile cases finish.
+        while n == 0 or (not stop.is_set() and n < 10000):
             ok, bad, errors = milter_session(address, 3, f"GOOD{n}x", timeout=30)
             good["ok"] += ok
             good["bad"] += bad
@@ -922,46 +923,70 @@ def kill9_under_load(rig, sessions=8, per_session=10, tag=None, kill_after=20,
 
 
 def _load_with_hook(rig, sessions, per_session, tag, hook, retries=20):
-    subjects = [[f"{tag}-{s:04d}-{n:03d}" for n in range(per_session)] for s in range(sessions)]
+    """``sessions`` concurrent senders, one connection per message, while
+    ``hook(progress)`` runs in this thread (``progress()``: messages accepted
+    so far). Each sender sends at least ``per_session`` messages and keeps
+    sending until the hook has returned, so whatever the hook does happens
+    under load however fast the machine is; the hook bounds the run's time.
+    Returns (subjects, stats, seconds)."""
+    subjects = [[] for _ in range(sessions)]
     accepted = [0]
     lock = threading.Lock()
+    hook_done = threading.Event()
 
-    def one(batch):
+    def one(session):
         out = {"accepted": 0, "tempfailed": 0, "failed": []}
-        for subject in batch:  # one connection per message, so progress is smooth
+        n = 0
+        while n < per_session or not hook_done.is_set():
+            subject = f"{tag}-{session:04d}-{n:03d}"
+            subjects[session].append(subject)
             r = smtp_session(rig, [subject], retries=retries, retry_delay=0.5)
             for k in ("accepted", "tempfailed"):
                 out[k] += r[k]
             out["failed"] += r["failed"]
             with lock:
                 accepted[0] += r["accepted"]
+            n += 1
         return out
 
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=sessions) as pool:
-        futures = [pool.submit(one, batch) for batch in subjects]
+        futures = [pool.submit(one, session) for session in range(sessions)]
         # The hook runs in this thread: a milter it starts gets
         # PR_SET_PDEATHSIG from the rig, which fires when the *thread* that
         # started it ends, so it must not be a pool thread.
-        hook(lambda: accepted[0])
+        try:
+            hook(lambda: accepted[0])
+        finally:
+            hook_done.set()
         results = [f.result(timeout=900) for f in futures]
     stats = {"accepted": sum(r["accepted"] for r in results),
              "tempfailed": sum(r["tempfailed"] for r in results),
              "failed": [x for r in results for x in r["failed"]]}
-    return [s for b in subjects for s in b], stats, time.monotonic() - started
+    return [s for batch in subjects for s in batch], stats, time.monotonic() - started
 
 
-def sighup_under_load(rig, sessions=8, per_session=10, tag=None, interval=0.2):
-    """Load while SIGHUP is sent every ``interval`` seconds until the load
-    ends. Returns (subjects, stats, seconds, {"sighups": n, "pid_same": bool}, tag)."""
+def sighup_under_load(rig, sessions=8, per_session=10, tag=None, sighups=10, interval=0.1):
+    """Load during which ``sighups`` SIGHUPs are sent ``interval`` seconds
+    apart, the first once a message has been accepted; the load lasts until
+    the last one has been sent (at least ``per_session`` messages per
+    session). A fixed number of signals, not as many as fit into the load,
+    so the outcome does not depend on the machine's speed. Returns (subjects,
+    stats, seconds, {"sighups": sent, "sighups_planned": n, "pid_same":
+    bool}, tag); fewer sent than planned means the milter died or the load
+    never got going."""
     tag = tag or f"hup-{uuid.uuid4().hex[:6]}"
-    total = sessions * per_session
-    info = {"sighups": 0}
+    info = {"sighups": 0, "sighups_planned": sighups}
     pid = rig.milter_proc.pid
 
     def hupper(progress):
-        deadline = time.monotonic() + 300
-        while progress() < total and time.monotonic() < deadline and rig.milter_running():
+        try:
+            wait_until(lambda: progress() > 0 or None, 120, "load to get going", interval=0.02)
+        except RigError:
+            return
+        for _ in range(sighups):
+            if not rig.milter_running():
+                return
             os.kill(pid, signal.SIGHUP)
             info["sighups"] += 1
             time.sleep(interval)
