@@ -28,8 +28,10 @@ def main(argv=None):
         diff = drift()
         if diff:
             sys.stdout.write(diff)
-            print("docs/CONFORMANCE.md is out of date: run "
-                  "scripts/conformance_table.py --write", file=sys.stderr)
+            print(
+                "docs/CONFORMANCE.md is out of date: run " "scripts/conformance_table.py --write",
+                file=sys.stderr,
+            )
             return 1
         return 0
     table = render(collect())

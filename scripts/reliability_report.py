@@ -46,12 +46,34 @@ DNS_TIMEOUT = 2
 SIZES = {
     # name: (smtp rounds, smtp sessions, msgs/session, milter rounds, milter sessions,
     #        msgs/session, crash sessions, at least msgs/session, SIGHUPs, hostile rounds)
-    "quick": dict(smtp_rounds=3, smtp_sessions=100, smtp_per=1, milter_rounds=3,
-                  milter_sessions=200, milter_per=3, crash_sessions=8, crash_per=10,
-                  sighups=10, kills=1, hostile_rounds=1, natural_recovery=False),
-    "full": dict(smtp_rounds=6, smtp_sessions=200, smtp_per=3, milter_rounds=6,
-                 milter_sessions=200, milter_per=20, crash_sessions=16, crash_per=25,
-                 sighups=30, kills=3, hostile_rounds=3, natural_recovery=True),
+    "quick": dict(
+        smtp_rounds=3,
+        smtp_sessions=100,
+        smtp_per=1,
+        milter_rounds=3,
+        milter_sessions=200,
+        milter_per=3,
+        crash_sessions=8,
+        crash_per=10,
+        sighups=10,
+        kills=1,
+        hostile_rounds=1,
+        natural_recovery=False,
+    ),
+    "full": dict(
+        smtp_rounds=6,
+        smtp_sessions=200,
+        smtp_per=3,
+        milter_rounds=6,
+        milter_sessions=200,
+        milter_per=20,
+        crash_sessions=16,
+        crash_per=25,
+        sighups=30,
+        kills=3,
+        hostile_rounds=3,
+        natural_recovery=True,
+    ),
 }
 
 
@@ -81,35 +103,54 @@ def sample(rig):
 
 # --------------------------------------------------------------------------
 
+
 def run_smtp_load(rig, size, report):
     rig.start_milter()
     pid = rig.milter_proc.pid
     threads = faults.thread_count(pid)
     start = faults.settle(pid, 0.2)
-    rows, totals = [], {"sent": 0, "delivered": 0, "lost": 0, "duplicated": 0,
-                        "bad_header": 0, "other_result": 0, "failed": 0}
+    rows, totals = [], {
+        "sent": 0,
+        "delivered": 0,
+        "lost": 0,
+        "duplicated": 0,
+        "bad_header": 0,
+        "other_result": 0,
+        "failed": 0,
+    }
     peak = start["rss_kib"]
     for n in range(size["smtp_rounds"]):
         tag = f"rel-smtp{n}-{uuid.uuid4().hex[:6]}"
-        subjects, stats, seconds = faults.smtp_load(rig, size["smtp_sessions"], size["smtp_per"],
-                                                    tag)
+        subjects, stats, seconds = faults.smtp_load(rig, size["smtp_sessions"], size["smtp_per"], tag)
         acct = faults.account(rig, subjects, tag, timeout=120)
         faults.wait_threads_at_most(pid, threads + 2)
         s = faults.settle(pid, 0.5)
         peak = max(peak, s["rss_kib"])
-        rows.append({"round": n + 1, "seconds": seconds, **acct, **s,
-                     "failed": len(stats["failed"])})
+        rows.append({"round": n + 1, "seconds": seconds, **acct, **s, "failed": len(stats["failed"])})
         for k in totals:
             totals[k] += acct.get(k, 0) if k != "failed" else len(stats["failed"])
-        print(f"  smtp round {n + 1}: {acct['delivered']}/{acct['sent']} in {seconds:.1f}s, "
-              f"RSS {mib(s['rss_kib'])}, fds {s['fds']}", flush=True)
-    report.check("SMTP load: every message delivered once with one mtls header",
-                  totals["lost"] == totals["duplicated"] == totals["bad_header"] ==
-                  totals["other_result"] == totals["failed"] == 0 and
-                  totals["delivered"] == totals["sent"], str(totals))
+        print(
+            f"  smtp round {n + 1}: {acct['delivered']}/{acct['sent']} in {seconds:.1f}s, "
+            f"RSS {mib(s['rss_kib'])}, fds {s['fds']}",
+            flush=True,
+        )
+    report.check(
+        "SMTP load: every message delivered once with one mtls header",
+        totals["lost"]
+        == totals["duplicated"]
+        == totals["bad_header"]
+        == totals["other_result"]
+        == totals["failed"]
+        == 0
+        and totals["delivered"] == totals["sent"],
+        str(totals),
+    )
     growth_ok = _no_growth(rows)
-    report.check("SMTP load: no RSS/fd growth after the warm-up round", growth_ok,
-                 f"RSS {[mib(r['rss_kib']) for r in rows]}, fds {[r['fds'] for r in rows]}")
+    report.check(
+        "SMTP load: no RSS/fd growth after the warm-up round",
+        growth_ok,
+        f"RSS {[mib(r['rss_kib']) for r in rows]}, fds {[r['fds'] for r in rows]}",
+    )
     return {"rows": rows, "totals": totals, "start": start, "peak_rss_kib": peak}
 
 
@@ -119,20 +160,29 @@ def run_milter_load(rig, size, report):
     start = faults.settle(pid, 0.2)
     rows, peak = [], start["rss_kib"]
     for n in range(size["milter_rounds"]):
-        result = faults.milter_load(rig.milter_address, size["milter_sessions"], size["milter_per"],
-                                    tag=f"P{n}")
+        result = faults.milter_load(
+            rig.milter_address, size["milter_sessions"], size["milter_per"], tag=f"P{n}"
+        )
         faults.wait_threads_at_most(pid, threads + 2)
         s = faults.settle(pid, 0.5)
         peak = max(peak, s["rss_kib"])
         rows.append({"round": n + 1, **result, **s})
-        print(f"  milter round {n + 1}: {result['ok']}/{result['messages']} in "
-              f"{result['seconds']:.1f}s, RSS {mib(s['rss_kib'])}, fds {s['fds']}", flush=True)
+        print(
+            f"  milter round {n + 1}: {result['ok']}/{result['messages']} in "
+            f"{result['seconds']:.1f}s, RSS {mib(s['rss_kib'])}, fds {s['fds']}",
+            flush=True,
+        )
     ok = all(r["ok"] == r["messages"] and r["bad"] == 0 and not r["errors"] for r in rows)
-    report.check("milter-protocol load: every message one correct header", ok,
-                 str([r["errors"] for r in rows if r["errors"]])[:500])
-    report.check("milter-protocol load: no RSS/fd growth after the warm-up round",
-                 _no_growth(rows),
-                 f"RSS {[mib(r['rss_kib']) for r in rows]}, fds {[r['fds'] for r in rows]}")
+    report.check(
+        "milter-protocol load: every message one correct header",
+        ok,
+        str([r["errors"] for r in rows if r["errors"]])[:500],
+    )
+    report.check(
+        "milter-protocol load: no RSS/fd growth after the warm-up round",
+        _no_growth(rows),
+        f"RSS {[mib(r['rss_kib']) for r in rows]}, fds {[r['fds'] for r in rows]}",
+    )
     return {"rows": rows, "start": start, "peak_rss_kib": peak}
 
 
@@ -146,6 +196,7 @@ def _no_growth(rows):
 
 # --------------------------------------------------------------------------
 
+
 def run_dns_faults(rig, size, report):
     work = rig.dir / "faults"
     work.mkdir(exist_ok=True)
@@ -155,9 +206,13 @@ def run_dns_faults(rig, size, report):
     conf = faults.fault_unbound_conf(rig, work / "unbound.conf", proxy, expiring)
     rows = []
     try:
-        for mode, expected in (("stopped", "temperror"), ("silent", "temperror"),
-                               ("slow", "temperror"), ("servfail", "temperror"),
-                               ("truncate", "pass")):
+        for mode, expected in (
+            ("stopped", "temperror"),
+            ("silent", "temperror"),
+            ("slow", "temperror"),
+            ("servfail", "temperror"),
+            ("truncate", "pass"),
+        ):
             rig.start_milter(unbound_config=conf, dns_timeout=DNS_TIMEOUT)
             proxy.set_mode(mode)
             before = proxy.counters()
@@ -165,13 +220,20 @@ def run_dns_faults(rig, size, report):
             after = proxy.counters()
             proxy.set_mode("pass")
             recovery = _recover(rig, "alice@secure.test", 60)
-            row = {"fault": mode, "result": result, "reason": reason, "seconds": elapsed,
-                   "recovery": recovery,
-                   "queries": {k: after[k] - before[k] for k in after if after[k] != before[k]}}
+            row = {
+                "fault": mode,
+                "result": result,
+                "reason": reason,
+                "seconds": elapsed,
+                "recovery": recovery,
+                "queries": {k: after[k] - before[k] for k in after if after[k] != before[k]},
+            }
             rows.append(row)
-            report.check(f"DNS fault {mode}: {expected} within {DNS_TIMEOUT}+3 s, then recovery",
-                         result == expected and elapsed < DNS_TIMEOUT + 3 and recovery is not None,
-                         f"{result} ({reason}) in {elapsed:.2f}s, recovered in {recovery}")
+            report.check(
+                f"DNS fault {mode}: {expected} within {DNS_TIMEOUT}+3 s, then recovery",
+                result == expected and elapsed < DNS_TIMEOUT + 3 and recovery is not None,
+                f"{result} ({reason}) in {elapsed:.2f}s, recovered in {recovery}",
+            )
 
         # Signatures expiring while the milter runs.
         rig.start_milter(unbound_config=conf, dns_timeout=DNS_TIMEOUT)
@@ -190,15 +252,27 @@ def run_dns_faults(rig, size, report):
             how = "SIGHUP (new resolver)"
         if recovery is not None:
             recovery = round(time.monotonic() - resigned, 1)
-        rows.append({"fault": "signatures expire", "result": result, "reason": reason,
-                     "seconds": elapsed, "recovery": recovery, "recovery_how": how,
-                     "before": before_result})
-        report.check("DNS fault expiring signatures: pass before, temperror after, recovery",
-                     before_result == "pass" and result == "temperror" and
-                     reason == "DNSSEC validation failed" and elapsed < DNS_TIMEOUT + 3 and
-                     recovery is not None,
-                     f"{before_result} -> {result} ({reason}) in {elapsed:.2f}s; "
-                     f"re-signed, pass after {recovery} s by {how}")
+        rows.append(
+            {
+                "fault": "signatures expire",
+                "result": result,
+                "reason": reason,
+                "seconds": elapsed,
+                "recovery": recovery,
+                "recovery_how": how,
+                "before": before_result,
+            }
+        )
+        report.check(
+            "DNS fault expiring signatures: pass before, temperror after, recovery",
+            before_result == "pass"
+            and result == "temperror"
+            and reason == "DNSSEC validation failed"
+            and elapsed < DNS_TIMEOUT + 3
+            and recovery is not None,
+            f"{before_result} -> {result} ({reason}) in {elapsed:.2f}s; "
+            f"re-signed, pass after {recovery} s by {how}",
+        )
     finally:
         proxy.stop()
         expiring.stop()
@@ -229,38 +303,69 @@ def _recover(rig, mail_from, limit):
 
 # --------------------------------------------------------------------------
 
+
 def run_crashes(rig, size, report):
     rows = []
     rig.start_milter()
     queued_before = faults.postfix_queue_count(rig)
     for n in range(size["kills"]):
         subjects, stats, seconds, info, tag = faults.kill9_under_load(
-            rig, size["crash_sessions"], size["crash_per"],
-            kill_after=size["crash_sessions"] * size["crash_per"] // 3, down_for=1.0)
+            rig,
+            size["crash_sessions"],
+            size["crash_per"],
+            kill_after=size["crash_sessions"] * size["crash_per"] // 3,
+            down_for=1.0,
+        )
         faults.flush_postfix(rig)
         acct = faults.account(rig, subjects, tag, timeout=120)
         queued = faults.postfix_queue_count(rig) - queued_before
-        rows.append({"what": "kill -9", **acct, "tempfailed": stats["tempfailed"],
-                     "failed": len(stats["failed"]), "seconds": seconds, "queued": queued,
-                     "restart": info.get("restart_seconds")})
-        report.check(f"kill -9 #{n + 1}: nothing lost or duplicated, every message one header",
-                     "killed_pid" in info and stats["tempfailed"] > 0 and not stats["failed"]
-                     and acct["lost"] == acct["duplicated"] == acct["bad_header"] == 0
-                     and acct["delivered"] == acct["sent"] and queued == 0,
-                     f"{acct['delivered']}/{acct['sent']}, {stats['tempfailed']} tempfailed "
-                     f"and retried, restart {info.get('restart_seconds', 0):.2f}s")
+        rows.append(
+            {
+                "what": "kill -9",
+                **acct,
+                "tempfailed": stats["tempfailed"],
+                "failed": len(stats["failed"]),
+                "seconds": seconds,
+                "queued": queued,
+                "restart": info.get("restart_seconds"),
+            }
+        )
+        report.check(
+            f"kill -9 #{n + 1}: nothing lost or duplicated, every message one header",
+            "killed_pid" in info
+            and stats["tempfailed"] > 0
+            and not stats["failed"]
+            and acct["lost"] == acct["duplicated"] == acct["bad_header"] == 0
+            and acct["delivered"] == acct["sent"]
+            and queued == 0,
+            f"{acct['delivered']}/{acct['sent']}, {stats['tempfailed']} tempfailed "
+            f"and retried, restart {info.get('restart_seconds', 0):.2f}s",
+        )
     subjects, stats, seconds, info, tag = faults.sighup_under_load(
-        rig, size["crash_sessions"], size["crash_per"], sighups=size["sighups"], interval=0.1)
+        rig, size["crash_sessions"], size["crash_per"], sighups=size["sighups"], interval=0.1
+    )
     acct = faults.account(rig, subjects, tag, timeout=120)
-    rows.append({"what": f"SIGHUP x{info['sighups']}", **acct, "tempfailed": stats["tempfailed"],
-                 "failed": len(stats["failed"]), "seconds": seconds, "queued": 0,
-                 "restart": None})
-    report.check("SIGHUP under load: nothing tempfailed, lost or duplicated",
-                 info["pid_same"] and info["sighups"] == info["sighups_planned"]
-                 and stats["tempfailed"] == 0 and not stats["failed"] and
-                 acct["lost"] == acct["duplicated"] == acct["bad_header"] == 0 and
-                 acct["delivered"] == acct["sent"],
-                 f"{info['sighups']} SIGHUPs, {acct['delivered']}/{acct['sent']}")
+    rows.append(
+        {
+            "what": f"SIGHUP x{info['sighups']}",
+            **acct,
+            "tempfailed": stats["tempfailed"],
+            "failed": len(stats["failed"]),
+            "seconds": seconds,
+            "queued": 0,
+            "restart": None,
+        }
+    )
+    report.check(
+        "SIGHUP under load: nothing tempfailed, lost or duplicated",
+        info["pid_same"]
+        and info["sighups"] == info["sighups_planned"]
+        and stats["tempfailed"] == 0
+        and not stats["failed"]
+        and acct["lost"] == acct["duplicated"] == acct["bad_header"] == 0
+        and acct["delivered"] == acct["sent"],
+        f"{info['sighups']} SIGHUPs, {acct['delivered']}/{acct['sent']}",
+    )
     return rows
 
 
@@ -274,13 +379,21 @@ def run_hostile(rig, size, report):
     result = faults.run_hostile(rig.milter_address, rounds=size["hostile_rounds"])
     faults.wait_threads_at_most(pid, threads + 2)
     after = faults.settle(pid, 0.5)
-    ok = (not result["failures"] and rig.milter_running() and rig.milter_proc.pid == pid
-          and result["good_bad"] == 0 and not result["good_errors"] and result["good_ok"] > 0
-          and after["fds"] <= before["fds"] + 2
-          and after["rss_kib"] <= max(before["rss_kib"] * 1.15, before["rss_kib"] + 8192))
-    report.check("hostile clients: no crash, other sessions unaffected, RSS/fds back", ok,
-                 f"{result['failures']} good {result['good_ok']}/{result['good_bad']} "
-                 f"{before} -> {after}")
+    ok = (
+        not result["failures"]
+        and rig.milter_running()
+        and rig.milter_proc.pid == pid
+        and result["good_bad"] == 0
+        and not result["good_errors"]
+        and result["good_ok"] > 0
+        and after["fds"] <= before["fds"] + 2
+        and after["rss_kib"] <= max(before["rss_kib"] * 1.15, before["rss_kib"] + 8192)
+    )
+    report.check(
+        "hostile clients: no crash, other sessions unaffected, RSS/fds back",
+        ok,
+        f"{result['failures']} good {result['good_ok']}/{result['good_bad']} " f"{before} -> {after}",
+    )
     return {**result, "before": before, "after": after, "rounds": size["hostile_rounds"]}
 
 
@@ -292,22 +405,32 @@ def run_privileges(rig, report):
     sock = str(d / "milter.sock")
     cmd = rig.milter_command(socket=f"unix:{sock}", user="nobody", umask="027")
     with open(d / "milter.log", "wb") as log:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                preexec_fn=rigmod.die_with_parent)
+        proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, preexec_fn=rigmod.die_with_parent
+        )
     try:
-        rigmod.wait_until(lambda: proc.poll() is None and rigmod.can_connect(sock), 15,
-                          "milter on its unix socket")
+        rigmod.wait_until(
+            lambda: proc.poll() is None and rigmod.can_connect(sock), 15, "milter on its unix socket"
+        )
         ok, bad, errors = faults.milter_session(sock, 2, "PRIV")
         creds = faults.task_credentials(proc.pid)
         st = os.stat(sock)
-        all_user = all(c["Uid"] == [user.pw_uid] * 4 and c["Gid"] == [user.pw_gid] * 4
-                       and 0 not in c["Groups"] for c in creds.values())
-        result = {"threads": len(creds), "uids": sorted({tuple(c["Uid"]) for c in creds.values()}),
-                  "socket_uid": st.st_uid, "socket_mode": oct(st.st_mode & 0o777),
-                  "verdicts_ok": ok}
-        report.check("privileges: every thread runs as nobody, socket nobody 0750",
-                     all_user and st.st_uid == user.pw_uid and st.st_mode & 0o777 == 0o750
-                     and ok == 2, str(result))
+        all_user = all(
+            c["Uid"] == [user.pw_uid] * 4 and c["Gid"] == [user.pw_gid] * 4 and 0 not in c["Groups"]
+            for c in creds.values()
+        )
+        result = {
+            "threads": len(creds),
+            "uids": sorted({tuple(c["Uid"]) for c in creds.values()}),
+            "socket_uid": st.st_uid,
+            "socket_mode": oct(st.st_mode & 0o777),
+            "verdicts_ok": ok,
+        }
+        report.check(
+            "privileges: every thread runs as nobody, socket nobody 0750",
+            all_user and st.st_uid == user.pw_uid and st.st_mode & 0o777 == 0o750 and ok == 2,
+            str(result),
+        )
         return result
     finally:
         rigmod.kill_process_group(proc)
@@ -315,14 +438,21 @@ def run_privileges(rig, report):
 
 # --------------------------------------------------------------------------
 
+
 def run_valgrind(rig, report, quick):
     if shutil.which("valgrind") is None:
         report.check("valgrind run", False, "valgrind not installed (apt-get install valgrind)")
         return None
     log = rig.dir / "milter" / "valgrind.log"
-    wrapper = ["valgrind", "--leak-check=full", "--show-leak-kinds=definite",
-               "--errors-for-leak-kinds=definite", "--error-exitcode=99",
-               "--num-callers=30", f"--log-file={log}"]
+    wrapper = [
+        "valgrind",
+        "--leak-check=full",
+        "--show-leak-kinds=definite",
+        "--errors-for-leak-kinds=definite",
+        "--error-exitcode=99",
+        "--num-callers=30",
+        f"--log-file={log}",
+    ]
     if SUPPRESSIONS.exists():
         wrapper.append(f"--suppressions={SUPPRESSIONS}")
     started = time.monotonic()
@@ -348,12 +478,22 @@ def run_valgrind(rig, report, quick):
         m = re.search(rf"{kind}: ([\d,]+) bytes in ([\d,]+) blocks", text)
         leaks[kind] = m.group(1) + " bytes" if m else "0 bytes"
     messages = acct["delivered"] + proto["ok"] + hostile["good_ok"]
-    result = {"status": status, "errors": errors, "leaks": leaks, "messages": messages,
-              "hostile_failures": hostile["failures"], "seconds": time.monotonic() - started,
-              "smtp": acct, "log": str(log)}
+    result = {
+        "status": status,
+        "errors": errors,
+        "leaks": leaks,
+        "messages": messages,
+        "hostile_failures": hostile["failures"],
+        "seconds": time.monotonic() - started,
+        "smtp": acct,
+        "log": str(log),
+    }
     ok = status == 0 and errors == 0 and acct["lost"] == 0 and not hostile["failures"]
-    report.check("valgrind: no memory errors, no definite leaks, exit 0", ok,
-                 f"exit {status}, {errors} errors, {leaks}, {messages} messages")
+    report.check(
+        "valgrind: no memory errors, no definite leaks, exit 0",
+        ok,
+        f"exit {status}, {errors} errors, {leaks}, {messages} messages",
+    )
     if not ok:
         print(text[-6000:])
         if hostile["failures"]:
@@ -363,21 +503,31 @@ def run_valgrind(rig, report, quick):
 
 # --------------------------------------------------------------------------
 
+
 def machine():
     cpu = ""
     try:
-        cpu = next((line.split(":", 1)[1].strip() for line in
-                    Path("/proc/cpuinfo").read_text().splitlines()
-                    if line.startswith("model name")), "")
+        cpu = next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            "",
+        )
     except OSError:
         pass
     versions = {}
     for pkg in ("postfix", "nsd", "libunbound8", "libmilter1.0.1", "valgrind"):
-        proc = subprocess.run(["dpkg-query", "-W", "-f=${Version}", pkg], capture_output=True,
-                              text=True)
+        proc = subprocess.run(["dpkg-query", "-W", "-f=${Version}", pkg], capture_output=True, text=True)
         versions[pkg] = proc.stdout.strip() or "?"
-    return {"nproc": os.cpu_count(), "cpu": cpu, "kernel": platform.release(),
-            "load_before": os.getloadavg(), "versions": versions}
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "kernel": platform.release(),
+        "load_before": os.getloadavg(),
+        "versions": versions,
+    }
 
 
 def render(results, report, args, started_at, seconds):
@@ -398,7 +548,8 @@ def render(results, report, args, started_at, seconds):
         "",
         f"Machine: {m['nproc']} CPUs ({m['cpu']}), Linux {m['kernel']}, load average "
         f"{m['load_before'][0]:.2f} before / {results['load_after'][0]:.2f} after; "
-        + ", ".join(f"{k} {v}" for k, v in m["versions"].items()) + ".  ",
+        + ", ".join(f"{k} {v}" for k, v in m["versions"].items())
+        + ".  ",
         f"Duration: {seconds / 60:.1f} min. Checks: {len(report.checks) - len(report.failed)} of "
         f"{len(report.checks)} passed.",
         "",
@@ -416,8 +567,12 @@ def render(results, report, args, started_at, seconds):
     total_sent = smtp["totals"]["sent"] + crash_sent
     total_lost = smtp["totals"]["lost"] + crash_lost
     peak = max(smtp["peak_rss_kib"], milter["peak_rss_kib"])
-    faults_injected = len(results["dns"]) + size["kills"] + 1 + \
-        len(results["hostile"]["cases"]) * (size["hostile_rounds"] + 1)
+    faults_injected = (
+        len(results["dns"])
+        + size["kills"]
+        + 1
+        + len(results["hostile"]["cases"]) * (size["hostile_rounds"] + 1)
+    )
     vg = results.get("valgrind")
     lines += [
         f"| SMTP sessions through Postfix (TLS, client certificate) | {smtp_sessions} "
@@ -444,9 +599,14 @@ def render(results, report, args, started_at, seconds):
         f"| Milter RSS: started / after the first round / after the last | "
         f"{mib(smtp['start']['rss_kib'])} / {mib(smtp['rows'][0]['rss_kib'])} / "
         f"{mib(milter['rows'][-1]['rss_kib'])} |",
-        "| valgrind | " + (f"{vg['errors']} errors, definitely lost {vg['leaks']['definitely lost']}"
-                            f" ({vg['messages']} messages, hostile clients included)"
-                            if vg else "not run") + " |",
+        "| valgrind | "
+        + (
+            f"{vg['errors']} errors, definitely lost {vg['leaks']['definitely lost']}"
+            f" ({vg['messages']} messages, hostile clients included)"
+            if vg
+            else "not run"
+        )
+        + " |",
         "",
         "## Load rounds",
         "",
@@ -460,13 +620,17 @@ def render(results, report, args, started_at, seconds):
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in smtp["rows"]:
-        lines.append(f"| SMTP | {r['round']} | {size['smtp_sessions']} | {r['sent']} | "
-                     f"{r['delivered']} | {r['lost']} | {r['duplicated']} | {r['seconds']:.1f} | "
-                     f"{mib(r['rss_kib'])} | {r['fds']} | {r['threads']} |")
+        lines.append(
+            f"| SMTP | {r['round']} | {size['smtp_sessions']} | {r['sent']} | "
+            f"{r['delivered']} | {r['lost']} | {r['duplicated']} | {r['seconds']:.1f} | "
+            f"{mib(r['rss_kib'])} | {r['fds']} | {r['threads']} |"
+        )
     for r in milter["rows"]:
-        lines.append(f"| milter protocol | {r['round']} | {r['sessions']} | {r['messages']} | "
-                     f"{r['ok']} | - | - | {r['seconds']:.1f} | {mib(r['rss_kib'])} | {r['fds']} | "
-                     f"{r['threads']} |")
+        lines.append(
+            f"| milter protocol | {r['round']} | {r['sessions']} | {r['messages']} | "
+            f"{r['ok']} | - | - | {r['seconds']:.1f} | {mib(r['rss_kib'])} | {r['fds']} | "
+            f"{r['threads']} |"
+        )
     lines += [
         "",
         "## DNS faults",
@@ -482,11 +646,16 @@ def render(results, report, args, started_at, seconds):
     for r in results["dns"]:
         how = f" ({r['recovery_how']})" if r.get("recovery_how") else ""
         queries = r.get("queries")
-        queries = ", ".join(f"{k} {v}" for k, v in queries.items()) if queries else (
-            "none (port closed)" if r["fault"] == "stopped" else "-")
+        queries = (
+            ", ".join(f"{k} {v}" for k, v in queries.items())
+            if queries
+            else ("none (port closed)" if r["fault"] == "stopped" else "-")
+        )
         recovery = f"{r['recovery']} s" if r["recovery"] is not None else "**never**"
-        lines.append(f"| {r['fault']} | {r['result']} | {r['reason'] or ''} | "
-                     f"{r['seconds']:.2f} s | {recovery}{how} | {queries} |")
+        lines.append(
+            f"| {r['fault']} | {r['result']} | {r['reason'] or ''} | "
+            f"{r['seconds']:.2f} s | {recovery}{how} | {queries} |"
+        )
     lines += [
         "",
         "## kill -9 and SIGHUP under load",
@@ -497,14 +666,15 @@ def render(results, report, args, started_at, seconds):
         "for a second, and restarted by the harness. SIGHUP is sent every 0.1 s while the "
         "load runs.",
         "",
-        "| Event | Sent | Delivered | Lost | Dup. | Tempfailed and retried | Left in queue | "
-        "Restart |",
+        "| Event | Sent | Delivered | Lost | Dup. | Tempfailed and retried | Left in queue | " "Restart |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in crash:
         restart = f"{r['restart']:.2f} s" if r["restart"] is not None else "-"
-        lines.append(f"| {r['what']} | {r['sent']} | {r['delivered']} | {r['lost']} | "
-                     f"{r['duplicated']} | {r['tempfailed']} | {r['queued']} | {restart} |")
+        lines.append(
+            f"| {r['what']} | {r['sent']} | {r['delivered']} | {r['lost']} | "
+            f"{r['duplicated']} | {r['tempfailed']} | {r['queued']} | {restart} |"
+        )
     h = results["hostile"]
     lines += [
         "",
@@ -570,8 +740,9 @@ def main():
     parser.add_argument("--build-dir", required=True)
     parser.add_argument("--quick", action="store_true", help="small sizes (CI)")
     parser.add_argument("--no-valgrind", action="store_true")
-    parser.add_argument("--output", help="default: docs/RELIABILITY.md, or "
-                        "<build-dir>/RELIABILITY-quick.md with --quick")
+    parser.add_argument(
+        "--output", help="default: docs/RELIABILITY.md, or " "<build-dir>/RELIABILITY-quick.md with --quick"
+    )
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("reliability: must run as root")
@@ -579,12 +750,16 @@ def main():
     if missing:
         sys.exit("reliability: missing " + ", ".join(missing))
     build_dir = Path(args.build_dir).resolve()
-    output = Path(args.output) if args.output else (
-        build_dir / "RELIABILITY-quick.md" if args.quick else ROOT / "docs" / "RELIABILITY.md")
+    output = (
+        Path(args.output)
+        if args.output
+        else (build_dir / "RELIABILITY-quick.md" if args.quick else ROOT / "docs" / "RELIABILITY.md")
+    )
     size = SIZES["quick" if args.quick else "full"]
 
     def on_signal(signum, frame):
         raise KeyboardInterrupt(f"signal {signum}")
+
     signal.signal(signal.SIGTERM, on_signal)
 
     started_at, started = time.time(), time.monotonic()
@@ -610,9 +785,13 @@ def main():
     seconds = time.monotonic() - started
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(render(results, report, args, started_at, seconds) + "\n")
-    (build_dir / "reliability-results.json").write_text(json.dumps(
-        {"results": results, "checks": report.checks, "started_at": started_at,
-         "seconds": seconds}, indent=1, default=str))
+    (build_dir / "reliability-results.json").write_text(
+        json.dumps(
+            {"results": results, "checks": report.checks, "started_at": started_at, "seconds": seconds},
+            indent=1,
+            default=str,
+        )
+    )
     print(f"reliability: wrote {output} ({seconds / 60:.1f} min)")
     if report.failed:
         print(f"reliability: {len(report.failed)} check(s) failed:")

@@ -95,10 +95,10 @@ def refuse(message):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--build-dir", required=True,
-                        help="CMake build directory holding milter/mtls-milter")
-    parser.add_argument("--keep", action="store_true",
-                        help="keep the rig's temporary directories for inspection")
+    parser.add_argument("--build-dir", required=True, help="CMake build directory holding milter/mtls-milter")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the rig's temporary directories for inspection"
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="one character per test")
     parser.add_argument("patterns", nargs="*", help="test name patterns (like unittest -k)")
     args = parser.parse_args(argv)
@@ -116,8 +116,7 @@ def main(argv=None):
     build_dir = Path(args.build_dir).resolve()
     milter = build_dir / "milter" / "mtls-milter"
     if not os.access(milter, os.X_OK):
-        return refuse(f"milter binary not found or not executable: {milter} "
-                      "(build the project first)")
+        return refuse(f"milter binary not found or not executable: {milter} " "(build the project first)")
 
     os.environ["MTLS_BUILD_DIR"] = str(build_dir)
     if args.keep:
@@ -129,6 +128,7 @@ def main(argv=None):
     # the background without job control leaves it ignored.
     def on_signal(signum, frame):
         raise KeyboardInterrupt(f"signal {signum}")
+
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
@@ -137,8 +137,7 @@ def main(argv=None):
         loader.testNamePatterns = [p if "*" in p else f"*{p}*" for p in args.patterns]
     suite = loader.discover(str(HERE), pattern="test_*.py", top_level_dir=str(HERE))
 
-    runner = Runner(stream=sys.stdout, verbosity=1 if args.quiet else 2,
-                    resultclass=CountingResult)
+    runner = Runner(stream=sys.stdout, verbosity=1 if args.quiet else 2, resultclass=CountingResult)
     try:
         try:
             result = runner.run(suite)

@@ -13,8 +13,7 @@ from rig import conformance_table
 from rig.conformance import row_of
 
 # Every test in these modules is a row of the matrix.
-MATRIX_MODULES = ("test_conformance", "test_milter_protocol", "test_client_mx_type",
-                  "test_dane")
+MATRIX_MODULES = ("test_conformance", "test_milter_protocol", "test_client_mx_type", "test_dane")
 
 
 class ConformanceDocTests(unittest.TestCase):
@@ -22,8 +21,12 @@ class ConformanceDocTests(unittest.TestCase):
 
     def test_document_matches_tests(self):
         diff = conformance_table.drift()
-        self.assertEqual(diff, "", "docs/CONFORMANCE.md differs from the tests; run "
-                         "scripts/conformance_table.py --write\n" + diff)
+        self.assertEqual(
+            diff,
+            "",
+            "docs/CONFORMANCE.md differs from the tests; run "
+            "scripts/conformance_table.py --write\n" + diff,
+        )
 
     def test_every_matrix_test_is_a_row(self):
         loader = unittest.TestLoader()

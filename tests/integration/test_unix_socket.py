@@ -28,7 +28,6 @@ def tearDownModule():
 
 
 class UnixSocketTests(RigTestCase):
-
     @classmethod
     def setUpClass(cls):
         cls.rig = RIG
@@ -41,8 +40,7 @@ class UnixSocketTests(RigTestCase):
         self.check("pass", "secure.test", mail_from="alice@secure.test", cert="out1.secure.test")
 
     def test_fail(self):
-        self.check("fail", "secure.test", mail_from="alice@secure.test",
-                   cert="rogue.secure.test")
+        self.check("fail", "secure.test", mail_from="alice@secure.test", cert="rogue.secure.test")
 
     def test_restart_replaces_stale_socket(self):
         """A socket file left by a dead milter must not stop the next one

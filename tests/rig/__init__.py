@@ -52,11 +52,39 @@ modules are imported by name (``from rig import faults``).
 """
 
 from .base import authres, AUTHSERV_ID, DEFAULT_CLIENT_MX_TYPE, RECIPIENT, RigError, SASL_PASSWORD, SASL_USER
-from .process import can_connect, die_with_parent, free_port, kill_process_group, log_tail, run, tcp_port_bindable, wait_until
+from .process import (
+    can_connect,
+    die_with_parent,
+    free_port,
+    kill_process_group,
+    log_tail,
+    run,
+    tcp_port_bindable,
+    wait_until,
+)
 from .ca import CERT_SPECS, CertPair, CertSpec, TestCA
-from .dns import client_mx_rdata, client_mx_rr, DANE_CLIENT_MX, DANE_TLSA, dns_probe, DnsServer, encode_dns_name, generic_rr, MALFORMED_CLIENT_MX, StubResponder
+from .dns import (
+    client_mx_rdata,
+    client_mx_rr,
+    DANE_CLIENT_MX,
+    DANE_TLSA,
+    dns_probe,
+    DnsServer,
+    encode_dns_name,
+    generic_rr,
+    MALFORMED_CLIENT_MX,
+    StubResponder,
+)
 from .postfix import DEFAULT_MAIN_CF, PostfixInstance
-from .messages import authserv_id_of, DeliveredMessage, Header, message_text, new_subject, parse_auth_results, result_props
+from .messages import (
+    authserv_id_of,
+    DeliveredMessage,
+    Header,
+    message_text,
+    new_subject,
+    parse_auth_results,
+    result_props,
+)
 from .swaks import parse_swaks_output, SendResult
 from .smtp import SmtpClient
 from .rig import close_all_rigs, Rig, shared_rig, start_module_rig

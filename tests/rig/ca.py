@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .process import run
 
+
 @dataclass(frozen=True)
 class CertSpec:
     """One client certificate the rig issues.
@@ -16,6 +17,7 @@ class CertSpec:
     Postfix) or "self" (self-signed leaf). ``validity``: "valid", "expired"
     (ended ten days ago) or "future" (starts in ten days). ``utf8``: the
     subject holds UTF-8 text (an IDN U-label)."""
+
     subject: str
     issuer: str = "ca"
     eku: str = "clientAuth,serverAuth"
@@ -47,11 +49,9 @@ CERT_SPECS = {
     "san-only": CertSpec("/O=mtls-milter tests SAN only", san="DNS:out1.secure.test"),
     # Several SANs, one of them the Client MX host, but the CN is another
     # name: Postfix shows the milter the CN only, so this cannot pass.
-    "san-match-cn-other": CertSpec("/CN=rogue.secure.test",
-                                   san="DNS:rogue.secure.test,DNS:out1.secure.test"),
+    "san-match-cn-other": CertSpec("/CN=rogue.secure.test", san="DNS:rogue.secure.test,DNS:out1.secure.test"),
     # The reverse: the CN is the Client MX host, the SANs are unrelated.
-    "cn-match-san-other": CertSpec("/CN=out1.secure.test",
-                                   san="DNS:a.example.test,DNS:b.example.test"),
+    "cn-match-san-other": CertSpec("/CN=out1.secure.test", san="DNS:a.example.test,DNS:b.example.test"),
     # Absolute form of the name in the CN.
     "cn-trailing-dot": CertSpec("/CN=out1.secure.test."),
     # IDN host "bücher.secure.test", as A-label and as U-label (UTF8String).
@@ -70,14 +70,18 @@ CERT_SPECS = {
     # serverAuth only, the name in a SAN dNSName, no CN at all. Postfix
     # reports "(not verified)" and gives a milter no name; only its key,
     # through the policy channel's fingerprints, can identify it.
-    "dane-server-auth": CertSpec("/O=mtls-milter tests DANE", eku="serverAuth",
-                                 san="DNS:dane25.secure.test"),
+    "dane-server-auth": CertSpec("/O=mtls-milter tests DANE", eku="serverAuth", san="DNS:dane25.secure.test"),
     # The same shape with another key: what TLSA records of danewrong name.
-    "dane-other-key": CertSpec("/O=mtls-milter tests DANE other key", eku="serverAuth",
-                               san="DNS:danewrong.secure.test"),
+    "dane-other-key": CertSpec(
+        "/O=mtls-milter tests DANE other key", eku="serverAuth", san="DNS:danewrong.secure.test"
+    ),
     # Self-signed, no CN: DANE-EE needs no CA at all.
-    "dane-self-signed": CertSpec("/O=mtls-milter tests DANE self-signed", issuer="self",
-                                 eku="serverAuth", san="DNS:daneself.secure.test"),
+    "dane-self-signed": CertSpec(
+        "/O=mtls-milter tests DANE self-signed",
+        issuer="self",
+        eku="serverAuth",
+        san="DNS:daneself.secure.test",
+    ),
     # Verifies for clientAuth and its CN is the Client MX host, which also
     # publishes TLSA for its key: the certificate path decides, not DANE.
     "dane-dual": CertSpec("/CN=danedual.secure.test"),
@@ -116,10 +120,27 @@ CN = unused
     def _new_key_and_csr(self, name, subject, utf8=False):
         key = self.dir / f"{name}.key"
         csr = self.dir / f"{name}.csr"
-        run(["openssl", "req", "-new", "-config", self.req_config,
-             "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-             "-nodes", "-keyout", key, "-out", csr, "-subj", subject,
-             *(["-utf8"] if utf8 else [])])
+        run(
+            [
+                "openssl",
+                "req",
+                "-new",
+                "-config",
+                self.req_config,
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-keyout",
+                key,
+                "-out",
+                csr,
+                "-subj",
+                subject,
+                *(["-utf8"] if utf8 else []),
+            ]
+        )
         return key, csr
 
     def _sign(self, name, csr, issuer: CertPair | None, extensions, validity="valid"):
@@ -134,27 +155,64 @@ CN = unused
             return self._sign_dated(name, csr, issuer, ext, cert, validity)
         if issuer is None:  # self-signed
             key = self.dir / f"{name}.key"
-            run(["openssl", "x509", "-req", "-in", csr, "-signkey", key,
-                 "-days", "3", "-set_serial", self._serial, "-extfile", ext,
-                 "-out", cert])
+            run(
+                [
+                    "openssl",
+                    "x509",
+                    "-req",
+                    "-in",
+                    csr,
+                    "-signkey",
+                    key,
+                    "-days",
+                    "3",
+                    "-set_serial",
+                    self._serial,
+                    "-extfile",
+                    ext,
+                    "-out",
+                    cert,
+                ]
+            )
         else:
-            run(["openssl", "x509", "-req", "-in", csr, "-CA", issuer.cert,
-                 "-CAkey", issuer.key, "-days", "3", "-set_serial", self._serial,
-                 "-extfile", ext, "-out", cert])
+            run(
+                [
+                    "openssl",
+                    "x509",
+                    "-req",
+                    "-in",
+                    csr,
+                    "-CA",
+                    issuer.cert,
+                    "-CAkey",
+                    issuer.key,
+                    "-days",
+                    "3",
+                    "-set_serial",
+                    self._serial,
+                    "-extfile",
+                    ext,
+                    "-out",
+                    cert,
+                ]
+            )
         return cert
 
     def _sign_dated(self, name, csr, issuer, ext, cert, validity):
         day = 86400
         now = time.time()
-        start, end = {"expired": (now - 30 * day, now - 10 * day),
-                      "future": (now + 10 * day, now + 30 * day)}[validity]
+        start, end = {
+            "expired": (now - 30 * day, now - 10 * day),
+            "future": (now + 10 * day, now + 30 * day),
+        }[validity]
         stamp = lambda t: time.strftime("%Y%m%d%H%M%SZ", time.gmtime(t))  # noqa: E731
         db = self.dir / f"{name}.db"
         db.mkdir(exist_ok=True)
         (db / "index.txt").write_text("")
         (db / "serial").write_text(f"{self._serial:x}".rjust(16, "0") + "\n")
         config = db / "ca.cnf"
-        config.write_text(f"""\
+        config.write_text(
+            f"""\
 [ ca ]
 default_ca = rig
 [ rig ]
@@ -167,24 +225,52 @@ unique_subject = no
 [ anything ]
 commonName = optional
 organizationName = optional
-""")
-        run(["openssl", "ca", "-batch", "-notext", "-config", config, "-preserveDN",
-             "-in", csr, "-cert", issuer.cert, "-keyfile", issuer.key,
-             "-startdate", stamp(start), "-enddate", stamp(end),
-             "-extfile", ext, "-out", cert])
+"""
+        )
+        run(
+            [
+                "openssl",
+                "ca",
+                "-batch",
+                "-notext",
+                "-config",
+                config,
+                "-preserveDN",
+                "-in",
+                csr,
+                "-cert",
+                issuer.cert,
+                "-keyfile",
+                issuer.key,
+                "-startdate",
+                stamp(start),
+                "-enddate",
+                stamp(end),
+                "-extfile",
+                ext,
+                "-out",
+                cert,
+            ]
+        )
         return cert
 
     def _make_ca(self, name, subject):
         key, csr = self._new_key_and_csr(name, subject)
-        cert = self._sign(name, csr, None, [
-            "basicConstraints=critical,CA:TRUE",
-            "keyUsage=critical,keyCertSign,cRLSign",
-            "subjectKeyIdentifier=hash",
-        ])
+        cert = self._sign(
+            name,
+            csr,
+            None,
+            [
+                "basicConstraints=critical,CA:TRUE",
+                "keyUsage=critical,keyCertSign,cRLSign",
+                "subjectKeyIdentifier=hash",
+            ],
+        )
         return CertPair(cert, key)
 
-    def issue(self, name, subject, issuer="ca", eku="clientAuth,serverAuth", san=None,
-              validity="valid", utf8=False):
+    def issue(
+        self, name, subject, issuer="ca", eku="clientAuth,serverAuth", san=None, validity="valid", utf8=False
+    ):
         """Issue a leaf certificate; ``name`` is only the rig's handle.
         ``issuer`` is "ca", "unknown-ca" or "self" (see CertSpec)."""
         key, csr = self._new_key_and_csr(name, subject, utf8)
@@ -204,12 +290,20 @@ organizationName = optional
         return pair
 
     def issue_spec(self, name, spec: CertSpec):
-        return self.issue(name, spec.subject, issuer=spec.issuer, eku=spec.eku, san=spec.san,
-                          validity=spec.validity, utf8=spec.utf8)
+        return self.issue(
+            name,
+            spec.subject,
+            issuer=spec.issuer,
+            eku=spec.eku,
+            san=spec.san,
+            validity=spec.validity,
+            utf8=spec.utf8,
+        )
 
     # -- digests for TLSA (DANE) ---------------------------------------------
     def cert_der(self, name) -> bytes:
         import ssl
+
         return ssl.PEM_cert_to_DER_cert(self.certs[name].cert.read_text())
 
     def spki_der(self, name) -> bytes:
@@ -217,11 +311,13 @@ organizationName = optional
         pem = run(["openssl", "x509", "-in", self.certs[name].cert, "-noout", "-pubkey"]).stdout
         body = "".join(l for l in pem.splitlines() if l and not l.startswith("-----"))
         import base64
+
         return base64.b64decode(body)
 
     def tlsa_digest(self, name, selector) -> str:
         """SHA-256 (TLSA matching type 1) of the certificate (selector 0) or of
         its SubjectPublicKeyInfo (selector 1), lower-case hex."""
         import hashlib
+
         der = self.spki_der(name) if int(selector) == 1 else self.cert_der(name)
         return hashlib.sha256(der).hexdigest()

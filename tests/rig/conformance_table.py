@@ -29,8 +29,8 @@ END = "<!-- END GENERATED -->"
 
 # Modules in the order their rows appear within a section; others follow
 # alphabetically.
-MODULE_ORDER = ("test_end_to_end", "test_conformance", "test_client_mx_type",
-                "test_milter_protocol")
+MODULE_ORDER = ("test_end_to_end", "test_conformance", "test_client_mx_type", "test_milter_protocol")
+
 
 def _iter_tests(suite):
     for item in suite:
@@ -77,21 +77,32 @@ def render(rows):
     lines = [BEGIN, ""]
     total = len(rows)
     gaps = sum(1 for *_, gap in rows if gap)
-    lines.append(f"{total} rows, each one test"
-                 + (f"; {gaps} marked **known gap** (the test asserts the correct behaviour "
-                    "and is an expected failure until the milter is fixed)" if gaps else "")
-                 + ".")
+    lines.append(
+        f"{total} rows, each one test"
+        + (
+            f"; {gaps} marked **known gap** (the test asserts the correct behaviour "
+            "and is an expected failure until the milter is fixed)"
+            if gaps
+            else ""
+        )
+        + "."
+    )
     for section in SECTIONS:
         section_rows = [r for r in rows if r[0].section == section]
         if not section_rows:
             continue
-        lines += ["", f"### {section}", "",
-                  "| Case | Input | Expected result | Test |",
-                  "| --- | --- | --- | --- |"]
+        lines += [
+            "",
+            f"### {section}",
+            "",
+            "| Case | Input | Expected result | Test |",
+            "| --- | --- | --- | --- |",
+        ]
         for entry, test_id, _, gap in section_rows:
             name = f"`{test_id}`" + (" **known gap**" if gap else "")
-            lines.append(f"| {_cell(entry.case)} | {_cell(entry.input)} | "
-                         f"{_cell(entry.expected)} | {name} |")
+            lines.append(
+                f"| {_cell(entry.case)} | {_cell(entry.input)} | " f"{_cell(entry.expected)} | {name} |"
+            )
     lines += ["", END]
     return "\n".join(lines) + "\n"
 
@@ -102,7 +113,7 @@ def generated_part(text):
     end = text.find(END, start)
     if start < 0 or end < 0:
         return None
-    return text[start:end + len(END)] + "\n"
+    return text[start : end + len(END)] + "\n"
 
 
 def replace_generated(text, table):
@@ -110,7 +121,7 @@ def replace_generated(text, table):
     end = text.find(END, start)
     if start < 0 or end < 0:
         raise ValueError(f"{DOC} lacks the GENERATED markers")
-    rest = text[end + len(END):]
+    rest = text[end + len(END) :]
     return text[:start] + table + (rest[1:] if rest.startswith("\n") else rest)
 
 
@@ -121,5 +132,8 @@ def drift(doc=DOC):
     actual = generated_part(doc.read_text()) if doc.exists() else None
     if actual is None:
         return f"{doc} is missing or lacks the GENERATED markers\n"
-    return "".join(difflib.unified_diff(actual.splitlines(True), expected.splitlines(True),
-                                        f"{doc} (now)", "generated from the tests"))
+    return "".join(
+        difflib.unified_diff(
+            actual.splitlines(True), expected.splitlines(True), f"{doc} (now)", "generated from the tests"
+        )
+    )

@@ -22,11 +22,11 @@ from .process import die_with_parent, free_port, kill_process_group, log_tail, r
 # DnsServer._secure_zone), so each test meets exactly one kind of record.
 DANE_TLSA = {
     "secure.test.": [
-        ("_25._tcp.dane25", "3 1 1", "dane-server-auth"),      # RFC 7672 name
-        ("_client.daneclient", "3 1 1", "dane-server-auth"),   # dance client name
-        ("_25._tcp.danecert", "3 0 1", "dane-server-auth"),    # full certificate
-        ("_25._tcp.danewrong", "3 1 1", "dane-other-key"),     # another key
-        ("_25._tcp.daneta", "2 1 1", "dane-server-auth"),      # DANE-TA: not usable
+        ("_25._tcp.dane25", "3 1 1", "dane-server-auth"),  # RFC 7672 name
+        ("_client.daneclient", "3 1 1", "dane-server-auth"),  # dance client name
+        ("_25._tcp.danecert", "3 0 1", "dane-server-auth"),  # full certificate
+        ("_25._tcp.danewrong", "3 1 1", "dane-other-key"),  # another key
+        ("_25._tcp.daneta", "2 1 1", "dane-server-auth"),  # DANE-TA: not usable
         ("_25._tcp.danedual", "3 1 1", "dane-dual"),
         ("_25._tcp.daneself", "3 1 1", "dane-self-signed"),
     ],
@@ -144,6 +144,7 @@ class StubResponder:
 
     def start(self):
         import threading
+
         self._stop = threading.Event()
         udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -151,8 +152,9 @@ class StubResponder:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind(("127.0.0.1", self.port))
         tcp.listen(16)
-        self._thread = threading.Thread(target=self._serve, args=(udp, tcp),
-                                        name=f"dns-{self.mode}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._serve, args=(udp, tcp), name=f"dns-{self.mode}", daemon=True
+        )
         self._thread.start()
 
     def _answer(self, query):
@@ -164,11 +166,12 @@ class StubResponder:
         end = 12
         while end < len(query) and query[end] != 0:
             end += query[end] + 1
-        question = query[12:end + 5]
+        question = query[12 : end + 5]
         return struct.pack("!HHHHHH", qid, flags, 1, 0, 0, 0) + question
 
     def _serve(self, udp, tcp):
         import select
+
         clients = []
         try:
             while not self._stop.is_set():
@@ -231,8 +234,7 @@ class DnsServer:
 
     BOGUS_ZONES = ("bogus.test.", "tampered.test.", "stripped.test.", "wrongds.test.")
 
-    def __init__(self, directory: Path, rrtype=DEFAULT_CLIENT_MX_TYPE, tlsa=None,
-                 tampered_tlsa=None):
+    def __init__(self, directory: Path, rrtype=DEFAULT_CLIENT_MX_TYPE, tlsa=None, tampered_tlsa=None):
         """``tlsa``: {zone: [(relative owner, "U S M", hex digest)]}, the
         TLSA records to publish (Rig passes DANE_TLSA with the digests of
         its certificates); None publishes none. ``tampered_tlsa``: (signed
@@ -248,8 +250,9 @@ class DnsServer:
         self.anchor_file = self.dir / "test.anchor"
         self.unbound_conf = self.dir / "unbound.conf"
         self.log_file = self.dir / "nsd.log"
-        self.responders = {mode: StubResponder(mode, free_port(udp_too=True))
-                           for mode in ("silent", "servfail", "refused")}
+        self.responders = {
+            mode: StubResponder(mode, free_port(udp_too=True)) for mode in ("silent", "servfail", "refused")
+        }
 
     # -- zone contents ----------------------------------------------------
     @staticmethod
@@ -263,50 +266,54 @@ class DnsServer:
 
     def _secure_zone(self):
         t = self.rrtype
-        return self._header("secure.test.") + [
-            client_mx_rr("@", "out1.secure.test.", t),
-            "out1\tIN\tA\t127.0.0.1",
-            # The null sender is checked by HELO name: out1 publishes itself.
-            client_mx_rr("out1", "out1.secure.test.", t),
-            # Exists, but has no Client MX: NODATA.
-            "nomx\tIN\tA\t127.0.0.1",
-            'nomx\tIN\tTXT\t"no client mx here"',
-            # Name in the RDATA in mixed case: compared case-insensitively.
-            client_mx_rr("mixed", "OUT1.Secure.Test.", t),
-            # Two Client MX hosts; the certificate matches the second.
-            client_mx_rr("multi", "out9.secure.test.", t, 10),
-            client_mx_rr("multi", "out1.secure.test.", t, 20),
-            # Three preferences; the certificate matches the least preferred.
-            client_mx_rr("prefs", "out8.secure.test.", t, 10),
-            client_mx_rr("prefs", "out9.secure.test.", t, 20),
-            client_mx_rr("prefs", "out1.secure.test.", t, 30),
-            # Null Client MX (target "."): this domain sends no mail.
-            client_mx_rr("nullmx", ".", t, 0),
-            # IDN host bücher.secure.test, as DNS stores it (A-label).
-            "xn--bcher-kva\tIN\tA\t127.0.0.1",
-            client_mx_rr("xn--bcher-kva", "xn--bcher-kva.secure.test.", t),
-            # Client MX at a CNAME owner: the chain is followed and its
-            # weakest DNSSEC link decides.
-            "alias\tIN\tCNAME\tout1.secure.test.",
-            "alias-insecure\tIN\tCNAME\tout1.insecure.test.",
-            "alias-bogus\tIN\tCNAME\tbogus.test.",
-            "alias-dangling\tIN\tCNAME\tnosuch.secure.test.",
-            # Targets a wildcard certificate *.secure.test must not cover
-            # (two labels, the parent itself) and one *.test must not cover.
-            client_mx_rr("deep", "a.out1.secure.test.", t),
-            client_mx_rr("apex", "secure.test.", t),
-            client_mx_rr("tld", "ns.test.", t),
-            # Wildcard-synthesised Client MX, for --allow-wildcards tests.
-            client_mx_rr("*.wild", "out1.secure.test.", t),
-            # One good record next to a malformed one.
-            client_mx_rr("halfbad", "out1.secure.test.", t),
-            generic_rr("halfbad", t, MALFORMED_CLIENT_MX["trunc"]),
-        ] + [generic_rr(owner, t, rdata) for owner, rdata in MALFORMED_CLIENT_MX.items()] \
-          + self._dane_client_mx() + self._tlsa_lines("secure.test.")
+        return (
+            self._header("secure.test.")
+            + [
+                client_mx_rr("@", "out1.secure.test.", t),
+                "out1\tIN\tA\t127.0.0.1",
+                # The null sender is checked by HELO name: out1 publishes itself.
+                client_mx_rr("out1", "out1.secure.test.", t),
+                # Exists, but has no Client MX: NODATA.
+                "nomx\tIN\tA\t127.0.0.1",
+                'nomx\tIN\tTXT\t"no client mx here"',
+                # Name in the RDATA in mixed case: compared case-insensitively.
+                client_mx_rr("mixed", "OUT1.Secure.Test.", t),
+                # Two Client MX hosts; the certificate matches the second.
+                client_mx_rr("multi", "out9.secure.test.", t, 10),
+                client_mx_rr("multi", "out1.secure.test.", t, 20),
+                # Three preferences; the certificate matches the least preferred.
+                client_mx_rr("prefs", "out8.secure.test.", t, 10),
+                client_mx_rr("prefs", "out9.secure.test.", t, 20),
+                client_mx_rr("prefs", "out1.secure.test.", t, 30),
+                # Null Client MX (target "."): this domain sends no mail.
+                client_mx_rr("nullmx", ".", t, 0),
+                # IDN host bücher.secure.test, as DNS stores it (A-label).
+                "xn--bcher-kva\tIN\tA\t127.0.0.1",
+                client_mx_rr("xn--bcher-kva", "xn--bcher-kva.secure.test.", t),
+                # Client MX at a CNAME owner: the chain is followed and its
+                # weakest DNSSEC link decides.
+                "alias\tIN\tCNAME\tout1.secure.test.",
+                "alias-insecure\tIN\tCNAME\tout1.insecure.test.",
+                "alias-bogus\tIN\tCNAME\tbogus.test.",
+                "alias-dangling\tIN\tCNAME\tnosuch.secure.test.",
+                # Targets a wildcard certificate *.secure.test must not cover
+                # (two labels, the parent itself) and one *.test must not cover.
+                client_mx_rr("deep", "a.out1.secure.test.", t),
+                client_mx_rr("apex", "secure.test.", t),
+                client_mx_rr("tld", "ns.test.", t),
+                # Wildcard-synthesised Client MX, for --allow-wildcards tests.
+                client_mx_rr("*.wild", "out1.secure.test.", t),
+                # One good record next to a malformed one.
+                client_mx_rr("halfbad", "out1.secure.test.", t),
+                generic_rr("halfbad", t, MALFORMED_CLIENT_MX["trunc"]),
+            ]
+            + [generic_rr(owner, t, rdata) for owner, rdata in MALFORMED_CLIENT_MX.items()]
+            + self._dane_client_mx()
+            + self._tlsa_lines("secure.test.")
+        )
 
     def _tlsa_lines(self, zone):
-        return [f"{owner}\tIN\tTLSA\t{params} {digest}"
-                for owner, params, digest in self.tlsa.get(zone, ())]
+        return [f"{owner}\tIN\tTLSA\t{params} {digest}" for owner, params, digest in self.tlsa.get(zone, ())]
 
     def _dane_client_mx(self):
         """Client MX records of the DANE tests (DANE_CLIENT_MX), and an
@@ -321,21 +328,29 @@ class DnsServer:
 
     def _insecure_zone(self):
         t = self.rrtype
-        return self._header("insecure.test.") + [
-            client_mx_rr("@", "out1.insecure.test.", t),
-            "out1\tIN\tA\t127.0.0.1",
-            client_mx_rr("out1", "out1.insecure.test.", t),
-            # An insecure first link into the signed zone.
-            "alias\tIN\tCNAME\tout1.secure.test.",
-            "dane\tIN\tA\t127.0.0.1",
-        ] + self._tlsa_lines("insecure.test.")
+        return (
+            self._header("insecure.test.")
+            + [
+                client_mx_rr("@", "out1.insecure.test.", t),
+                "out1\tIN\tA\t127.0.0.1",
+                client_mx_rr("out1", "out1.insecure.test.", t),
+                # An insecure first link into the signed zone.
+                "alias\tIN\tCNAME\tout1.secure.test.",
+                "dane\tIN\tA\t127.0.0.1",
+            ]
+            + self._tlsa_lines("insecure.test.")
+        )
 
     def _bogus_zone(self, origin, target="out1.secure.test."):
-        return self._header(origin) + [
-            client_mx_rr("@", target, self.rrtype),
-            "out1\tIN\tA\t127.0.0.1",
-        ] + (["dane\tIN\tA\t127.0.0.1"] if origin in self.tlsa else []) \
-          + self._tlsa_lines(origin)
+        return (
+            self._header(origin)
+            + [
+                client_mx_rr("@", target, self.rrtype),
+                "out1\tIN\tA\t127.0.0.1",
+            ]
+            + (["dane\tIN\tA\t127.0.0.1"] if origin in self.tlsa else [])
+            + self._tlsa_lines(origin)
+        )
 
     def _keygen(self, zone):
         """One ECDSAP256SHA256 key with the SEP flag, used as CSK."""
@@ -347,8 +362,10 @@ class DnsServer:
         unsigned = self.dir / f"{zone}zone"
         unsigned.write_text("\n".join(lines) + "\n")
         signed = self.dir / f"{zone}zone.signed"
-        run(["ldns-signzone", "-i", str(inception), "-e", str(expiration),
-             "-f", signed, unsigned, base], cwd=self.dir)
+        run(
+            ["ldns-signzone", "-i", str(inception), "-e", str(expiration), "-f", signed, unsigned, base],
+            cwd=self.dir,
+        )
         return signed
 
     def _edit_signed(self, path, edit):
@@ -371,32 +388,40 @@ class DnsServer:
         _, unrelated_ds = self._keygen("wrongds.test.")
 
         self.zone_files = {
-            "secure.test.": self._sign("secure.test.", self._secure_zone(),
-                                       keys["secure.test."][0], *valid),
-            "bogus.test.": self._sign("bogus.test.", self._bogus_zone("bogus.test.",
-                                                                      "out1.bogus.test."),
-                                      keys["bogus.test."][0], *expired),
+            "secure.test.": self._sign("secure.test.", self._secure_zone(), keys["secure.test."][0], *valid),
+            "bogus.test.": self._sign(
+                "bogus.test.",
+                self._bogus_zone("bogus.test.", "out1.bogus.test."),
+                keys["bogus.test."][0],
+                *expired,
+            ),
         }
         for zone in ("tampered.test.", "stripped.test.", "wrongds.test."):
             target = "nobody.tampered.test." if zone == "tampered.test." else "out1.secure.test."
-            self.zone_files[zone] = self._sign(zone, self._bogus_zone(zone, target),
-                                               keys[zone][0], *valid)
+            self.zone_files[zone] = self._sign(zone, self._bogus_zone(zone, target), keys[zone][0], *valid)
 
         # tampered.test: the signed record named nobody.tampered.test; what
         # is served names out1.secure.test under the old signature.
         good, evil = client_mx_rdata("nobody.tampered.test."), client_mx_rdata("out1.secure.test.")
-        self._edit_signed(self.zone_files["tampered.test."], lambda line: line.replace(
-            f"\\# {len(good)} {good.hex()}", f"\\# {len(evil)} {evil.hex()}"))
+        self._edit_signed(
+            self.zone_files["tampered.test."],
+            lambda line: line.replace(f"\\# {len(good)} {good.hex()}", f"\\# {len(evil)} {evil.hex()}"),
+        )
         # tampered.test: its TLSA record was signed over one key's digest;
         # what is served names the key of dane-server-auth (DANE_TLSA).
         if self.tampered_tlsa:
             signed_digest, served_digest = self.tampered_tlsa
-            self._edit_signed(self.zone_files["tampered.test."], lambda line: re.sub(
-                signed_digest, served_digest, line, flags=re.IGNORECASE)
-                if re.search(r"\tTLSA\t", line) else line)
+            self._edit_signed(
+                self.zone_files["tampered.test."],
+                lambda line: re.sub(signed_digest, served_digest, line, flags=re.IGNORECASE)
+                if re.search(r"\tTLSA\t", line)
+                else line,
+            )
         # stripped.test: the Client MX RRset is served without its RRSIG.
-        self._edit_signed(self.zone_files["stripped.test."], lambda line: None if re.search(
-            rf"\tRRSIG\tTYPE{t} ", line) else line)
+        self._edit_signed(
+            self.zone_files["stripped.test."],
+            lambda line: None if re.search(rf"\tRRSIG\tTYPE{t} ", line) else line,
+        )
 
         insecure = self.dir / "insecure.test.zone"
         insecure.write_text("\n".join(self._insecure_zone()) + "\n")
@@ -433,9 +458,11 @@ class DnsServer:
             '    local-zone: "test." nodefault\n'
             f'    trust-anchor-file: "{self.anchor_file}"\n'
             "    val-log-level: 2\n"
-            + "".join("stub-zone:\n"
-                      f'    name: "{name}"\n'
-                      f"    stub-addr: 127.0.0.1@{port}\n" for name, port in stubs.items()))
+            + "".join(
+                "stub-zone:\n" f'    name: "{name}"\n' f"    stub-addr: 127.0.0.1@{port}\n"
+                for name, port in stubs.items()
+            )
+        )
 
         conf = [
             "server:",
@@ -467,13 +494,18 @@ class DnsServer:
             responder.start()
         self.proc = subprocess.Popen(
             ["nsd", "-d", "-c", str(self.conf)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-            preexec_fn=die_with_parent)
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent,
+        )
 
         def all_zones_loaded():
             if self.proc.poll() is not None:
-                raise RigError(f"nsd exited ({self.proc.returncode}); see {self.log_file}:\n"
-                               + log_tail(self.log_file) + log_tail(self.dir / "nsd.stderr"))
+                raise RigError(
+                    f"nsd exited ({self.proc.returncode}); see {self.log_file}:\n"
+                    + log_tail(self.log_file)
+                    + log_tail(self.dir / "nsd.stderr")
+                )
             return all(dns_probe(self.port, z) == (0, True) for z in self.zone_files)
 
         wait_until(all_zones_loaded, timeout, f"nsd on port {self.port} to serve all zones")

@@ -43,7 +43,16 @@ from . import milter_protocol as mc
 from .base import AUTHSERV_ID, RECIPIENT, DEFAULT_CLIENT_MX_TYPE, RigError
 from .dns import StubResponder, client_mx_rr, dns_probe
 from .messages import DeliveredMessage, authserv_id_of, message_text
-from .process import can_connect, die_with_parent, free_port, kill_process_group, log_tail, run, tcp_port_bindable, wait_until
+from .process import (
+    can_connect,
+    die_with_parent,
+    free_port,
+    kill_process_group,
+    log_tail,
+    run,
+    tcp_port_bindable,
+    wait_until,
+)
 
 # --------------------------------------------------------------------------
 # DNS fault proxy
@@ -113,8 +122,13 @@ class DnsFaultProxy:
         self._close()
 
     def counters(self):
-        return {"udp": self.udp_queries, "tcp": self.tcp_queries, "truncated": self.truncated,
-                "dropped": self.dropped, "delayed": self.delayed}
+        return {
+            "udp": self.udp_queries,
+            "tcp": self.tcp_queries,
+            "truncated": self.truncated,
+            "dropped": self.dropped,
+            "delayed": self.delayed,
+        }
 
     # -- serving ---------------------------------------------------------------
     def _forward_udp(self, query):
@@ -205,12 +219,12 @@ class DnsFaultProxy:
                     if sock is udp:
                         query, peer = udp.recvfrom(65535)
                         self.udp_queries += 1
-                        threading.Thread(target=self._handle_udp, args=(udp, query, peer),
-                                         daemon=True).start()
+                        threading.Thread(
+                            target=self._handle_udp, args=(udp, query, peer), daemon=True
+                        ).start()
                     else:
                         conn, _ = tcp.accept()
-                        threading.Thread(target=self._handle_tcp, args=(conn,),
-                                         daemon=True).start()
+                        threading.Thread(target=self._handle_tcp, args=(conn,), daemon=True).start()
                 except OSError:
                     pass
 
@@ -229,6 +243,7 @@ def _recv_exact(sock, count):
 # --------------------------------------------------------------------------
 # A zone whose signatures expire during the test
 # --------------------------------------------------------------------------
+
 
 class ExpiringZone:
     """``expiring.rel.``: signed with its own key, served by an NSD of its
@@ -255,48 +270,89 @@ class ExpiringZone:
         proc = run(["ldns-keygen", "-a", "ECDSAP256SHA256", "-k", self.ZONE], cwd=self.dir)
         self.key = proc.stdout.strip().splitlines()[-1]
         self.anchor_file.write_text((self.dir / f"{self.key}.ds").read_text())
-        self.zone_file.write_text("\n".join([
-            f"$ORIGIN {self.ZONE}",
-            "$TTL 2",
-            f"@\tIN\tSOA\tns.{self.ZONE} hostmaster.{self.ZONE} 1 3600 600 86400 2",
-            f"@\tIN\tNS\tns.{self.ZONE}",
-            "ns\tIN\tA\t127.0.0.1",
-            client_mx_rr("@", "out1.secure.test.", self.rrtype),
-        ]) + "\n")
-        (self.dir / "nsd.conf").write_text("\n".join([
-            "server:", "    ip-address: 127.0.0.1", f"    port: {self.port}", "    do-ip6: no",
-            '    username: ""', '    chroot: ""', '    database: ""',
-            f'    zonesdir: "{self.dir}"', f'    zonelistfile: "{self.dir / "zone.list"}"',
-            f'    xfrdfile: "{self.dir / "xfrd.state"}"', f'    xfrdir: "{self.dir}"',
-            f'    pidfile: "{self.dir / "nsd.pid"}"', f'    logfile: "{self.dir / "nsd.log"}"',
-            "    server-count: 1", "    verbosity: 1",
-            "remote-control:", "    control-enable: no",
-            "zone:", f'    name: "{self.ZONE}"', f'    zonefile: "{self.signed_file}"',
-        ]) + "\n")
+        self.zone_file.write_text(
+            "\n".join(
+                [
+                    f"$ORIGIN {self.ZONE}",
+                    "$TTL 2",
+                    f"@\tIN\tSOA\tns.{self.ZONE} hostmaster.{self.ZONE} 1 3600 600 86400 2",
+                    f"@\tIN\tNS\tns.{self.ZONE}",
+                    "ns\tIN\tA\t127.0.0.1",
+                    client_mx_rr("@", "out1.secure.test.", self.rrtype),
+                ]
+            )
+            + "\n"
+        )
+        (self.dir / "nsd.conf").write_text(
+            "\n".join(
+                [
+                    "server:",
+                    "    ip-address: 127.0.0.1",
+                    f"    port: {self.port}",
+                    "    do-ip6: no",
+                    '    username: ""',
+                    '    chroot: ""',
+                    '    database: ""',
+                    f'    zonesdir: "{self.dir}"',
+                    f'    zonelistfile: "{self.dir / "zone.list"}"',
+                    f'    xfrdfile: "{self.dir / "xfrd.state"}"',
+                    f'    xfrdir: "{self.dir}"',
+                    f'    pidfile: "{self.dir / "nsd.pid"}"',
+                    f'    logfile: "{self.dir / "nsd.log"}"',
+                    "    server-count: 1",
+                    "    verbosity: 1",
+                    "remote-control:",
+                    "    control-enable: no",
+                    "zone:",
+                    f'    name: "{self.ZONE}"',
+                    f'    zonefile: "{self.signed_file}"',
+                ]
+            )
+            + "\n"
+        )
         return self
 
     def sign(self, expires_in):
         now = int(time.time())
         self.expiration = now + int(expires_in)
-        run(["ldns-signzone", "-i", str(now - 60), "-e", str(self.expiration),
-                    "-f", self.signed_file, self.zone_file, self.key], cwd=self.dir)
+        run(
+            [
+                "ldns-signzone",
+                "-i",
+                str(now - 60),
+                "-e",
+                str(self.expiration),
+                "-f",
+                self.signed_file,
+                self.zone_file,
+                self.key,
+            ],
+            cwd=self.dir,
+        )
         self.restart()
 
     def restart(self, timeout=15):
         self.stop()
-        self.proc = subprocess.Popen(["nsd", "-d", "-c", str(self.dir / "nsd.conf")],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-                                     preexec_fn=die_with_parent)
-        wait_until(lambda: dns_probe(self.port, self.ZONE) == (0, True), timeout,
-                   f"nsd for {self.ZONE} on port {self.port}")
+        self.proc = subprocess.Popen(
+            ["nsd", "-d", "-c", str(self.dir / "nsd.conf")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent,
+        )
+        wait_until(
+            lambda: dns_probe(self.port, self.ZONE) == (0, True),
+            timeout,
+            f"nsd for {self.ZONE} on port {self.port}",
+        )
 
     def stop(self):
         kill_process_group(self.proc)
         self.proc = None
 
 
-def fault_unbound_conf(rig, path: Path, proxy: DnsFaultProxy | None = None,
-                       expiring: ExpiringZone | None = None, bogus_ttl=None):
+def fault_unbound_conf(
+    rig, path: Path, proxy: DnsFaultProxy | None = None, expiring: ExpiringZone | None = None, bogus_ttl=None
+):
     """A copy of the rig's unbound.conf with ``test.`` sent through ``proxy``
     and ``expiring.rel.`` (stub + trust anchor) added. ``bogus_ttl`` lowers
     val-bogus-ttl (default 60 s: how long a bogus answer is cached)."""
@@ -310,8 +366,11 @@ def fault_unbound_conf(rig, path: Path, proxy: DnsFaultProxy | None = None,
     if expiring is not None:
         # Exact expiry: no clock-skew allowance (default 10% of the
         # signature's validity, at least an hour).
-        server_lines += [f'    trust-anchor-file: "{expiring.anchor_file}"',
-                         "    val-sig-skew-min: 0", "    val-sig-skew-max: 0"]
+        server_lines += [
+            f'    trust-anchor-file: "{expiring.anchor_file}"',
+            "    val-sig-skew-min: 0",
+            "    val-sig-skew-max: 0",
+        ]
         text += f'stub-zone:\n    name: "{expiring.ZONE}"\n    stub-addr: 127.0.0.1@{expiring.port}\n'
     if bogus_ttl is not None:
         server_lines.append(f"    val-bogus-ttl: {int(bogus_ttl)}")
@@ -324,6 +383,7 @@ def fault_unbound_conf(rig, path: Path, proxy: DnsFaultProxy | None = None,
 # --------------------------------------------------------------------------
 # Process figures
 # --------------------------------------------------------------------------
+
 
 def rss_kib(pid):
     """VmRSS of ``pid`` in KiB (None when it is gone)."""
@@ -379,8 +439,9 @@ def wait_threads_at_most(pid, limit, timeout=15):
     """Connection threads end when their client has gone: wait (bounded)
     until the milter has at most ``limit`` threads; returns the count."""
     try:
-        wait_until(lambda: (thread_count(pid) or 0) <= limit, timeout,
-                   f"milter threads <= {limit}", interval=0.1)
+        wait_until(
+            lambda: (thread_count(pid) or 0) <= limit, timeout, f"milter threads <= {limit}", interval=0.1
+        )
     except RigError:
         pass
     return thread_count(pid)
@@ -391,20 +452,20 @@ def start_milter_wrapped(rig, wrapper, timeout=60, **options):
     valgrind); the rig then owns the process as usual (stop_milter)."""
     rig.stop_milter(graceful=False)
     if isinstance(rig.milter_address, tuple):
-        wait_until(lambda: tcp_port_bindable(rig.milter_port), 20, "milter port free",
-                   interval=0.2)
+        wait_until(lambda: tcp_port_bindable(rig.milter_port), 20, "milter port free", interval=0.2)
     rig._milter_runs += 1
     rig.milter_log = rig.dir / "milter" / f"milter-{rig._milter_runs}.log"
     rig.milter_cmdline = [*wrapper, *rig.milter_command(**options)]
     with open(rig.milter_log, "wb") as log:
-        rig.milter_proc = subprocess.Popen(rig.milter_cmdline, stdin=subprocess.DEVNULL,
-                                           stdout=log, stderr=log,
-                                           preexec_fn=die_with_parent)
+        rig.milter_proc = subprocess.Popen(
+            rig.milter_cmdline, stdin=subprocess.DEVNULL, stdout=log, stderr=log, preexec_fn=die_with_parent
+        )
 
     def ready():
         if rig.milter_proc.poll() is not None:
-            raise RigError(f"milter exited with {rig.milter_proc.returncode}:\n"
-                           f"{log_tail(rig.milter_log)}")
+            raise RigError(
+                f"milter exited with {rig.milter_proc.returncode}:\n" f"{log_tail(rig.milter_log)}"
+            )
         return can_connect(rig.milter_address)
 
     wait_until(ready, timeout, "wrapped milter socket", interval=0.2)
@@ -415,6 +476,7 @@ def start_milter_wrapped(rig, wrapper, timeout=60, **options):
 # --------------------------------------------------------------------------
 # Delivered mail accounting
 # --------------------------------------------------------------------------
+
 
 def inbox_by_subject(rig, prefix):
     """{subject: [DeliveredMessage, ...]} for delivered messages whose
@@ -441,6 +503,7 @@ def account(rig, subjects, prefix, timeout=60, expected_result="pass"):
 
     def all_there():
         return wanted <= set(inbox_by_subject(rig, prefix))
+
     try:
         wait_until(all_there, timeout, "every message delivered", interval=0.25)
     except RigError:
@@ -452,8 +515,11 @@ def account(rig, subjects, prefix, timeout=60, expected_result="pass"):
         for msg in msgs:
             ours = msg.our_auth_results()
             results = msg.mtls_results()
-            if len(ours) != 1 or len(results) != 1 or \
-                    authserv_id_of(msg.first_header.value) != AUTHSERV_ID.lower():
+            if (
+                len(ours) != 1
+                or len(results) != 1
+                or authserv_id_of(msg.first_header.value) != AUTHSERV_ID.lower()
+            ):
                 bad_header.append(subject)
             elif expected_result and results[0].result != expected_result:
                 other_result.append(f"{subject}: {results[0].result}")
@@ -473,6 +539,7 @@ def account(rig, subjects, prefix, timeout=60, expected_result="pass"):
 # SMTP load through the rig's Postfix
 # --------------------------------------------------------------------------
 
+
 def _tls_context(rig, cert):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
@@ -482,8 +549,15 @@ def _tls_context(rig, cert):
     return ctx
 
 
-def smtp_session(rig, subjects, cert="out1.secure.test", mail_from="alice@secure.test",
-                 timeout=120, retries=0, retry_delay=0.5):
+def smtp_session(
+    rig,
+    subjects,
+    cert="out1.secure.test",
+    mail_from="alice@secure.test",
+    timeout=120,
+    retries=0,
+    retry_delay=0.5,
+):
     """TLS SMTP (client certificate ``cert``) sending one message per
     subject, on one connection while all goes well. A 4xx reply or a
     dropped connection is retried as an MTA would, on a new connection, up
@@ -516,8 +590,9 @@ def smtp_session(rig, subjects, cert="out1.secure.test", mail_from="alice@secure
             attempts[subject] += 1
             try:
                 if smtp is None:
-                    smtp = smtplib.SMTP("127.0.0.1", rig.smtp_port,
-                                        local_hostname="out1.secure.test", timeout=timeout)
+                    smtp = smtplib.SMTP(
+                        "127.0.0.1", rig.smtp_port, local_hostname="out1.secure.test", timeout=timeout
+                    )
                     smtp.ehlo("out1.secure.test")
                     smtp.starttls(context=_tls_context(rig, cert))
                     smtp.ehlo("out1.secure.test")
@@ -585,11 +660,14 @@ def smtp_load(rig, sessions, per_session, tag, retries=0):
     (unique subjects ``<tag>-<session>-<n>``), all started at once.
     Returns (subjects, summed stats, seconds)."""
     subjects = [[f"{tag}-{s:04d}-{n:03d}" for n in range(per_session)] for s in range(sessions)]
-    results, seconds = all_at_once(lambda batch: smtp_session(rig, batch, retries=retries), subjects,
-                                   timeout=900)
-    total = {"accepted": sum(r["accepted"] for r in results),
-             "tempfailed": sum(r["tempfailed"] for r in results),
-             "failed": [x for r in results for x in r["failed"]]}
+    results, seconds = all_at_once(
+        lambda batch: smtp_session(rig, batch, retries=retries), subjects, timeout=900
+    )
+    total = {
+        "accepted": sum(r["accepted"] for r in results),
+        "tempfailed": sum(r["tempfailed"] for r in results),
+        "failed": [x for r in results for x in r["failed"]],
+    }
     return [s for batch in subjects for s in batch], total, seconds
 
 
@@ -597,15 +675,24 @@ def smtp_load(rig, sessions, per_session, tag, retries=0):
 # milter-protocol load (no MTA)
 # --------------------------------------------------------------------------
 
+
 def postfix_style_macros(queue_id, cn="out1.secure.test"):
-    tls = {"{tls_version}": "TLSv1.3", "{cipher}": "TLS_AES_256_GCM_SHA384",
-           "{cipher_bits}": "256", "{cert_subject}": cn, "{cert_issuer}": "mtls-milter Test CA"}
-    return {"C": {"j": "mx.inbox.test", "{daemon_name}": "smtpd"}, "H": dict(tls),
-            "M": {"i": queue_id, **tls}, "E": {"i": queue_id}}
+    tls = {
+        "{tls_version}": "TLSv1.3",
+        "{cipher}": "TLS_AES_256_GCM_SHA384",
+        "{cipher_bits}": "256",
+        "{cert_subject}": cn,
+        "{cert_issuer}": "mtls-milter Test CA",
+    }
+    return {
+        "C": {"j": "mx.inbox.test", "{daemon_name}": "smtpd"},
+        "H": dict(tls),
+        "M": {"i": queue_id, **tls},
+        "E": {"i": queue_id},
+    }
 
 
-HEADERS = [("From", " <alice@secure.test>"), ("To", " <user@inbox.test>"),
-           ("Subject", " milter load")]
+HEADERS = [("From", " <alice@secure.test>"), ("To", " <user@inbox.test>"), ("Subject", " milter load")]
 
 
 def milter_verdict_ok(result, expected="pass"):
@@ -617,8 +704,11 @@ def milter_verdict_ok(result, expected="pass"):
     if len(changes) != 1 or not isinstance(changes[0], mc.InsertHeader) or changes[0].index != 0:
         return False
     value = changes[0].value
-    return authserv_id_of(value) == AUTHSERV_ID.lower() and \
-        len(re.findall(r"\bmtls=", value)) == 1 and f"mtls={expected}" in value
+    return (
+        authserv_id_of(value) == AUTHSERV_ID.lower()
+        and len(re.findall(r"\bmtls=", value)) == 1
+        and f"mtls={expected}" in value
+    )
 
 
 def milter_session(address, messages, tag, timeout=60):
@@ -631,10 +721,13 @@ def milter_session(address, messages, tag, timeout=60):
             for n in range(messages):
                 first = n == 0
                 result = client.send_message(
-                    "<alice@secure.test>", headers=HEADERS, body=b"Body.\r\n",
+                    "<alice@secure.test>",
+                    headers=HEADERS,
+                    body=b"Body.\r\n",
                     connect=("out1.secure.test", "127.0.0.1") if first else None,
                     helo="out1.secure.test" if first else None,
-                    macros=postfix_style_macros(f"{tag}{n}"))
+                    macros=postfix_style_macros(f"{tag}{n}"),
+                )
                 if milter_verdict_ok(result):
                     ok += 1
                 else:
@@ -648,18 +741,24 @@ def milter_session(address, messages, tag, timeout=60):
 def milter_load(address, sessions, per_session, tag="L"):
     """``sessions`` concurrent milter connections (threads), all started
     together. Returns {"sessions", "messages", "ok", "bad", "errors", "seconds"}."""
-    results, seconds = all_at_once(lambda i: milter_session(address, per_session, f"{tag}{i:04d}x"),
-                                   range(sessions), timeout=600)
-    return {"sessions": sessions, "messages": sessions * per_session,
-            "ok": sum(r[0] for r in results), "bad": sum(r[1] for r in results),
-            "errors": [e for r in results for e in r[2]][:5],
-            "failed_sessions": sum(1 for r in results if r[2]),
-            "seconds": seconds}
+    results, seconds = all_at_once(
+        lambda i: milter_session(address, per_session, f"{tag}{i:04d}x"), range(sessions), timeout=600
+    )
+    return {
+        "sessions": sessions,
+        "messages": sessions * per_session,
+        "ok": sum(r[0] for r in results),
+        "bad": sum(r[1] for r in results),
+        "errors": [e for r in results for e in r[2]][:5],
+        "failed_sessions": sum(1 for r in results if r[2]),
+        "seconds": seconds,
+    }
 
 
 # --------------------------------------------------------------------------
 # Hostile milter clients
 # --------------------------------------------------------------------------
+
 
 def _packet(command, payload=b""):
     return struct.pack("!I", len(payload) + 1) + command + payload
@@ -756,9 +855,14 @@ def hostile_cases(address):
         # Just under libmilter's 64 KiB packet limit: accepted and judged.
         macros = postfix_style_macros("BIGCN", cn="b" * 60000)
         with _negotiated_client(addr) as client:
-            result = client.send_message("<alice@secure.test>", headers=HEADERS,
-                                         body=b"x\r\n", connect=("h", "127.0.0.1"),
-                                         helo="out1.secure.test", macros=macros)
+            result = client.send_message(
+                "<alice@secure.test>",
+                headers=HEADERS,
+                body=b"x\r\n",
+                connect=("h", "127.0.0.1"),
+                helo="out1.secure.test",
+                macros=macros,
+            )
         assert milter_verdict_ok(result, "fail"), result.describe()
         return "60 000-byte {cert_subject}: mtls=fail, one header"
 
@@ -774,33 +878,46 @@ def hostile_cases(address):
 
     def header_60k(addr):
         with _negotiated_client(addr) as client:
-            result = client.send_message("<alice@secure.test>",
-                                         headers=[*HEADERS, ("X-Big", " " + "v" * 60000)],
-                                         body=b"x\r\n", connect=("h", "127.0.0.1"),
-                                         helo="out1.secure.test",
-                                         macros=postfix_style_macros("BIGHDR"))
+            result = client.send_message(
+                "<alice@secure.test>",
+                headers=[*HEADERS, ("X-Big", " " + "v" * 60000)],
+                body=b"x\r\n",
+                connect=("h", "127.0.0.1"),
+                helo="out1.secure.test",
+                macros=postfix_style_macros("BIGHDR"),
+            )
         assert milter_verdict_ok(result), result.describe()
         return "60 000-byte header value: mtls=pass"
 
     def many_headers(addr):
         headers = [*HEADERS, *[(f"X-H{i}", f" value {i}") for i in range(10000)]]
         with _negotiated_client(addr, timeout=120) as client:
-            result = client.send_message("<alice@secure.test>", headers=headers, body=b"x\r\n",
-                                         connect=("h", "127.0.0.1"), helo="out1.secure.test",
-                                         macros=postfix_style_macros("MANYHDR"))
+            result = client.send_message(
+                "<alice@secure.test>",
+                headers=headers,
+                body=b"x\r\n",
+                connect=("h", "127.0.0.1"),
+                helo="out1.secure.test",
+                macros=postfix_style_macros("MANYHDR"),
+            )
         assert milter_verdict_ok(result), result.describe()[:2000]
         return "10 000 headers: mtls=pass, one header"
 
     def many_forged(addr):
-        forged = [("Authentication-Results", f" {AUTHSERV_ID}; mtls=pass smtp.mailfrom=f{i}.test")
-                  for i in range(10000)]
+        forged = [
+            ("Authentication-Results", f" {AUTHSERV_ID}; mtls=pass smtp.mailfrom=f{i}.test")
+            for i in range(10000)
+        ]
         with _negotiated_client(addr, timeout=120) as client:
-            result = client.send_message("<alice@secure.test>", headers=[*HEADERS, *forged],
-                                         body=b"x\r\n", connect=("h", "127.0.0.1"),
-                                         helo="out1.secure.test",
-                                         macros=postfix_style_macros("FORGED"))
-        deletes = [m for m in result.modifications
-                   if isinstance(m, mc.ChangeHeader) and m.is_delete]
+            result = client.send_message(
+                "<alice@secure.test>",
+                headers=[*HEADERS, *forged],
+                body=b"x\r\n",
+                connect=("h", "127.0.0.1"),
+                helo="out1.secure.test",
+                macros=postfix_style_macros("FORGED"),
+            )
+        deletes = [m for m in result.modifications if isinstance(m, mc.ChangeHeader) and m.is_delete]
         inserts = [m for m in result.modifications if isinstance(m, mc.InsertHeader)]
         assert len(deletes) == 10000, f"{len(deletes)} deletions"
         assert sorted(d.index for d in deletes) == list(range(1, 10001))
@@ -885,16 +1002,23 @@ def run_hostile(address, rounds=1):
         time.sleep(0.5)
         stop.set()
         thread.join(timeout=120)
-    return {"cases": outcomes, "failures": failures, "good_ok": good["ok"],
-            "good_bad": good["bad"], "good_errors": good["errors"][:3]}
+    return {
+        "cases": outcomes,
+        "failures": failures,
+        "good_ok": good["ok"],
+        "good_bad": good["bad"],
+        "good_errors": good["errors"][:3],
+    }
 
 
 # --------------------------------------------------------------------------
 # kill -9 and SIGHUP under load
 # --------------------------------------------------------------------------
 
-def kill9_under_load(rig, sessions=8, per_session=10, tag=None, kill_after=20,
-                     down_for=1.0, milter_options=None):
+
+def kill9_under_load(
+    rig, sessions=8, per_session=10, tag=None, kill_after=20, down_for=1.0, milter_options=None
+):
     """Load with retries; after ``kill_after`` accepted messages SIGKILL the
     milter, leave it down ``down_for`` seconds, restart it. Returns the
     load stats, the accounting and the restart details."""
@@ -903,8 +1027,7 @@ def kill9_under_load(rig, sessions=8, per_session=10, tag=None, kill_after=20,
 
     def killer(progress):
         try:
-            wait_until(lambda: progress() >= kill_after or None, 120, "load to get going",
-                       interval=0.02)
+            wait_until(lambda: progress() >= kill_after or None, 120, "load to get going", interval=0.02)
         except RigError:
             return
         pid = rig.milter_proc.pid
@@ -960,9 +1083,11 @@ def _load_with_hook(rig, sessions, per_session, tag, hook, retries=20):
         finally:
             hook_done.set()
         results = [f.result(timeout=900) for f in futures]
-    stats = {"accepted": sum(r["accepted"] for r in results),
-             "tempfailed": sum(r["tempfailed"] for r in results),
-             "failed": [x for r in results for x in r["failed"]]}
+    stats = {
+        "accepted": sum(r["accepted"] for r in results),
+        "tempfailed": sum(r["tempfailed"] for r in results),
+        "failed": [x for r in results for x in r["failed"]],
+    }
     return [s for batch in subjects for s in batch], stats, time.monotonic() - started
 
 
@@ -991,8 +1116,7 @@ def sighup_under_load(rig, sessions=8, per_session=10, tag=None, sighups=10, int
             info["sighups"] += 1
             time.sleep(interval)
 
-    subjects, stats, seconds = _load_with_hook(rig, sessions, per_session, tag, hupper,
-                                               retries=0)
+    subjects, stats, seconds = _load_with_hook(rig, sessions, per_session, tag, hupper, retries=0)
     info["pid_same"] = rig.milter_running() and rig.milter_proc.pid == pid
     return subjects, stats, seconds, info, tag
 

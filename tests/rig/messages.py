@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .base import authres, AUTHSERV_ID, RigError
 
+
 def authserv_id_of(value):
     """The authserv-id of an A-R header value, tolerant of what authres does
     not parse (a quoted authserv-id, comments before it), so that any
@@ -24,7 +25,7 @@ def authserv_id_of(value):
             elif ch == ")":
                 depth -= 1
                 if depth == 0:
-                    text = text[i + 1:].lstrip()
+                    text = text[i + 1 :].lstrip()
                     break
         else:
             return ""

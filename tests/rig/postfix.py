@@ -29,8 +29,15 @@ class PostfixInstance:
     Return-Path: nor Delivered-To:, and the first header of a delivered file
     is the first header of the message after the milter ran."""
 
-    def __init__(self, directory: Path, inbox: Path, ca: TestCA, milter_socket: str,
-                 test_features=False, policy_service=None):
+    def __init__(
+        self,
+        directory: Path,
+        inbox: Path,
+        ca: TestCA,
+        milter_socket: str,
+        test_features=False,
+        policy_service=None,
+    ):
         """``test_features``: SMTPUTF8 and SMTP-AUTH (Cyrus SASL, sasldb),
         which the test rig needs and other users (bench/) may not want.
         ``policy_service``: a policy server (Postfix syntax, inet:host:port
@@ -65,7 +72,8 @@ class PostfixInstance:
             "# written to tmp/ first so that readers never see half a file.\n"
             "umask 022\n"
             f'tmp="{self.inbox}/tmp/$1.$$"\n'
-            f'cat > "$tmp" && mv "$tmp" "{self.inbox}/new/$1.eml"\n')
+            f'cat > "$tmp" && mv "$tmp" "{self.inbox}/new/$1.eml"\n'
+        )
         deliver.chmod(0o755)
 
         server = self.ca.certs["server"]
@@ -111,37 +119,43 @@ class PostfixInstance:
             "milter_content_timeout": "60s",
         }
         if self.policy_service:
-            main_cf.update({
-                # Before permit_mynetworks: the rig's clients are all in
-                # mynetworks, and the policy server must see every RCPT.
-                # The per-service default_action is what the README
-                # recommends, so the tests show Postfix 3.7 accepts it.
-                "smtpd_recipient_restrictions": f"check_policy_service {{ {self.policy_service}, "
-                                                "default_action=DUNNO }, "
-                                                "permit_mynetworks, reject_unauth_destination",
-                # ccert_fingerprint / ccert_pubkey_fingerprint as SHA-256
-                # (already the default at compatibility level 3.6).
-                "smtpd_tls_fingerprint_digest": "sha256",
-            })
+            main_cf.update(
+                {
+                    # Before permit_mynetworks: the rig's clients are all in
+                    # mynetworks, and the policy server must see every RCPT.
+                    # The per-service default_action is what the README
+                    # recommends, so the tests show Postfix 3.7 accepts it.
+                    "smtpd_recipient_restrictions": f"check_policy_service {{ {self.policy_service}, "
+                    "default_action=DUNNO }, "
+                    "permit_mynetworks, reject_unauth_destination",
+                    # ccert_fingerprint / ccert_pubkey_fingerprint as SHA-256
+                    # (already the default at compatibility level 3.6).
+                    "smtpd_tls_fingerprint_digest": "sha256",
+                }
+            )
         if self.test_features:
             self._write_sasl_config()
-            main_cf.update({
-                # SMTPUTF8 on, so that tests can send UTF-8 envelopes.
-                "smtputf8_enable": "yes",
-                # SMTP-AUTH through Cyrus SASL with a private sasldb (the
-                # only SASL back end that needs no daemon), so that tests
-                # can show that authenticated submissions get no verdict.
-                "smtpd_sasl_auth_enable": "yes",
-                "smtpd_sasl_type": "cyrus",
-                "smtpd_sasl_path": "smtpd",
-                "smtpd_sasl_security_options": "noanonymous",
-            })
+            main_cf.update(
+                {
+                    # SMTPUTF8 on, so that tests can send UTF-8 envelopes.
+                    "smtputf8_enable": "yes",
+                    # SMTP-AUTH through Cyrus SASL with a private sasldb (the
+                    # only SASL back end that needs no daemon), so that tests
+                    # can show that authenticated submissions get no verdict.
+                    "smtpd_sasl_auth_enable": "yes",
+                    "smtpd_sasl_type": "cyrus",
+                    "smtpd_sasl_path": "smtpd",
+                    "smtpd_sasl_security_options": "noanonymous",
+                }
+            )
         (self.config_dir / "main.cf").write_text(
             "# Private Postfix for the mtls-milter integration rig\n"
-            + "".join(f"{k} = {v}\n" for k, v in main_cf.items()))
+            + "".join(f"{k} = {v}\n" for k, v in main_cf.items())
+        )
         # chroot n everywhere: Debian's chroot needs files copied into the
         # queue directory, which this throwaway instance does not bother with.
-        (self.config_dir / "master.cf").write_text(f"""\
+        (self.config_dir / "master.cf").write_text(
+            f"""\
 # service type  private unpriv  chroot  wakeup  maxproc command
 127.0.0.1:{self.smtp_port} inet n - n - - smtpd
 pickup    unix  n       -       n       60      1       pickup
@@ -165,7 +179,8 @@ scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 capture   unix  -       n       n       -       -       pipe
   user=nobody argv={deliver} ${{queue_id}}
-""")
+"""
+        )
 
     def _write_sasl_config(self):
         """smtpd.conf for Cyrus SASL and a sasldb with SASL_USER, readable by
@@ -179,10 +194,16 @@ capture   unix  -       n       n       -       -       pipe
             "pwcheck_method: auxprop\n"
             "auxprop_plugin: sasldb\n"
             "mech_list: PLAIN LOGIN\n"
-            f"sasldb_path: {sasldb}\n")
+            f"sasldb_path: {sasldb}\n"
+        )
         user, realm = SASL_USER.split("@")
-        proc = subprocess.run(["saslpasswd2", "-f", str(sasldb), "-p", "-c", "-u", realm, user],
-                              input=SASL_PASSWORD, capture_output=True, text=True, timeout=30)
+        proc = subprocess.run(
+            ["saslpasswd2", "-f", str(sasldb), "-p", "-c", "-u", realm, user],
+            input=SASL_PASSWORD,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         if proc.returncode != 0 or not sasldb.exists():
             raise RigError(f"saslpasswd2 failed ({proc.returncode}): {proc.stderr}")
         postfix = pwd.getpwnam("postfix")
@@ -225,12 +246,17 @@ capture   unix  -       n       n       -       -       pipe
         for command in ("check", "start"):
             proc = self._postfix(command, timeout)
             if proc.returncode != 0:
-                raise RigError(f"postfix -c {self.config_dir} {command} failed "
-                               f"({proc.returncode}):\n{proc.stdout}{proc.stderr}"
-                               f"--- maillog ---\n{log_tail(self.maillog)}")
-        wait_until(self._banner, timeout,
-                   f"Postfix smtpd banner on 127.0.0.1:{self.smtp_port} "
-                   f"(maillog: {self.maillog})", interval=0.2)
+                raise RigError(
+                    f"postfix -c {self.config_dir} {command} failed "
+                    f"({proc.returncode}):\n{proc.stdout}{proc.stderr}"
+                    f"--- maillog ---\n{log_tail(self.maillog)}"
+                )
+        wait_until(
+            self._banner,
+            timeout,
+            f"Postfix smtpd banner on 127.0.0.1:{self.smtp_port} " f"(maillog: {self.maillog})",
+            interval=0.2,
+        )
 
     def _banner(self):
         try:
@@ -264,8 +290,7 @@ capture   unix  -       n       n       -       -       pipe
             self._postfix("stop", timeout)
         if pid:
             try:
-                wait_until(lambda: not _pid_alive(pid), timeout, "Postfix master to exit",
-                           interval=0.1)
+                wait_until(lambda: not _pid_alive(pid), timeout, "Postfix master to exit", interval=0.1)
             except RigError:
                 pass
             _kill_session(pid)

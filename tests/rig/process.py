@@ -13,19 +13,26 @@ from pathlib import Path
 
 from .base import RigError
 
+
 def run(cmd, *, cwd=None, timeout=60, check=True):
     """Run a setup command; on failure raise with its output, which is the
     only place the reason shows up on a machine without syslog."""
     try:
         proc = subprocess.run(
-            [str(c) for c in cmd], cwd=cwd, stdin=subprocess.DEVNULL,
-            capture_output=True, text=True, timeout=timeout)
+            [str(c) for c in cmd],
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
     except subprocess.TimeoutExpired as exc:
         raise RigError(f"timed out after {timeout}s: {' '.join(map(str, cmd))}") from exc
     if check and proc.returncode != 0:
         raise RigError(
             f"command failed ({proc.returncode}): {' '.join(map(str, cmd))}\n"
-            f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
+            f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+        )
     return proc
 
 

@@ -29,9 +29,12 @@ def use_debian_python():
     another interpreter (e.g. pyenv's python3 first on PATH) that lacks
     Debian's authres module. Returns only if no re-exec was needed."""
     debian = "/usr/bin/python3"
-    if authres is None and os.path.exists(debian) \
-            and os.path.realpath(sys.executable) != os.path.realpath(debian) \
-            and not os.environ.get("MTLS_IT_REEXEC"):
+    if (
+        authres is None
+        and os.path.exists(debian)
+        and os.path.realpath(sys.executable) != os.path.realpath(debian)
+        and not os.environ.get("MTLS_IT_REEXEC")
+    ):
         os.environ["MTLS_IT_REEXEC"] = "1"
         os.execv(debian, [debian, *sys.argv])
 
@@ -43,8 +46,9 @@ def missing_requirements():
         if shutil.which(tool) is None:
             missing.append(f"{tool} (apt-get install {package})")
     if authres is None:
-        missing.append("Python module authres (apt-get install python3-authres; "
-                       "run with /usr/bin/python3)")
+        missing.append(
+            "Python module authres (apt-get install python3-authres; " "run with /usr/bin/python3)"
+        )
     if not Path("/usr/share/postfix/main.cf.debian").exists() and not DEFAULT_MAIN_CF.exists():
         missing.append("/usr/share/postfix/main.cf.debian (apt-get install postfix)")
     return missing

@@ -19,7 +19,15 @@ from .ca import CERT_SPECS, CertPair, TestCA
 from .dns import DANE_TLSA, DnsServer
 from .messages import DeliveredMessage, message_text, new_subject
 from .postfix import PostfixInstance
-from .process import can_connect, die_with_parent, free_port, kill_process_group, log_tail, tcp_port_bindable, wait_until
+from .process import (
+    can_connect,
+    die_with_parent,
+    free_port,
+    kill_process_group,
+    log_tail,
+    tcp_port_bindable,
+    wait_until,
+)
 from .smtp import SmtpClient
 from .swaks import parse_swaks_output, SendResult
 
@@ -69,9 +77,17 @@ class Rig:
     registered with atexit, so Ctrl-C still stops NSD, Postfix and the
     milter)."""
 
-    def __init__(self, build_dir=None, *, client_mx_type=DEFAULT_CLIENT_MX_TYPE,
-                 milter_socket="inet", authserv_id=AUTHSERV_ID, with_postfix=True,
-                 keep=None, policy_socket=None):
+    def __init__(
+        self,
+        build_dir=None,
+        *,
+        client_mx_type=DEFAULT_CLIENT_MX_TYPE,
+        milter_socket="inet",
+        authserv_id=AUTHSERV_ID,
+        with_postfix=True,
+        keep=None,
+        policy_socket=None,
+    ):
         """``policy_socket``: None/False for no policy channel; True or
         "inet" for the milter's policy server on a free loopback port,
         "unix" for a unix socket in the rig directory. Either way Postfix
@@ -97,9 +113,9 @@ class Rig:
         self._policy_socket_kind = "inet" if policy_socket is True else (policy_socket or None)
         if self._policy_socket_kind not in (None, "inet", "unix"):
             raise ValueError(f"policy_socket: {policy_socket!r}")
-        self.policy_socket_arg = None   # milter syntax, None when off
-        self.policy_address = None      # ("127.0.0.1", port) or a unix path
-        self.tlsa_records = {}          # zone -> [(owner, "U S M", hex digest)]
+        self.policy_socket_arg = None  # milter syntax, None when off
+        self.policy_address = None  # ("127.0.0.1", port) or a unix path
+        self.tlsa_records = {}  # zone -> [(owner, "U S M", hex digest)]
         self.with_postfix = with_postfix
         self.milter_options = None  # options of the running milter
         self.milter_needed_sigkill = False
@@ -139,18 +155,22 @@ class Rig:
 
         self.ca = TestCA(self.dir / "ca")
         self.ca.certs["server"] = self.ca.issue(
-            "server", "/CN=mx.inbox.test", eku="serverAuth", san="DNS:mx.inbox.test")
+            "server", "/CN=mx.inbox.test", eku="serverAuth", san="DNS:mx.inbox.test"
+        )
         for name, spec in CERT_SPECS.items():
             self.ca.issue_spec(name, spec)
 
         self.tlsa_records = {
-            zone: [(owner, params, self.ca.tlsa_digest(handle, params.split()[1]))
-                   for owner, params, handle in records]
-            for zone, records in DANE_TLSA.items()}
-        tampered = (self.ca.tlsa_digest("dane-other-key", 1),
-                    self.ca.tlsa_digest("dane-server-auth", 1))
-        self.dns = DnsServer(self.dir / "dns", self.client_mx_type, tlsa=self.tlsa_records,
-                             tampered_tlsa=tampered)
+            zone: [
+                (owner, params, self.ca.tlsa_digest(handle, params.split()[1]))
+                for owner, params, handle in records
+            ]
+            for zone, records in DANE_TLSA.items()
+        }
+        tampered = (self.ca.tlsa_digest("dane-other-key", 1), self.ca.tlsa_digest("dane-server-auth", 1))
+        self.dns = DnsServer(
+            self.dir / "dns", self.client_mx_type, tlsa=self.tlsa_records, tampered_tlsa=tampered
+        )
         self.dns.build()
         self.dns.start()
 
@@ -177,8 +197,14 @@ class Rig:
         self.inbox = self.dir / "inbox"
         if not self.with_postfix:  # DNS-only rig, e.g. for mtls-check
             return
-        self.postfix = PostfixInstance(self.dir / "postfix", self.inbox, self.ca, postfix_socket,
-                                       test_features=True, policy_service=policy_service)
+        self.postfix = PostfixInstance(
+            self.dir / "postfix",
+            self.inbox,
+            self.ca,
+            postfix_socket,
+            test_features=True,
+            policy_service=policy_service,
+        )
         self.postfix.write_config()
         self.postfix.start()
 
@@ -254,13 +280,23 @@ class Rig:
         if not self.milter_bin.exists():
             raise RigError(f"milter binary not found: {self.milter_bin} (build it first)")
         if isinstance(self.milter_address, tuple):
-            wait_until(lambda: tcp_port_bindable(self.milter_port), 20,
-                       f"milter port {self.milter_port} to be free", interval=0.2)
-        with_policy = self.policy_socket_arg is not None \
+            wait_until(
+                lambda: tcp_port_bindable(self.milter_port),
+                20,
+                f"milter port {self.milter_port} to be free",
+                interval=0.2,
+            )
+        with_policy = (
+            self.policy_socket_arg is not None
             and options.get("policy_socket", self.policy_socket_arg) == self.policy_socket_arg
+        )
         if with_policy and isinstance(self.policy_address, tuple):
-            wait_until(lambda: tcp_port_bindable(self.policy_address[1]), 20,
-                       f"policy port {self.policy_address[1]} to be free", interval=0.2)
+            wait_until(
+                lambda: tcp_port_bindable(self.policy_address[1]),
+                20,
+                f"policy port {self.policy_address[1]} to be free",
+                interval=0.2,
+            )
         # A unix socket file left by the previous run is deliberately not
         # removed: after a crash it is left too, and the milter must cope.
         self._milter_runs += 1
@@ -268,19 +304,28 @@ class Rig:
         self.milter_cmdline = self.milter_command(**options)
         with open(self.milter_log, "wb") as log:
             self.milter_proc = subprocess.Popen(
-                self.milter_cmdline, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                preexec_fn=die_with_parent)
+                self.milter_cmdline,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                preexec_fn=die_with_parent,
+            )
 
         def ready():
             if self.milter_proc.poll() is not None:
-                raise RigError(f"milter exited with {self.milter_proc.returncode}:\n"
-                               f"{' '.join(self.milter_cmdline)}\n{log_tail(self.milter_log)}")
-            return can_connect(self.milter_address) and (
-                not with_policy or can_connect(self.policy_address))
+                raise RigError(
+                    f"milter exited with {self.milter_proc.returncode}:\n"
+                    f"{' '.join(self.milter_cmdline)}\n{log_tail(self.milter_log)}"
+                )
+            return can_connect(self.milter_address) and (not with_policy or can_connect(self.policy_address))
 
-        wait_until(ready, timeout, f"milter socket {self.milter_socket_arg}"
-                   + (f" and policy socket {self.policy_socket_arg}" if with_policy else ""),
-                   interval=0.1)
+        wait_until(
+            ready,
+            timeout,
+            f"milter socket {self.milter_socket_arg}"
+            + (f" and policy socket {self.policy_socket_arg}" if with_policy else ""),
+            interval=0.1,
+        )
         self.milter_options = dict(options)
         return self.milter_proc
 
@@ -323,18 +368,30 @@ class Rig:
 
     def wait_log_record(self, queue_id, timeout=10):
         """The JSON log object for one message (matched by Postfix queue id)."""
+
         def find():
             for rec in self.milter_log_records():
                 if rec.get("queue_id") == queue_id:
                     return rec
             return None
-        return wait_until(find, timeout, f"milter JSON log line for queue id {queue_id}",
-                          interval=0.1)
+
+        return wait_until(find, timeout, f"milter JSON log line for queue id {queue_id}", interval=0.1)
 
     # -- mail ------------------------------------------------------------------
-    def send(self, mail_from="sender@secure.test", helo="out1.secure.test", cert=None,
-             tls=None, subject=None, extra_headers=(), expect_code=250, rcpt=RECIPIENT,
-             timeout=60, local_interface=None, auth=False):
+    def send(
+        self,
+        mail_from="sender@secure.test",
+        helo="out1.secure.test",
+        cert=None,
+        tls=None,
+        subject=None,
+        extra_headers=(),
+        expect_code=250,
+        rcpt=RECIPIENT,
+        timeout=60,
+        local_interface=None,
+        auth=False,
+    ):
         """Send one message with swaks and return a SendResult.
 
         ``cert`` is the handle of a rig certificate (see CERT_SPECS), which
@@ -349,9 +406,24 @@ class Rig:
         subject = subject or new_subject()
         data = self.dir / "messages" / f"{uuid.uuid4().hex}.eml"
         data.write_text(message_text(subject, mail_from, rcpt, extra_headers))
-        cmd = ["swaks", "--server", "127.0.0.1", "--port", str(self.smtp_port),
-               "--from", mail_from or "<>", "--to", rcpt, "--helo", helo,
-               "--data", f"@{data}", "--timeout", "30", "--suppress-data"]
+        cmd = [
+            "swaks",
+            "--server",
+            "127.0.0.1",
+            "--port",
+            str(self.smtp_port),
+            "--from",
+            mail_from or "<>",
+            "--to",
+            rcpt,
+            "--helo",
+            helo,
+            "--data",
+            f"@{data}",
+            "--timeout",
+            "30",
+            "--suppress-data",
+        ]
         if local_interface:
             cmd += ["--local-interface", local_interface]
         if auth:
@@ -362,8 +434,9 @@ class Rig:
                 pair = self.cert(cert)
                 cmd += ["--tls-cert", str(pair.cert), "--tls-key", str(pair.key)]
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                                  stdin=subprocess.DEVNULL)
+            proc = subprocess.run(
+                cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+            )
         except subprocess.TimeoutExpired as exc:
             raise RigError(f"swaks timed out after {timeout}s") from exc
         output = proc.stdout + proc.stderr
@@ -373,11 +446,13 @@ class Rig:
             raise AssertionError(
                 f"expected SMTP {expect_code}, got {code} {reply}\n--- swaks ---\n{output}"
                 f"--- milter log (tail) ---\n{log_tail(self.milter_log) if self.milter_log else ''}"
-                f"--- maillog (tail) ---\n{log_tail(self.postfix.maillog)}")
+                f"--- maillog (tail) ---\n{log_tail(self.postfix.maillog)}"
+            )
         return result
 
-    def send_session(self, transactions, cert=None, tls=None, helo="out1.secure.test",
-                     rcpt=RECIPIENT, timeout=60):
+    def send_session(
+        self, transactions, cert=None, tls=None, helo="out1.secure.test", rcpt=RECIPIENT, timeout=60
+    ):
         """Several transactions over ONE SMTP connection (smtplib; swaks
         sends one message per connection), to catch per-message state that
         leaks into the next message.
@@ -388,11 +463,11 @@ class Rig:
         SendResult per transaction (output holds a short transcript)."""
         import smtplib
         import ssl
+
         if tls is None:
             tls = cert is not None
         results = []
-        with smtplib.SMTP("127.0.0.1", self.smtp_port, local_hostname=helo,
-                          timeout=timeout) as smtp:
+        with smtplib.SMTP("127.0.0.1", self.smtp_port, local_hostname=helo, timeout=timeout) as smtp:
             smtp.ehlo(helo)
             if tls:
                 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -424,8 +499,7 @@ class Rig:
                     smtp.rset()
                 reply = reply.decode(errors="replace") if isinstance(reply, bytes) else reply
                 m = re.search(r"queued as ([0-9A-Za-z]+)", reply) if code == 250 else None
-                results.append(SendResult(code, reply, m.group(1) if m else None, subject,
-                                          "\n".join(log), 0))
+                results.append(SendResult(code, reply, m.group(1) if m else None, subject, "\n".join(log), 0))
         return results
 
     def smtp_client(self, timeout=30, source=None) -> "SmtpClient":
@@ -435,6 +509,7 @@ class Rig:
 
     def wait_delivered(self, subject, timeout=20) -> DeliveredMessage:
         """The delivered message with this Subject (bounded wait)."""
+
         def find():
             for path in sorted((self.inbox / "new").glob("*.eml")):
                 msg = self._message_cache.get(path.name)
@@ -443,6 +518,7 @@ class Rig:
                 if msg.get("Subject") == subject:
                     return msg
             return None
+
         try:
             return wait_until(find, timeout, f"delivery of {subject!r}", interval=0.1)
         except RigError as exc:
@@ -450,7 +526,12 @@ class Rig:
 
     def mtls_check(self, *args, timeout=60):
         """Run the mtls-check CLI against the rig's DNS."""
-        cmd = [str(self.check_bin), "--unbound-config", str(self.unbound_conf),
-               "--trust-anchor-file", str(self.trust_anchor_file), *map(str, args)]
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                              stdin=subprocess.DEVNULL)
+        cmd = [
+            str(self.check_bin),
+            "--unbound-config",
+            str(self.unbound_conf),
+            "--trust-anchor-file",
+            str(self.trust_anchor_file),
+            *map(str, args),
+        ]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)

@@ -11,6 +11,7 @@ from .ca import CertPair
 from .messages import message_text, new_subject
 from .swaks import SendResult
 
+
 class SmtpClient:
     """SMTP at the byte level: every command is sent exactly as given (8-bit
     text, parameters, no automatic EHLO after STARTTLS), every reply is kept
@@ -18,8 +19,8 @@ class SmtpClient:
 
     def __init__(self, port, host="127.0.0.1", timeout=30, source=None):
         self.sock = socket.create_connection(
-            (host, port), timeout=timeout,
-            source_address=(source, 0) if source else None)
+            (host, port), timeout=timeout, source_address=(source, 0) if source else None
+        )
         self.file = self.sock.makefile("rb")
         self.transcript: list[str] = []
         self.banner = self.reply()
@@ -49,6 +50,7 @@ class SmtpClient:
         """STARTTLS with an optional client certificate; the server's
         certificate is not checked (it is the rig's own)."""
         import ssl
+
         code, text = self.command("STARTTLS")
         if code != 220:
             raise RigError(f"STARTTLS refused: {code} {text}")
@@ -74,8 +76,7 @@ class SmtpClient:
         self.transcript.append(f"-> ({len(body)} bytes of message) .")
         return self.reply()
 
-    def transaction(self, mail_from, rcpt=RECIPIENT, subject=None, extra_headers=(),
-                    mail_params=""):
+    def transaction(self, mail_from, rcpt=RECIPIENT, subject=None, extra_headers=(), mail_params=""):
         """MAIL FROM:<mail_from> [params], RCPT, DATA; returns a SendResult.
         ``mail_from`` may be str (sent as UTF-8) or bytes (sent as is)."""
         subject = subject or new_subject()
@@ -88,13 +89,11 @@ class SmtpClient:
             code, text = self.command(f"RCPT TO:<{rcpt}>")
         if code == 250:
             header_from = raw_from.decode("utf-8", "replace") or "postmaster@secure.test"
-            code, text = self.data(message_text(subject, header_from, rcpt,
-                                                extra_headers).encode())
+            code, text = self.data(message_text(subject, header_from, rcpt, extra_headers).encode())
         else:
             self.command("RSET")
         m = re.search(r"queued as ([0-9A-Za-z]+)", text) if code == 250 else None
-        return SendResult(code, text, m.group(1) if m else None, subject,
-                          "\n".join(self.transcript), 0)
+        return SendResult(code, text, m.group(1) if m else None, subject, "\n".join(self.transcript), 0)
 
     def close(self):
         try:

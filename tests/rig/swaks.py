@@ -5,13 +5,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+
 @dataclass
 class SendResult:
-    code: int | None          # reply to the end of DATA, else the last reply
-    reply: str                # that reply's text
+    code: int | None  # reply to the end of DATA, else the last reply
+    reply: str  # that reply's text
     queue_id: str | None
     subject: str
-    output: str               # swaks transcript
+    output: str  # swaks transcript
     returncode: int
 
     def summary(self, brief=False):
@@ -21,8 +22,10 @@ class SendResult:
         for line in self.output.splitlines():
             if not re.match(r"^\s*(<-|->|<~|~>|<\*\*|<~\*|\*\*|===)", line):
                 continue
-            if brief and (re.match(r"^\s*<[-~*]+\s+\d{3}-", line)
-                          or re.match(r"^=== (Trying|Connected|Connection closed)", line)):
+            if brief and (
+                re.match(r"^\s*<[-~*]+\s+\d{3}-", line)
+                or re.match(r"^=== (Trying|Connected|Connection closed)", line)
+            ):
                 continue
             keep.append(line)
         return "\n".join(keep)
