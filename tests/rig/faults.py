@@ -806,167 +806,184 @@ def _started_message(client, macros=None, headers=True):
             client.header(name, value)
 
 
+# Hostile milter clients: each case plays a broken or malicious MTA on its
+# own connection (hostile_cases lists them, run_hostile runs them).
+
+_BIG_CN = "a" * (1 << 20)
+
+
+def _hostile_truncated_packet(addr):
+    with _raw(addr) as sock:
+        sock.sendall(struct.pack("!I", 1000) + b"O" + b"\0" * 10)
+    return "sent 11 of 1000 announced bytes, then closed"
+
+
+def _hostile_zero_length(addr):
+    with _raw(addr) as sock:
+        sock.sendall(b"\0\0\0\0O")
+        assert _closed_by_peer(sock), "zero-length packet: connection not closed"
+    return "connection closed by the milter"
+
+
+def _hostile_stalled_prefix(addr):
+    # Four bytes of a length and nothing more: libmilter waits (its
+    # default timeout is 7210 s); the client gives up after a second.
+    with _raw(addr) as sock:
+        sock.sendall(b"\0\0\0\0")
+        closed = _closed_by_peer(sock, timeout=1)
+    return "closed by the milter" if closed else "held open until the client left"
+
+
+def _hostile_huge_length(addr):
+    with _raw(addr) as sock:
+        sock.sendall(struct.pack("!I", 0x7FFFFFFF) + b"O")
+        assert _closed_by_peer(sock), "2 GiB length prefix: connection not closed"
+    return "connection closed by the milter"
+
+
+def _hostile_oversized_macro(addr):
+    client = _negotiated_client(addr)
+    try:
+        payload = b"H" + b"{cert_subject}\0" + _BIG_CN.encode() + b"\0"
+        try:
+            client.sock.sendall(_packet(mc.SMFIC_MACRO, payload))
+            client.sock.sendall(_packet(mc.SMFIC_HELO, b"out1.secure.test\0"))
+        except (ConnectionResetError, BrokenPipeError):
+            return "1 MiB {cert_subject}: connection closed while it was being sent"
+        assert _closed_by_peer(client.sock), "1 MiB macro packet: connection not closed"
+    finally:
+        client.sock.close()
+    return "1 MiB {cert_subject}: connection closed"
+
+
+def _hostile_large_macro_accepted(addr):
+    # Just under libmilter's 64 KiB packet limit: accepted and judged.
+    macros = postfix_style_macros("BIGCN", cn="b" * 60000)
+    with _negotiated_client(addr) as client:
+        result = client.send_message(
+            "<alice@secure.test>",
+            headers=HEADERS,
+            body=b"x\r\n",
+            connect=("h", "127.0.0.1"),
+            helo="out1.secure.test",
+            macros=macros,
+        )
+    assert milter_verdict_ok(result, "fail"), result.describe()
+    return "60 000-byte {cert_subject}: mtls=fail, one header"
+
+
+def _hostile_header_64k(addr):
+    with _negotiated_client(addr) as client:
+        _started_message(client)
+        try:
+            client.sock.sendall(_packet(mc.SMFIC_HEADER, b"X-Big\0" + b"v" * 65536 + b"\0"))
+        except (ConnectionResetError, BrokenPipeError):
+            return "64 KiB header value: connection closed while it was being sent"
+        assert _closed_by_peer(client.sock), "64 KiB header packet: connection not closed"
+    return "64 KiB header value: connection closed"
+
+
+def _hostile_header_60k(addr):
+    with _negotiated_client(addr) as client:
+        result = client.send_message(
+            "<alice@secure.test>",
+            headers=[*HEADERS, ("X-Big", " " + "v" * 60000)],
+            body=b"x\r\n",
+            connect=("h", "127.0.0.1"),
+            helo="out1.secure.test",
+            macros=postfix_style_macros("BIGHDR"),
+        )
+    assert milter_verdict_ok(result), result.describe()
+    return "60 000-byte header value: mtls=pass"
+
+
+def _hostile_many_headers(addr):
+    headers = [*HEADERS, *[(f"X-H{i}", f" value {i}") for i in range(10000)]]
+    with _negotiated_client(addr, timeout=120) as client:
+        result = client.send_message(
+            "<alice@secure.test>",
+            headers=headers,
+            body=b"x\r\n",
+            connect=("h", "127.0.0.1"),
+            helo="out1.secure.test",
+            macros=postfix_style_macros("MANYHDR"),
+        )
+    assert milter_verdict_ok(result), result.describe()[:2000]
+    return "10 000 headers: mtls=pass, one header"
+
+
+def _hostile_many_forged(addr):
+    forged = [
+        ("Authentication-Results", f" {AUTHSERV_ID}; mtls=pass smtp.mailfrom=f{i}.test") for i in range(10000)
+    ]
+    with _negotiated_client(addr, timeout=120) as client:
+        result = client.send_message(
+            "<alice@secure.test>",
+            headers=[*HEADERS, *forged],
+            body=b"x\r\n",
+            connect=("h", "127.0.0.1"),
+            helo="out1.secure.test",
+            macros=postfix_style_macros("FORGED"),
+        )
+    deletes = [m for m in result.modifications if isinstance(m, mc.ChangeHeader) and m.is_delete]
+    inserts = [m for m in result.modifications if isinstance(m, mc.InsertHeader)]
+    assert len(deletes) == 10000, f"{len(deletes)} deletions"
+    assert sorted(d.index for d in deletes) == list(range(1, 10001))
+    assert len(inserts) == 1 and "mtls=pass" in inserts[0].value
+    return "10 000 forged A-R: 10 000 deletions + our header"
+
+
+def _hostile_disconnect_mid_headers(addr):
+    client = _negotiated_client(addr)
+    _started_message(client)
+    client.sock.close()
+    return "closed after the headers"
+
+
+def _hostile_disconnect_mid_body(addr):
+    client = _negotiated_client(addr)
+    _started_message(client)
+    client.eoh()
+    client.sock.sendall(_packet(mc.SMFIC_BODY, b"half a body"))
+    client.sock.close()
+    return "closed in the body"
+
+
+def _hostile_disconnect_mid_packet(addr):
+    client = _negotiated_client(addr)
+    _started_message(client, headers=False)
+    client.sock.sendall(_packet(mc.SMFIC_HEADER, b"Subject\0" + b"x" * 1000 + b"\0")[:300])
+    client.sock.close()
+    return "closed half-way through a header packet"
+
+
+def _hostile_garbage_command(addr):
+    with _negotiated_client(addr) as client:
+        client.sock.sendall(_packet(b"Z", b"\xff" * 100))
+        client.sock.sendall(_packet(mc.SMFIC_CONNECT, b"no-nul-terminator"))
+        _closed_by_peer(client.sock, timeout=3)
+    return "unknown command and malformed CONNECT sent"
+
+
 def hostile_cases(address):
     """Each case: (name, function(address) -> outcome text). A case raises
     AssertionError when the milter's behaviour is wrong (e.g. it answered
     an over-long packet), not when it closes the connection."""
-    big_cn = "a" * (1 << 20)
-
-    def truncated_packet(addr):
-        with _raw(addr) as sock:
-            sock.sendall(struct.pack("!I", 1000) + b"O" + b"\0" * 10)
-        return "sent 11 of 1000 announced bytes, then closed"
-
-    def zero_length(addr):
-        with _raw(addr) as sock:
-            sock.sendall(b"\0\0\0\0O")
-            assert _closed_by_peer(sock), "zero-length packet: connection not closed"
-        return "connection closed by the milter"
-
-    def stalled_prefix(addr):
-        # Four bytes of a length and nothing more: libmilter waits (its
-        # default timeout is 7210 s); the client gives up after a second.
-        with _raw(addr) as sock:
-            sock.sendall(b"\0\0\0\0")
-            closed = _closed_by_peer(sock, timeout=1)
-        return "closed by the milter" if closed else "held open until the client left"
-
-    def huge_length(addr):
-        with _raw(addr) as sock:
-            sock.sendall(struct.pack("!I", 0x7FFFFFFF) + b"O")
-            assert _closed_by_peer(sock), "2 GiB length prefix: connection not closed"
-        return "connection closed by the milter"
-
-    def oversized_macro(addr):
-        client = _negotiated_client(addr)
-        try:
-            payload = b"H" + b"{cert_subject}\0" + big_cn.encode() + b"\0"
-            try:
-                client.sock.sendall(_packet(mc.SMFIC_MACRO, payload))
-                client.sock.sendall(_packet(mc.SMFIC_HELO, b"out1.secure.test\0"))
-            except (ConnectionResetError, BrokenPipeError):
-                return "1 MiB {cert_subject}: connection closed while it was being sent"
-            assert _closed_by_peer(client.sock), "1 MiB macro packet: connection not closed"
-        finally:
-            client.sock.close()
-        return "1 MiB {cert_subject}: connection closed"
-
-    def large_macro_accepted(addr):
-        # Just under libmilter's 64 KiB packet limit: accepted and judged.
-        macros = postfix_style_macros("BIGCN", cn="b" * 60000)
-        with _negotiated_client(addr) as client:
-            result = client.send_message(
-                "<alice@secure.test>",
-                headers=HEADERS,
-                body=b"x\r\n",
-                connect=("h", "127.0.0.1"),
-                helo="out1.secure.test",
-                macros=macros,
-            )
-        assert milter_verdict_ok(result, "fail"), result.describe()
-        return "60 000-byte {cert_subject}: mtls=fail, one header"
-
-    def header_64k(addr):
-        with _negotiated_client(addr) as client:
-            _started_message(client)
-            try:
-                client.sock.sendall(_packet(mc.SMFIC_HEADER, b"X-Big\0" + b"v" * 65536 + b"\0"))
-            except (ConnectionResetError, BrokenPipeError):
-                return "64 KiB header value: connection closed while it was being sent"
-            assert _closed_by_peer(client.sock), "64 KiB header packet: connection not closed"
-        return "64 KiB header value: connection closed"
-
-    def header_60k(addr):
-        with _negotiated_client(addr) as client:
-            result = client.send_message(
-                "<alice@secure.test>",
-                headers=[*HEADERS, ("X-Big", " " + "v" * 60000)],
-                body=b"x\r\n",
-                connect=("h", "127.0.0.1"),
-                helo="out1.secure.test",
-                macros=postfix_style_macros("BIGHDR"),
-            )
-        assert milter_verdict_ok(result), result.describe()
-        return "60 000-byte header value: mtls=pass"
-
-    def many_headers(addr):
-        headers = [*HEADERS, *[(f"X-H{i}", f" value {i}") for i in range(10000)]]
-        with _negotiated_client(addr, timeout=120) as client:
-            result = client.send_message(
-                "<alice@secure.test>",
-                headers=headers,
-                body=b"x\r\n",
-                connect=("h", "127.0.0.1"),
-                helo="out1.secure.test",
-                macros=postfix_style_macros("MANYHDR"),
-            )
-        assert milter_verdict_ok(result), result.describe()[:2000]
-        return "10 000 headers: mtls=pass, one header"
-
-    def many_forged(addr):
-        forged = [
-            ("Authentication-Results", f" {AUTHSERV_ID}; mtls=pass smtp.mailfrom=f{i}.test")
-            for i in range(10000)
-        ]
-        with _negotiated_client(addr, timeout=120) as client:
-            result = client.send_message(
-                "<alice@secure.test>",
-                headers=[*HEADERS, *forged],
-                body=b"x\r\n",
-                connect=("h", "127.0.0.1"),
-                helo="out1.secure.test",
-                macros=postfix_style_macros("FORGED"),
-            )
-        deletes = [m for m in result.modifications if isinstance(m, mc.ChangeHeader) and m.is_delete]
-        inserts = [m for m in result.modifications if isinstance(m, mc.InsertHeader)]
-        assert len(deletes) == 10000, f"{len(deletes)} deletions"
-        assert sorted(d.index for d in deletes) == list(range(1, 10001))
-        assert len(inserts) == 1 and "mtls=pass" in inserts[0].value
-        return "10 000 forged A-R: 10 000 deletions + our header"
-
-    def disconnect_mid_headers(addr):
-        client = _negotiated_client(addr)
-        _started_message(client)
-        client.sock.close()
-        return "closed after the headers"
-
-    def disconnect_mid_body(addr):
-        client = _negotiated_client(addr)
-        _started_message(client)
-        client.eoh()
-        client.sock.sendall(_packet(mc.SMFIC_BODY, b"half a body"))
-        client.sock.close()
-        return "closed in the body"
-
-    def disconnect_mid_packet(addr):
-        client = _negotiated_client(addr)
-        _started_message(client, headers=False)
-        client.sock.sendall(_packet(mc.SMFIC_HEADER, b"Subject\0" + b"x" * 1000 + b"\0")[:300])
-        client.sock.close()
-        return "closed half-way through a header packet"
-
-    def garbage_command(addr):
-        with _negotiated_client(addr) as client:
-            client.sock.sendall(_packet(b"Z", b"\xff" * 100))
-            client.sock.sendall(_packet(mc.SMFIC_CONNECT, b"no-nul-terminator"))
-            _closed_by_peer(client.sock, timeout=3)
-        return "unknown command and malformed CONNECT sent"
-
     return [
-        ("truncated packet", truncated_packet),
-        ("zero length prefix", zero_length),
-        ("stalled length prefix", stalled_prefix),
-        ("2 GiB length prefix", huge_length),
-        ("1 MiB macro value", oversized_macro),
-        ("60 000-byte macro value", large_macro_accepted),
-        ("64 KiB header value", header_64k),
-        ("60 000-byte header value", header_60k),
-        ("10 000 headers", many_headers),
-        ("10 000 forged A-R headers", many_forged),
-        ("disconnect after headers", disconnect_mid_headers),
-        ("disconnect in body", disconnect_mid_body),
-        ("disconnect mid-packet", disconnect_mid_packet),
-        ("garbage commands", garbage_command),
+        ("truncated packet", _hostile_truncated_packet),
+        ("zero length prefix", _hostile_zero_length),
+        ("stalled length prefix", _hostile_stalled_prefix),
+        ("2 GiB length prefix", _hostile_huge_length),
+        ("1 MiB macro value", _hostile_oversized_macro),
+        ("60 000-byte macro value", _hostile_large_macro_accepted),
+        ("64 KiB header value", _hostile_header_64k),
+        ("60 000-byte header value", _hostile_header_60k),
+        ("10 000 headers", _hostile_many_headers),
+        ("10 000 forged A-R headers", _hostile_many_forged),
+        ("disconnect after headers", _hostile_disconnect_mid_headers),
+        ("disconnect in body", _hostile_disconnect_mid_body),
+        ("disconnect mid-packet", _hostile_disconnect_mid_packet),
+        ("garbage commands", _hostile_garbage_command),
     ]
 
 

@@ -57,6 +57,17 @@ class PostfixInstance:
         self._registered_alternate = False
 
     def write_config(self):
+        """Directories, the delivery script, main.cf and master.cf."""
+        self._make_directories()
+        deliver = self._write_delivery_script()
+        main_cf = self._main_cf()
+        (self.config_dir / "main.cf").write_text(
+            "# Private Postfix for the mtls-milter integration rig\n"
+            + "".join(f"{k} = {v}\n" for k, v in main_cf.items())
+        )
+        self._write_master_cf(deliver)
+
+    def _make_directories(self):
         for d in (self.config_dir, self.queue_dir, self.data_dir):
             d.mkdir(parents=True, exist_ok=True)
         nobody = pwd.getpwnam("nobody")
@@ -65,6 +76,8 @@ class PostfixInstance:
             os.chown(self.inbox / sub, nobody.pw_uid, nobody.pw_gid)
         os.chown(self.data_dir, pwd.getpwnam("postfix").pw_uid, -1)
 
+    def _write_delivery_script(self):
+        """The pipe(8) command that writes each message into inbox/new."""
         deliver = self.dir / "deliver.sh"
         deliver.write_text(
             "#!/bin/sh\n"
@@ -75,7 +88,11 @@ class PostfixInstance:
             f'cat > "$tmp" && mv "$tmp" "{self.inbox}/new/$1.eml"\n'
         )
         deliver.chmod(0o755)
+        return deliver
 
+    def _main_cf(self):
+        """main.cf as {parameter: value}; the policy channel and the test
+        features (SMTPUTF8, SMTP-AUTH) only when asked for."""
         server = self.ca.certs["server"]
         main_cf = {
             "compatibility_level": "3.6",
@@ -148,10 +165,9 @@ class PostfixInstance:
                     "smtpd_sasl_security_options": "noanonymous",
                 }
             )
-        (self.config_dir / "main.cf").write_text(
-            "# Private Postfix for the mtls-milter integration rig\n"
-            + "".join(f"{k} = {v}\n" for k, v in main_cf.items())
-        )
+        return main_cf
+
+    def _write_master_cf(self, deliver):
         # chroot n everywhere: Debian's chroot needs files copied into the
         # queue directory, which this throwaway instance does not bother with.
         (self.config_dir / "master.cf").write_text(
