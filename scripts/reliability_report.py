@@ -531,9 +531,20 @@ def machine():
 
 
 def render(results, report, args, started_at, seconds):
+    """docs/RELIABILITY.md, one section after the other."""
+    lines = _render_header(results, report, args, started_at, seconds)
+    lines += _render_summary(results)
+    lines += _render_load_rounds(results)
+    lines += _render_dns_faults(results)
+    lines += _render_crashes(results)
+    lines += _render_hostile(results)
+    lines += _render_privileges_and_valgrind(results)
+    lines += _render_checks_and_limits(report)
+    return "\n".join(lines)
+
+
+def _render_header(results, report, args, started_at, seconds):
     m = results["machine"]
-    size = results["size"]
-    smtp, milter = results["smtp"], results["milter"]
     lines = [
         "# Reliability figures",
         "",
@@ -558,6 +569,12 @@ def render(results, report, args, started_at, seconds):
         "| Figure | Value |",
         "| --- | --- |",
     ]
+    return lines
+
+
+def _render_summary(results):
+    size = results["size"]
+    smtp, milter = results["smtp"], results["milter"]
     smtp_sessions = size["smtp_rounds"] * size["smtp_sessions"]
     milter_sessions = size["milter_rounds"] * size["milter_sessions"]
     crash = results["crashes"]
@@ -574,7 +591,7 @@ def render(results, report, args, started_at, seconds):
         + len(results["hostile"]["cases"]) * (size["hostile_rounds"] + 1)
     )
     vg = results.get("valgrind")
-    lines += [
+    return [
         f"| SMTP sessions through Postfix (TLS, client certificate) | {smtp_sessions} "
         f"({size['smtp_rounds']} rounds of {size['smtp_sessions']} concurrent) "
         f"+ at least {size['crash_sessions'] * size['crash_per'] * (size['kills'] + 1)} "
@@ -607,6 +624,13 @@ def render(results, report, args, started_at, seconds):
             else "not run"
         )
         + " |",
+    ]
+
+
+def _render_load_rounds(results):
+    size = results["size"]
+    smtp, milter = results["smtp"], results["milter"]
+    lines = [
         "",
         "## Load rounds",
         "",
@@ -631,7 +655,11 @@ def render(results, report, args, started_at, seconds):
             f"{r['ok']} | - | - | {r['seconds']:.1f} | {mib(r['rss_kib'])} | {r['fds']} | "
             f"{r['threads']} |"
         )
-    lines += [
+    return lines
+
+
+def _render_dns_faults(results):
+    lines = [
         "",
         "## DNS faults",
         "",
@@ -656,27 +684,35 @@ def render(results, report, args, started_at, seconds):
             f"| {r['fault']} | {r['result']} | {r['reason'] or ''} | "
             f"{r['seconds']:.2f} s | {recovery}{how} | {queries} |"
         )
-    lines += [
+    return lines
+
+
+def _render_crashes(results):
+    lines = [
         "",
         "## kill -9 and SIGHUP under load",
         "",
         "Postfix runs with `milter_default_action = tempfail`. Clients send one message per "
         "connection and retry a 4xx or a dropped connection (as an MTA would) after 0.5 s. "
         "The milter is killed with SIGKILL once a third of the messages are in, left down "
-        "for a second, and restarted by the harness. SIGHUP is sent every 0.1 s while the "
-        "load runs.",
+        "for a second, and restarted by the harness. SIGHUP is sent a fixed number of times, "
+        "0.1 s apart, and the load runs until the last one has been sent.",
         "",
         "| Event | Sent | Delivered | Lost | Dup. | Tempfailed and retried | Left in queue | " "Restart |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for r in crash:
+    for r in results["crashes"]:
         restart = f"{r['restart']:.2f} s" if r["restart"] is not None else "-"
         lines.append(
             f"| {r['what']} | {r['sent']} | {r['delivered']} | {r['lost']} | "
             f"{r['duplicated']} | {r['tempfailed']} | {r['queued']} | {restart} |"
         )
+    return lines
+
+
+def _render_hostile(results):
     h = results["hostile"]
-    lines += [
+    lines = [
         "",
         "## Hostile milter clients",
         "",
@@ -693,8 +729,13 @@ def render(results, report, args, started_at, seconds):
         lines.append(f"| {name} | {outcome} |")
     for failure in h["failures"]:
         lines.append(f"| FAILED | {failure} |")
+    return lines
+
+
+def _render_privileges_and_valgrind(results):
+    vg = results.get("valgrind")
     p = results["privileges"]
-    lines += [
+    lines = [
         "",
         "## Privileges",
         "",
@@ -716,7 +757,11 @@ def render(results, report, args, started_at, seconds):
         ]
     else:
         lines.append("Not run (`--no-valgrind`).")
-    lines += ["", "## Checks", "", "| Check | Result | Detail |", "| --- | --- | --- |"]
+    return lines
+
+
+def _render_checks_and_limits(report):
+    lines = ["", "## Checks", "", "| Check | Result | Detail |", "| --- | --- | --- |"]
     for what, ok, detail in report.checks:
         detail = detail.replace("|", "/").replace("\n", " ")[:300]
         lines.append(f"| {what} | {'pass' if ok else '**FAIL**'} | {detail} |")
@@ -732,7 +777,7 @@ def render(results, report, args, started_at, seconds):
         "`smfi_settimeout()`. Postfix's `milter_*_timeout` bound this from the MTA side.",
         "",
     ]
-    return "\n".join(lines)
+    return lines
 
 
 def main():
