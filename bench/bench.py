@@ -3,7 +3,7 @@
 
 Started by ``bench/run`` (which builds the bench programs first). Everything
 runs on loopback inside one temporary directory, built from the pieces of the
-integration rig (tests/integration/rig.py): a test CA, NSD serving zones
+integration rig (tests/rig/): a test CA, NSD serving zones
 signed at run time, a private Postfix. On top of them:
 
 * a cold-cache zone: N sender domains under secure.test, each with a Client
@@ -33,6 +33,7 @@ import argparse
 import base64
 import datetime
 import hashlib
+import importlib.util
 import json
 import os
 import platform
@@ -44,7 +45,6 @@ import shlex
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -53,11 +53,22 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-sys.path.insert(0, str(ROOT / "tests" / "integration"))
+sys.path.insert(0, str(ROOT / "tests"))  # the rig package: tests/rig
 
-import rig  # noqa: E402  (the integration rig: CA, NSD, Postfix helpers)
-from rig import (RigError, TestCA, DnsServer, PostfixInstance, client_mx_rr, free_port,  # noqa: E402
-                 kill_process_group, wait_until, can_connect, tcp_port_bindable, run)
+import rig  # noqa: E402  (CA, NSD, Postfix helpers)
+from rig import (
+    RigError,
+    TestCA,
+    DnsServer,
+    PostfixInstance,
+    client_mx_rr,
+    free_port,
+    kill_process_group,
+    wait_until,
+    can_connect,
+    tcp_port_bindable,
+    run,
+)
 
 AUTHSERV_ID = rig.AUTHSERV_ID
 RCPT = "user@inbox.test"
@@ -70,10 +81,18 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # Debian package of every external program the benchmark runs.
 REQUIRED = {
-    "nsd": "nsd", "ldns-signzone": "ldnsutils", "ldns-keygen": "ldnsutils",
-    "postfix": "postfix", "postconf": "postfix", "smtp-source": "postfix", "smtp-sink": "postfix",
-    "opendkim": "opendkim", "opendmarc": "opendmarc", "openssl": "openssl",
-    "unshare": "util-linux", "mount": "mount",
+    "nsd": "nsd",
+    "ldns-signzone": "ldnsutils",
+    "ldns-keygen": "ldnsutils",
+    "postfix": "postfix",
+    "postconf": "postfix",
+    "smtp-source": "postfix",
+    "smtp-sink": "postfix",
+    "opendkim": "opendkim",
+    "opendmarc": "opendmarc",
+    "openssl": "openssl",
+    "unshare": "util-linux",
+    "mount": "mount",
 }
 
 
@@ -89,14 +108,15 @@ def log(msg):
 # /proc accounting
 # ---------------------------------------------------------------------------
 
+
 def proc_stat(pid):
     """(comm, utime+stime seconds, cutime+cstime seconds, session id) or None."""
     try:
         raw = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    comm = raw[raw.index("(") + 1:raw.rindex(")")]
-    f = raw[raw.rindex(")") + 2:].split()
+    comm = raw[raw.index("(") + 1 : raw.rindex(")")]
+    f = raw[raw.rindex(")") + 2 :].split()
     return comm, (int(f[11]) + int(f[12])) / CLK_TCK, (int(f[13]) + int(f[14])) / CLK_TCK, int(f[3])
 
 
@@ -156,14 +176,17 @@ def children_cpu():
 # DKIM signing (RFC 6376, rsa-sha256, relaxed/relaxed)
 # ---------------------------------------------------------------------------
 
+
 class DkimSigner:
     def __init__(self):
         from cryptography.hazmat.primitives import hashes, serialization
         from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
         self._hashes, self._padding = hashes, padding
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        der = self.key.public_key().public_bytes(serialization.Encoding.DER,
-                                                 serialization.PublicFormat.SubjectPublicKeyInfo)
+        der = self.key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
         self.public_b64 = base64.b64encode(der).decode()
 
     def txt_rdata(self):
@@ -187,16 +210,19 @@ class DkimSigner:
         """DKIM-Signature header line for headers [(name, value)] and body."""
         bh = base64.b64encode(hashlib.sha256(self._relaxed_body(body_lines).encode()).digest()).decode()
         names = [n for n, _ in headers]
-        value = (f"v=1; a=rsa-sha256; c=relaxed/relaxed; d={domain}; s={SELECTOR}; "
-                 f"t={int(time.time())}; h={':'.join(n.lower() for n in names)}; bh={bh}; b=")
+        value = (
+            f"v=1; a=rsa-sha256; c=relaxed/relaxed; d={domain}; s={SELECTOR}; "
+            f"t={int(time.time())}; h={':'.join(n.lower() for n in names)}; bh={bh}; b="
+        )
         data = "".join(self._relaxed_header(n, v) + "\r\n" for n, v in headers)
         data += self._relaxed_header("DKIM-Signature", value)
         sig = self.key.sign(data.encode(), self._padding.PKCS1v15(), self._hashes.SHA256())
         return "DKIM-Signature: " + value + base64.b64encode(sig).decode()
 
 
-BODY_LINES = [f"Line {i:02d} of the benchmark message: the quick brown fox jumps over the lazy dog."
-              for i in range(20)]
+BODY_LINES = [
+    f"Line {i:02d} of the benchmark message: the quick brown fox jumps over the lazy dog." for i in range(20)
+]
 
 
 def write_message(path, signer, sender, tag, dkim_domain):
@@ -217,6 +243,7 @@ def write_message(path, signer, sender, tag, dkim_domain):
 # ---------------------------------------------------------------------------
 # DNS: the rig's zones plus the cold-cache sender domains
 # ---------------------------------------------------------------------------
+
 
 class BenchDns(DnsServer):
     """The rig's NSD with, in secure.test, a DKIM key and a DMARC record for
@@ -261,19 +288,24 @@ class BenchDns(DnsServer):
         super().build()
         now = int(time.time())
         key, ds = self._keygen(DKIM_ZONE + ".")
-        self.zone_files[DKIM_ZONE + "."] = self._sign(DKIM_ZONE + ".", self._dkim_zone(), key,
-                                                      now - 3600, now + 7 * 86400)
+        self.zone_files[DKIM_ZONE + "."] = self._sign(
+            DKIM_ZONE + ".", self._dkim_zone(), key, now - 3600, now + 7 * 86400
+        )
         self.dkim_anchor_file = self.dir / "dkim.anchor"
         self.dkim_anchor_file.write_text(ds + "\n")
         with open(self.conf, "a") as conf:
-            conf.write(f'zone:\n    name: "{DKIM_ZONE}."\n    zonefile: "{self.zone_files[DKIM_ZONE + "."]}"\n')
+            conf.write(
+                f'zone:\n    name: "{DKIM_ZONE}."\n    zonefile: "{self.zone_files[DKIM_ZONE + "."]}"\n'
+            )
         # NSD's response rate limiting (on by default: 200 answers/s per
         # /24) would drop or truncate a benchmark's queries, all from
         # 127.0.0.1: switch it off.
         text = self.conf.read_text().replace(
             "    ip-address: 127.0.0.1\n",
             f"    ip-address: 127.0.0.1\n    ip-address: {self.stub_ip}@53\n"
-            "    rrl-ratelimit: 0\n    rrl-whitelist-ratelimit: 0\n", 1)
+            "    rrl-ratelimit: 0\n    rrl-whitelist-ratelimit: 0\n",
+            1,
+        )
         self.conf.write_text(text)
         run(["nsd-checkconf", self.conf])
 
@@ -282,9 +314,7 @@ class BenchDns(DnsServer):
         every name outside test. refused, so nothing can leave the machine.
         ``extra``: more server: lines."""
         path.write_text(
-            "server:\n"
-            + "".join(f"    {line}\n" for line in extra) +
-            "    verbosity: 0\n"
+            "server:\n" + "".join(f"    {line}\n" for line in extra) + "    verbosity: 0\n"
             "    use-syslog: no\n"
             "    do-ip6: no\n"
             "    do-not-query-localhost: no\n"
@@ -293,7 +323,8 @@ class BenchDns(DnsServer):
             f'    trust-anchor-file: "{self.anchor_file}"\n'
             "stub-zone:\n"
             '    name: "test."\n'
-            f"    stub-addr: 127.0.0.1@{port}\n")
+            f"    stub-addr: 127.0.0.1@{port}\n"
+        )
         return path
 
 
@@ -302,8 +333,9 @@ def pick_stub_ip():
     for _ in range(50):
         ip = f"127.53.{random.randrange(1, 255)}.{random.randrange(1, 255)}"
         try:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u, \
-                    socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u, socket.socket(
+                socket.AF_INET, socket.SOCK_STREAM
+            ) as t:
                 u.bind((ip, 53))
                 t.bind((ip, 53))
             return ip
@@ -315,6 +347,7 @@ def pick_stub_ip():
 # ---------------------------------------------------------------------------
 # Postfix: one smtpd listener per filter, delivering to smtp-sink
 # ---------------------------------------------------------------------------
+
 
 class BenchPostfix(PostfixInstance):
     def __init__(self, directory, ca, services, sink_port):
@@ -332,22 +365,32 @@ class BenchPostfix(PostfixInstance):
         super().write_config()
         lines = []
         for name, (spec, port) in self.services.items():
-            lines.append(f"127.0.0.1:{port} inet n - n - - smtpd\n"
-                         f"  -o syslog_name=postfix/{name}\n"
-                         f"  -o smtpd_milters={spec}\n")
+            lines.append(
+                f"127.0.0.1:{port} inet n - n - - smtpd\n"
+                f"  -o syslog_name=postfix/{name}\n"
+                f"  -o smtpd_milters={spec}\n"
+            )
         master = (self.config_dir / "master.cf").read_text().splitlines(keepends=True)
         master = [l for l in master if not re.match(r"^127\.0\.0\.1:\d+\s+inet", l)]
         master.insert(1, "".join(lines))
         (self.config_dir / "master.cf").write_text("".join(master))
-        run(["postconf", "-c", self.config_dir, "-e",
-             f"relay_transport = smtp:[127.0.0.1]:{self.sink_port}",
-             "smtpd_milters =",
-             # Long-lived daemons, so per-process CPU deltas cover whole runs.
-             "max_use = 1000000", "max_idle = 3600",
-             "default_process_limit = 300",
-             "smtp_dns_support_level = disabled",
-             "smtpd_tls_security_level = none",
-             "smtpd_tls_received_header = no"])
+        run(
+            [
+                "postconf",
+                "-c",
+                self.config_dir,
+                "-e",
+                f"relay_transport = smtp:[127.0.0.1]:{self.sink_port}",
+                "smtpd_milters =",
+                # Long-lived daemons, so per-process CPU deltas cover whole runs.
+                "max_use = 1000000",
+                "max_idle = 3600",
+                "default_process_limit = 300",
+                "smtp_dns_support_level = disabled",
+                "smtpd_tls_security_level = none",
+                "smtpd_tls_received_header = no",
+            ]
+        )
 
     def queue_empty(self):
         for sub in ("maildrop", "incoming", "active", "deferred", "hold"):
@@ -389,7 +432,9 @@ def check_dkim(text):
     # mtls-milter validates Client MX.
     if not re.search(r"dkim=pass", text):
         return "no dkim=pass"
-    return None if re.search(r"dkim=pass \([^)]*secure\)", text) else "dkim=pass without DNSSEC (not 'secure')"
+    return (
+        None if re.search(r"dkim=pass \([^)]*secure\)", text) else "dkim=pass without DNSSEC (not 'secure')"
+    )
 
 
 def check_dmarc(text):
@@ -417,7 +462,7 @@ class Filter:
         self.log = self.dir / "stderr.log"
         if socket_kind == "unix":
             self.path = bench.milter_dir / f"{self.name}.sock"
-            self.lib_spec = f"unix:{self.path}"          # libmilter syntax
+            self.lib_spec = f"unix:{self.path}"  # libmilter syntax
             self.postfix_spec = f"unix:{self.path}"
             self.address = str(self.path)
         elif socket_kind == "inet":
@@ -433,7 +478,7 @@ class Filter:
 
     def preexec(self):
         os.umask(0o007)
-        rig._die_with_parent()
+        rig.die_with_parent()
 
     def start(self, timeout=20):
         if self.kind == "none":
@@ -444,13 +489,20 @@ class Filter:
         elif self.path.exists():
             self.path.unlink()
         with open(self.log, "ab") as log_file:
-            self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=log_file,
-                                         stderr=log_file, preexec_fn=self.preexec)
+            self.proc = subprocess.Popen(
+                self.command(),
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=log_file,
+                preexec_fn=self.preexec,
+            )
 
         def ready():
             if self.proc.poll() is not None:
-                raise RigError(f"{self.name} exited with {self.proc.returncode}: "
-                               f"{' '.join(map(str, self.command()))}\n{rig._tail(self.log)}")
+                raise RigError(
+                    f"{self.name} exited with {self.proc.returncode}: "
+                    f"{' '.join(map(str, self.command()))}\n{rig.log_tail(self.log)}"
+                )
             return can_connect(self.address)
 
         wait_until(ready, timeout, f"{self.name} socket", interval=0.05)
@@ -490,26 +542,39 @@ class NullFilter(Filter):
     check = staticmethod(check_null)
     header = "X-Bench-Null"
 
-    def __init__(self, bench, socket_kind, nodelay=False, header_replies=False, skip_data=False,
-                 eom_sleep_ms=0):
+    def __init__(
+        self, bench, socket_kind, nodelay=False, header_replies=False, skip_data=False, eom_sleep_ms=0
+    ):
         self.nodelay = nodelay
         self.header_replies = header_replies
         self.skip_data = skip_data
         self.eom_sleep_ms = eom_sleep_ms
-        parts = ["null"] + (["nodelay"] if nodelay else []) + (["hdrreply"] if header_replies else []) + \
-            (["nodata"] if skip_data else []) + (["sleep"] if eom_sleep_ms else [])
+        parts = (
+            ["null"]
+            + (["nodelay"] if nodelay else [])
+            + (["hdrreply"] if header_replies else [])
+            + (["nodata"] if skip_data else [])
+            + (["sleep"] if eom_sleep_ms else [])
+        )
         self.kind = "-".join(parts)
-        self.label = "null filter" + (" +TCP_NODELAY" if nodelay else "") + \
-            (" +header replies" if header_replies else "") + \
-            (" skipping DATA" if skip_data else "") + \
-            (f" sleeping {eom_sleep_ms} ms at end of message" if eom_sleep_ms else "")
+        self.label = (
+            "null filter"
+            + (" +TCP_NODELAY" if nodelay else "")
+            + (" +header replies" if header_replies else "")
+            + (" skipping DATA" if skip_data else "")
+            + (f" sleeping {eom_sleep_ms} ms at end of message" if eom_sleep_ms else "")
+        )
         super().__init__(bench, socket_kind)
 
     def command(self):
         cmd = [str(self.bench.tools / "null_milter"), "-p", self.lib_spec]
         cmd += ["-s", str(self.eom_sleep_ms)] if self.eom_sleep_ms else []
-        return cmd + (["-n"] if self.nodelay else []) + (["-r"] if self.header_replies else []) + \
-            (["-D"] if self.skip_data else [])
+        return (
+            cmd
+            + (["-n"] if self.nodelay else [])
+            + (["-r"] if self.header_replies else [])
+            + (["-D"] if self.skip_data else [])
+        )
 
 
 class MtlsFilter(Filter):
@@ -525,18 +590,31 @@ class MtlsFilter(Filter):
         super().__init__(bench, socket_kind)
 
     def command(self):
-        return [str(self.bench.milter_bin),
-                "--socket", self.lib_spec,
-                "--authserv-id", AUTHSERV_ID,
-                "--unbound-config", str(self.unbound_conf),
-                "--trust-anchor-file", str(self.bench.dns.anchor_file),
-                "--client-mx-type", "265",
-                "--dns-timeout", "5",
-                "--ignore-hosts", "",
-                "--foreground", "yes",
-                "--log-stderr", "yes",
-                "--syslog", "no",
-                "--log-format", "text"]
+        return [
+            str(self.bench.milter_bin),
+            "--socket",
+            self.lib_spec,
+            "--authserv-id",
+            AUTHSERV_ID,
+            "--unbound-config",
+            str(self.unbound_conf),
+            "--trust-anchor-file",
+            str(self.bench.dns.anchor_file),
+            "--client-mx-type",
+            "265",
+            "--dns-timeout",
+            "5",
+            "--ignore-hosts",
+            "",
+            "--foreground",
+            "yes",
+            "--log-stderr",
+            "yes",
+            "--syslog",
+            "no",
+            "--log-format",
+            "text",
+        ]
 
 
 def _socket_line(f):
@@ -561,28 +639,36 @@ class OpenDkimFilter(Filter):
 
     def resolver_lines(self):
         if self.bench.args.opendkim_resolver_config:
-            return [f"ResolverConfiguration {self.bench.unbound_conf}",
-                    f"TrustAnchorFile {self.bench.dns.anchor_file}"]
-        return [f"Nameservers 127.0.0.1@{self.bench.dns.port}",
-                f"TrustAnchorFile {self.bench.dns.dkim_anchor_file}"]
+            return [
+                f"ResolverConfiguration {self.bench.unbound_conf}",
+                f"TrustAnchorFile {self.bench.dns.anchor_file}",
+            ]
+        return [
+            f"Nameservers 127.0.0.1@{self.bench.dns.port}",
+            f"TrustAnchorFile {self.bench.dns.dkim_anchor_file}",
+        ]
 
     def command(self):
         internal = self.dir / "internal-hosts"
         internal.write_text("192.0.2.254\n")  # not the test client: verify everything
         conf = self.dir / "opendkim.conf"
-        conf.write_text("\n".join([
-            "Mode v",
-            f"Socket {_socket_line(self)}",
-            f"PidFile {self.dir / 'opendkim.pid'}",
-            "UMask 007",
-            "Syslog yes",
-            f"AuthservID {AUTHSERV_ID}",
-            "AlwaysAddARHeader yes",
-            f"InternalHosts {internal}",
-            *self.resolver_lines(),
-            "DNSTimeout 5",
-            "",
-        ]))
+        conf.write_text(
+            "\n".join(
+                [
+                    "Mode v",
+                    f"Socket {_socket_line(self)}",
+                    f"PidFile {self.dir / 'opendkim.pid'}",
+                    "UMask 007",
+                    "Syslog yes",
+                    f"AuthservID {AUTHSERV_ID}",
+                    "AlwaysAddARHeader yes",
+                    f"InternalHosts {internal}",
+                    *self.resolver_lines(),
+                    "DNSTimeout 5",
+                    "",
+                ]
+            )
+        )
         return ["opendkim", "-f", "-x", str(conf)]
 
 
@@ -595,26 +681,32 @@ class OpenDmarcFilter(Filter):
         ignore = self.dir / "ignore-hosts"
         ignore.write_text("192.0.2.254\n")  # not the test client
         conf = self.dir / "opendmarc.conf"
-        conf.write_text("\n".join([
-            f"Socket {_socket_line(self)}",
-            f"PidFile {self.dir / 'opendmarc.pid'}",
-            "UMask 007",
-            "Syslog yes",
-            f"AuthservID {AUTHSERV_ID}",
-            f"TrustedAuthservIDs {AUTHSERV_ID}",
-            f"IgnoreHosts {ignore}",
-            "SPFSelfValidate false",
-            "SPFIgnoreResults true",
-            "RejectFailures false",
-            "FailureReports false",
-            "RequiredHeaders false",
-            "DNSTimeout 5",
-            "",
-        ]))
+        conf.write_text(
+            "\n".join(
+                [
+                    f"Socket {_socket_line(self)}",
+                    f"PidFile {self.dir / 'opendmarc.pid'}",
+                    "UMask 007",
+                    "Syslog yes",
+                    f"AuthservID {AUTHSERV_ID}",
+                    f"TrustedAuthservIDs {AUTHSERV_ID}",
+                    f"IgnoreHosts {ignore}",
+                    "SPFSelfValidate false",
+                    "SPFIgnoreResults true",
+                    "RejectFailures false",
+                    "FailureReports false",
+                    "RequiredHeaders false",
+                    "DNSTimeout 5",
+                    "",
+                ]
+            )
+        )
         # OpenDMARC resolves with the C library's stub resolver: give it, in
         # its own mount namespace, a resolv.conf that names the rig's NSD.
-        inner = (f"mount --bind {shlex.quote(str(self.bench.resolv_conf))} /etc/resolv.conf && "
-                 f"exec opendmarc -f -c {shlex.quote(str(conf))}")
+        inner = (
+            f"mount --bind {shlex.quote(str(self.bench.resolv_conf))} /etc/resolv.conf && "
+            f"exec opendmarc -f -c {shlex.quote(str(conf))}"
+        )
         return ["unshare", "--mount", "--propagation", "private", "sh", "-c", inner]
 
 
@@ -626,14 +718,32 @@ class OpenDmarcFilter(Filter):
 # (config_create_forlib: outgoing-range 16); a daemon can afford more.
 TUNED_UNBOUND = ("outgoing-range: 4096", "num-queries-per-thread: 1024")
 
-QUICK = dict(domains=400, warm_tput=60, cold_tput=60, lat=8, reps=1,
-             ml_levels=[(1, 20), (20, 200), (200, 400), (1000, 1000)],
-             ml_cold_levels=[(200, 400)], delay_ms=50, delay_levels=[(1, 4), (200, 200)],
-             sleep_ms=0, ml_reps=1)
-FULL = dict(domains=5000, warm_tput=2000, cold_tput=1500, lat=100, reps=5,
-            ml_levels=[(1, 100), (20, 4000), (200, 5000), (1000, 5000)],
-            ml_cold_levels=[(20, 2000), (200, 4000)], delay_ms=200,
-            delay_levels=[(1, 15), (20, 300), (200, 1000)], sleep_ms=600, ml_reps=2)
+QUICK = dict(
+    domains=400,
+    warm_tput=60,
+    cold_tput=60,
+    lat=8,
+    reps=1,
+    ml_levels=[(1, 20), (20, 200), (200, 400), (1000, 1000)],
+    ml_cold_levels=[(200, 400)],
+    delay_ms=50,
+    delay_levels=[(1, 4), (200, 200)],
+    sleep_ms=0,
+    ml_reps=1,
+)
+FULL = dict(
+    domains=5000,
+    warm_tput=2000,
+    cold_tput=1500,
+    lat=100,
+    reps=5,
+    ml_levels=[(1, 100), (20, 4000), (200, 5000), (1000, 5000)],
+    ml_cold_levels=[(20, 2000), (200, 4000)],
+    delay_ms=200,
+    delay_levels=[(1, 15), (20, 300), (200, 1000)],
+    sleep_ms=600,
+    ml_reps=2,
+)
 
 
 class Bench:
@@ -670,21 +780,27 @@ class Bench:
 
         t0 = time.monotonic()
         self.ca = TestCA(self.dir / "ca")
-        self.ca.certs["server"] = self.ca.issue("server", "/CN=mx.inbox.test", eku="serverAuth",
-                                                san="DNS:mx.inbox.test")
+        self.ca.certs["server"] = self.ca.issue(
+            "server", "/CN=mx.inbox.test", eku="serverAuth", san="DNS:mx.inbox.test"
+        )
         self.signer = DkimSigner()
         stub_ip = pick_stub_ip()
         self.dns = BenchDns(self.dir / "dns", self.p["domains"], self.signer.txt_rdata(), stub_ip)
         self.dns.build()
         self.dns.start(timeout=60)
-        self.unbound_conf = self.dns.write_unbound_conf(self.dir / "dns" / "bench-unbound.conf", self.dns.port)
+        self.unbound_conf = self.dns.write_unbound_conf(
+            self.dir / "dns" / "bench-unbound.conf", self.dns.port
+        )
         # What QNAME minimisation costs a cold cache (milter protocol section).
-        self.unbound_conf_noqmin = self.dns.write_unbound_conf(self.dir / "dns" / "bench-unbound-noqmin.conf",
-                                                               self.dns.port, extra=["qname-minimisation: no"])
+        self.unbound_conf_noqmin = self.dns.write_unbound_conf(
+            self.dir / "dns" / "bench-unbound-noqmin.conf", self.dns.port, extra=["qname-minimisation: no"]
+        )
         self.resolv_conf = self.dir / "dns" / "resolv.conf"
         self.resolv_conf.write_text(f"nameserver {stub_ip}\noptions timeout:2 attempts:2\n")
-        log(f"zone with {self.p['domains']} cold sender domains signed and served "
-            f"({time.monotonic() - t0:.1f}s); NSD also on {stub_ip}:53 for OpenDMARC")
+        log(
+            f"zone with {self.p['domains']} cold sender domains signed and served "
+            f"({time.monotonic() - t0:.1f}s); NSD also on {stub_ip}:53 for OpenDMARC"
+        )
 
         t0 = time.monotonic()
         msgs = self.dir / "messages"
@@ -713,8 +829,10 @@ class Bench:
             for kind in ("unix", "inet"):
                 order.append(cls(self, kind))
         # Where do inet sockets lose time? Only in the warm cases.
-        experiments = [NullFilter(self, "inet", nodelay=True, skip_data=True),
-                       NullFilter(self, "inet", nodelay=True, header_replies=True)]
+        experiments = [
+            NullFilter(self, "inet", nodelay=True, skip_data=True),
+            NullFilter(self, "inet", nodelay=True, header_replies=True),
+        ]
         self.filters = {f.name: f for f in order}
         self.experiments = {f.name: f for f in experiments}
         order += experiments
@@ -724,14 +842,25 @@ class Bench:
         self.sink_dir.mkdir()
         shutil.chown(self.sink_dir, "postfix")
         self.sink = subprocess.Popen(
-            ["smtp-sink", "-u", "postfix", "-d", f"{self.sink_dir}/%H%M%S.",
-             f"127.0.0.1:{self.sink_port}", "256"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=open(self.dir / "smtp-sink.log", "wb"), preexec_fn=rig._die_with_parent)
+            [
+                "smtp-sink",
+                "-u",
+                "postfix",
+                "-d",
+                f"{self.sink_dir}/%H%M%S.",
+                f"127.0.0.1:{self.sink_port}",
+                "256",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.dir / "smtp-sink.log", "wb"),
+            preexec_fn=rig.die_with_parent,
+        )
         wait_until(lambda: can_connect(("127.0.0.1", self.sink_port)), 10, "smtp-sink")
 
-        self.postfix = BenchPostfix(self.dir / "postfix", self.ca,
-                                    {f.name: f.postfix_spec for f in order}, self.sink_port)
+        self.postfix = BenchPostfix(
+            self.dir / "postfix", self.ca, {f.name: f.postfix_spec for f in order}, self.sink_port
+        )
         self.postfix.write_config()
         self.postfix.start()
         log(f"Postfix up with {len(order)} smtpd listeners; smtp-sink on {self.sink_port}")
@@ -742,10 +871,18 @@ class Bench:
         check = self.build_dir / "tools" / "mtls-check" / "mtls-check"
         if not check.exists():
             return
-        base = [str(check), "--unbound-config", str(self.unbound_conf),
-                "--trust-anchor-file", str(self.dns.anchor_file), "--cert-name", "out1.secure.test"]
-        proc = subprocess.run(base + ["--mail-from", f"x@{self.dns.cold_domain(0)}"],
-                              capture_output=True, text=True, timeout=30)
+        base = [
+            str(check),
+            "--unbound-config",
+            str(self.unbound_conf),
+            "--trust-anchor-file",
+            str(self.dns.anchor_file),
+            "--cert-name",
+            "out1.secure.test",
+        ]
+        proc = subprocess.run(
+            base + ["--mail-from", f"x@{self.dns.cold_domain(0)}"], capture_output=True, text=True, timeout=30
+        )
         if "pass" not in proc.stdout:
             raise RigError(f"DNS check failed: mtls-check says:\n{proc.stdout}{proc.stderr}")
 
@@ -774,8 +911,13 @@ class Bench:
 
     def client(self, cmd, timeout):
         try:
-            proc = subprocess.run([str(c) for c in cmd], capture_output=True, text=True,
-                                  timeout=timeout, stdin=subprocess.DEVNULL)
+            proc = subprocess.run(
+                [str(c) for c in cmd],
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                stdin=subprocess.DEVNULL,
+            )
         except subprocess.TimeoutExpired as exc:
             raise Broken(f"client timed out after {timeout}s: {' '.join(map(str, cmd))}") from exc
         return proc
@@ -786,16 +928,62 @@ class Bench:
         anything is missing)."""
         port = self.postfix.port(f.name)
         if tool == "smtp-source":
-            cmd = ["smtp-source", "-s", sessions, "-m", count, "-f", WARM_SENDER, "-t", RCPT,
-                   "-M", HELO, "-F", self.warm_message, f"127.0.0.1:{port}"]
+            cmd = [
+                "smtp-source",
+                "-s",
+                sessions,
+                "-m",
+                count,
+                "-f",
+                WARM_SENDER,
+                "-t",
+                RCPT,
+                "-M",
+                HELO,
+                "-F",
+                self.warm_message,
+                f"127.0.0.1:{port}",
+            ]
         elif cold_start is None:
-            cmd = [self.tools / "smtp_load", "--server", f"127.0.0.1:{port}", "--sessions", sessions,
-                   "--messages", count, "--sender", WARM_SENDER, "--message-file", self.warm_message,
-                   "--helo", HELO, "--timeout", 60, "--max-time", 600]
+            cmd = [
+                self.tools / "smtp_load",
+                "--server",
+                f"127.0.0.1:{port}",
+                "--sessions",
+                sessions,
+                "--messages",
+                count,
+                "--sender",
+                WARM_SENDER,
+                "--message-file",
+                self.warm_message,
+                "--helo",
+                HELO,
+                "--timeout",
+                60,
+                "--max-time",
+                600,
+            ]
         else:
-            cmd = [self.tools / "smtp_load", "--server", f"127.0.0.1:{port}", "--sessions", sessions,
-                   "--messages", count, "--corpus", self.cold_manifest, "--start", cold_start,
-                   "--helo", HELO, "--timeout", 60, "--max-time", 600]
+            cmd = [
+                self.tools / "smtp_load",
+                "--server",
+                f"127.0.0.1:{port}",
+                "--sessions",
+                sessions,
+                "--messages",
+                count,
+                "--corpus",
+                self.cold_manifest,
+                "--start",
+                cold_start,
+                "--helo",
+                HELO,
+                "--timeout",
+                60,
+                "--max-time",
+                600,
+            ]
         maillog_offset = self.postfix.maillog.stat().st_size if self.postfix.maillog.exists() else 0
         before_files = len(self.sink_files())
         pf_before = postfix_cpu_snapshot(self.postfix.master_pid())
@@ -807,9 +995,18 @@ class Bench:
         client_cpu = children_cpu() - c_before
         f_after = f.cpu()
 
-        res = {"filter": f.name, "label": f.label, "socket": f.socket_kind, "case": case,
-               "tool": tool, "sessions": sessions, "messages": count, "wall_s": wall,
-               "client_cpu_s": client_cpu, "broken": None}
+        res = {
+            "filter": f.name,
+            "label": f.label,
+            "socket": f.socket_kind,
+            "case": case,
+            "tool": tool,
+            "sessions": sessions,
+            "messages": count,
+            "wall_s": wall,
+            "client_cpu_s": client_cpu,
+            "broken": None,
+        }
         problems = []
         if tool == "smtp-source":
             res["msgs_per_s"] = count / wall
@@ -821,13 +1018,21 @@ class Bench:
                 out = json.loads(proc.stdout)
             except ValueError:
                 raise Broken(f"smtp_load printed no result: {proc.stdout[:300]} {proc.stderr[:300]}")
-            res.update({"msgs_per_s": out["msgs_per_s"], "lat_us": out["lat_us"], "eod_us": out["eod_us"],
-                        "wall_s": out["wall_s"]})
+            res.update(
+                {
+                    "msgs_per_s": out["msgs_per_s"],
+                    "lat_us": out["lat_us"],
+                    "eod_us": out["eod_us"],
+                    "wall_s": out["wall_s"],
+                }
+            )
             sent = out["accepted"]
             if out["failed"] or out["accepted"] != count:
-                problems.append(f"smtp_load: accepted {out['accepted']}/{count}, tempfailed "
-                                f"{out['tempfailed']}, rejected {out['rejected']}, errors "
-                                f"{out['io_errors'] + out['timeouts']}: {out['error_samples'][:3]}")
+                problems.append(
+                    f"smtp_load: accepted {out['accepted']}/{count}, tempfailed "
+                    f"{out['tempfailed']}, rejected {out['rejected']}, errors "
+                    f"{out['io_errors'] + out['timeouts']}: {out['error_samples'][:3]}"
+                )
 
         # Every accepted message must arrive at the sink, with the filter's mark.
         expected = before_files + sent
@@ -875,21 +1080,26 @@ class Bench:
                 new_log = fh.read().decode(errors="replace")
         except OSError:
             pass
-        bad = [l for l in new_log.splitlines()
-               if re.search(r"milter-reject|reject:|status=(deferred|bounced)|warning: milter", l)]
+        bad = [
+            l
+            for l in new_log.splitlines()
+            if re.search(r"milter-reject|reject:|status=(deferred|bounced)|warning: milter", l)
+        ]
         if bad:
             problems.append(f"maillog: {len(bad)} problem lines, e.g. {bad[0][-200:]}")
 
         pf = postfix_cpu_delta(pf_before, pf_after)
-        res.update({
-            "delivered": delivered,
-            "filter_cpu_s": f_after - f_before,
-            "postfix_cpu_s": sum(pf.values()),
-            "smtpd_cpu_s": pf.get("smtpd", 0.0),
-            "cleanup_cpu_s": pf.get("cleanup", 0.0),
-            "postfix_cpu_by_process": {k: round(v, 3) for k, v in pf.items() if v > 0},
-            "filter_hwm_kib": f.hwm_kib(),
-        })
+        res.update(
+            {
+                "delivered": delivered,
+                "filter_cpu_s": f_after - f_before,
+                "postfix_cpu_s": sum(pf.values()),
+                "smtpd_cpu_s": pf.get("smtpd", 0.0),
+                "cleanup_cpu_s": pf.get("cleanup", 0.0),
+                "postfix_cpu_by_process": {k: round(v, 3) for k, v in pf.items() if v > 0},
+                "filter_hwm_kib": f.hwm_kib(),
+            }
+        )
         if problems:
             res["broken"] = "; ".join(problems)
         return res
@@ -951,11 +1161,17 @@ class Bench:
                 start = self.cold_slice(spec["count"]) if spec.get("cold") else None
                 names = list(self.filters) + (list(self.experiments) if case.startswith("warm") else [])
                 # Rotate the order each repetition so no filter always goes first.
-                rotated = names[rep % len(names):] + names[:rep % len(names)]
+                rotated = names[rep % len(names) :] + names[: rep % len(names)]
                 for name in rotated:
                     f = everything[name]
-                    res = self.smtp_run(f, case, spec["count"], spec["sessions"], cold_start=start,
-                                        tool=spec.get("tool", "smtp_load"))
+                    res = self.smtp_run(
+                        f,
+                        case,
+                        spec["count"],
+                        spec["sessions"],
+                        cold_start=start,
+                        tool=spec.get("tool", "smtp_load"),
+                    )
                     res["rep"] = rep
                     self.record("postfix", res)
         for f in everything.values():
@@ -968,15 +1184,38 @@ class Bench:
         """One message from the warm domain: the resolver learns the keys of
         test. and secure.test, so a cold run measures one new name per
         message, as on a busy MX where the zones' keys are cached."""
-        proc = self.client([self.tools / "milter_load", "--socket", f.lib_spec, "--sessions", 1,
-                            "--messages", 1, "--timeout", 30], timeout=60)
+        proc = self.client(
+            [
+                self.tools / "milter_load",
+                "--socket",
+                f.lib_spec,
+                "--sessions",
+                1,
+                "--messages",
+                1,
+                "--timeout",
+                30,
+            ],
+            timeout=60,
+        )
         if proc.returncode != 0:
             raise Broken(f"priming {f.name} failed: {proc.stdout[:300]}")
 
     def milter_run(self, f, sessions, count, section, case, senders=None, start=0, temperror_ok=False):
         """One milter_load run against a running filter."""
-        cmd = [self.tools / "milter_load", "--socket", f.lib_spec, "--sessions", sessions,
-               "--messages", count, "--timeout", 30, "--max-time", 600]
+        cmd = [
+            self.tools / "milter_load",
+            "--socket",
+            f.lib_spec,
+            "--sessions",
+            sessions,
+            "--messages",
+            count,
+            "--timeout",
+            30,
+            "--max-time",
+            600,
+        ]
         if f.header:
             cmd += ["--expect-header", f.header]
         if senders:
@@ -989,11 +1228,23 @@ class Bench:
             out = json.loads(proc.stdout)
         except ValueError:
             raise Broken(f"milter_load printed no result: {proc.stdout[:300]} {proc.stderr[:300]}")
-        res = {"filter": f.name, "label": f.label, "socket": f.socket_kind, "case": case,
-               "sessions": sessions, "messages": count, "msgs_per_s": out["msgs_per_s"],
-               "wall_s": out["wall_s"], "lat_us": out["lat_us"], "filter_cpu_s": cpu1 - cpu0,
-               "filter_hwm_kib": f.hwm_kib(), "threads_at_end": proc_threads(f.proc.pid) if f.proc else None,
-               "connect_retries": out["connect_retries"], "broken": None, "client": out}
+        res = {
+            "filter": f.name,
+            "label": f.label,
+            "socket": f.socket_kind,
+            "case": case,
+            "sessions": sessions,
+            "messages": count,
+            "msgs_per_s": out["msgs_per_s"],
+            "wall_s": out["wall_s"],
+            "lat_us": out["lat_us"],
+            "filter_cpu_s": cpu1 - cpu0,
+            "filter_hwm_kib": f.hwm_kib(),
+            "threads_at_end": proc_threads(f.proc.pid) if f.proc else None,
+            "connect_retries": out["connect_retries"],
+            "broken": None,
+            "client": out,
+        }
         problems = []
         if out["failed"] or out["completed"] != count:
             problems.append(f"completed {out['completed']}/{count}: {out['error_samples'][:3]}")
@@ -1011,9 +1262,13 @@ class Bench:
     def run_milter(self):
         p = self.p
         log("milter protocol only: ceiling and concurrency (warm cache)")
-        flist = [NullFilter(self, "unix"), MtlsFilter(self, "unix"),
-                 NullFilter(self, "inet"), MtlsFilter(self, "inet"),
-                 NullFilter(self, "inet", nodelay=True)]
+        flist = [
+            NullFilter(self, "unix"),
+            MtlsFilter(self, "unix"),
+            NullFilter(self, "inet"),
+            MtlsFilter(self, "inet"),
+            NullFilter(self, "inet", nodelay=True),
+        ]
         for rep in range(p["ml_reps"]):
             # One process per filter for the whole ladder, levels rising, so
             # that VmHWM after a level is the peak RSS up to that level.
@@ -1032,8 +1287,9 @@ class Bench:
                 for f in flist[:2] + [noqmin]:
                     f.start()
                     self.prime(f)
-                    res = self.milter_run(f, sessions, count, "milter", "cold",
-                                          senders=self.cold_senders, start=0)
+                    res = self.milter_run(
+                        f, sessions, count, "milter", "cold", senders=self.cold_senders, start=0
+                    )
                     f.stop()
                     res["rep"] = rep
                     self.record("milter", res)
@@ -1047,27 +1303,35 @@ class Bench:
         delay = p["delay_ms"]
         proxy_port = free_port(udp_too=True)
         default_conf = self.dns.write_unbound_conf(self.dir / "dns" / "delayed-unbound.conf", proxy_port)
-        tuned_conf = self.dns.write_unbound_conf(self.dir / "dns" / "delayed-tuned-unbound.conf", proxy_port,
-                                                 extra=TUNED_UNBOUND)
+        tuned_conf = self.dns.write_unbound_conf(
+            self.dir / "dns" / "delayed-tuned-unbound.conf", proxy_port, extra=TUNED_UNBOUND
+        )
         counters = self.dir / "dns_delay.out"
-        proxy = subprocess.Popen([str(self.tools / "dns_delay"), str(proxy_port), str(self.dns.port), str(delay)],
-                                 stdin=subprocess.DEVNULL, stdout=open(counters, "wb"),
-                                 stderr=open(self.dir / "dns_delay.log", "wb"),
-                                 preexec_fn=rig._die_with_parent)
+        proxy = subprocess.Popen(
+            [str(self.tools / "dns_delay"), str(proxy_port), str(self.dns.port), str(delay)],
+            stdin=subprocess.DEVNULL,
+            stdout=open(counters, "wb"),
+            stderr=open(self.dir / "dns_delay.log", "wb"),
+            preexec_fn=rig.die_with_parent,
+        )
 
         def proxy_counters():
             """The proxy's counters since the last call (SIGUSR1 makes it
             print them as a JSON line and start afresh)."""
             lines = len(counters.read_text().splitlines())
             proxy.send_signal(signal.SIGUSR1)
-            wait_until(lambda: len(counters.read_text().splitlines()) > lines, 5, "dns_delay counters",
-                       interval=0.02)
+            wait_until(
+                lambda: len(counters.read_text().splitlines()) > lines, 5, "dns_delay counters", interval=0.02
+            )
             return json.loads(counters.read_text().splitlines()[-1])
+
         try:
             time.sleep(0.2)
             log(f"slow DNS: every answer held {delay} ms; cold senders")
-            variants = [MtlsFilter(self, "unix", unbound_conf=default_conf, kind_suffix="-slowdns"),
-                        MtlsFilter(self, "unix", unbound_conf=tuned_conf, kind_suffix="-slowdns-tuned")]
+            variants = [
+                MtlsFilter(self, "unix", unbound_conf=default_conf, kind_suffix="-slowdns"),
+                MtlsFilter(self, "unix", unbound_conf=tuned_conf, kind_suffix="-slowdns-tuned"),
+            ]
             if p.get("sleep_ms"):
                 # libmilter alone: end of message blocks its worker as long as
                 # a cold lookup takes here, no DNS at all.
@@ -1078,8 +1342,16 @@ class Bench:
                     f.start()
                     self.prime(f)
                     proxy_counters()
-                    res = self.milter_run(f, sessions, count, "delay", "cold-slow-dns",
-                                          senders=self.cold_senders, start=start, temperror_ok=True)
+                    res = self.milter_run(
+                        f,
+                        sessions,
+                        count,
+                        "delay",
+                        "cold-slow-dns",
+                        senders=self.cold_senders,
+                        start=start,
+                        temperror_ok=True,
+                    )
                     res["proxy"] = proxy_counters()
                     f.stop()
                     res["delay_ms"] = delay
@@ -1090,13 +1362,17 @@ class Bench:
         for res in self.results["delay"]:
             stats = res.get("proxy", {})
             if stats.get("truncated"):
-                self.broken.append(f"delay {res['filter']} {res['sessions']}: {stats['truncated']} truncated "
-                                   "answers (the proxy has no TCP)")
+                self.broken.append(
+                    f"delay {res['filter']} {res['sessions']}: {stats['truncated']} truncated "
+                    "answers (the proxy has no TCP)"
+                )
             # Lookups abandoned at dns-timeout can still be on their way
             # when the counters are read: only a real loss counts.
             if stats.get("queries", 0) > 1.05 * stats.get("answers", 0) + 5:
-                self.broken.append(f"delay {res['filter']} {res['sessions']}: "
-                                   f"{stats['queries'] - stats['answers']} queries not answered by NSD")
+                self.broken.append(
+                    f"delay {res['filter']} {res['sessions']}: "
+                    f"{stats['queries'] - stats['answers']} queries not answered by NSD"
+                )
 
     # -- everything ----------------------------------------------------------
     def run_all(self):
@@ -1105,7 +1381,9 @@ class Bench:
         self.results["meta"]["command"] = " ".join(["bench/run"] + sys.argv[1:])
         self.results["meta"]["mode"] = "quick" if self.args.quick else "full"
         self.results["meta"]["params"] = self.p
-        self.results["meta"]["started"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+        self.results["meta"]["started"] = datetime.datetime.now(datetime.timezone.utc).isoformat(
+            timespec="seconds"
+        )
         if not self.args.skip_postfix:
             self.run_postfix()
         if not self.args.skip_milter:
@@ -1126,26 +1404,40 @@ def machine_info():
         pass
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     versions = {}
-    for name, cmd in {"postfix": ["postconf", "-h", "mail_version"],
-                      "opendkim": ["opendkim", "-V"], "opendmarc": ["opendmarc", "-V"],
-                      "nsd": ["nsd", "-v"]}.items():
+    for name, cmd in {
+        "postfix": ["postconf", "-h", "mail_version"],
+        "opendkim": ["opendkim", "-V"],
+        "opendmarc": ["opendmarc", "-V"],
+        "nsd": ["nsd", "-v"],
+    }.items():
         try:
             out = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
             versions[name] = (out.stdout + out.stderr).strip().splitlines()[0]
         except Exception:  # noqa: BLE001
             versions[name] = "?"
     try:
-        libmilter = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "libmilter1.0.1"],
-                                   capture_output=True, text=True, timeout=10).stdout
+        libmilter = subprocess.run(
+            ["dpkg-query", "-W", "-f=${Version}", "libmilter1.0.1"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout
         versions["libmilter"] = libmilter
-        libunbound = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "libunbound8"],
-                                    capture_output=True, text=True, timeout=10).stdout
+        libunbound = subprocess.run(
+            ["dpkg-query", "-W", "-f=${Version}", "libunbound8"], capture_output=True, text=True, timeout=10
+        ).stdout
         versions["libunbound"] = libunbound
     except Exception:  # noqa: BLE001
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gib": round(mem, 1),
-            "kernel": platform.release(), "os": _os_release(), "versions": versions,
-            "load_at_start": os.getloadavg()}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(mem, 1),
+        "kernel": platform.release(),
+        "os": _os_release(),
+        "versions": versions,
+        "load_at_start": os.getloadavg(),
+    }
 
 
 def _os_release():
@@ -1159,10 +1451,10 @@ def _os_release():
 
 
 def missing_requirements():
-    missing = [f"{tool} (apt-get install {pkg})" for tool, pkg in REQUIRED.items() if shutil.which(tool) is None]
-    try:
-        import cryptography  # noqa: F401
-    except ImportError:
+    missing = [
+        f"{tool} (apt-get install {pkg})" for tool, pkg in REQUIRED.items() if shutil.which(tool) is None
+    ]
+    if importlib.util.find_spec("cryptography") is None:
         missing.append("Python module cryptography (apt-get install python3-cryptography)")
     return missing
 
@@ -1171,9 +1463,15 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="CI mode: every configuration once, small counts")
     ap.add_argument("--build-dir", default=str(ROOT / "build"))
-    ap.add_argument("--tools", default=None, help="directory with null_milter, milter_load, smtp_load, dns_delay")
-    ap.add_argument("--out", default=None, help="results directory (default: a new /tmp/mtls-bench-results-*)")
-    ap.add_argument("--docs", action="store_true", help="also write docs/PERFORMANCE.md and docs/performance.png")
+    ap.add_argument(
+        "--tools", default=None, help="directory with null_milter, milter_load, smtp_load, dns_delay"
+    )
+    ap.add_argument(
+        "--out", default=None, help="results directory (default: a new /tmp/mtls-bench-results-*)"
+    )
+    ap.add_argument(
+        "--docs", action="store_true", help="also write docs/PERFORMANCE.md and docs/performance.png"
+    )
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     ap.add_argument("--reps", type=int)
     ap.add_argument("--domains", type=int)
@@ -1181,13 +1479,19 @@ def main():
     ap.add_argument("--cold-tput", type=int, dest="cold_tput")
     ap.add_argument("--lat", type=int)
     ap.add_argument("--skip-postfix", action="store_true")
-    ap.add_argument("--opendkim-resolver-config", action="store_true",
-                    help="give OpenDKIM the libunbound configuration file (crashes it under load)")
+    ap.add_argument(
+        "--opendkim-resolver-config",
+        action="store_true",
+        help="give OpenDKIM the libunbound configuration file (crashes it under load)",
+    )
     ap.add_argument("--skip-milter", action="store_true")
-    ap.add_argument("--render", metavar="RESULTS_JSON", help="only turn an earlier results.json into the report")
+    ap.add_argument(
+        "--render", metavar="RESULTS_JSON", help="only turn an earlier results.json into the report"
+    )
     args = ap.parse_args()
     if args.render:
         import report
+
         results = json.loads(Path(args.render).read_text())
         out = Path(args.out or Path(args.render).parent)
         print(report.render(results, out, docs=ROOT / "docs" if args.docs else None, quick=False))
@@ -1226,10 +1530,12 @@ def main():
     bench.close()
 
     import report  # bench/report.py: tables, targets, plot, PERFORMANCE.md
+
     results_file = Path(args.out) / "results.json"
     results_file.write_text(json.dumps(bench.results, indent=1))
-    summary = report.render(bench.results, Path(args.out), docs=ROOT / "docs" if args.docs else None,
-                            quick=args.quick)
+    summary = report.render(
+        bench.results, Path(args.out), docs=ROOT / "docs" if args.docs else None, quick=args.quick
+    )
     print(summary)
     log(f"results in {args.out}")
     if bench.broken:

@@ -41,7 +41,9 @@ def document(results, d, body, have_png):
     drows = delay_rows(d)
     dmax = max([r["sessions"] for r in drows] or [0])
     d_default = next((r for r in drows if r["name"] == "mtls-slowdns-unix" and r["sessions"] == dmax), None)
-    d_tuned = next((r for r in drows if r["name"] == "mtls-slowdns-tuned-unix" and r["sessions"] == dmax), None)
+    d_tuned = next(
+        (r for r in drows if r["name"] == "mtls-slowdns-tuned-unix" and r["sessions"] == dmax), None
+    )
     d_single = next((r for r in drows if r["sessions"] == 1 and r["name"].startswith("mtls")), None)
     n_top = next((r for r in drows if r["name"] == "null-sleep-unix" and r["sessions"] == dmax), None)
     n_single = next((r for r in drows if r["name"] == "null-sleep-unix" and r["sessions"] == 1), None)
@@ -57,15 +59,21 @@ def document(results, d, body, have_png):
     out.append(
         "This page is written by `bench/run --docs` (bench/bench.py, bench/report.py, bench/perf_doc.py) "
         "from one run of the benchmark: the numbers, the tables and the plot all come from that run. "
-        "The run this page shows:\n")
-    out.append("- " + f"{m.get('started')} UTC, `{m.get('command')}`, {m.get('duration_s')} s, "
-               f"{m.get('cpu')} ({m.get('cores')} cores shared with other builds), {m.get('os')}.\n")
+        "The run this page shows:\n"
+    )
+    out.append(
+        "- " + f"{m.get('started')} UTC, `{m.get('command')}`, {m.get('duration_s')} s, "
+        f"{m.get('cpu')} ({m.get('cores')} cores shared with other builds), {m.get('os')}.\n"
+    )
     if have_png:
-        out.append("![Benchmark summary: throughput and latency through Postfix relative to no milter; "
-                   "milter-protocol ceiling by concurrency; cold cache behind slow DNS](performance.png)\n")
+        out.append(
+            "![Benchmark summary: throughput and latency through Postfix relative to no milter; "
+            "milter-protocol ceiling by concurrency; cold cache behind slow DNS](performance.png)\n"
+        )
 
     out.append("## In short\n")
     from report import targets
+
     trows = targets(d)
 
     def verdicts(prefix):
@@ -95,7 +103,8 @@ def document(results, d, body, have_png):
         f"{_n(d.pf_value('warm-tput', 'null-unix', 'filter_cpu_per_k'), 2)}; the difference between cold and "
         f"warm is the validated lookup of a new name, most of it in libunbound (signature checks) and "
         f"the kernel (finding 2). The lowest–highest column of the targets table shows how far single "
-        f"repetitions swing on these shared cores: read the medians.")
+        f"repetitions swing on these shared cores: read the medians."
+    )
     out.append(
         f"- **inet sockets: a plain libmilter filter loses two delayed ACKs per message; mtls-milter "
         f"avoids both** (target: mtls-milter on inet within 10% of unix: {verdicts('inet within')}). "
@@ -106,7 +115,8 @@ def document(results, d, body, have_png):
         f"{_n(nodelay_p50)} ms), and Postfix's first write from cleanup waits for the filter's ACK of "
         f"the DATA macros, which Postfix sends even when the filter skips DATA (the null filter with "
         f"TCP_NODELAY but skipping DATA: {_n(nodata_p50)} ms). mtls-milter sets TCP_NODELAY and "
-        f"answers DATA.")
+        f"answers DATA."
+    )
     out.append(
         f"- **DNS waits do not serialise the milter; libunbound's library defaults would cap a cold cache at "
         f"16 queries in flight, so mtls-milter raises them** (finding 2). Behind a DNS server {_n(delay_ms, 0)} ms away, one session "
@@ -115,7 +125,8 @@ def document(results, d, body, have_png):
         f"({d_default['temperrors'] if d_default else '?'} of {d_default['messages'] if d_default else '?'} "
         f"messages waited past the 5 s dns-timeout and were tagged temperror) and "
         f"{_n(d_tuned['good_per_s'] if d_tuned else None)} msg/s with `outgoing-range: 4096` "
-        f"({d_tuned['temperrors'] if d_tuned else '?'} temperror).")
+        f"({d_tuned['temperrors'] if d_tuned else '?'} temperror)."
+    )
     out.append(
         f"- **Milter protocol only** (no MTA, TLS macros, verdict pass): mtls-milter reached "
         f"{_n(d.ml_ratio('warm', 'mtls-unix', 'null-unix', 20), 2)}× the null filter's rate at 20 "
@@ -123,7 +134,8 @@ def document(results, d, body, have_png):
         f"{_n(top, 0)}; the highest rates seen were {_n(ceiling_null, 0)} msg/s (null filter) and "
         f"{_n(ceiling_mtls, 0)} msg/s (mtls-milter), with the load generator on the same 2 cores. At "
         f"{_n(top, 0)} concurrent sessions mtls-milter's peak RSS was {_n(rss_top, 1, ' MiB')} "
-        f"(target < 64 MiB: {verdicts('1000 concurrent sessions: peak')}).")
+        f"(target < 64 MiB: {verdicts('1000 concurrent sessions: peak')})."
+    )
     out.append(
         f"- **Against OpenDKIM (verify) and OpenDMARC**, both doing one DNS lookup per message: mtls-milter "
         f"ahead on throughput: {verdicts('ahead of')} (warm and cold, unix and inet). CPU "
@@ -131,10 +143,12 @@ def document(results, d, body, have_png):
         f"{_n(d.pf_value('warm-tput', 'mtls-unix', 'filter_cpu_per_k'), 2)}, null filter "
         f"{_n(d.pf_value('warm-tput', 'null-unix', 'filter_cpu_per_k'), 2)}, OpenDKIM "
         f"{_n(d.pf_value('warm-tput', 'opendkim-unix', 'filter_cpu_per_k'), 2)} (it also checks an RSA "
-        f"signature), OpenDMARC {_n(d.pf_value('warm-tput', 'opendmarc-unix', 'filter_cpu_per_k'), 2)}.\n")
+        f"signature), OpenDMARC {_n(d.pf_value('warm-tput', 'opendmarc-unix', 'filter_cpu_per_k'), 2)}.\n"
+    )
 
     out.append("## How to run\n")
-    out.append("""```sh
+    out.append(
+        """```sh
 scripts/build                      # or any build dir: bench/run --build-dir DIR
 sudo bench/run --quick             # CI: every configuration once, ~75 s, no timing assertions
 sudo bench/run                     # full run, ~25 min on 2 cores; results in /tmp/mtls-bench-results-*/
@@ -151,11 +165,13 @@ Debian packages it needs beyond the project's build and test dependencies: **ope
 gnuplot-nox** (the plot; without it the run still works), **python3-cryptography** (DKIM signing),
 and, already among the test dependencies, postfix (smtp-source, smtp-sink), nsd, ldnsutils,
 openssl, util-linux (unshare) and mount.
-""")
+"""
+    )
 
     out.append("## What is measured\n")
-    out.append("""Everything runs on loopback in one temporary directory, built from the integration rig's pieces
-(tests/integration/rig.py: test CA, NSD with zones signed at run time, private Postfix):
+    out.append(
+        """Everything runs on loopback in one temporary directory, built from the integration rig's pieces
+(tests/rig/: test CA, NSD with zones signed at run time, private Postfix):
 
 ```
 smtp-source / smtp_load ──SMTP──> Postfix: one smtpd listener per filter ──milter──> filter under test
@@ -198,13 +214,18 @@ smtp-source / smtp_load ──SMTP──> Postfix: one smtpd listener per filter
   with the TLS macros of a verified client certificate (so mtls-milter's verdict is `pass`), N
   sessions at once, one message per connection, and checks every reply. **Slow DNS**:
   bench/dns_delay, a UDP proxy between libunbound and NSD, holds every answer back for a fixed time.
-""")
+"""
+    )
 
     out.append("## Results\n")
-    out.append(("\n" + body).replace("\n## ", "\n### ").replace("\n### Warm", "\n#### Warm").replace(
-        "\n### Cold cache: throughput", "\n#### Cold cache: throughput").replace(
-        "\n### Cold cache: latency", "\n#### Cold cache: latency").replace(
-        "\n### Where inet", "\n#### Where inet"))
+    out.append(
+        ("\n" + body)
+        .replace("\n## ", "\n### ")
+        .replace("\n### Warm", "\n#### Warm")
+        .replace("\n### Cold cache: throughput", "\n#### Cold cache: throughput")
+        .replace("\n### Cold cache: latency", "\n#### Cold cache: latency")
+        .replace("\n### Where inet", "\n#### Where inet")
+    )
 
     share = ratio(n_top["good_per_s"], n_top["bound"]) if n_top else None
     if share is None:
@@ -215,16 +236,21 @@ smtp-source / smtp_load ──SMTP──> Postfix: one smtpd listener per filter
             f"{_n(n_top['good_per_s'])} msg/s at {_n(dmax, 0)} sessions, {_n(share, 2)} of the concurrency "
             f"bound of {_n(n_top['bound'], 0)} msg/s (p50 {_n(n_top['p50'], 0)} ms against "
             f"{_n(n_single['p50'] if n_single else None, 0)} ms alone)"
-            + ("; in this run sessions queued behind blocked workers. " if share < 0.6 else
-               "; in this run the pool kept up. ")
+            + (
+                "; in this run sessions queued behind blocked workers. "
+                if share < 0.6
+                else "; in this run the pool kept up. "
+            )
             + "It varies from run to run, because it depends on how the burst meets the idle workers: "
             "three tries of `null_milter -s 300` with 200 sessions (400 messages, after one priming "
             "message) gave 433, 147 and 120 msg/s against a bound of 666 during development. It is a "
             "ceiling of libmilter, not of mtls-milter; mtls-milter can only keep the wait at end of "
-            "message short (its lookup already starts at MAIL FROM).")
+            "message short (its lookup already starts at MAIL FROM)."
+        )
 
     out.append("\n## Findings and recommendations\n")
-    out.append(f"""### 1. inet sockets: two delayed-ACK stalls, both avoidable by the filter
+    out.append(
+        f"""### 1. inet sockets: two delayed-ACK stalls, both avoidable by the filter
 
 **The filter's replies.** libmilter writes each reply packet separately: at end of message the
 inserted header (`i`) and then `c`. Without TCP_NODELAY, Nagle's algorithm holds the second small
@@ -343,7 +369,7 @@ libmilter filter pays. A cold name still takes the full path through libunbound.
 
 - NSD's response rate limiting (`rrl-ratelimit`, 200 answers/s per /24 by default) drops and
   truncates answers under benchmark load from 127.0.0.1; the bench switches it off
-  (`rrl-ratelimit: 0`). tests/integration/rig.py does not, which is fine at its rates.
+  (`rrl-ratelimit: 0`). tests/rig/dns.py does not, which is fine at its rates.
 - A libmilter filter stopped with SIGTERM only exits at its listener's next poll timeout (seconds);
   the bench stops filters with SIGTERM and SIGKILL after one second.
 
@@ -356,5 +382,6 @@ libmilter filter pays. A cold name still takes the full path through libunbound.
 - Plain SMTP: no STARTTLS, so Postfix's TLS costs are not in these numbers, and mtls-milter's
   verdict through Postfix is `fail` (with the full lookup); the milter-protocol runs use the TLS
   macros and get `pass`.
-""")
+"""
+    )
     return "\n".join(out)

@@ -9,10 +9,27 @@ import statistics
 import subprocess
 from pathlib import Path
 
-POSTFIX_FILTERS = ["none", "null-unix", "null-inet", "null-nodelay-inet", "mtls-unix", "mtls-inet",
-                   "opendkim-unix", "opendkim-inet", "opendmarc-unix", "opendmarc-inet"]
-INET_EXPERIMENTS = ["null-unix", "null-inet", "null-nodelay-inet", "null-nodelay-nodata-inet",
-                    "null-nodelay-hdrreply-inet", "mtls-unix", "mtls-inet"]
+POSTFIX_FILTERS = [
+    "none",
+    "null-unix",
+    "null-inet",
+    "null-nodelay-inet",
+    "mtls-unix",
+    "mtls-inet",
+    "opendkim-unix",
+    "opendkim-inet",
+    "opendmarc-unix",
+    "opendmarc-inet",
+]
+INET_EXPERIMENTS = [
+    "null-unix",
+    "null-inet",
+    "null-nodelay-inet",
+    "null-nodelay-nodata-inet",
+    "null-nodelay-hdrreply-inet",
+    "mtls-unix",
+    "mtls-inet",
+]
 LABELS = {
     "none": "no milter",
     "null-unix": "null filter, unix",
@@ -96,8 +113,10 @@ class Data:
 
     def pf_ratios(self, case, a, b, key="msgs_per_s"):
         """value(a)/value(b) for each repetition, from runs of the same repetition."""
-        values = [ratio(self.pf_get(self.pf_run(case, a, rep), key), self.pf_get(self.pf_run(case, b, rep), key))
-                  for rep in self.reps]
+        values = [
+            ratio(self.pf_get(self.pf_run(case, a, rep), key), self.pf_get(self.pf_run(case, b, rep), key))
+            for rep in self.reps
+        ]
         return [v for v in values if v is not None]
 
     def pf_ratio(self, case, a, b, key="msgs_per_s"):
@@ -140,39 +159,58 @@ class Data:
 
 def postfix_tables(d: Data):
     out = []
-    for case, title in (("warm-tput", "Warm cache: throughput, 20 parallel sessions (smtp-source -s 20)"),
-                        ("cold-tput", "Cold cache: throughput, 20 parallel sessions, a new sender domain "
-                                      "every message (smtp_load -s 20)")):
+    for case, title in (
+        ("warm-tput", "Warm cache: throughput, 20 parallel sessions (smtp-source -s 20)"),
+        (
+            "cold-tput",
+            "Cold cache: throughput, 20 parallel sessions, a new sender domain "
+            "every message (smtp_load -s 20)",
+        ),
+    ):
         out.append(f"### {title}\n")
-        out.append("| filter | msg/s | × null filter (same socket) | × no milter | filter CPU s/1000 msg "
-                   "| smtpd+cleanup CPU s/1000 | all Postfix CPU s/1000 | Postfix+filter CPU s/1000 "
-                   "| msg per CPU s × null filter | filter peak RSS |")
+        out.append(
+            "| filter | msg/s | × null filter (same socket) | × no milter | filter CPU s/1000 msg "
+            "| smtpd+cleanup CPU s/1000 | all Postfix CPU s/1000 | Postfix+filter CPU s/1000 "
+            "| msg per CPU s × null filter | filter peak RSS |"
+        )
         out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for name in POSTFIX_FILTERS:
             if d.pf_value(case, name, "msgs_per_s") is None:
                 continue
             null = null_for(name)
             rss = d.r["meta"].get("peak_rss_kib", {}).get(name)
-            out.append("| " + " | ".join([
-                LABELS.get(name, name),
-                fmt(d.pf_value(case, name, "msgs_per_s")),
-                fmt(d.pf_ratio(case, name, null), 2) if null and name != null else "–",
-                fmt(d.pf_ratio(case, name, "none"), 2) if name != "none" else "1.00",
-                fmt(d.pf_value(case, name, "filter_cpu_per_k"), 2) if name != "none" else "–",
-                fmt(d.pf_value(case, name, "smtpd_cleanup_per_k"), 2),
-                fmt(d.pf_value(case, name, "postfix_per_k"), 2),
-                fmt(d.pf_value(case, name, "total_per_k"), 2),
-                fmt(d.pf_ratio(case, name, null, "inv_total"), 2) if null and name != null else "–",
-                fmt(rss / 1024, 1, " MiB") if rss else "–",
-            ]) + " |")
+            out.append(
+                "| "
+                + " | ".join(
+                    [
+                        LABELS.get(name, name),
+                        fmt(d.pf_value(case, name, "msgs_per_s")),
+                        fmt(d.pf_ratio(case, name, null), 2) if null and name != null else "–",
+                        fmt(d.pf_ratio(case, name, "none"), 2) if name != "none" else "1.00",
+                        fmt(d.pf_value(case, name, "filter_cpu_per_k"), 2) if name != "none" else "–",
+                        fmt(d.pf_value(case, name, "smtpd_cleanup_per_k"), 2),
+                        fmt(d.pf_value(case, name, "postfix_per_k"), 2),
+                        fmt(d.pf_value(case, name, "total_per_k"), 2),
+                        fmt(d.pf_ratio(case, name, null, "inv_total"), 2) if null and name != null else "–",
+                        fmt(rss / 1024, 1, " MiB") if rss else "–",
+                    ]
+                )
+                + " |"
+            )
         out.append("")
-    for case, title in (("warm-lat", "Warm cache: latency per message, one session (smtp_load -s 1)"),
-                        ("cold-lat", "Cold cache: latency per message, one session, a new domain every message")):
+    for case, title in (
+        ("warm-lat", "Warm cache: latency per message, one session (smtp_load -s 1)"),
+        ("cold-lat", "Cold cache: latency per message, one session, a new domain every message"),
+    ):
         out.append(f"### {title}\n")
-        out.append("Latency is from connect() to the 250 reply after DATA. \"Added\" is the "
-                   "difference to no milter in the same repetition.\n")
-        out.append("| filter | p50 ms | p99 ms | p50 × no milter | added p50 ms | added p99 ms "
-                   "| added p50 × null filter's |")
+        out.append(
+            'Latency is from connect() to the 250 reply after DATA. "Added" is the '
+            "difference to no milter in the same repetition.\n"
+        )
+        out.append(
+            "| filter | p50 ms | p99 ms | p50 × no milter | added p50 ms | added p99 ms "
+            "| added p50 × null filter's |"
+        )
         out.append("|---|---:|---:|---:|---:|---:|---:|")
         for name in POSTFIX_FILTERS:
             if d.pf_value(case, name, "p50") is None:
@@ -182,14 +220,27 @@ def postfix_tables(d: Data):
             null = null_for(name)
             added_ratio = None
             if null and name != null:
-                added_ratio = med([ratio(_diff(d, case, name, rep, "p50"), _diff(d, case, null, rep, "p50"))
-                                   for rep in d.reps])
-            out.append("| " + " | ".join([
-                LABELS.get(name, name), fmt(d.pf_value(case, name, "p50"), 1), fmt(d.pf_value(case, name, "p99"), 1),
-                fmt(d.pf_ratio(case, name, "none", "p50"), 2) if name != "none" else "1.00",
-                fmt(added50, 1) if name != "none" else "–", fmt(added99, 1) if name != "none" else "–",
-                fmt(added_ratio, 2) if added_ratio is not None else "–",
-            ]) + " |")
+                added_ratio = med(
+                    [
+                        ratio(_diff(d, case, name, rep, "p50"), _diff(d, case, null, rep, "p50"))
+                        for rep in d.reps
+                    ]
+                )
+            out.append(
+                "| "
+                + " | ".join(
+                    [
+                        LABELS.get(name, name),
+                        fmt(d.pf_value(case, name, "p50"), 1),
+                        fmt(d.pf_value(case, name, "p99"), 1),
+                        fmt(d.pf_ratio(case, name, "none", "p50"), 2) if name != "none" else "1.00",
+                        fmt(added50, 1) if name != "none" else "–",
+                        fmt(added99, 1) if name != "none" else "–",
+                        fmt(added_ratio, 2) if added_ratio is not None else "–",
+                    ]
+                )
+                + " |"
+            )
         out.append("")
     return "\n".join(out)
 
@@ -201,40 +252,60 @@ def _diff(d, case, name, rep, key):
 
 
 def inet_table(d: Data):
-    out = ["| filter | warm p50 ms, -s 1 | × same filter on unix | warm msg/s, -s 20 | × unix |",
-           "|---|---:|---:|---:|---:|"]
+    out = [
+        "| filter | warm p50 ms, -s 1 | × same filter on unix | warm msg/s, -s 20 | × unix |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for name in INET_EXPERIMENTS:
         if d.pf_value("warm-lat", name, "p50") is None:
             continue
         unix = "mtls-unix" if name.startswith("mtls") else "null-unix"
-        out.append("| " + " | ".join([
-            LABELS.get(name, name), fmt(d.pf_value("warm-lat", name, "p50"), 1),
-            fmt(d.pf_ratio("warm-lat", name, unix, "p50"), 2) if name != unix else "1.00",
-            fmt(d.pf_value("warm-tput", name, "msgs_per_s")),
-            fmt(d.pf_ratio("warm-tput", name, unix), 2) if name != unix else "1.00",
-        ]) + " |")
+        out.append(
+            "| "
+            + " | ".join(
+                [
+                    LABELS.get(name, name),
+                    fmt(d.pf_value("warm-lat", name, "p50"), 1),
+                    fmt(d.pf_ratio("warm-lat", name, unix, "p50"), 2) if name != unix else "1.00",
+                    fmt(d.pf_value("warm-tput", name, "msgs_per_s")),
+                    fmt(d.pf_ratio("warm-tput", name, unix), 2) if name != unix else "1.00",
+                ]
+            )
+            + " |"
+        )
     return "\n".join(out) + "\n"
 
 
 def milter_table(d: Data):
     levels = sorted({x["sessions"] for x in d.ml if x["case"] == "warm"})
     names = ["null-unix", "mtls-unix", "null-inet", "mtls-inet", "null-nodelay-inet"]
-    out = ["| sessions | filter | msg/s | × null (same socket) | p50 ms | p99 ms | CPU s/1000 msg "
-           "| peak RSS so far | connect retries |",
-           "|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+    out = [
+        "| sessions | filter | msg/s | × null (same socket) | p50 ms | p99 ms | CPU s/1000 msg "
+        "| peak RSS so far | connect retries |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for s in levels:
         for name in names:
             if not d.ml_runs("warm", name, s):
                 continue
             null = null_for(name)
-            out.append("| " + " | ".join([
-                str(s), LABELS.get(name, name), fmt(d.ml_value("warm", name, s, "msgs_per_s")),
-                fmt(d.ml_ratio("warm", name, null, s), 2) if name.startswith("mtls") else "–",
-                fmt(d.ml_value("warm", name, s, "p50"), 1), fmt(d.ml_value("warm", name, s, "p99"), 1),
-                fmt(d.ml_value("warm", name, s, "cpu_per_k"), 2),
-                fmt(d.ml_value("warm", name, s, "hwm_mib"), 1, " MiB"),
-                fmt(d.ml_value("warm", name, s, "connect_retries")),
-            ]) + " |")
+            out.append(
+                "| "
+                + " | ".join(
+                    [
+                        str(s),
+                        LABELS.get(name, name),
+                        fmt(d.ml_value("warm", name, s, "msgs_per_s")),
+                        fmt(d.ml_ratio("warm", name, null, s), 2) if name.startswith("mtls") else "–",
+                        fmt(d.ml_value("warm", name, s, "p50"), 1),
+                        fmt(d.ml_value("warm", name, s, "p99"), 1),
+                        fmt(d.ml_value("warm", name, s, "cpu_per_k"), 2),
+                        fmt(d.ml_value("warm", name, s, "hwm_mib"), 1, " MiB"),
+                        fmt(d.ml_value("warm", name, s, "connect_retries")),
+                    ]
+                )
+                + " |"
+            )
     cold_levels = sorted({x["sessions"] for x in d.ml if x["case"] == "cold"})
     if cold_levels:
         out.append("")
@@ -245,13 +316,22 @@ def milter_table(d: Data):
             for name in ("null-unix", "mtls-unix", "mtls-noqmin-unix"):
                 if not d.ml_runs("cold", name, s):
                     continue
-                out.append("| " + " | ".join([
-                    str(s), LABELS.get(name, name), fmt(d.ml_value("cold", name, s, "msgs_per_s")),
-                    fmt(d.ml_ratio("cold", name, "null-unix", s), 2) if name != "null-unix" else "–",
-                    fmt(d.ml_value("cold", name, s, "p50"), 1), fmt(d.ml_value("cold", name, s, "p99"), 1),
-                    fmt(d.ml_value("cold", name, s, "cpu_per_k"), 2),
-                    fmt(d.ml_value("cold", name, s, "hwm_mib"), 1, " MiB"),
-                ]) + " |")
+                out.append(
+                    "| "
+                    + " | ".join(
+                        [
+                            str(s),
+                            LABELS.get(name, name),
+                            fmt(d.ml_value("cold", name, s, "msgs_per_s")),
+                            fmt(d.ml_ratio("cold", name, "null-unix", s), 2) if name != "null-unix" else "–",
+                            fmt(d.ml_value("cold", name, s, "p50"), 1),
+                            fmt(d.ml_value("cold", name, s, "p99"), 1),
+                            fmt(d.ml_value("cold", name, s, "cpu_per_k"), 2),
+                            fmt(d.ml_value("cold", name, s, "hwm_mib"), 1, " MiB"),
+                        ]
+                    )
+                    + " |"
+                )
     return "\n".join(out) + "\n"
 
 
@@ -264,40 +344,67 @@ def delay_rows(d: Data):
         single = next((x for x in runs if x["sessions"] == 1), None)
         lookup_s = single["lat_us"]["p50"] / 1e6 if single else None
         for x in runs:
-            rows.append({
-                "name": name, "sessions": x["sessions"], "msgs_per_s": x["msgs_per_s"],
-                "p50": x["lat_us"]["p50"] / 1000, "p99": x["lat_us"]["p99"] / 1000,
-                "serial": 1 / lookup_s if lookup_s else None,
-                "bound": x["sessions"] / lookup_s if lookup_s else None,
-                "threads": x.get("threads_at_end"), "delay_ms": x.get("delay_ms"),
-                "temperrors": x.get("temperrors", 0), "messages": x["messages"],
-                "good_per_s": (x["messages"] - x.get("temperrors", 0)) / x["wall_s"] if x["wall_s"] else None,
-                "held": x.get("proxy", {}).get("max_held"),
-                "queries_per_msg": (x["proxy"]["queries"] / x["messages"]) if x.get("proxy") else None,
-            })
+            rows.append(
+                {
+                    "name": name,
+                    "sessions": x["sessions"],
+                    "msgs_per_s": x["msgs_per_s"],
+                    "p50": x["lat_us"]["p50"] / 1000,
+                    "p99": x["lat_us"]["p99"] / 1000,
+                    "serial": 1 / lookup_s if lookup_s else None,
+                    "bound": x["sessions"] / lookup_s if lookup_s else None,
+                    "threads": x.get("threads_at_end"),
+                    "delay_ms": x.get("delay_ms"),
+                    "temperrors": x.get("temperrors", 0),
+                    "messages": x["messages"],
+                    "good_per_s": (x["messages"] - x.get("temperrors", 0)) / x["wall_s"]
+                    if x["wall_s"]
+                    else None,
+                    "held": x.get("proxy", {}).get("max_held"),
+                    "queries_per_msg": (x["proxy"]["queries"] / x["messages"]) if x.get("proxy") else None,
+                }
+            )
     return rows
 
 
 def delay_table(d: Data):
     rows = delay_rows(d)
-    out = ["msg/s counts only messages whose lookup was answered (verdict pass); \"temperror\" counts "
-           "messages whose answer came after dns-timeout (5 s).\n",
-           "| resolver settings | sessions | msg/s | temperror | p50 ms | p99 ms | serial bound msg/s (1 / one-session "
-           "latency) | × serial bound | concurrency bound (sessions / one-session latency) | × concurrency bound "
-           "| DNS queries per message | most answers in flight |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    out = [
+        'msg/s counts only messages whose lookup was answered (verdict pass); "temperror" counts '
+        "messages whose answer came after dns-timeout (5 s).\n",
+        "| resolver settings | sessions | msg/s | temperror | p50 ms | p99 ms | serial bound msg/s (1 / one-session "
+        "latency) | × serial bound | concurrency bound (sessions / one-session latency) | × concurrency bound "
+        "| DNS queries per message | most answers in flight |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
-        out.append("| " + " | ".join([
-            LABELS.get(r["name"], r["name"]), str(r["sessions"]), fmt(r["good_per_s"], 1),
-            f"{r['temperrors']} of {r['messages']}", fmt(r["p50"], 0),
-            fmt(r["p99"], 0), fmt(r["serial"], 1), fmt(ratio(r["good_per_s"], r["serial"]), 1),
-            fmt(r["bound"], 0), fmt(ratio(r["good_per_s"], r["bound"]), 2),
-            fmt(r["queries_per_msg"], 1), fmt(r["held"], 0)]) + " |")
+        out.append(
+            "| "
+            + " | ".join(
+                [
+                    LABELS.get(r["name"], r["name"]),
+                    str(r["sessions"]),
+                    fmt(r["good_per_s"], 1),
+                    f"{r['temperrors']} of {r['messages']}",
+                    fmt(r["p50"], 0),
+                    fmt(r["p99"], 0),
+                    fmt(r["serial"], 1),
+                    fmt(ratio(r["good_per_s"], r["serial"]), 1),
+                    fmt(r["bound"], 0),
+                    fmt(ratio(r["good_per_s"], r["bound"]), 2),
+                    fmt(r["queries_per_msg"], 1),
+                    fmt(r["held"], 0),
+                ]
+            )
+            + " |"
+        )
     stats = d.r["meta"].get("dns_delay")
     if stats:
         out.append("")
-        out.append(f"Proxy counters over all these runs: {stats['queries']} queries, {stats['answers']} answers, "
-                   f"{stats['truncated']} truncated, at most {stats['max_held']} answers held at once.")
+        out.append(
+            f"Proxy counters over all these runs: {stats['queries']} queries, {stats['answers']} answers, "
+            f"{stats['truncated']} truncated, at most {stats['max_held']} answers held at once."
+        )
     return "\n".join(out) + "\n"
 
 
@@ -313,46 +420,105 @@ def targets(d: Data):
         check(desc, d.pf_ratio(case, a, b, key), ok, spread=d.pf_spread(case, a, b, key))
 
     for sock in ("unix", "inet"):
-        check_ratio(f"warm: mtls-milter ≥ 0.95 × null filter ({sock}, -s 20)",
-                    "warm-tput", f"mtls-{sock}", f"null-{sock}", lambda v: v >= 0.95)
+        check_ratio(
+            f"warm: mtls-milter ≥ 0.95 × null filter ({sock}, -s 20)",
+            "warm-tput",
+            f"mtls-{sock}",
+            f"null-{sock}",
+            lambda v: v >= 0.95,
+        )
     for sock in ("unix", "inet"):
-        check_ratio(f"cold: mtls-milter ≥ 0.85 × null filter ({sock}, -s 20)",
-                    "cold-tput", f"mtls-{sock}", f"null-{sock}", lambda v: v >= 0.85)
+        check_ratio(
+            f"cold: mtls-milter ≥ 0.85 × null filter ({sock}, -s 20)",
+            "cold-tput",
+            f"mtls-{sock}",
+            f"null-{sock}",
+            lambda v: v >= 0.85,
+        )
     # The plain null filter on inet pays libmilter's own Nagle stall, which
     # mtls-milter avoids; against the null filter with TCP_NODELAY the inet
     # comparison is like for like.
     for case, floor in (("warm-tput", 0.95), ("cold-tput", 0.85)):
-        check_ratio(f"{case.split('-')[0]}: mtls-milter ≥ {floor} × null filter + TCP_NODELAY (inet, -s 20)",
-                    case, "mtls-inet", "null-nodelay-inet", lambda v, f=floor: v >= f)
+        check_ratio(
+            f"{case.split('-')[0]}: mtls-milter ≥ {floor} × null filter + TCP_NODELAY (inet, -s 20)",
+            case,
+            "mtls-inet",
+            "null-nodelay-inet",
+            lambda v, f=floor: v >= f,
+        )
     for case, floor in (("warm-tput", 0.95), ("cold-tput", 0.85)):
         for sock in ("unix", "inet"):
-            check_ratio(f"{case.split('-')[0]}, by CPU: messages per CPU second (Postfix + filter), mtls-milter "
-                        f"≥ {floor} × null filter ({sock})",
-                        case, f"mtls-{sock}", f"null-{sock}", lambda v, f=floor: v >= f, "inv_total")
-    check_ratio("inet within 10% of unix, mtls-milter (warm msg/s at -s 20, inet ÷ unix)",
-                "warm-tput", "mtls-inet", "mtls-unix", lambda v: v >= 0.90)
-    check_ratio("inet within 10% of unix, mtls-milter (warm p50 latency at -s 1, inet ÷ unix)",
-                "warm-lat", "mtls-inet", "mtls-unix", lambda v: v <= 1.10, "p50")
+            check_ratio(
+                f"{case.split('-')[0]}, by CPU: messages per CPU second (Postfix + filter), mtls-milter "
+                f"≥ {floor} × null filter ({sock})",
+                case,
+                f"mtls-{sock}",
+                f"null-{sock}",
+                lambda v, f=floor: v >= f,
+                "inv_total",
+            )
+    check_ratio(
+        "inet within 10% of unix, mtls-milter (warm msg/s at -s 20, inet ÷ unix)",
+        "warm-tput",
+        "mtls-inet",
+        "mtls-unix",
+        lambda v: v >= 0.90,
+    )
+    check_ratio(
+        "inet within 10% of unix, mtls-milter (warm p50 latency at -s 1, inet ÷ unix)",
+        "warm-lat",
+        "mtls-inet",
+        "mtls-unix",
+        lambda v: v <= 1.10,
+        "p50",
+    )
     for peer in ("opendkim", "opendmarc"):
         for case in ("warm-tput", "cold-tput"):
             for sock in ("unix", "inet"):
-                check_ratio(f"ahead of {peer}: mtls ÷ {peer} msg/s ({case}, {sock})",
-                            case, f"mtls-{sock}", f"{peer}-{sock}", lambda v: v >= 1.0)
+                check_ratio(
+                    f"ahead of {peer}: mtls ÷ {peer} msg/s ({case}, {sock})",
+                    case,
+                    f"mtls-{sock}",
+                    f"{peer}-{sock}",
+                    lambda v: v >= 1.0,
+                )
     ml1000 = d.ml_runs("warm", "mtls-unix", 1000)
     if ml1000 or any(x["sessions"] == 1000 for x in d.r["milter"]):
-        errors = sum(1 for x in d.r["milter"] if x["sessions"] == 1000 and x["filter"].startswith("mtls")
-                     and x.get("broken"))
-        rows.append(("1000 concurrent sessions: no errors (mtls-milter, unix and inet)",
-                     f"{errors} broken runs", "–", "met" if errors == 0 else "**missed**"))
-        rss = max([x["filter_hwm_kib"] / 1024 for x in d.ml if x["sessions"] == 1000
-                   and x["filter"].startswith("mtls") and x.get("filter_hwm_kib")] or [0]) or None
+        errors = sum(
+            1
+            for x in d.r["milter"]
+            if x["sessions"] == 1000 and x["filter"].startswith("mtls") and x.get("broken")
+        )
+        rows.append(
+            (
+                "1000 concurrent sessions: no errors (mtls-milter, unix and inet)",
+                f"{errors} broken runs",
+                "–",
+                "met" if errors == 0 else "**missed**",
+            )
+        )
+        rss = (
+            max(
+                [
+                    x["filter_hwm_kib"] / 1024
+                    for x in d.ml
+                    if x["sessions"] == 1000 and x["filter"].startswith("mtls") and x.get("filter_hwm_kib")
+                ]
+                or [0]
+            )
+            or None
+        )
         check("1000 concurrent sessions: peak RSS < 64 MiB", rss, lambda v: v < 64, fmt(rss, 1, " MiB"))
     for r in delay_rows(d):
         if r["name"].startswith("mtls") and r["sessions"] == max(x["sessions"] for x in delay_rows(d)):
-            check(f"slow DNS, {r['sessions']} sessions ({LABELS.get(r['name'])}): answered msg/s ÷ serial bound "
-                  f"≥ 10, no temperror", ratio(r["good_per_s"], r["serial"]),
-                  lambda v, r=r: v >= 10 and not r["temperrors"],
-                  fmt(ratio(r["good_per_s"], r["serial"]), 1) + (f", {r['temperrors']} temperror" if r["temperrors"] else ""))
+            check(
+                f"slow DNS, {r['sessions']} sessions ({LABELS.get(r['name'])}): answered msg/s ÷ serial bound "
+                f"≥ 10, no temperror",
+                ratio(r["good_per_s"], r["serial"]),
+                lambda v, r=r: v >= 10 and not r["temperrors"],
+                fmt(ratio(r["good_per_s"], r["serial"]), 1)
+                + (f", {r['temperrors']} temperror" if r["temperrors"] else ""),
+            )
     return rows
 
 
@@ -367,6 +533,7 @@ def targets_table(d: Data):
 # Plot (gnuplot)
 # ---------------------------------------------------------------------------
 
+
 def plot(d: Data, out_dir: Path):
     if shutil.which("gnuplot") is None:
         return None
@@ -375,18 +542,23 @@ def plot(d: Data, out_dir: Path):
     with open(data, "w") as fh:
         fh.write("# filter warm_vs_none cold_vs_none warm_p50_vs_none\n")
         for n in names:
-            fh.write('"{}" {} {} {}\n'.format(
-                LABELS.get(n, n).replace("*", "").replace(", ", "\\n"),
-                fmt(d.pf_ratio("warm-tput", n, "none"), 3).replace(",", "").replace("–", "NaN"),
-                fmt(d.pf_ratio("cold-tput", n, "none"), 3).replace(",", "").replace("–", "NaN"),
-                fmt(d.pf_ratio("warm-lat", n, "none", "p50"), 3).replace(",", "").replace("–", "NaN")))
+            fh.write(
+                '"{}" {} {} {}\n'.format(
+                    LABELS.get(n, n).replace("*", "").replace(", ", "\\n"),
+                    fmt(d.pf_ratio("warm-tput", n, "none"), 3).replace(",", "").replace("–", "NaN"),
+                    fmt(d.pf_ratio("cold-tput", n, "none"), 3).replace(",", "").replace("–", "NaN"),
+                    fmt(d.pf_ratio("warm-lat", n, "none", "p50"), 3).replace(",", "").replace("–", "NaN"),
+                )
+            )
     mdata = out_dir / "plot-milter.dat"
     levels = sorted({x["sessions"] for x in d.ml if x["case"] == "warm"})
     with open(mdata, "w") as fh:
         fh.write("# sessions null-unix mtls-unix null-inet mtls-inet null-nodelay-inet\n")
         for s in levels:
-            vals = [d.ml_value("warm", n, s, "msgs_per_s") for n in
-                    ("null-unix", "mtls-unix", "null-inet", "mtls-inet", "null-nodelay-inet")]
+            vals = [
+                d.ml_value("warm", n, s, "msgs_per_s")
+                for n in ("null-unix", "mtls-unix", "null-inet", "mtls-inet", "null-nodelay-inet")
+            ]
             fh.write(f"{s} " + " ".join("NaN" if v is None else f"{v:.1f}" for v in vals) + "\n")
     ddata = out_dir / "plot-delay.dat"
     rows = delay_rows(d)
@@ -394,16 +566,21 @@ def plot(d: Data, out_dir: Path):
         fh.write("# sessions default tuned serial concurrency_bound null_sleep\n")
         for s in sorted({r["sessions"] for r in rows}):
             dv = next((r for r in rows if r["sessions"] == s and r["name"] == "mtls-slowdns-unix"), None)
-            tv = next((r for r in rows if r["sessions"] == s and r["name"] == "mtls-slowdns-tuned-unix"), None)
+            tv = next(
+                (r for r in rows if r["sessions"] == s and r["name"] == "mtls-slowdns-tuned-unix"), None
+            )
             nv = next((r for r in rows if r["sessions"] == s and r["name"] == "null-sleep-unix"), None)
             ref = tv or dv
-            fh.write(f"{s} {dv['good_per_s'] if dv else 'NaN'} {tv['good_per_s'] if tv else 'NaN'} "
-                     f"{ref['serial'] if ref and ref['serial'] else 'NaN'} "
-                     f"{ref['bound'] if ref and ref['bound'] else 'NaN'} "
-                     f"{nv['good_per_s'] if nv else 'NaN'}\n")
+            fh.write(
+                f"{s} {dv['good_per_s'] if dv else 'NaN'} {tv['good_per_s'] if tv else 'NaN'} "
+                f"{ref['serial'] if ref and ref['serial'] else 'NaN'} "
+                f"{ref['bound'] if ref and ref['bound'] else 'NaN'} "
+                f"{nv['good_per_s'] if nv else 'NaN'}\n"
+            )
     png = out_dir / "performance.png"
     script = out_dir / "plot.gp"
-    script.write_text(f"""
+    script.write_text(
+        f"""
 set terminal pngcairo size 1500,1000 font "DejaVu Sans,10" noenhanced
 set output "{png}"
 set multiplot layout 2,2 title "mtls-milter benchmark ({d.r['meta'].get('mode')}, {d.r['meta'].get('started', '')})"
@@ -443,7 +620,8 @@ plot "{ddata}" using 1:2 title "mtls-milter, libunbound defaults" lw 2, \
      "" using 1:5 title "concurrency bound (sessions / lookup time)" dt 3 lc rgb "black", \
      "" using 1:6 title "null filter sleeping at end of message (libmilter alone)" lw 2 dt 4
 unset multiplot
-""")
+"""
+    )
     proc = subprocess.run(["gnuplot", str(script)], capture_output=True, text=True, timeout=60)
     if proc.returncode != 0 or not png.exists():
         print(f"report: gnuplot failed: {proc.stderr[:500]}")
@@ -455,19 +633,22 @@ unset multiplot
 # The document
 # ---------------------------------------------------------------------------
 
+
 def meta_block(r):
     m = r["meta"]
     v = m.get("versions", {})
-    return "\n".join([
-        f"- Date: {m.get('started')} (UTC); duration {m.get('duration_s')} s; mode: {m.get('mode')}",
-        f"- Command: `{m.get('command')}`",
-        f"- Machine: {m.get('cpu')}, {m.get('cores')} cores, {m.get('memory_gib')} GiB; {m.get('os')}, "
-        f"kernel {m.get('kernel')}; load average at start {', '.join(f'{x:.2f}' for x in m.get('load_at_start', []))} "
-        "(the cores are shared with other builds: read ratios, not absolute numbers)",
-        f"- Software: Postfix {v.get('postfix')}, {v.get('opendkim')}, {v.get('opendmarc')}, {v.get('nsd')}, "
-        f"libmilter {v.get('libmilter')}, libunbound {v.get('libunbound')}",
-        f"- Parameters: {m.get('params')}",
-    ])
+    return "\n".join(
+        [
+            f"- Date: {m.get('started')} (UTC); duration {m.get('duration_s')} s; mode: {m.get('mode')}",
+            f"- Command: `{m.get('command')}`",
+            f"- Machine: {m.get('cpu')}, {m.get('cores')} cores, {m.get('memory_gib')} GiB; {m.get('os')}, "
+            f"kernel {m.get('kernel')}; load average at start {', '.join(f'{x:.2f}' for x in m.get('load_at_start', []))} "
+            "(the cores are shared with other builds: read ratios, not absolute numbers)",
+            f"- Software: Postfix {v.get('postfix')}, {v.get('opendkim')}, {v.get('opendmarc')}, {v.get('nsd')}, "
+            f"libmilter {v.get('libmilter')}, libunbound {v.get('libunbound')}",
+            f"- Parameters: {m.get('params')}",
+        ]
+    )
 
 
 def render(results, out_dir: Path, docs: Path | None = None, quick=False):
@@ -477,9 +658,11 @@ def render(results, out_dir: Path, docs: Path | None = None, quick=False):
     parts = []
     parts.append("## Run\n")
     parts.append(meta_block(results) + "\n")
-    parts.append(f"Runs: {total}, broken: {len(broken)}. A broken run (any message rejected, tempfailed, "
-                 "not delivered, or delivered without the filter's result) is listed here and left out of "
-                 "every table.\n")
+    parts.append(
+        f"Runs: {total}, broken: {len(broken)}. A broken run (any message rejected, tempfailed, "
+        "not delivered, or delivered without the filter's result) is listed here and left out of "
+        "every table.\n"
+    )
     for b in broken:
         parts.append(f"- BROKEN: {b}")
     parts.append("\n## Targets\n")
@@ -497,6 +680,7 @@ def render(results, out_dir: Path, docs: Path | None = None, quick=False):
     (out_dir / "report.md").write_text(body)
     if docs is not None and not quick:
         import perf_doc  # the prose around the numbers
+
         docs.mkdir(parents=True, exist_ok=True)
         if png:
             shutil.copy(png, docs / "performance.png")
@@ -504,6 +688,8 @@ def render(results, out_dir: Path, docs: Path | None = None, quick=False):
     summary = ["", "=== targets (ratios; informational, never the exit status) ==="]
     for desc, shown, _, verdict in targets(d):
         summary.append(f"  {verdict.strip('*'):7} {shown:>10}  {desc}")
-    summary.append(f"=== {total} runs, {len(broken)} broken; report: {out_dir / 'report.md'}"
-                   + (f", plot: {png}" if png else ""))
+    summary.append(
+        f"=== {total} runs, {len(broken)} broken; report: {out_dir / 'report.md'}"
+        + (f", plot: {png}" if png else "")
+    )
     return "\n".join(summary)

@@ -21,6 +21,8 @@ import unittest
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+# The rig package (tests/rig) that every test module imports.
+sys.path.insert(0, str(HERE.parent))
 
 
 class CountingResult(unittest.TextTestResult):
@@ -93,10 +95,10 @@ def refuse(message):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--build-dir", required=True,
-                        help="CMake build directory holding milter/mtls-milter")
-    parser.add_argument("--keep", action="store_true",
-                        help="keep the rig's temporary directories for inspection")
+    parser.add_argument("--build-dir", required=True, help="CMake build directory holding milter/mtls-milter")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the rig's temporary directories for inspection"
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="one character per test")
     parser.add_argument("patterns", nargs="*", help="test name patterns (like unittest -k)")
     args = parser.parse_args(argv)
@@ -104,8 +106,7 @@ def main(argv=None):
     if os.geteuid() != 0:
         return refuse("must run as root (it starts a private Postfix, NSD and the milter)")
 
-    sys.path.insert(0, str(HERE))
-    import rig  # noqa: E402
+    import rig
 
     rig.use_debian_python()
     missing = rig.missing_requirements()
@@ -115,8 +116,7 @@ def main(argv=None):
     build_dir = Path(args.build_dir).resolve()
     milter = build_dir / "milter" / "mtls-milter"
     if not os.access(milter, os.X_OK):
-        return refuse(f"milter binary not found or not executable: {milter} "
-                      "(build the project first)")
+        return refuse(f"milter binary not found or not executable: {milter} " "(build the project first)")
 
     os.environ["MTLS_BUILD_DIR"] = str(build_dir)
     if args.keep:
@@ -128,6 +128,7 @@ def main(argv=None):
     # the background without job control leaves it ignored.
     def on_signal(signum, frame):
         raise KeyboardInterrupt(f"signal {signum}")
+
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
 
@@ -136,8 +137,7 @@ def main(argv=None):
         loader.testNamePatterns = [p if "*" in p else f"*{p}*" for p in args.patterns]
     suite = loader.discover(str(HERE), pattern="test_*.py", top_level_dir=str(HERE))
 
-    runner = Runner(stream=sys.stdout, verbosity=1 if args.quiet else 2,
-                    resultclass=CountingResult)
+    runner = Runner(stream=sys.stdout, verbosity=1 if args.quiet else 2, resultclass=CountingResult)
     try:
         try:
             result = runner.run(suite)

@@ -3,22 +3,17 @@
 from the tests' @row decorators, and the matrix modules must not hold
 undocumented tests. Needs no rig.
 
-Run through run_tests.py, or directly:
-    /usr/bin/python3 -m unittest -v test_conformance_doc
+Run through run_tests.py (``run_tests.py --build-dir build conformance_doc``),
+or as ``/usr/bin/python3 scripts/conformance_table.py --check``.
 """
 
-import os
-import sys
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import conformance_table  # noqa: E402
-from conformance import row_of  # noqa: E402
+from rig import conformance_table
+from rig.conformance import row_of
 
 # Every test in these modules is a row of the matrix.
-MATRIX_MODULES = ("test_conformance", "test_milter_protocol", "test_client_mx_type",
-                  "test_dane")
+MATRIX_MODULES = ("test_conformance", "test_milter_protocol", "test_client_mx_type", "test_dane")
 
 
 class ConformanceDocTests(unittest.TestCase):
@@ -26,8 +21,12 @@ class ConformanceDocTests(unittest.TestCase):
 
     def test_document_matches_tests(self):
         diff = conformance_table.drift()
-        self.assertEqual(diff, "", "docs/CONFORMANCE.md differs from the tests; run "
-                         "tests/integration/conformance_table.py --write\n" + diff)
+        self.assertEqual(
+            diff,
+            "",
+            "docs/CONFORMANCE.md differs from the tests; run "
+            "scripts/conformance_table.py --write\n" + diff,
+        )
 
     def test_every_matrix_test_is_a_row(self):
         loader = unittest.TestLoader()

@@ -13,30 +13,34 @@ Run through run_tests.py, or directly:
     MTLS_BUILD_DIR=build /usr/bin/python3 -m unittest -v test_milter_protocol
 """
 
-import os
-import sys
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import milter_client as mc  # noqa: E402
-import rig as rigmod  # noqa: E402
-from conformance import HEADERS, POLICY, SENDMAIL, row  # noqa: E402
-from e2e import RigTestCase  # noqa: E402
-from rig import AUTHSERV_ID, result_props  # noqa: E402
+from rig import milter_protocol as mc
+import rig as rigmod
+from rig.conformance import HEADERS, POLICY, SENDMAIL, row
+from rig.testcase import RigTestCase
+from rig import AUTHSERV_ID, result_props
 
 AR = "Authentication-Results"
 
 
-def sendmail_macros(verify="OK", cn="out1.secure.test", cert_subject=None, tls=True,
-                    auth=None, queue_id="QID0001", mail_addr="alice@secure.test"):
+def sendmail_macros(
+    verify="OK",
+    cn="out1.secure.test",
+    cert_subject=None,
+    tls=True,
+    auth=None,
+    queue_id="QID0001",
+    mail_addr="alice@secure.test",
+):
     """The macros Sendmail 8.17 has at each stage for a client that did
     STARTTLS (``tls``) and presented a certificate whose CN is ``cn``
     (xtext-encoded, as Sendmail sends it). None leaves a macro undefined."""
     tls_macros = {}
     if tls:
-        tls_macros.update({"{tls_version}": "TLSv1.3", "{cipher}": "TLS_AES_256_GCM_SHA384",
-                           "{cipher_bits}": "256"})
+        tls_macros.update(
+            {"{tls_version}": "TLSv1.3", "{cipher}": "TLS_AES_256_GCM_SHA384", "{cipher_bits}": "256"}
+        )
     if verify is not None:
         tls_macros["{verify}"] = verify
     if cn is not None:
@@ -49,22 +53,28 @@ def sendmail_macros(verify="OK", cn="out1.secure.test", cert_subject=None, tls=T
     mail = {"i": queue_id, "{mail_addr}": mail_addr, "{mail_mailer}": "esmtp", **tls_macros}
     if auth:
         mail.update({"{auth_type}": "PLAIN", "{auth_authen}": auth})
-    return {"C": {"j": "mx.inbox.test", "{daemon_name}": "MTA", "{if_addr}": "127.0.0.1"},
-            "H": dict(tls_macros), "M": mail, "E": {"i": queue_id}}
+    return {
+        "C": {"j": "mx.inbox.test", "{daemon_name}": "MTA", "{if_addr}": "127.0.0.1"},
+        "H": dict(tls_macros),
+        "M": mail,
+        "E": {"i": queue_id},
+    }
 
 
 def postfix_macros(cert_subject, queue_id="QID0002"):
     """Postfix's view: no {verify}; {cert_subject} is the CN, defined only
     for a verified chain (None: undefined)."""
-    tls = {"{tls_version}": "TLSv1.3", "{cipher}": "TLS_AES_256_GCM_SHA384",
-           "{cipher_bits}": "256"}
+    tls = {"{tls_version}": "TLSv1.3", "{cipher}": "TLS_AES_256_GCM_SHA384", "{cipher_bits}": "256"}
     if cert_subject is not None:
         tls.update({"{cert_subject}": cert_subject, "{cert_issuer}": "mtls-milter Test CA"})
     return {"H": dict(tls), "M": {"i": queue_id, **tls}, "E": {"i": queue_id}}
 
 
-BASE_HEADERS = [("From", " <alice@secure.test>"), ("To", " <user@inbox.test>"),
-                ("Subject", " milter protocol test")]
+BASE_HEADERS = [
+    ("From", " <alice@secure.test>"),
+    ("To", " <user@inbox.test>"),
+    ("Subject", " milter protocol test"),
+]
 
 
 class MilterProtocolCase(RigTestCase):
@@ -75,13 +85,24 @@ class MilterProtocolCase(RigTestCase):
         self.addCleanup(lambda: self.milter.close())
         self.negotiated = self.milter.negotiate()
 
-    def message(self, mail_from="<alice@secure.test>", helo="out1.secure.test",
-                macros=None, headers=(), first=True, client=("out1.secure.test", "127.0.0.1")):
+    def message(
+        self,
+        mail_from="<alice@secure.test>",
+        helo="out1.secure.test",
+        macros=None,
+        headers=(),
+        first=True,
+        client=("out1.secure.test", "127.0.0.1"),
+    ):
         """One message; the connection's first also sends CONNECT and HELO."""
         return self.milter.send_message(
-            mail_from, headers=[*BASE_HEADERS, *headers], body=b"Body.\r\n",
-            connect=client if first else None, helo=helo if first else None,
-            macros=macros if macros is not None else sendmail_macros())
+            mail_from,
+            headers=[*BASE_HEADERS, *headers],
+            body=b"Body.\r\n",
+            connect=client if first else None,
+            helo=helo if first else None,
+            macros=macros if macros is not None else sendmail_macros(),
+        )
 
     def verdict(self, result, expected, identity, ptype="smtp.mailfrom", reason=None):
         """Exactly one header action adding our A-R, at index 0; it parses
@@ -89,8 +110,7 @@ class MilterProtocolCase(RigTestCase):
         (None: no smtp.* property) and reason (None: not checked)."""
         info = result.describe()
         self.assertEqual(result.final, mc.Reply(mc.SMFIR_CONTINUE), info)
-        inserts = [m for m in result.modifications if isinstance(m, (mc.InsertHeader,
-                                                                      mc.AddHeader))]
+        inserts = [m for m in result.modifications if isinstance(m, (mc.InsertHeader, mc.AddHeader))]
         self.assertEqual(len(inserts), 1, info)
         insert = inserts[0]
         self.assertIsInstance(insert, mc.InsertHeader, info)
@@ -118,102 +138,163 @@ class MilterProtocolCase(RigTestCase):
 # Sendmail's TLS macros
 # --------------------------------------------------------------------------
 
-class SendmailMacroTests(MilterProtocolCase):
 
-    @row(SENDMAIL, "{verify}=OK, {cn_subject} names the Client MX host",
-         "{verify}=OK, {cn_subject}=out1.secure.test, {cert_subject}=/C=ZZ/O=Sender/CN=...",
-         "pass; exactly one action: INSHEADER index 0; CONTINUE")
+class SendmailMacroTests(MilterProtocolCase):
+    @row(
+        SENDMAIL,
+        "{verify}=OK, {cn_subject} names the Client MX host",
+        "{verify}=OK, {cn_subject}=out1.secure.test, {cert_subject}=/C=ZZ/O=Sender/CN=...",
+        "pass; exactly one action: INSHEADER index 0; CONTINUE",
+    )
     def test_verify_ok_passes(self):
         result = self.message()
         self.assertEqual(len(result.modifications), 1, result.describe())
         self.verdict(result, "pass", "secure.test")
 
-    @row(SENDMAIL, "{verify}=FAIL", "certificate presented, chain did not verify; CN matches",
-         'fail, reason="client certificate not verified"')
+    @row(
+        SENDMAIL,
+        "{verify}=FAIL",
+        "certificate presented, chain did not verify; CN matches",
+        'fail, reason="client certificate not verified"',
+    )
     def test_verify_fail(self):
-        self.verdict(self.message(macros=sendmail_macros(verify="FAIL")), "fail", "secure.test",
-                     reason="client certificate not verified")
+        self.verdict(
+            self.message(macros=sendmail_macros(verify="FAIL")),
+            "fail",
+            "secure.test",
+            reason="client certificate not verified",
+        )
 
-    @row(SENDMAIL, "{verify}=NO", "STARTTLS, no certificate presented",
-         'fail, reason="no client certificate"')
+    @row(
+        SENDMAIL, "{verify}=NO", "STARTTLS, no certificate presented", 'fail, reason="no client certificate"'
+    )
     def test_verify_no(self):
-        self.verdict(self.message(macros=sendmail_macros(verify="NO", cn=None)), "fail",
-                     "secure.test", reason="no client certificate")
+        self.verdict(
+            self.message(macros=sendmail_macros(verify="NO", cn=None)),
+            "fail",
+            "secure.test",
+            reason="no client certificate",
+        )
 
-    @row(SENDMAIL, "{verify}=NOT", "STARTTLS, certificate not requested",
-         'fail, reason="no client certificate"')
+    @row(
+        SENDMAIL,
+        "{verify}=NOT",
+        "STARTTLS, certificate not requested",
+        'fail, reason="no client certificate"',
+    )
     def test_verify_not(self):
-        self.verdict(self.message(macros=sendmail_macros(verify="NOT", cn=None)), "fail",
-                     "secure.test", reason="no client certificate")
+        self.verdict(
+            self.message(macros=sendmail_macros(verify="NOT", cn=None)),
+            "fail",
+            "secure.test",
+            reason="no client certificate",
+        )
 
-    @row(SENDMAIL, "{verify}=NONE, no TLS macros", "no STARTTLS",
-         'fail, reason="TLS not used"')
+    @row(SENDMAIL, "{verify}=NONE, no TLS macros", "no STARTTLS", 'fail, reason="TLS not used"')
     def test_verify_none(self):
-        self.verdict(self.message(macros=sendmail_macros(verify="NONE", cn=None, tls=False)),
-                     "fail", "secure.test", reason="TLS not used")
+        self.verdict(
+            self.message(macros=sendmail_macros(verify="NONE", cn=None, tls=False)),
+            "fail",
+            "secure.test",
+            reason="TLS not used",
+        )
 
-    @row(SENDMAIL, "{verify}=OK but no TLS macros",
-         "{verify}=OK, {cn_subject} set, no {tls_version}/{cipher}",
-         'fail, reason="TLS not used" (OK without a TLS session is not believed)')
+    @row(
+        SENDMAIL,
+        "{verify}=OK but no TLS macros",
+        "{verify}=OK, {cn_subject} set, no {tls_version}/{cipher}",
+        'fail, reason="TLS not used" (OK without a TLS session is not believed)',
+    )
     def test_verify_ok_without_tls(self):
-        self.verdict(self.message(macros=sendmail_macros(tls=False)), "fail", "secure.test",
-                     reason="TLS not used")
+        self.verdict(
+            self.message(macros=sendmail_macros(tls=False)), "fail", "secure.test", reason="TLS not used"
+        )
 
-    @row(SENDMAIL, "{verify}=TEMP / PROTOCOL / SOFTWARE",
-         "verification could not be completed; CN matches",
-         'fail, reason="client certificate not verified"')
+    @row(
+        SENDMAIL,
+        "{verify}=TEMP / PROTOCOL / SOFTWARE",
+        "verification could not be completed; CN matches",
+        'fail, reason="client certificate not verified"',
+    )
     def test_verify_other_failures(self):
         for verify in ("TEMP", "PROTOCOL", "SOFTWARE"):
             with self.subTest(verify=verify):
-                result = self.message(macros=sendmail_macros(verify=verify),
-                                      first=verify == "TEMP")
-                self.verdict(result, "fail", "secure.test",
-                             reason="client certificate not verified")
+                result = self.message(macros=sendmail_macros(verify=verify), first=verify == "TEMP")
+                self.verdict(result, "fail", "secure.test", reason="client certificate not verified")
 
-    @row(SENDMAIL, "{cn_subject} xtext-encoded",
-         "{cn_subject}=out1+2Esecure+2Etest", "pass (decoded to out1.secure.test)")
+    @row(
+        SENDMAIL,
+        "{cn_subject} xtext-encoded",
+        "{cn_subject}=out1+2Esecure+2Etest",
+        "pass (decoded to out1.secure.test)",
+    )
     def test_xtext_decoded(self):
-        self.verdict(self.message(macros=sendmail_macros(cn="out1+2Esecure+2Etest")), "pass",
-                     "secure.test")
+        self.verdict(self.message(macros=sendmail_macros(cn="out1+2Esecure+2Etest")), "pass", "secure.test")
 
-    @row(SENDMAIL, "{cn_subject} xtext-encoded UTF-8 (IDN)",
-         "{cn_subject}=b+C3+BCcher.secure.test; MAIL FROM alice@xn--bcher-kva.secure.test",
-         "pass, smtp.mailfrom=xn--bcher-kva.secure.test (decoded, then A-label)")
+    @row(
+        SENDMAIL,
+        "{cn_subject} xtext-encoded UTF-8 (IDN)",
+        "{cn_subject}=b+C3+BCcher.secure.test; MAIL FROM alice@xn--bcher-kva.secure.test",
+        "pass, smtp.mailfrom=xn--bcher-kva.secure.test (decoded, then A-label)",
+    )
     def test_xtext_idn(self):
-        result = self.message(mail_from="<alice@xn--bcher-kva.secure.test>",
-                              macros=sendmail_macros(cn="b+C3+BCcher.secure.test"))
+        result = self.message(
+            mail_from="<alice@xn--bcher-kva.secure.test>",
+            macros=sendmail_macros(cn="b+C3+BCcher.secure.test"),
+        )
         self.verdict(result, "pass", "xn--bcher-kva.secure.test")
 
-    @row(SENDMAIL, "{cn_subject} not valid xtext", "{cn_subject}=out1+zzsecure.test",
-         'fail, reason="client certificate has no usable host name"')
+    @row(
+        SENDMAIL,
+        "{cn_subject} not valid xtext",
+        "{cn_subject}=out1+zzsecure.test",
+        'fail, reason="client certificate has no usable host name"',
+    )
     def test_xtext_invalid(self):
-        self.verdict(self.message(macros=sendmail_macros(cn="out1+zzsecure.test")), "fail",
-                     "secure.test", reason="client certificate has no usable host name")
+        self.verdict(
+            self.message(macros=sendmail_macros(cn="out1+zzsecure.test")),
+            "fail",
+            "secure.test",
+            reason="client certificate has no usable host name",
+        )
 
-    @row(SENDMAIL, "Only the full DN, no {cn_subject}",
-         "{verify}=OK, {cert_subject}=/CN=out1.secure.test, {cn_subject} undefined",
-         'fail, reason="client certificate has no usable host name" (a DN is never read as a name)')
+    @row(
+        SENDMAIL,
+        "Only the full DN, no {cn_subject}",
+        "{verify}=OK, {cert_subject}=/CN=out1.secure.test, {cn_subject} undefined",
+        'fail, reason="client certificate has no usable host name" (a DN is never read as a name)',
+    )
     def test_full_dn_is_not_a_name(self):
         macros = sendmail_macros(cn=None, cert_subject="/CN=out1.secure.test")
-        self.verdict(self.message(macros=macros), "fail", "secure.test",
-                     reason="client certificate has no usable host name")
+        self.verdict(
+            self.message(macros=macros),
+            "fail",
+            "secure.test",
+            reason="client certificate has no usable host name",
+        )
 
-    @row(SENDMAIL, "{cn_subject} carrying injection text",
-         "{cn_subject}=out1.secure.test;+0D+0AX-Evil:+201 (xtext for CR LF and space)",
-         "fail, no usable name; one well-formed header")
+    @row(
+        SENDMAIL,
+        "{cn_subject} carrying injection text",
+        "{cn_subject}=out1.secure.test;+0D+0AX-Evil:+201 (xtext for CR LF and space)",
+        "fail, no usable name; one well-formed header",
+    )
     def test_cn_injection(self):
         result = self.message(macros=sendmail_macros(cn="out1.secure.test;+0D+0AX-Evil:+201"))
-        self.verdict(result, "fail", "secure.test",
-                     reason="client certificate has no usable host name")
+        self.verdict(result, "fail", "secure.test", reason="client certificate has no usable host name")
 
-    @row(SENDMAIL, "Postfix macros over the protocol",
-         "no {verify}; {cert_subject}=out1.secure.test / undefined / empty",
-         'pass / fail "no verified client certificate" / '
-         'fail "client certificate has no usable host name"')
+    @row(
+        SENDMAIL,
+        "Postfix macros over the protocol",
+        "no {verify}; {cert_subject}=out1.secure.test / undefined / empty",
+        'pass / fail "no verified client certificate" / ' 'fail "client certificate has no usable host name"',
+    )
     def test_postfix_semantics(self):
-        cases = [("out1.secure.test", "pass", None),
-                 (None, "fail", "no verified client certificate"),
-                 ("", "fail", "client certificate has no usable host name")]
+        cases = [
+            ("out1.secure.test", "pass", None),
+            (None, "fail", "no verified client certificate"),
+            ("", "fail", "client certificate has no usable host name"),
+        ]
         for subject, expected, reason in cases:
             with self.subTest(cert_subject=subject):
                 # A connection per case: libmilter keeps HELO-stage macros
@@ -224,9 +305,13 @@ class SendmailMacroTests(MilterProtocolCase):
                 result = self.message(macros=postfix_macros(subject))
                 self.verdict(result, expected, "secure.test", reason=reason)
 
-    @row(SENDMAIL, "Macros sent as the filter's symbol lists say",
-         "negotiation reply", "the milter asks for {verify} and {cn_subject} at HELO and MAIL "
-         "(not in Sendmail's defaults) and for {auth_authen} at MAIL")
+    @row(
+        SENDMAIL,
+        "Macros sent as the filter's symbol lists say",
+        "negotiation reply",
+        "the milter asks for {verify} and {cn_subject} at HELO and MAIL "
+        "(not in Sendmail's defaults) and for {auth_authen} at MAIL",
+    )
     def test_symbol_lists(self):
         lists = self.negotiated.symlists
         for stage in ("H", "M"):
@@ -235,14 +320,18 @@ class SendmailMacroTests(MilterProtocolCase):
         self.assertIn("{auth_authen}", lists["M"], lists)
         self.assertIn("i", lists["E"], lists)
 
-    @row(SENDMAIL, "DATA is negotiated and answered",
-         "negotiation reply; one message with the DATA stage's macros",
-         "neither SMFIP_NODATA nor SMFIP_NR_DATA; DATA gets CONTINUE: Postfix sends the DATA macros "
-         "even for a skipped step, and only a reply acknowledges them at once (on an inet socket "
-         "the headers would otherwise wait about 40 ms for a delayed ACK; docs/PERFORMANCE.md)")
+    @row(
+        SENDMAIL,
+        "DATA is negotiated and answered",
+        "negotiation reply; one message with the DATA stage's macros",
+        "neither SMFIP_NODATA nor SMFIP_NR_DATA; DATA gets CONTINUE: Postfix sends the DATA macros "
+        "even for a skipped step, and only a reply acknowledges them at once (on an inet socket "
+        "the headers would otherwise wait about 40 ms for a delayed ACK; docs/PERFORMANCE.md)",
+    )
     def test_data_answered(self):
-        self.assertFalse(self.negotiated.protocol & (mc.SMFIP_NODATA | mc.SMFIP_NR_DATA),
-                         hex(self.negotiated.protocol))
+        self.assertFalse(
+            self.negotiated.protocol & (mc.SMFIP_NODATA | mc.SMFIP_NR_DATA), hex(self.negotiated.protocol)
+        )
         macros = sendmail_macros()
         macros["T"] = {"i": "DATA1"}
         result = self.message(macros=macros)
@@ -252,54 +341,72 @@ class SendmailMacroTests(MilterProtocolCase):
 
 
 class HeaderActionTests(MilterProtocolCase):
-
-    @row(HEADERS, "Exact header actions for forged headers",
-         "A-R headers #1 ours, #2 other.example, #3 OURS in upper case with lower-case "
-         "field name, #4 ours quoted",
-         "CHGHEADER delete #4, #3, #1 (highest first), then INSHEADER index 0; nothing else")
+    @row(
+        HEADERS,
+        "Exact header actions for forged headers",
+        "A-R headers #1 ours, #2 other.example, #3 OURS in upper case with lower-case "
+        "field name, #4 ours quoted",
+        "CHGHEADER delete #4, #3, #1 (highest first), then INSHEADER index 0; nothing else",
+    )
     def test_exact_actions(self):
-        headers = [(AR, f" {AUTHSERV_ID}; mtls=pass smtp.mailfrom=evil.test"),
-                   (AR, " other.example; spf=pass smtp.mailfrom=x"),
-                   ("authentication-results", f" {AUTHSERV_ID.upper()}; mtls=pass"),
-                   ("Received", " from x by y"),
-                   (AR, f' "{AUTHSERV_ID}"; dkim=pass')]
+        headers = [
+            (AR, f" {AUTHSERV_ID}; mtls=pass smtp.mailfrom=evil.test"),
+            (AR, " other.example; spf=pass smtp.mailfrom=x"),
+            ("authentication-results", f" {AUTHSERV_ID.upper()}; mtls=pass"),
+            ("Received", " from x by y"),
+            (AR, f' "{AUTHSERV_ID}"; dkim=pass'),
+        ]
         result = self.message(headers=headers)
         mods = result.modifications
-        self.assertEqual(mods[:-1], [mc.ChangeHeader(4, AR, ""), mc.ChangeHeader(3, AR, ""),
-                                     mc.ChangeHeader(1, AR, "")], result.describe())
+        self.assertEqual(
+            mods[:-1],
+            [mc.ChangeHeader(4, AR, ""), mc.ChangeHeader(3, AR, ""), mc.ChangeHeader(1, AR, "")],
+            result.describe(),
+        )
         self.verdict(result, "pass", "secure.test")
         self.assertIsInstance(mods[-1], mc.InsertHeader)
 
-    @row(HEADERS, "No forged headers: no deletions", "only other.example's A-R",
-         "exactly one action, INSHEADER index 0")
+    @row(
+        HEADERS,
+        "No forged headers: no deletions",
+        "only other.example's A-R",
+        "exactly one action, INSHEADER index 0",
+    )
     def test_nothing_to_delete(self):
         result = self.message(headers=[(AR, " other.example; spf=pass")])
         self.assertEqual(len(result.modifications), 1, result.describe())
         self.verdict(result, "pass", "secure.test")
 
-    @row(HEADERS, "Folded forged header as the MTA passes it",
-         'value "mx.inbox.test;\\n\\tmtls=pass" (line break inside the value)',
-         "deleted")
+    @row(
+        HEADERS,
+        "Folded forged header as the MTA passes it",
+        'value "mx.inbox.test;\\n\\tmtls=pass" (line break inside the value)',
+        "deleted",
+    )
     def test_folded_value(self):
         result = self.message(headers=[(AR, f" {AUTHSERV_ID};\n\tmtls=pass\n\tsmtp.mailfrom=x")])
         self.assertEqual(result.modifications[0], mc.ChangeHeader(1, AR, ""), result.describe())
         self.verdict(result, "pass", "secure.test")
 
-    @row(SENDMAIL, "Several messages on one milter connection with ABORT",
-         "message 1 (nomx) aborted after MAIL; message 2 alice@secure.test; message 3 "
-         "bob@nomx.secure.test",
-         "no action for the aborted one; pass, then none, each with its own single header")
+    @row(
+        SENDMAIL,
+        "Several messages on one milter connection with ABORT",
+        "message 1 (nomx) aborted after MAIL; message 2 alice@secure.test; message 3 " "bob@nomx.secure.test",
+        "no action for the aborted one; pass, then none, each with its own single header",
+    )
     def test_abort_between_messages(self):
-        self.assertEqual(self.milter.connect("out1.secure.test", "127.0.0.1",
-                                             macros=sendmail_macros()["C"]).code,
-                         mc.SMFIR_CONTINUE)
+        self.assertEqual(
+            self.milter.connect("out1.secure.test", "127.0.0.1", macros=sendmail_macros()["C"]).code,
+            mc.SMFIR_CONTINUE,
+        )
         self.milter.helo("out1.secure.test", macros=sendmail_macros()["H"])
         self.milter.mail("<eve@nomx.secure.test>", macros=sendmail_macros()["M"])
         self.milter.abort()
         second = self.message(first=False)
         self.verdict(second, "pass", "secure.test")
-        third = self.message(mail_from="<bob@nomx.secure.test>", first=False,
-                             macros=sendmail_macros(queue_id="QID0003"))
+        third = self.message(
+            mail_from="<bob@nomx.secure.test>", first=False, macros=sendmail_macros(queue_id="QID0003")
+        )
         self.verdict(third, "none", "nomx.secure.test")
 
 
@@ -307,83 +414,112 @@ class EnvelopeInjectionTests(MilterProtocolCase):
     """Text an MTA should never pass, sent anyway: the milter's header must
     stay one field with one mtls result."""
 
-    @row(HEADERS, "MAIL FROM with CR LF and a header after it",
-         "MAIL <alice@secure.test>\\r\\nAuthentication-Results: mx.inbox.test; mtls=pass",
-         'permerror, reason="invalid MAIL FROM address", no smtp.mailfrom; one field')
+    @row(
+        HEADERS,
+        "MAIL FROM with CR LF and a header after it",
+        "MAIL <alice@secure.test>\\r\\nAuthentication-Results: mx.inbox.test; mtls=pass",
+        'permerror, reason="invalid MAIL FROM address", no smtp.mailfrom; one field',
+    )
     def test_crlf_in_mail_from(self):
-        result = self.message(
-            mail_from=f"<alice@secure.test>\r\n{AR}: {AUTHSERV_ID}; mtls=pass")
+        result = self.message(mail_from=f"<alice@secure.test>\r\n{AR}: {AUTHSERV_ID}; mtls=pass")
         self.verdict(result, "permerror", None, reason="invalid MAIL FROM address")
 
-    @row(HEADERS, "MAIL FROM texts Postfix refuses, given to the milter anyway",
-         "<alice@secure.test;mtls=pass>, 64-character label, 5000-character address, "
-         "Latin-1 byte, quoted domain",
-         "permerror, no smtp.mailfrom; one field")
+    @row(
+        HEADERS,
+        "MAIL FROM texts Postfix refuses, given to the milter anyway",
+        "<alice@secure.test;mtls=pass>, 64-character label, 5000-character address, "
+        "Latin-1 byte, quoted domain",
+        "permerror, no smtp.mailfrom; one field",
+    )
     def test_refused_texts(self):
-        texts = ["<alice@secure.test;mtls=pass>", f"<alice@{'a' * 64}.secure.test>",
-                 "<alice@" + "a." * 2500 + "test>",
-                 b"<alice@b\xfccher.secure.test>".decode("utf-8", "surrogateescape"),
-                 '<alice@"mtls=pass">']
+        texts = [
+            "<alice@secure.test;mtls=pass>",
+            f"<alice@{'a' * 64}.secure.test>",
+            "<alice@" + "a." * 2500 + "test>",
+            b"<alice@b\xfccher.secure.test>".decode("utf-8", "surrogateescape"),
+            '<alice@"mtls=pass">',
+        ]
         for i, text in enumerate(texts):
             with self.subTest(mail_from=text[:40]):
-                self.verdict(self.message(mail_from=text, first=i == 0), "permerror", None,
-                             reason="invalid MAIL FROM address")
+                self.verdict(
+                    self.message(mail_from=text, first=i == 0),
+                    "permerror",
+                    None,
+                    reason="invalid MAIL FROM address",
+                )
 
-    @row(HEADERS, "HELO with CR LF (null sender)",
-         "HELO out1.secure.test\\r\\nX: y; MAIL FROM:<>",
-         'permerror, reason="invalid HELO name for null sender"; one field')
+    @row(
+        HEADERS,
+        "HELO with CR LF (null sender)",
+        "HELO out1.secure.test\\r\\nX: y; MAIL FROM:<>",
+        'permerror, reason="invalid HELO name for null sender"; one field',
+    )
     def test_crlf_in_helo(self):
         result = self.message(mail_from="<>", helo="out1.secure.test\r\nX: y")
-        self.verdict(result, "permerror", None, ptype="smtp.helo",
-                     reason="invalid HELO name for null sender")
+        self.verdict(result, "permerror", None, ptype="smtp.helo", reason="invalid HELO name for null sender")
 
 
 class MtaCapabilityTests(RigTestCase):
     """Negotiation with MTAs that offer less than Sendmail 8.14+."""
 
-    @row(SENDMAIL, "MTA without SMFIF_SETSYMLIST and SMFIP_NR_HDR",
-         "offer: every action but SETSYMLIST, every step but NR_HDR",
-         "no symbol lists; a CONTINUE per header; pass")
+    @row(
+        SENDMAIL,
+        "MTA without SMFIF_SETSYMLIST and SMFIP_NR_HDR",
+        "offer: every action but SETSYMLIST, every step but NR_HDR",
+        "no symbol lists; a CONTINUE per header; pass",
+    )
     def test_older_mta(self):
         actions = mc.ALL_ACTIONS & ~mc.SMFIF_SETSYMLIST
         protocol = mc.ALL_STEPS & ~mc.SMFIP_NR_HDR
-        with mc.MilterClient(self.rig.milter_address, actions=actions,
-                             protocol=protocol) as milter:
+        with mc.MilterClient(self.rig.milter_address, actions=actions, protocol=protocol) as milter:
             negotiated = milter.negotiate()
             self.assertEqual(negotiated.symlists, {})
-            result = milter.send_message("<alice@secure.test>", headers=BASE_HEADERS,
-                                         connect=("out1.secure.test", "127.0.0.1"),
-                                         helo="out1.secure.test", macros=sendmail_macros())
+            result = milter.send_message(
+                "<alice@secure.test>",
+                headers=BASE_HEADERS,
+                connect=("out1.secure.test", "127.0.0.1"),
+                helo="out1.secure.test",
+                macros=sendmail_macros(),
+            )
         header_replies = [r for k, r in result.replies.items() if k.startswith("header")]
-        self.assertEqual(header_replies, [mc.Reply(mc.SMFIR_CONTINUE)] * len(BASE_HEADERS),
-                         result.describe())
+        self.assertEqual(header_replies, [mc.Reply(mc.SMFIR_CONTINUE)] * len(BASE_HEADERS), result.describe())
         inserts = [m for m in result.modifications if isinstance(m, mc.InsertHeader)]
         self.assertEqual(len(inserts), 1, result.describe())
         self.assertIn("mtls=pass", inserts[0].value)
 
-    @row(SENDMAIL, "MTA that may not change headers",
-         "offer: SMFIF_ADDHDRS only (no CHGHDRS)",
-         "the milter declines the connection at negotiation and logs why")
+    @row(
+        SENDMAIL,
+        "MTA that may not change headers",
+        "offer: SMFIF_ADDHDRS only (no CHGHDRS)",
+        "the milter declines the connection at negotiation and logs why",
+    )
     def test_mta_without_header_rights(self):
         with mc.MilterClient(self.rig.milter_address, actions=mc.SMFIF_ADDHDRS) as milter:
             with self.assertRaises(mc.ProtocolError):
                 milter.negotiate()
-        rigmod.wait_until(lambda: "does not allow adding and changing headers"
-                          in self.rig.milter_log_text(), 10, "the milter's log line")
+        rigmod.wait_until(
+            lambda: "does not allow adding and changing headers" in self.rig.milter_log_text(),
+            10,
+            "the milter's log line",
+        )
 
 
 # --------------------------------------------------------------------------
 # Exemptions and policy, as the milter tells the MTA
 # --------------------------------------------------------------------------
 
-class AuthSkipProtocolTests(MilterProtocolCase):
 
-    @row(POLICY, "{auth_authen} set (Sendmail SMTP-AUTH)",
-         "{auth_authen}=submitter at MAIL; forged A-R",
-         "no INSHEADER; the forged A-R still deleted")
+class AuthSkipProtocolTests(MilterProtocolCase):
+    @row(
+        POLICY,
+        "{auth_authen} set (Sendmail SMTP-AUTH)",
+        "{auth_authen}=submitter at MAIL; forged A-R",
+        "no INSHEADER; the forged A-R still deleted",
+    )
     def test_auth_skip(self):
-        result = self.message(macros=sendmail_macros(auth="submitter"),
-                              headers=[(AR, f" {AUTHSERV_ID}; mtls=pass")])
+        result = self.message(
+            macros=sendmail_macros(auth="submitter"), headers=[(AR, f" {AUTHSERV_ID}; mtls=pass")]
+        )
         self.assertEqual(result.modifications, [mc.ChangeHeader(1, AR, "")], result.describe())
         self.assertEqual(result.final, mc.Reply(mc.SMFIR_CONTINUE))
 
@@ -391,13 +527,17 @@ class AuthSkipProtocolTests(MilterProtocolCase):
 class IgnoreHostsProtocolTests(MilterProtocolCase):
     milter_options = {"ignore_hosts": "127.0.0.2"}
 
-    @row(POLICY, "CONNECT from an ignored host",
-         "--ignore-hosts 127.0.0.2; CONNECT 127.0.0.2, then 127.0.0.1 on another connection",
-         "ACCEPT at CONNECT (nothing more for that connection); CONTINUE for 127.0.0.1")
+    @row(
+        POLICY,
+        "CONNECT from an ignored host",
+        "--ignore-hosts 127.0.0.2; CONNECT 127.0.0.2, then 127.0.0.1 on another connection",
+        "ACCEPT at CONNECT (nothing more for that connection); CONTINUE for 127.0.0.1",
+    )
     def test_connect_accept(self):
         result = self.message(client=("other.example", "127.0.0.2"))
-        self.assertEqual((result.decided_at, result.final),
-                         ("connect", mc.Reply(mc.SMFIR_ACCEPT)), result.describe())
+        self.assertEqual(
+            (result.decided_at, result.final), ("connect", mc.Reply(mc.SMFIR_ACCEPT)), result.describe()
+        )
         self.assertEqual(result.modifications, [])
         with mc.MilterClient(self.rig.milter_address) as milter:
             milter.negotiate()
@@ -413,8 +553,12 @@ class PolicyProtocolCase(MilterProtocolCase):
 class OnFailRejectProtocolTests(PolicyProtocolCase):
     milter_options = {"on_fail": "reject"}
 
-    @row(POLICY, "on-fail=reject, as the MTA is told",
-         "fail (CN rogue.secure.test)", "REPLYCODE 550 5.7.1 ..., no INSHEADER")
+    @row(
+        POLICY,
+        "on-fail=reject, as the MTA is told",
+        "fail (CN rogue.secure.test)",
+        "REPLYCODE 550 5.7.1 ..., no INSHEADER",
+    )
     def test_reject(self):
         result = self.rogue()
         self.assertEqual(result.final.code, mc.SMFIR_REPLYCODE, result.describe())
@@ -425,8 +569,7 @@ class OnFailRejectProtocolTests(PolicyProtocolCase):
 class OnFailTempfailProtocolTests(PolicyProtocolCase):
     milter_options = {"on_fail": "tempfail"}
 
-    @row(POLICY, "on-fail=tempfail, as the MTA is told", "fail",
-         "REPLYCODE 451 4.7.1 ...")
+    @row(POLICY, "on-fail=tempfail, as the MTA is told", "fail", "REPLYCODE 451 4.7.1 ...")
     def test_tempfail(self):
         result = self.rogue()
         self.assertEqual(result.final.code, mc.SMFIR_REPLYCODE, result.describe())
@@ -436,8 +579,12 @@ class OnFailTempfailProtocolTests(PolicyProtocolCase):
 class OnFailQuarantineProtocolTests(PolicyProtocolCase):
     milter_options = {"on_fail": "quarantine"}
 
-    @row(POLICY, "on-fail=quarantine, as the MTA is told", "fail",
-         'INSHEADER index 0 (mtls=fail), QUARANTINE "mtls=fail: ...", CONTINUE')
+    @row(
+        POLICY,
+        "on-fail=quarantine, as the MTA is told",
+        "fail",
+        'INSHEADER index 0 (mtls=fail), QUARANTINE "mtls=fail: ...", CONTINUE',
+    )
     def test_quarantine(self):
         result = self.rogue()
         self.verdict(result, "fail", "secure.test")
@@ -449,8 +596,7 @@ class OnFailQuarantineProtocolTests(PolicyProtocolCase):
 class OnTemperrorProtocolTests(PolicyProtocolCase):
     milter_options = {"on_temperror": "tempfail"}
 
-    @row(POLICY, "on-temperror=tempfail, as the MTA is told", "bogus.test",
-         "REPLYCODE 451 4.4.3 ...")
+    @row(POLICY, "on-temperror=tempfail, as the MTA is told", "bogus.test", "REPLYCODE 451 4.4.3 ...")
     def test_temperror_tempfail(self):
         result = self.message(mail_from="<alice@bogus.test>")
         self.assertEqual(result.final.code, mc.SMFIR_REPLYCODE, result.describe())

@@ -10,12 +10,9 @@ only proves the socket path works end to end.
 import os
 import socket
 import stat
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import rig as rigmod  # noqa: E402
-from test_end_to_end import RigTestCase  # noqa: E402
+import rig as rigmod
+from rig.testcase import RigTestCase
 
 RIG = None
 
@@ -31,7 +28,6 @@ def tearDownModule():
 
 
 class UnixSocketTests(RigTestCase):
-
     @classmethod
     def setUpClass(cls):
         cls.rig = RIG
@@ -44,8 +40,7 @@ class UnixSocketTests(RigTestCase):
         self.check("pass", "secure.test", mail_from="alice@secure.test", cert="out1.secure.test")
 
     def test_fail(self):
-        self.check("fail", "secure.test", mail_from="alice@secure.test",
-                   cert="rogue.secure.test")
+        self.check("fail", "secure.test", mail_from="alice@secure.test", cert="rogue.secure.test")
 
     def test_restart_replaces_stale_socket(self):
         """A socket file left by a dead milter must not stop the next one

@@ -145,11 +145,20 @@ _MODIFICATIONS = {
     SMFIR_CHGFROM: SMFIF_CHGFROM,
 }
 # Replies that answer a command (as opposed to modifications).
-_VERDICTS = {SMFIR_ACCEPT, SMFIR_CONTINUE, SMFIR_DISCARD, SMFIR_REJECT, SMFIR_TEMPFAIL,
-             SMFIR_REPLYCODE, SMFIR_SKIP, SMFIR_CONN_FAIL, SMFIR_SHUTDOWN}
+_VERDICTS = {
+    SMFIR_ACCEPT,
+    SMFIR_CONTINUE,
+    SMFIR_DISCARD,
+    SMFIR_REJECT,
+    SMFIR_TEMPFAIL,
+    SMFIR_REPLYCODE,
+    SMFIR_SKIP,
+    SMFIR_CONN_FAIL,
+    SMFIR_SHUTDOWN,
+}
 
 MAX_PACKET = 1 << 20  # libmilter's largest negotiable data size is 1 MiB
-MAX_PROGRESS = 1000   # 'p' replies accepted while waiting for one answer
+MAX_PROGRESS = 1000  # 'p' replies accepted while waiting for one answer
 MAX_MODIFICATIONS = 1000000  # modifications accepted at one end of message
 
 
@@ -160,6 +169,7 @@ class ProtocolError(RuntimeError):
 @dataclass(frozen=True)
 class Reply:
     """One packet from the filter: its code letter and raw payload."""
+
     code: bytes
     data: bytes = b""
 
@@ -178,26 +188,42 @@ class Reply:
         return int(self.text[:3]) if self.code == SMFIR_REPLYCODE else None
 
     def __str__(self):
-        return f"{self.name}({self.text!r})" if self.code in (SMFIR_REPLYCODE,
-                                                              SMFIR_QUARANTINE) else self.name
+        return (
+            f"{self.name}({self.text!r})" if self.code in (SMFIR_REPLYCODE, SMFIR_QUARANTINE) else self.name
+        )
 
 
 _REPLY_NAMES = {
-    SMFIR_ADDRCPT: "ADDRCPT", SMFIR_DELRCPT: "DELRCPT", SMFIR_ADDRCPT_PAR: "ADDRCPT_PAR",
-    SMFIR_SHUTDOWN: "SHUTDOWN", SMFIR_ACCEPT: "ACCEPT", SMFIR_REPLBODY: "REPLBODY",
-    SMFIR_CONTINUE: "CONTINUE", SMFIR_DISCARD: "DISCARD", SMFIR_CHGFROM: "CHGFROM",
-    SMFIR_CONN_FAIL: "CONN_FAIL", SMFIR_ADDHEADER: "ADDHEADER", SMFIR_INSHEADER: "INSHEADER",
-    SMFIR_SETSYMLIST: "SETSYMLIST", SMFIR_CHGHEADER: "CHGHEADER", SMFIR_PROGRESS: "PROGRESS",
-    SMFIR_QUARANTINE: "QUARANTINE", SMFIR_REJECT: "REJECT", SMFIR_SKIP: "SKIP",
-    SMFIR_TEMPFAIL: "TEMPFAIL", SMFIR_REPLYCODE: "REPLYCODE",
+    SMFIR_ADDRCPT: "ADDRCPT",
+    SMFIR_DELRCPT: "DELRCPT",
+    SMFIR_ADDRCPT_PAR: "ADDRCPT_PAR",
+    SMFIR_SHUTDOWN: "SHUTDOWN",
+    SMFIR_ACCEPT: "ACCEPT",
+    SMFIR_REPLBODY: "REPLBODY",
+    SMFIR_CONTINUE: "CONTINUE",
+    SMFIR_DISCARD: "DISCARD",
+    SMFIR_CHGFROM: "CHGFROM",
+    SMFIR_CONN_FAIL: "CONN_FAIL",
+    SMFIR_ADDHEADER: "ADDHEADER",
+    SMFIR_INSHEADER: "INSHEADER",
+    SMFIR_SETSYMLIST: "SETSYMLIST",
+    SMFIR_CHGHEADER: "CHGHEADER",
+    SMFIR_PROGRESS: "PROGRESS",
+    SMFIR_QUARANTINE: "QUARANTINE",
+    SMFIR_REJECT: "REJECT",
+    SMFIR_SKIP: "SKIP",
+    SMFIR_TEMPFAIL: "TEMPFAIL",
+    SMFIR_REPLYCODE: "REPLYCODE",
 }
 
 
 # -- decoded modifications ------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class InsertHeader:
     """SMFIR_INSHEADER: insert at ``index`` (0 = above every header)."""
+
     index: int
     name: str
     value: str
@@ -207,6 +233,7 @@ class InsertHeader:
 class ChangeHeader:
     """SMFIR_CHGHEADER: the ``index``-th (1-based) header called ``name``
     gets ``value``; an empty value deletes it."""
+
     index: int
     name: str
     value: str
@@ -219,6 +246,7 @@ class ChangeHeader:
 @dataclass(frozen=True)
 class AddHeader:
     """SMFIR_ADDHEADER: append a header at the end of the header block."""
+
     name: str
     value: str
 
@@ -231,6 +259,7 @@ class Quarantine:
 @dataclass(frozen=True)
 class OtherModification:
     """Recipient, sender and body changes: kept raw."""
+
     reply: Reply
 
 
@@ -260,6 +289,7 @@ def decode_modification(reply: Reply):
 
 # -- results -------------------------------------------------------------------------
 
+
 @dataclass
 class Negotiated:
     version: int
@@ -279,17 +309,17 @@ class Negotiated:
 @dataclass
 class MessageResult:
     """What the filter answered over one message (or connection)."""
+
     replies: dict[str, Reply | None] = field(default_factory=dict)  # stage -> reply
-    modifications: list = field(default_factory=list)               # decoded, in order
-    final: Reply | None = None         # the reply that decided the message
-    decided_at: str | None = None      # the stage it came from
-    sent: list[str] = field(default_factory=list)                   # commands sent, in order
+    modifications: list = field(default_factory=list)  # decoded, in order
+    final: Reply | None = None  # the reply that decided the message
+    decided_at: str | None = None  # the stage it came from
+    sent: list[str] = field(default_factory=list)  # commands sent, in order
     macros_sent: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @property
     def header_changes(self):
-        return [m for m in self.modifications if isinstance(m, (InsertHeader, ChangeHeader,
-                                                                AddHeader))]
+        return [m for m in self.modifications if isinstance(m, (InsertHeader, ChangeHeader, AddHeader))]
 
     def describe(self):
         lines = [f"sent: {' '.join(self.sent)}"]
@@ -300,6 +330,7 @@ class MessageResult:
 
 
 # -- the client ----------------------------------------------------------------------
+
 
 def _cstr(value):
     """A NUL-terminated protocol string. str is sent as UTF-8 (lone
@@ -319,8 +350,9 @@ def _macro_key(name):
 class MilterClient:
     """One milter connection (one SMTP connection as the filter sees it)."""
 
-    def __init__(self, address, timeout=10.0, actions=ALL_ACTIONS, protocol=ALL_STEPS,
-                 version=PROTOCOL_VERSION):
+    def __init__(
+        self, address, timeout=10.0, actions=ALL_ACTIONS, protocol=ALL_STEPS, version=PROTOCOL_VERSION
+    ):
         family = socket.AF_UNIX if isinstance(address, (str, bytes)) else socket.AF_INET
         self.sock = socket.socket(family, socket.SOCK_STREAM)
         self.sock.settimeout(timeout)
@@ -332,7 +364,7 @@ class MilterClient:
         self.offer = (version, actions, protocol)
         self.negotiated: Negotiated | None = None
         self.connection_accepted = False  # the filter accepted the whole connection
-        self.log: list[str] = []          # every packet, for assertion messages
+        self.log: list[str] = []  # every packet, for assertion messages
 
     # -- context manager -------------------------------------------------------
     def __enter__(self):
@@ -393,20 +425,22 @@ class MilterClient:
                 continue
             if reply.code in _MODIFICATIONS:
                 if not allow_modifications:
-                    raise ProtocolError(f"{reply.name} in reply to {command!r}: only allowed "
-                                        "at end of message")
+                    raise ProtocolError(
+                        f"{reply.name} in reply to {command!r}: only allowed " "at end of message"
+                    )
                 if len(modifications) >= MAX_MODIFICATIONS:
                     raise ProtocolError(f"more than {MAX_MODIFICATIONS} modifications")
                 needed = _MODIFICATIONS[reply.code]
                 if not self.negotiated.actions & needed:
-                    raise ProtocolError(f"{reply.name} without having negotiated action "
-                                        f"0x{needed:x}")
+                    raise ProtocolError(f"{reply.name} without having negotiated action " f"0x{needed:x}")
                 modifications.append(decode_modification(reply))
                 continue
-            if reply.code == SMFIR_SKIP and not (command == SMFIC_BODY
-                                                 and self.negotiated.protocol & SMFIP_SKIP):
-                raise ProtocolError("SKIP is only allowed in reply to a body chunk "
-                                    "after negotiating SMFIP_SKIP")
+            if reply.code == SMFIR_SKIP and not (
+                command == SMFIC_BODY and self.negotiated.protocol & SMFIP_SKIP
+            ):
+                raise ProtocolError(
+                    "SKIP is only allowed in reply to a body chunk " "after negotiating SMFIP_SKIP"
+                )
             if reply.code not in _VERDICTS:
                 raise ProtocolError(f"{reply.name} is not an answer to {command!r}")
             return reply
@@ -424,11 +458,9 @@ class MilterClient:
         if version < 2 or version > offered_version:
             raise ProtocolError(f"filter wants protocol version {version}")
         if actions & ~offered_actions:
-            raise ProtocolError(f"filter wants actions 0x{actions:x} beyond offer "
-                                f"0x{offered_actions:x}")
+            raise ProtocolError(f"filter wants actions 0x{actions:x} beyond offer " f"0x{offered_actions:x}")
         if protocol & ~offered_protocol:
-            raise ProtocolError(f"filter wants steps 0x{protocol:x} beyond offer "
-                                f"0x{offered_protocol:x}")
+            raise ProtocolError(f"filter wants steps 0x{protocol:x} beyond offer " f"0x{offered_protocol:x}")
         symlists = {}
         rest = reply.data[12:]
         while rest:
@@ -480,8 +512,7 @@ class MilterClient:
             return None
         return self._await(command)
 
-    def connect(self, hostname, address="127.0.0.1", port=25, family=None, macros=None,
-                result=None):
+    def connect(self, hostname, address="127.0.0.1", port=25, family=None, macros=None, result=None):
         family = family or ("6" if ":" in address else "4")
         payload = _cstr(hostname) + family.encode() + struct.pack("!H", port) + _cstr(address)
         return self.command(SMFIC_CONNECT, payload, macros, result)
@@ -522,8 +553,7 @@ class MilterClient:
         if sent:
             result.macros_sent["E"] = sent
         self._send(SMFIC_BODYEOB)
-        final = self._await(SMFIC_BODYEOB, allow_modifications=True,
-                            modifications=result.modifications)
+        final = self._await(SMFIC_BODYEOB, allow_modifications=True, modifications=result.modifications)
         return final, result.modifications
 
     def abort(self):
@@ -531,8 +561,17 @@ class MilterClient:
         self._send(SMFIC_ABORT)
 
     # -- a whole message --------------------------------------------------------------
-    def send_message(self, mail_from, rcpts=("<user@inbox.test>",), headers=(), body=b"",
-                     connect=None, helo=None, macros=None, chunk_size=65535) -> MessageResult:
+    def send_message(
+        self,
+        mail_from,
+        rcpts=("<user@inbox.test>",),
+        headers=(),
+        body=b"",
+        connect=None,
+        helo=None,
+        macros=None,
+        chunk_size=65535,
+    ) -> MessageResult:
         """One transaction the way Sendmail drives a filter, stopping where
         the filter decides (ACCEPT, REJECT, TEMPFAIL, DISCARD, REPLYCODE).
 
@@ -583,7 +622,7 @@ class MilterClient:
         if step("eoh", self.eoh(macros=macros.get("N"), result=result)):
             return result
         for start in range(0, len(body), chunk_size):
-            reply = self.body(body[start:start + chunk_size], result=result)
+            reply = self.body(body[start : start + chunk_size], result=result)
             if reply is not None and reply.code == SMFIR_SKIP:
                 break
             if step("body", reply):

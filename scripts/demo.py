@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """A guided tour of mtls-milter for newcomers.
 
-    /usr/bin/python3 tests/integration/demo.py --build-dir build
+    /usr/bin/python3 scripts/demo.py --build-dir build
 
 Starts the integration rig (a test CA, NSD with DNSSEC-signed zones, a private
 Postfix) and the real milter, sends three messages, and shows for each what
@@ -11,6 +11,7 @@ everything down again. Needs root, like the tests.
 """
 
 import argparse
+import json
 import os
 import shlex
 import signal
@@ -18,25 +19,30 @@ import sys
 import textwrap
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import rig as rigmod  # noqa: E402
 
 SCENARIOS = [
-    ("1. A message that passes",
-     "alice@secure.test sends from out1.secure.test, presenting a certificate "
-     "for out1.secure.test issued by a CA Postfix trusts. secure.test publishes "
-     "a DNSSEC-signed Client MX record naming out1.secure.test.",
-     dict(mail_from="alice@secure.test", helo="out1.secure.test", cert="out1.secure.test")),
-    ("2. A message that fails",
-     "Same domain, but the client presents a (valid, trusted) certificate for "
-     "rogue.secure.test, which is not one of secure.test's Client MX hosts.",
-     dict(mail_from="alice@secure.test", helo="rogue.secure.test", cert="rogue.secure.test")),
-    ("3. A domain without Client MX",
-     "nomx.secure.test exists but publishes no Client MX record: the domain has "
-     "not opted in, so the result is none whatever the certificate says.",
-     dict(mail_from="bob@nomx.secure.test", helo="out1.secure.test", cert="out1.secure.test")),
+    (
+        "1. A message that passes",
+        "alice@secure.test sends from out1.secure.test, presenting a certificate "
+        "for out1.secure.test issued by a CA Postfix trusts. secure.test publishes "
+        "a DNSSEC-signed Client MX record naming out1.secure.test.",
+        dict(mail_from="alice@secure.test", helo="out1.secure.test", cert="out1.secure.test"),
+    ),
+    (
+        "2. A message that fails",
+        "Same domain, but the client presents a (valid, trusted) certificate for "
+        "rogue.secure.test, which is not one of secure.test's Client MX hosts.",
+        dict(mail_from="alice@secure.test", helo="rogue.secure.test", cert="rogue.secure.test"),
+    ),
+    (
+        "3. A domain without Client MX",
+        "nomx.secure.test exists but publishes no Client MX record: the domain has "
+        "not opted in, so the result is none whatever the certificate says.",
+        dict(mail_from="bob@nomx.secure.test", helo="out1.secure.test", cert="out1.secure.test"),
+    ),
 ]
 
 
@@ -68,12 +74,14 @@ def show(rig, title, story, kwargs):
         parsed = rigmod.parse_auth_results(value)
         for result in parsed.results:
             props = ", ".join(f"{k}={v}" for k, v in rigmod.result_props(result).items())
-            print(f"\nParsed: method={result.method} result={result.result} {props}"
-                  + (f"\n        reason: {result.reason}" if result.reason else ""))
+            print(
+                f"\nParsed: method={result.method} result={result.result} {props}"
+                + (f"\n        reason: {result.reason}" if result.reason else "")
+            )
     try:
         record = rig.wait_log_record(sent.queue_id, timeout=5)
         print("\nThe milter's JSON log line for it:")
-        print(indent(rigmod.json.dumps(record, indent=2)))
+        print(indent(json.dumps(record, indent=2)))
     except rigmod.RigError:
         print("\n(no JSON log line found for this message)")
 
@@ -84,8 +92,7 @@ def main(argv=None):
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
-        print("demo.py: must run as root (it starts Postfix, NSD and the milter)",
-              file=sys.stderr)
+        print("demo.py: must run as root (it starts Postfix, NSD and the milter)", file=sys.stderr)
         return 1
     rigmod.use_debian_python()
     missing = rigmod.missing_requirements()
@@ -95,6 +102,7 @@ def main(argv=None):
 
     def on_term(signum, frame):
         raise KeyboardInterrupt
+
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
 
@@ -108,8 +116,10 @@ def main(argv=None):
         for title, story, kwargs in SCENARIOS:
             show(rig, title, story, kwargs)
         section("Done")
-        print("Everything is being stopped and the temporary directory removed"
-              + (" (kept: --keep)." if args.keep else "."))
+        print(
+            "Everything is being stopped and the temporary directory removed"
+            + (" (kept: --keep)." if args.keep else ".")
+        )
     return 0
 
 

@@ -39,9 +39,20 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import milter_client as mc
-import rig as rigmod
-from rig import AUTHSERV_ID, RigError, authserv_id_of, free_port, wait_until
+from . import milter_protocol as mc
+from .base import AUTHSERV_ID, RECIPIENT, DEFAULT_CLIENT_MX_TYPE, RigError
+from .dns import StubResponder, client_mx_rr, dns_probe
+from .messages import DeliveredMessage, authserv_id_of, message_text
+from .process import (
+    can_connect,
+    die_with_parent,
+    free_port,
+    kill_process_group,
+    log_tail,
+    run,
+    tcp_port_bindable,
+    wait_until,
+)
 
 # --------------------------------------------------------------------------
 # DNS fault proxy
@@ -69,7 +80,7 @@ class DnsFaultProxy:
         self._stop = threading.Event()
         self._thread = None
         self._sockets = None
-        self._servfail = rigmod.StubResponder("servfail", 0)  # only builds answers
+        self._servfail = StubResponder("servfail", 0)  # only builds answers
 
     # -- control -------------------------------------------------------------
     def start(self):
@@ -111,8 +122,13 @@ class DnsFaultProxy:
         self._close()
 
     def counters(self):
-        return {"udp": self.udp_queries, "tcp": self.tcp_queries, "truncated": self.truncated,
-                "dropped": self.dropped, "delayed": self.delayed}
+        return {
+            "udp": self.udp_queries,
+            "tcp": self.tcp_queries,
+            "truncated": self.truncated,
+            "dropped": self.dropped,
+            "delayed": self.delayed,
+        }
 
     # -- serving ---------------------------------------------------------------
     def _forward_udp(self, query):
@@ -203,12 +219,12 @@ class DnsFaultProxy:
                     if sock is udp:
                         query, peer = udp.recvfrom(65535)
                         self.udp_queries += 1
-                        threading.Thread(target=self._handle_udp, args=(udp, query, peer),
-                                         daemon=True).start()
+                        threading.Thread(
+                            target=self._handle_udp, args=(udp, query, peer), daemon=True
+                        ).start()
                     else:
                         conn, _ = tcp.accept()
-                        threading.Thread(target=self._handle_tcp, args=(conn,),
-                                         daemon=True).start()
+                        threading.Thread(target=self._handle_tcp, args=(conn,), daemon=True).start()
                 except OSError:
                     pass
 
@@ -228,6 +244,7 @@ def _recv_exact(sock, count):
 # A zone whose signatures expire during the test
 # --------------------------------------------------------------------------
 
+
 class ExpiringZone:
     """``expiring.rel.``: signed with its own key, served by an NSD of its
     own, and a trust anchor of its own (so the rig's ``test.`` chain is left
@@ -238,7 +255,7 @@ class ExpiringZone:
 
     ZONE = "expiring.rel."
 
-    def __init__(self, directory: Path, rrtype=rigmod.DEFAULT_CLIENT_MX_TYPE):
+    def __init__(self, directory: Path, rrtype=DEFAULT_CLIENT_MX_TYPE):
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port(udp_too=True)
@@ -250,51 +267,92 @@ class ExpiringZone:
         self.expiration = None
 
     def build(self):
-        proc = rigmod.run(["ldns-keygen", "-a", "ECDSAP256SHA256", "-k", self.ZONE], cwd=self.dir)
+        proc = run(["ldns-keygen", "-a", "ECDSAP256SHA256", "-k", self.ZONE], cwd=self.dir)
         self.key = proc.stdout.strip().splitlines()[-1]
         self.anchor_file.write_text((self.dir / f"{self.key}.ds").read_text())
-        self.zone_file.write_text("\n".join([
-            f"$ORIGIN {self.ZONE}",
-            "$TTL 2",
-            f"@\tIN\tSOA\tns.{self.ZONE} hostmaster.{self.ZONE} 1 3600 600 86400 2",
-            f"@\tIN\tNS\tns.{self.ZONE}",
-            "ns\tIN\tA\t127.0.0.1",
-            rigmod.client_mx_rr("@", "out1.secure.test.", self.rrtype),
-        ]) + "\n")
-        (self.dir / "nsd.conf").write_text("\n".join([
-            "server:", "    ip-address: 127.0.0.1", f"    port: {self.port}", "    do-ip6: no",
-            '    username: ""', '    chroot: ""', '    database: ""',
-            f'    zonesdir: "{self.dir}"', f'    zonelistfile: "{self.dir / "zone.list"}"',
-            f'    xfrdfile: "{self.dir / "xfrd.state"}"', f'    xfrdir: "{self.dir}"',
-            f'    pidfile: "{self.dir / "nsd.pid"}"', f'    logfile: "{self.dir / "nsd.log"}"',
-            "    server-count: 1", "    verbosity: 1",
-            "remote-control:", "    control-enable: no",
-            "zone:", f'    name: "{self.ZONE}"', f'    zonefile: "{self.signed_file}"',
-        ]) + "\n")
+        self.zone_file.write_text(
+            "\n".join(
+                [
+                    f"$ORIGIN {self.ZONE}",
+                    "$TTL 2",
+                    f"@\tIN\tSOA\tns.{self.ZONE} hostmaster.{self.ZONE} 1 3600 600 86400 2",
+                    f"@\tIN\tNS\tns.{self.ZONE}",
+                    "ns\tIN\tA\t127.0.0.1",
+                    client_mx_rr("@", "out1.secure.test.", self.rrtype),
+                ]
+            )
+            + "\n"
+        )
+        (self.dir / "nsd.conf").write_text(
+            "\n".join(
+                [
+                    "server:",
+                    "    ip-address: 127.0.0.1",
+                    f"    port: {self.port}",
+                    "    do-ip6: no",
+                    '    username: ""',
+                    '    chroot: ""',
+                    '    database: ""',
+                    f'    zonesdir: "{self.dir}"',
+                    f'    zonelistfile: "{self.dir / "zone.list"}"',
+                    f'    xfrdfile: "{self.dir / "xfrd.state"}"',
+                    f'    xfrdir: "{self.dir}"',
+                    f'    pidfile: "{self.dir / "nsd.pid"}"',
+                    f'    logfile: "{self.dir / "nsd.log"}"',
+                    "    server-count: 1",
+                    "    verbosity: 1",
+                    "remote-control:",
+                    "    control-enable: no",
+                    "zone:",
+                    f'    name: "{self.ZONE}"',
+                    f'    zonefile: "{self.signed_file}"',
+                ]
+            )
+            + "\n"
+        )
         return self
 
     def sign(self, expires_in):
         now = int(time.time())
         self.expiration = now + int(expires_in)
-        rigmod.run(["ldns-signzone", "-i", str(now - 60), "-e", str(self.expiration),
-                    "-f", self.signed_file, self.zone_file, self.key], cwd=self.dir)
+        run(
+            [
+                "ldns-signzone",
+                "-i",
+                str(now - 60),
+                "-e",
+                str(self.expiration),
+                "-f",
+                self.signed_file,
+                self.zone_file,
+                self.key,
+            ],
+            cwd=self.dir,
+        )
         self.restart()
 
     def restart(self, timeout=15):
         self.stop()
-        self.proc = subprocess.Popen(["nsd", "-d", "-c", str(self.dir / "nsd.conf")],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
-                                     preexec_fn=rigmod._die_with_parent)
-        wait_until(lambda: rigmod.dns_probe(self.port, self.ZONE) == (0, True), timeout,
-                   f"nsd for {self.ZONE} on port {self.port}")
+        self.proc = subprocess.Popen(
+            ["nsd", "-d", "-c", str(self.dir / "nsd.conf")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent,
+        )
+        wait_until(
+            lambda: dns_probe(self.port, self.ZONE) == (0, True),
+            timeout,
+            f"nsd for {self.ZONE} on port {self.port}",
+        )
 
     def stop(self):
-        rigmod.kill_process_group(self.proc)
+        kill_process_group(self.proc)
         self.proc = None
 
 
-def fault_unbound_conf(rig, path: Path, proxy: DnsFaultProxy | None = None,
-                       expiring: ExpiringZone | None = None, bogus_ttl=None):
+def fault_unbound_conf(
+    rig, path: Path, proxy: DnsFaultProxy | None = None, expiring: ExpiringZone | None = None, bogus_ttl=None
+):
     """A copy of the rig's unbound.conf with ``test.`` sent through ``proxy``
     and ``expiring.rel.`` (stub + trust anchor) added. ``bogus_ttl`` lowers
     val-bogus-ttl (default 60 s: how long a bogus answer is cached)."""
@@ -308,8 +366,11 @@ def fault_unbound_conf(rig, path: Path, proxy: DnsFaultProxy | None = None,
     if expiring is not None:
         # Exact expiry: no clock-skew allowance (default 10% of the
         # signature's validity, at least an hour).
-        server_lines += [f'    trust-anchor-file: "{expiring.anchor_file}"',
-                         "    val-sig-skew-min: 0", "    val-sig-skew-max: 0"]
+        server_lines += [
+            f'    trust-anchor-file: "{expiring.anchor_file}"',
+            "    val-sig-skew-min: 0",
+            "    val-sig-skew-max: 0",
+        ]
         text += f'stub-zone:\n    name: "{expiring.ZONE}"\n    stub-addr: 127.0.0.1@{expiring.port}\n'
     if bogus_ttl is not None:
         server_lines.append(f"    val-bogus-ttl: {int(bogus_ttl)}")
@@ -322,6 +383,7 @@ def fault_unbound_conf(rig, path: Path, proxy: DnsFaultProxy | None = None,
 # --------------------------------------------------------------------------
 # Process figures
 # --------------------------------------------------------------------------
+
 
 def rss_kib(pid):
     """VmRSS of ``pid`` in KiB (None when it is gone)."""
@@ -377,8 +439,9 @@ def wait_threads_at_most(pid, limit, timeout=15):
     """Connection threads end when their client has gone: wait (bounded)
     until the milter has at most ``limit`` threads; returns the count."""
     try:
-        wait_until(lambda: (thread_count(pid) or 0) <= limit, timeout,
-                   f"milter threads <= {limit}", interval=0.1)
+        wait_until(
+            lambda: (thread_count(pid) or 0) <= limit, timeout, f"milter threads <= {limit}", interval=0.1
+        )
     except RigError:
         pass
     return thread_count(pid)
@@ -389,21 +452,21 @@ def start_milter_wrapped(rig, wrapper, timeout=60, **options):
     valgrind); the rig then owns the process as usual (stop_milter)."""
     rig.stop_milter(graceful=False)
     if isinstance(rig.milter_address, tuple):
-        wait_until(lambda: rigmod.tcp_port_bindable(rig.milter_port), 20, "milter port free",
-                   interval=0.2)
+        wait_until(lambda: tcp_port_bindable(rig.milter_port), 20, "milter port free", interval=0.2)
     rig._milter_runs += 1
     rig.milter_log = rig.dir / "milter" / f"milter-{rig._milter_runs}.log"
     rig.milter_cmdline = [*wrapper, *rig.milter_command(**options)]
     with open(rig.milter_log, "wb") as log:
-        rig.milter_proc = subprocess.Popen(rig.milter_cmdline, stdin=subprocess.DEVNULL,
-                                           stdout=log, stderr=log,
-                                           preexec_fn=rigmod._die_with_parent)
+        rig.milter_proc = subprocess.Popen(
+            rig.milter_cmdline, stdin=subprocess.DEVNULL, stdout=log, stderr=log, preexec_fn=die_with_parent
+        )
 
     def ready():
         if rig.milter_proc.poll() is not None:
-            raise RigError(f"milter exited with {rig.milter_proc.returncode}:\n"
-                           f"{rigmod._tail(rig.milter_log)}")
-        return rigmod.can_connect(rig.milter_address)
+            raise RigError(
+                f"milter exited with {rig.milter_proc.returncode}:\n" f"{log_tail(rig.milter_log)}"
+            )
+        return can_connect(rig.milter_address)
 
     wait_until(ready, timeout, "wrapped milter socket", interval=0.2)
     rig.milter_options = {"_wrapped": tuple(wrapper), **options}
@@ -414,6 +477,7 @@ def start_milter_wrapped(rig, wrapper, timeout=60, **options):
 # Delivered mail accounting
 # --------------------------------------------------------------------------
 
+
 def inbox_by_subject(rig, prefix):
     """{subject: [DeliveredMessage, ...]} for delivered messages whose
     Subject starts with ``prefix``."""
@@ -422,7 +486,7 @@ def inbox_by_subject(rig, prefix):
         msg = rig._message_cache.get(path.name)
         if msg is None:
             try:
-                msg = rig._message_cache[path.name] = rigmod.DeliveredMessage.load(path)
+                msg = rig._message_cache[path.name] = DeliveredMessage.load(path)
             except OSError:
                 continue
         subject = msg.get("Subject") or ""
@@ -439,6 +503,7 @@ def account(rig, subjects, prefix, timeout=60, expected_result="pass"):
 
     def all_there():
         return wanted <= set(inbox_by_subject(rig, prefix))
+
     try:
         wait_until(all_there, timeout, "every message delivered", interval=0.25)
     except RigError:
@@ -450,8 +515,11 @@ def account(rig, subjects, prefix, timeout=60, expected_result="pass"):
         for msg in msgs:
             ours = msg.our_auth_results()
             results = msg.mtls_results()
-            if len(ours) != 1 or len(results) != 1 or \
-                    authserv_id_of(msg.first_header.value) != AUTHSERV_ID.lower():
+            if (
+                len(ours) != 1
+                or len(results) != 1
+                or authserv_id_of(msg.first_header.value) != AUTHSERV_ID.lower()
+            ):
                 bad_header.append(subject)
             elif expected_result and results[0].result != expected_result:
                 other_result.append(f"{subject}: {results[0].result}")
@@ -471,6 +539,7 @@ def account(rig, subjects, prefix, timeout=60, expected_result="pass"):
 # SMTP load through the rig's Postfix
 # --------------------------------------------------------------------------
 
+
 def _tls_context(rig, cert):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
@@ -480,8 +549,15 @@ def _tls_context(rig, cert):
     return ctx
 
 
-def smtp_session(rig, subjects, cert="out1.secure.test", mail_from="alice@secure.test",
-                 timeout=120, retries=0, retry_delay=0.5):
+def smtp_session(
+    rig,
+    subjects,
+    cert="out1.secure.test",
+    mail_from="alice@secure.test",
+    timeout=120,
+    retries=0,
+    retry_delay=0.5,
+):
     """TLS SMTP (client certificate ``cert``) sending one message per
     subject, on one connection while all goes well. A 4xx reply or a
     dropped connection is retried as an MTA would, on a new connection, up
@@ -514,13 +590,14 @@ def smtp_session(rig, subjects, cert="out1.secure.test", mail_from="alice@secure
             attempts[subject] += 1
             try:
                 if smtp is None:
-                    smtp = smtplib.SMTP("127.0.0.1", rig.smtp_port,
-                                        local_hostname="out1.secure.test", timeout=timeout)
+                    smtp = smtplib.SMTP(
+                        "127.0.0.1", rig.smtp_port, local_hostname="out1.secure.test", timeout=timeout
+                    )
                     smtp.ehlo("out1.secure.test")
                     smtp.starttls(context=_tls_context(rig, cert))
                     smtp.ehlo("out1.secure.test")
-                text = rigmod.message_text(subject, mail_from, rigmod.RECIPIENT)
-                smtp.sendmail(mail_from, [rigmod.RECIPIENT], text.encode())
+                text = message_text(subject, mail_from, RECIPIENT)
+                smtp.sendmail(mail_from, [RECIPIENT], text.encode())
                 stats["accepted"] += 1
                 pending.pop(0)
             except smtplib.SMTPResponseException as exc:
@@ -583,11 +660,14 @@ def smtp_load(rig, sessions, per_session, tag, retries=0):
     (unique subjects ``<tag>-<session>-<n>``), all started at once.
     Returns (subjects, summed stats, seconds)."""
     subjects = [[f"{tag}-{s:04d}-{n:03d}" for n in range(per_session)] for s in range(sessions)]
-    results, seconds = all_at_once(lambda batch: smtp_session(rig, batch, retries=retries), subjects,
-                                   timeout=900)
-    total = {"accepted": sum(r["accepted"] for r in results),
-             "tempfailed": sum(r["tempfailed"] for r in results),
-             "failed": [x for r in results for x in r["failed"]]}
+    results, seconds = all_at_once(
+        lambda batch: smtp_session(rig, batch, retries=retries), subjects, timeout=900
+    )
+    total = {
+        "accepted": sum(r["accepted"] for r in results),
+        "tempfailed": sum(r["tempfailed"] for r in results),
+        "failed": [x for r in results for x in r["failed"]],
+    }
     return [s for batch in subjects for s in batch], total, seconds
 
 
@@ -595,15 +675,24 @@ def smtp_load(rig, sessions, per_session, tag, retries=0):
 # milter-protocol load (no MTA)
 # --------------------------------------------------------------------------
 
+
 def postfix_style_macros(queue_id, cn="out1.secure.test"):
-    tls = {"{tls_version}": "TLSv1.3", "{cipher}": "TLS_AES_256_GCM_SHA384",
-           "{cipher_bits}": "256", "{cert_subject}": cn, "{cert_issuer}": "mtls-milter Test CA"}
-    return {"C": {"j": "mx.inbox.test", "{daemon_name}": "smtpd"}, "H": dict(tls),
-            "M": {"i": queue_id, **tls}, "E": {"i": queue_id}}
+    tls = {
+        "{tls_version}": "TLSv1.3",
+        "{cipher}": "TLS_AES_256_GCM_SHA384",
+        "{cipher_bits}": "256",
+        "{cert_subject}": cn,
+        "{cert_issuer}": "mtls-milter Test CA",
+    }
+    return {
+        "C": {"j": "mx.inbox.test", "{daemon_name}": "smtpd"},
+        "H": dict(tls),
+        "M": {"i": queue_id, **tls},
+        "E": {"i": queue_id},
+    }
 
 
-HEADERS = [("From", " <alice@secure.test>"), ("To", " <user@inbox.test>"),
-           ("Subject", " milter load")]
+HEADERS = [("From", " <alice@secure.test>"), ("To", " <user@inbox.test>"), ("Subject", " milter load")]
 
 
 def milter_verdict_ok(result, expected="pass"):
@@ -615,8 +704,11 @@ def milter_verdict_ok(result, expected="pass"):
     if len(changes) != 1 or not isinstance(changes[0], mc.InsertHeader) or changes[0].index != 0:
         return False
     value = changes[0].value
-    return authserv_id_of(value) == AUTHSERV_ID.lower() and \
-        len(re.findall(r"\bmtls=", value)) == 1 and f"mtls={expected}" in value
+    return (
+        authserv_id_of(value) == AUTHSERV_ID.lower()
+        and len(re.findall(r"\bmtls=", value)) == 1
+        and f"mtls={expected}" in value
+    )
 
 
 def milter_session(address, messages, tag, timeout=60):
@@ -629,10 +721,13 @@ def milter_session(address, messages, tag, timeout=60):
             for n in range(messages):
                 first = n == 0
                 result = client.send_message(
-                    "<alice@secure.test>", headers=HEADERS, body=b"Body.\r\n",
+                    "<alice@secure.test>",
+                    headers=HEADERS,
+                    body=b"Body.\r\n",
                     connect=("out1.secure.test", "127.0.0.1") if first else None,
                     helo="out1.secure.test" if first else None,
-                    macros=postfix_style_macros(f"{tag}{n}"))
+                    macros=postfix_style_macros(f"{tag}{n}"),
+                )
                 if milter_verdict_ok(result):
                     ok += 1
                 else:
@@ -646,18 +741,24 @@ def milter_session(address, messages, tag, timeout=60):
 def milter_load(address, sessions, per_session, tag="L"):
     """``sessions`` concurrent milter connections (threads), all started
     together. Returns {"sessions", "messages", "ok", "bad", "errors", "seconds"}."""
-    results, seconds = all_at_once(lambda i: milter_session(address, per_session, f"{tag}{i:04d}x"),
-                                   range(sessions), timeout=600)
-    return {"sessions": sessions, "messages": sessions * per_session,
-            "ok": sum(r[0] for r in results), "bad": sum(r[1] for r in results),
-            "errors": [e for r in results for e in r[2]][:5],
-            "failed_sessions": sum(1 for r in results if r[2]),
-            "seconds": seconds}
+    results, seconds = all_at_once(
+        lambda i: milter_session(address, per_session, f"{tag}{i:04d}x"), range(sessions), timeout=600
+    )
+    return {
+        "sessions": sessions,
+        "messages": sessions * per_session,
+        "ok": sum(r[0] for r in results),
+        "bad": sum(r[1] for r in results),
+        "errors": [e for r in results for e in r[2]][:5],
+        "failed_sessions": sum(1 for r in results if r[2]),
+        "seconds": seconds,
+    }
 
 
 # --------------------------------------------------------------------------
 # Hostile milter clients
 # --------------------------------------------------------------------------
+
 
 def _packet(command, payload=b""):
     return struct.pack("!I", len(payload) + 1) + command + payload
@@ -705,149 +806,184 @@ def _started_message(client, macros=None, headers=True):
             client.header(name, value)
 
 
+# Hostile milter clients: each case plays a broken or malicious MTA on its
+# own connection (hostile_cases lists them, run_hostile runs them).
+
+_BIG_CN = "a" * (1 << 20)
+
+
+def _hostile_truncated_packet(addr):
+    with _raw(addr) as sock:
+        sock.sendall(struct.pack("!I", 1000) + b"O" + b"\0" * 10)
+    return "sent 11 of 1000 announced bytes, then closed"
+
+
+def _hostile_zero_length(addr):
+    with _raw(addr) as sock:
+        sock.sendall(b"\0\0\0\0O")
+        assert _closed_by_peer(sock), "zero-length packet: connection not closed"
+    return "connection closed by the milter"
+
+
+def _hostile_stalled_prefix(addr):
+    # Four bytes of a length and nothing more: libmilter waits (its
+    # default timeout is 7210 s); the client gives up after a second.
+    with _raw(addr) as sock:
+        sock.sendall(b"\0\0\0\0")
+        closed = _closed_by_peer(sock, timeout=1)
+    return "closed by the milter" if closed else "held open until the client left"
+
+
+def _hostile_huge_length(addr):
+    with _raw(addr) as sock:
+        sock.sendall(struct.pack("!I", 0x7FFFFFFF) + b"O")
+        assert _closed_by_peer(sock), "2 GiB length prefix: connection not closed"
+    return "connection closed by the milter"
+
+
+def _hostile_oversized_macro(addr):
+    client = _negotiated_client(addr)
+    try:
+        payload = b"H" + b"{cert_subject}\0" + _BIG_CN.encode() + b"\0"
+        try:
+            client.sock.sendall(_packet(mc.SMFIC_MACRO, payload))
+            client.sock.sendall(_packet(mc.SMFIC_HELO, b"out1.secure.test\0"))
+        except (ConnectionResetError, BrokenPipeError):
+            return "1 MiB {cert_subject}: connection closed while it was being sent"
+        assert _closed_by_peer(client.sock), "1 MiB macro packet: connection not closed"
+    finally:
+        client.sock.close()
+    return "1 MiB {cert_subject}: connection closed"
+
+
+def _hostile_large_macro_accepted(addr):
+    # Just under libmilter's 64 KiB packet limit: accepted and judged.
+    macros = postfix_style_macros("BIGCN", cn="b" * 60000)
+    with _negotiated_client(addr) as client:
+        result = client.send_message(
+            "<alice@secure.test>",
+            headers=HEADERS,
+            body=b"x\r\n",
+            connect=("h", "127.0.0.1"),
+            helo="out1.secure.test",
+            macros=macros,
+        )
+    assert milter_verdict_ok(result, "fail"), result.describe()
+    return "60 000-byte {cert_subject}: mtls=fail, one header"
+
+
+def _hostile_header_64k(addr):
+    with _negotiated_client(addr) as client:
+        _started_message(client)
+        try:
+            client.sock.sendall(_packet(mc.SMFIC_HEADER, b"X-Big\0" + b"v" * 65536 + b"\0"))
+        except (ConnectionResetError, BrokenPipeError):
+            return "64 KiB header value: connection closed while it was being sent"
+        assert _closed_by_peer(client.sock), "64 KiB header packet: connection not closed"
+    return "64 KiB header value: connection closed"
+
+
+def _hostile_header_60k(addr):
+    with _negotiated_client(addr) as client:
+        result = client.send_message(
+            "<alice@secure.test>",
+            headers=[*HEADERS, ("X-Big", " " + "v" * 60000)],
+            body=b"x\r\n",
+            connect=("h", "127.0.0.1"),
+            helo="out1.secure.test",
+            macros=postfix_style_macros("BIGHDR"),
+        )
+    assert milter_verdict_ok(result), result.describe()
+    return "60 000-byte header value: mtls=pass"
+
+
+def _hostile_many_headers(addr):
+    headers = [*HEADERS, *[(f"X-H{i}", f" value {i}") for i in range(10000)]]
+    with _negotiated_client(addr, timeout=120) as client:
+        result = client.send_message(
+            "<alice@secure.test>",
+            headers=headers,
+            body=b"x\r\n",
+            connect=("h", "127.0.0.1"),
+            helo="out1.secure.test",
+            macros=postfix_style_macros("MANYHDR"),
+        )
+    assert milter_verdict_ok(result), result.describe()[:2000]
+    return "10 000 headers: mtls=pass, one header"
+
+
+def _hostile_many_forged(addr):
+    forged = [
+        ("Authentication-Results", f" {AUTHSERV_ID}; mtls=pass smtp.mailfrom=f{i}.test") for i in range(10000)
+    ]
+    with _negotiated_client(addr, timeout=120) as client:
+        result = client.send_message(
+            "<alice@secure.test>",
+            headers=[*HEADERS, *forged],
+            body=b"x\r\n",
+            connect=("h", "127.0.0.1"),
+            helo="out1.secure.test",
+            macros=postfix_style_macros("FORGED"),
+        )
+    deletes = [m for m in result.modifications if isinstance(m, mc.ChangeHeader) and m.is_delete]
+    inserts = [m for m in result.modifications if isinstance(m, mc.InsertHeader)]
+    assert len(deletes) == 10000, f"{len(deletes)} deletions"
+    assert sorted(d.index for d in deletes) == list(range(1, 10001))
+    assert len(inserts) == 1 and "mtls=pass" in inserts[0].value
+    return "10 000 forged A-R: 10 000 deletions + our header"
+
+
+def _hostile_disconnect_mid_headers(addr):
+    client = _negotiated_client(addr)
+    _started_message(client)
+    client.sock.close()
+    return "closed after the headers"
+
+
+def _hostile_disconnect_mid_body(addr):
+    client = _negotiated_client(addr)
+    _started_message(client)
+    client.eoh()
+    client.sock.sendall(_packet(mc.SMFIC_BODY, b"half a body"))
+    client.sock.close()
+    return "closed in the body"
+
+
+def _hostile_disconnect_mid_packet(addr):
+    client = _negotiated_client(addr)
+    _started_message(client, headers=False)
+    client.sock.sendall(_packet(mc.SMFIC_HEADER, b"Subject\0" + b"x" * 1000 + b"\0")[:300])
+    client.sock.close()
+    return "closed half-way through a header packet"
+
+
+def _hostile_garbage_command(addr):
+    with _negotiated_client(addr) as client:
+        client.sock.sendall(_packet(b"Z", b"\xff" * 100))
+        client.sock.sendall(_packet(mc.SMFIC_CONNECT, b"no-nul-terminator"))
+        _closed_by_peer(client.sock, timeout=3)
+    return "unknown command and malformed CONNECT sent"
+
+
 def hostile_cases(address):
     """Each case: (name, function(address) -> outcome text). A case raises
     AssertionError when the milter's behaviour is wrong (e.g. it answered
     an over-long packet), not when it closes the connection."""
-    big_cn = "a" * (1 << 20)
-
-    def truncated_packet(addr):
-        with _raw(addr) as sock:
-            sock.sendall(struct.pack("!I", 1000) + b"O" + b"\0" * 10)
-        return "sent 11 of 1000 announced bytes, then closed"
-
-    def zero_length(addr):
-        with _raw(addr) as sock:
-            sock.sendall(b"\0\0\0\0O")
-            assert _closed_by_peer(sock), "zero-length packet: connection not closed"
-        return "connection closed by the milter"
-
-    def stalled_prefix(addr):
-        # Four bytes of a length and nothing more: libmilter waits (its
-        # default timeout is 7210 s); the client gives up after a second.
-        with _raw(addr) as sock:
-            sock.sendall(b"\0\0\0\0")
-            closed = _closed_by_peer(sock, timeout=1)
-        return "closed by the milter" if closed else "held open until the client left"
-
-    def huge_length(addr):
-        with _raw(addr) as sock:
-            sock.sendall(struct.pack("!I", 0x7FFFFFFF) + b"O")
-            assert _closed_by_peer(sock), "2 GiB length prefix: connection not closed"
-        return "connection closed by the milter"
-
-    def oversized_macro(addr):
-        client = _negotiated_client(addr)
-        try:
-            payload = b"H" + b"{cert_subject}\0" + big_cn.encode() + b"\0"
-            try:
-                client.sock.sendall(_packet(mc.SMFIC_MACRO, payload))
-                client.sock.sendall(_packet(mc.SMFIC_HELO, b"out1.secure.test\0"))
-            except (ConnectionResetError, BrokenPipeError):
-                return "1 MiB {cert_subject}: connection closed while it was being sent"
-            assert _closed_by_peer(client.sock), "1 MiB macro packet: connection not closed"
-        finally:
-            client.sock.close()
-        return "1 MiB {cert_subject}: connection closed"
-
-    def large_macro_accepted(addr):
-        # Just under libmilter's 64 KiB packet limit: accepted and judged.
-        macros = postfix_style_macros("BIGCN", cn="b" * 60000)
-        with _negotiated_client(addr) as client:
-            result = client.send_message("<alice@secure.test>", headers=HEADERS,
-                                         body=b"x\r\n", connect=("h", "127.0.0.1"),
-                                         helo="out1.secure.test", macros=macros)
-        assert milter_verdict_ok(result, "fail"), result.describe()
-        return "60 000-byte {cert_subject}: mtls=fail, one header"
-
-    def header_64k(addr):
-        with _negotiated_client(addr) as client:
-            _started_message(client)
-            try:
-                client.sock.sendall(_packet(mc.SMFIC_HEADER, b"X-Big\0" + b"v" * 65536 + b"\0"))
-            except (ConnectionResetError, BrokenPipeError):
-                return "64 KiB header value: connection closed while it was being sent"
-            assert _closed_by_peer(client.sock), "64 KiB header packet: connection not closed"
-        return "64 KiB header value: connection closed"
-
-    def header_60k(addr):
-        with _negotiated_client(addr) as client:
-            result = client.send_message("<alice@secure.test>",
-                                         headers=[*HEADERS, ("X-Big", " " + "v" * 60000)],
-                                         body=b"x\r\n", connect=("h", "127.0.0.1"),
-                                         helo="out1.secure.test",
-                                         macros=postfix_style_macros("BIGHDR"))
-        assert milter_verdict_ok(result), result.describe()
-        return "60 000-byte header value: mtls=pass"
-
-    def many_headers(addr):
-        headers = [*HEADERS, *[(f"X-H{i}", f" value {i}") for i in range(10000)]]
-        with _negotiated_client(addr, timeout=120) as client:
-            result = client.send_message("<alice@secure.test>", headers=headers, body=b"x\r\n",
-                                         connect=("h", "127.0.0.1"), helo="out1.secure.test",
-                                         macros=postfix_style_macros("MANYHDR"))
-        assert milter_verdict_ok(result), result.describe()[:2000]
-        return "10 000 headers: mtls=pass, one header"
-
-    def many_forged(addr):
-        forged = [("Authentication-Results", f" {AUTHSERV_ID}; mtls=pass smtp.mailfrom=f{i}.test")
-                  for i in range(10000)]
-        with _negotiated_client(addr, timeout=120) as client:
-            result = client.send_message("<alice@secure.test>", headers=[*HEADERS, *forged],
-                                         body=b"x\r\n", connect=("h", "127.0.0.1"),
-                                         helo="out1.secure.test",
-                                         macros=postfix_style_macros("FORGED"))
-        deletes = [m for m in result.modifications
-                   if isinstance(m, mc.ChangeHeader) and m.is_delete]
-        inserts = [m for m in result.modifications if isinstance(m, mc.InsertHeader)]
-        assert len(deletes) == 10000, f"{len(deletes)} deletions"
-        assert sorted(d.index for d in deletes) == list(range(1, 10001))
-        assert len(inserts) == 1 and "mtls=pass" in inserts[0].value
-        return "10 000 forged A-R: 10 000 deletions + our header"
-
-    def disconnect_mid_headers(addr):
-        client = _negotiated_client(addr)
-        _started_message(client)
-        client.sock.close()
-        return "closed after the headers"
-
-    def disconnect_mid_body(addr):
-        client = _negotiated_client(addr)
-        _started_message(client)
-        client.eoh()
-        client.sock.sendall(_packet(mc.SMFIC_BODY, b"half a body"))
-        client.sock.close()
-        return "closed in the body"
-
-    def disconnect_mid_packet(addr):
-        client = _negotiated_client(addr)
-        _started_message(client, headers=False)
-        client.sock.sendall(_packet(mc.SMFIC_HEADER, b"Subject\0" + b"x" * 1000 + b"\0")[:300])
-        client.sock.close()
-        return "closed half-way through a header packet"
-
-    def garbage_command(addr):
-        with _negotiated_client(addr) as client:
-            client.sock.sendall(_packet(b"Z", b"\xff" * 100))
-            client.sock.sendall(_packet(mc.SMFIC_CONNECT, b"no-nul-terminator"))
-            _closed_by_peer(client.sock, timeout=3)
-        return "unknown command and malformed CONNECT sent"
-
     return [
-        ("truncated packet", truncated_packet),
-        ("zero length prefix", zero_length),
-        ("stalled length prefix", stalled_prefix),
-        ("2 GiB length prefix", huge_length),
-        ("1 MiB macro value", oversized_macro),
-        ("60 000-byte macro value", large_macro_accepted),
-        ("64 KiB header value", header_64k),
-        ("60 000-byte header value", header_60k),
-        ("10 000 headers", many_headers),
-        ("10 000 forged A-R headers", many_forged),
-        ("disconnect after headers", disconnect_mid_headers),
-        ("disconnect in body", disconnect_mid_body),
-        ("disconnect mid-packet", disconnect_mid_packet),
-        ("garbage commands", garbage_command),
+        ("truncated packet", _hostile_truncated_packet),
+        ("zero length prefix", _hostile_zero_length),
+        ("stalled length prefix", _hostile_stalled_prefix),
+        ("2 GiB length prefix", _hostile_huge_length),
+        ("1 MiB macro value", _hostile_oversized_macro),
+        ("60 000-byte macro value", _hostile_large_macro_accepted),
+        ("64 KiB header value", _hostile_header_64k),
+        ("60 000-byte header value", _hostile_header_60k),
+        ("10 000 headers", _hostile_many_headers),
+        ("10 000 forged A-R headers", _hostile_many_forged),
+        ("disconnect after headers", _hostile_disconnect_mid_headers),
+        ("disconnect in body", _hostile_disconnect_mid_body),
+        ("disconnect mid-packet", _hostile_disconnect_mid_packet),
+        ("garbage commands", _hostile_garbage_command),
     ]
 
 
@@ -861,7 +997,8 @@ def run_hostile(address, rounds=1):
 
     def well_behaved():
         n = 0
-        while not stop.is_set() and n < 10000:
+        # At least one session, however quickly the hostile cases finish.
+        while n == 0 or (not stop.is_set() and n < 10000):
             ok, bad, errors = milter_session(address, 3, f"GOOD{n}x", timeout=30)
             good["ok"] += ok
             good["bad"] += bad
@@ -882,16 +1019,23 @@ def run_hostile(address, rounds=1):
         time.sleep(0.5)
         stop.set()
         thread.join(timeout=120)
-    return {"cases": outcomes, "failures": failures, "good_ok": good["ok"],
-            "good_bad": good["bad"], "good_errors": good["errors"][:3]}
+    return {
+        "cases": outcomes,
+        "failures": failures,
+        "good_ok": good["ok"],
+        "good_bad": good["bad"],
+        "good_errors": good["errors"][:3],
+    }
 
 
 # --------------------------------------------------------------------------
 # kill -9 and SIGHUP under load
 # --------------------------------------------------------------------------
 
-def kill9_under_load(rig, sessions=8, per_session=10, tag=None, kill_after=20,
-                     down_for=1.0, milter_options=None):
+
+def kill9_under_load(
+    rig, sessions=8, per_session=10, tag=None, kill_after=20, down_for=1.0, milter_options=None
+):
     """Load with retries; after ``kill_after`` accepted messages SIGKILL the
     milter, leave it down ``down_for`` seconds, restart it. Returns the
     load stats, the accounting and the restart details."""
@@ -900,8 +1044,7 @@ def kill9_under_load(rig, sessions=8, per_session=10, tag=None, kill_after=20,
 
     def killer(progress):
         try:
-            wait_until(lambda: progress() >= kill_after or None, 120, "load to get going",
-                       interval=0.02)
+            wait_until(lambda: progress() >= kill_after or None, 120, "load to get going", interval=0.02)
         except RigError:
             return
         pid = rig.milter_proc.pid
@@ -920,52 +1063,77 @@ def kill9_under_load(rig, sessions=8, per_session=10, tag=None, kill_after=20,
 
 
 def _load_with_hook(rig, sessions, per_session, tag, hook, retries=20):
-    subjects = [[f"{tag}-{s:04d}-{n:03d}" for n in range(per_session)] for s in range(sessions)]
+    """``sessions`` concurrent senders, one connection per message, while
+    ``hook(progress)`` runs in this thread (``progress()``: messages accepted
+    so far). Each sender sends at least ``per_session`` messages and keeps
+    sending until the hook has returned, so whatever the hook does happens
+    under load however fast the machine is; the hook bounds the run's time.
+    Returns (subjects, stats, seconds)."""
+    subjects = [[] for _ in range(sessions)]
     accepted = [0]
     lock = threading.Lock()
+    hook_done = threading.Event()
 
-    def one(batch):
+    def one(session):
         out = {"accepted": 0, "tempfailed": 0, "failed": []}
-        for subject in batch:  # one connection per message, so progress is smooth
+        n = 0
+        while n < per_session or not hook_done.is_set():
+            subject = f"{tag}-{session:04d}-{n:03d}"
+            subjects[session].append(subject)
             r = smtp_session(rig, [subject], retries=retries, retry_delay=0.5)
             for k in ("accepted", "tempfailed"):
                 out[k] += r[k]
             out["failed"] += r["failed"]
             with lock:
                 accepted[0] += r["accepted"]
+            n += 1
         return out
 
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=sessions) as pool:
-        futures = [pool.submit(one, batch) for batch in subjects]
+        futures = [pool.submit(one, session) for session in range(sessions)]
         # The hook runs in this thread: a milter it starts gets
         # PR_SET_PDEATHSIG from the rig, which fires when the *thread* that
         # started it ends, so it must not be a pool thread.
-        hook(lambda: accepted[0])
+        try:
+            hook(lambda: accepted[0])
+        finally:
+            hook_done.set()
         results = [f.result(timeout=900) for f in futures]
-    stats = {"accepted": sum(r["accepted"] for r in results),
-             "tempfailed": sum(r["tempfailed"] for r in results),
-             "failed": [x for r in results for x in r["failed"]]}
-    return [s for b in subjects for s in b], stats, time.monotonic() - started
+    stats = {
+        "accepted": sum(r["accepted"] for r in results),
+        "tempfailed": sum(r["tempfailed"] for r in results),
+        "failed": [x for r in results for x in r["failed"]],
+    }
+    return [s for batch in subjects for s in batch], stats, time.monotonic() - started
 
 
-def sighup_under_load(rig, sessions=8, per_session=10, tag=None, interval=0.2):
-    """Load while SIGHUP is sent every ``interval`` seconds until the load
-    ends. Returns (subjects, stats, seconds, {"sighups": n, "pid_same": bool}, tag)."""
+def sighup_under_load(rig, sessions=8, per_session=10, tag=None, sighups=10, interval=0.1):
+    """Load during which ``sighups`` SIGHUPs are sent ``interval`` seconds
+    apart, the first once a message has been accepted; the load lasts until
+    the last one has been sent (at least ``per_session`` messages per
+    session). A fixed number of signals, not as many as fit into the load,
+    so the outcome does not depend on the machine's speed. Returns (subjects,
+    stats, seconds, {"sighups": sent, "sighups_planned": n, "pid_same":
+    bool}, tag); fewer sent than planned means the milter died or the load
+    never got going."""
     tag = tag or f"hup-{uuid.uuid4().hex[:6]}"
-    total = sessions * per_session
-    info = {"sighups": 0}
+    info = {"sighups": 0, "sighups_planned": sighups}
     pid = rig.milter_proc.pid
 
     def hupper(progress):
-        deadline = time.monotonic() + 300
-        while progress() < total and time.monotonic() < deadline and rig.milter_running():
+        try:
+            wait_until(lambda: progress() > 0 or None, 120, "load to get going", interval=0.02)
+        except RigError:
+            return
+        for _ in range(sighups):
+            if not rig.milter_running():
+                return
             os.kill(pid, signal.SIGHUP)
             info["sighups"] += 1
             time.sleep(interval)
 
-    subjects, stats, seconds = _load_with_hook(rig, sessions, per_session, tag, hupper,
-                                               retries=0)
+    subjects, stats, seconds = _load_with_hook(rig, sessions, per_session, tag, hupper, retries=0)
     info["pid_same"] = rig.milter_running() and rig.milter_proc.pid == pid
     return subjects, stats, seconds, info, tag
 
@@ -981,4 +1149,4 @@ def postfix_queue_count(rig):
 
 
 def flush_postfix(rig):
-    rigmod.run(["postqueue", "-c", str(rig.postfix.config_dir), "-f"], check=False)
+    run(["postqueue", "-c", str(rig.postfix.config_dir), "-f"], check=False)

@@ -11,8 +11,9 @@ import re
 import time
 import unittest
 
-import rig as rigmod
-from rig import AUTHSERV_ID, authserv_id_of, result_props
+from .base import AUTHSERV_ID
+from .messages import authserv_id_of, result_props
+from .rig import shared_rig
 
 
 def describe(msg):
@@ -56,15 +57,14 @@ class RigTestCase(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.rig = rigmod.shared_rig(**cls.rig_options)
+        cls.rig = shared_rig(**cls.rig_options)
         cls.rig.ensure_milter(**cls.milter_options)
 
     def deliver(self, **send_kwargs):
         sent = self.rig.send(**send_kwargs)
         return sent, self.rig.wait_delivered(sent.subject)
 
-    def assert_verdict(self, msg, expected, identity, ptype="smtp.mailfrom", reason=None,
-                       comment=None):
+    def assert_verdict(self, msg, expected, identity, ptype="smtp.mailfrom", reason=None, comment=None):
         """The checks every verdict test makes; returns the authres result.
 
         Our header must be the very first one (above Postfix's Received:),
@@ -75,52 +75,68 @@ class RigTestCase(unittest.TestCase):
         ``comment``: text that must appear in the header's comments."""
         headers = describe(msg)
         first = msg.first_header
-        self.assertEqual(first.name.lower(), "authentication-results",
-                         f"our A-R is not the first header:\n{headers}")
-        self.assertEqual(authserv_id_of(first.value), AUTHSERV_ID.lower(),
-                         f"first header is not our A-R:\n{headers}")
+        self.assertEqual(
+            first.name.lower(), "authentication-results", f"our A-R is not the first header:\n{headers}"
+        )
+        self.assertEqual(
+            authserv_id_of(first.value), AUTHSERV_ID.lower(), f"first header is not our A-R:\n{headers}"
+        )
         names = [h.name.lower() for h in msg.headers]
         self.assertIn("received", names)
-        self.assertLess(0, names.index("received"),
-                        f"Postfix's Received: is above our A-R:\n{headers}")
+        self.assertLess(0, names.index("received"), f"Postfix's Received: is above our A-R:\n{headers}")
 
         ours = msg.our_auth_results()
-        self.assertEqual(len(ours), 1,
-                         f"expected exactly one A-R from {AUTHSERV_ID}:\n{headers}")
+        self.assertEqual(len(ours), 1, f"expected exactly one A-R from {AUTHSERV_ID}:\n{headers}")
         results = msg.mtls_results()
-        self.assertEqual(len(results), 1,
-                         f"expected exactly one mtls result from {AUTHSERV_ID}:\n{headers}")
+        self.assertEqual(len(results), 1, f"expected exactly one mtls result from {AUTHSERV_ID}:\n{headers}")
         result = results[0]
         self.assertEqual(result.result, expected, f"wrong mtls result:\n{headers}")
         props = result_props(result)
         if identity is None:
-            self.assertFalse([p for p in props if p.startswith("smtp.")],
-                             f"unexpected identity property:\n{headers}")
+            self.assertFalse(
+                [p for p in props if p.startswith("smtp.")], f"unexpected identity property:\n{headers}"
+            )
         else:
-            self.assertEqual(props.get(ptype, "").lower(), identity.lower(),
-                             f"wrong or missing {ptype}:\n{headers}")
+            self.assertEqual(
+                props.get(ptype, "").lower(), identity.lower(), f"wrong or missing {ptype}:\n{headers}"
+            )
             other = "smtp.helo" if ptype == "smtp.mailfrom" else "smtp.mailfrom"
             self.assertNotIn(other, props, f"unexpected {other}:\n{headers}")
         if reason is not None:
             self.assertEqual(result.reason or "", reason, f"wrong reason:\n{headers}")
         if comment is not None:
-            self.assertIn(comment, re.sub(r"\s+", " ", ours[0]),
-                          f"header comment lacks {comment!r}:\n{headers}")
+            self.assertIn(
+                comment, re.sub(r"\s+", " ", ours[0]), f"header comment lacks {comment!r}:\n{headers}"
+            )
         return result
 
-    def check(self, expected, identity, ptype="smtp.mailfrom", tls_verdict=None, reason=None,
-              comment=None, client_cn=None, **send_kwargs):
+    def check(
+        self,
+        expected,
+        identity,
+        ptype="smtp.mailfrom",
+        tls_verdict=None,
+        reason=None,
+        comment=None,
+        client_cn=None,
+        **send_kwargs,
+    ):
         """Send, wait for delivery, assert the verdict (and, when given,
         Postfix's own view of the client certificate: ``tls_verdict`` and
         the ``client_cn`` it printed)."""
         sent, msg = self.deliver(**send_kwargs)
         if tls_verdict is not None:
-            self.assertEqual(postfix_tls_verdict(msg), tls_verdict,
-                             "test premise broken: Postfix saw the client "
-                             f"certificate differently:\n{describe(msg)}")
+            self.assertEqual(
+                postfix_tls_verdict(msg),
+                tls_verdict,
+                "test premise broken: Postfix saw the client " f"certificate differently:\n{describe(msg)}",
+            )
         if client_cn is not None:
-            self.assertEqual(postfix_client_cn(msg), client_cn,
-                             f"test premise broken: Postfix read another CN:\n{describe(msg)}")
+            self.assertEqual(
+                postfix_client_cn(msg),
+                client_cn,
+                f"test premise broken: Postfix read another CN:\n{describe(msg)}",
+            )
         result = self.assert_verdict(msg, expected, identity, ptype, reason, comment)
         return sent, msg, result
 
