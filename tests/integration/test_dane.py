@@ -114,6 +114,34 @@ class DanePolicyChannelTests(DaneCase):
 
     @row(
         DANE,
+        "DANE-EE 3 0 0 (the whole certificate in full)",
+        "_25._tcp.danefullcert.secure.test TLSA 3 0 0 DER certificate",
+        'pass, reason="dane" (SHA-256 of the data equals the certificate fingerprint)',
+    )
+    def test_pass_tlsa_full_data_certificate(self):
+        self.dane(
+            "danefullcert.secure.test",
+            "pass",
+            "dane",
+            comment=owner_comment("_25._tcp.danefullcert.secure.test"),
+        )
+
+    @row(
+        DANE,
+        "DANE-EE 3 1 0 (the public key in full)",
+        "_25._tcp.danefullkey.secure.test TLSA 3 1 0 DER SubjectPublicKeyInfo",
+        'pass, reason="dane" (SHA-256 of the data equals the public-key fingerprint)',
+    )
+    def test_pass_tlsa_full_data_public_key(self):
+        self.dane(
+            "danefullkey.secure.test",
+            "pass",
+            "dane",
+            comment=owner_comment("_25._tcp.danefullkey.secure.test"),
+        )
+
+    @row(
+        DANE,
         "DANE-EE with a self-signed certificate",
         "self-signed, serverAuth only, no CN; _25._tcp.daneself.secure.test TLSA 3 1 1",
         'pass, reason="dane" (DANE-EE needs no CA)',

@@ -319,5 +319,16 @@ organizationName = optional
         its SubjectPublicKeyInfo (selector 1), lower-case hex."""
         import hashlib
 
-        der = self.spki_der(name) if int(selector) == 1 else self.cert_der(name)
-        return hashlib.sha256(der).hexdigest()
+        return hashlib.sha256(self._tlsa_selected(name, selector)).hexdigest()
+
+    def tlsa_data(self, name, selector, matching_type) -> str:
+        """The association data of a TLSA record for a certificate: the
+        selected DER in full (matching type 0) or its SHA-256 (1), hex."""
+        if int(matching_type) == 0:
+            return self._tlsa_selected(name, selector).hex()
+        if int(matching_type) == 1:
+            return self.tlsa_digest(name, selector)
+        raise ValueError(f"TLSA matching type {matching_type} is not made by the rig")
+
+    def _tlsa_selected(self, name, selector) -> bytes:
+        return self.spki_der(name) if int(selector) == 1 else self.cert_der(name)

@@ -16,8 +16,9 @@ from .process import die_with_parent, free_port, kill_process_group, log_tail, r
 
 # TLSA records (RR type 52) the DNS publishes for the DANE tests, by zone:
 # (owner relative to the zone, "usage selector matching-type", handle of the
-# certificate whose digest is the association data). Selector 1 is the
-# SHA-256 of the DER SubjectPublicKeyInfo, selector 0 of the DER certificate.
+# certificate the association data names). Selector 1 is the DER
+# SubjectPublicKeyInfo, selector 0 the DER certificate; matching type 1 is its
+# SHA-256, matching type 0 the DER itself (TestCA.tlsa_data).
 # Every owner's host has its own Client MX in secure.test (see
 # DnsServer._secure_zone), so each test meets exactly one kind of record.
 DANE_TLSA = {
@@ -25,6 +26,8 @@ DANE_TLSA = {
         ("_25._tcp.dane25", "3 1 1", "dane-server-auth"),  # RFC 7672 name
         ("_client.daneclient", "3 1 1", "dane-server-auth"),  # dance client name
         ("_25._tcp.danecert", "3 0 1", "dane-server-auth"),  # full certificate
+        ("_25._tcp.danefullcert", "3 0 0", "dane-server-auth"),  # the DER certificate itself
+        ("_25._tcp.danefullkey", "3 1 0", "dane-server-auth"),  # the DER SPKI itself
         ("_25._tcp.danewrong", "3 1 1", "dane-other-key"),  # another key
         ("_25._tcp.daneta", "2 1 1", "dane-server-auth"),  # DANE-TA: not usable
         ("_25._tcp.danedual", "3 1 1", "dane-dual"),
@@ -43,6 +46,8 @@ DANE_CLIENT_MX = {
     "dane25": ["dane25.secure.test."],
     "daneclient": ["daneclient.secure.test."],
     "danecert": ["danecert.secure.test."],
+    "danefullcert": ["danefullcert.secure.test."],
+    "danefullkey": ["danefullkey.secure.test."],
     "danewrong": ["danewrong.secure.test."],
     "daneta": ["daneta.secure.test."],
     "danedual": ["danedual.secure.test."],

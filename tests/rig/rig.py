@@ -162,7 +162,7 @@ class Rig:
 
         self.tlsa_records = {
             zone: [
-                (owner, params, self.ca.tlsa_digest(handle, params.split()[1]))
+                (owner, params, self.ca.tlsa_data(handle, *params.split()[1:]))
                 for owner, params, handle in records
             ]
             for zone, records in DANE_TLSA.items()
