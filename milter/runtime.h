@@ -7,11 +7,11 @@
 #include <memory>
 #include <string_view>
 
-#include "mtls/authenticator.h"
 #include "base/logger.h"
+#include "fingerprint_store.h"
+#include "mtls/authenticator.h"
 #include "mtls/metrics.h"
 #include "options/settings.h"
-#include "fingerprint_store.h"
 
 namespace mtls::milter {
 
@@ -30,8 +30,7 @@ struct Runtime {
             std::shared_ptr<FingerprintStore> sessions_in = nullptr)
         : settings(std::move(settings_in)),
           resolver(resolver_in),
-          authenticator(std::move(resolver_in), AuthenticatorSettings{settings.client_mx_type, settings.dns_timeout,
-                                                                      settings.verdict, settings.dane}),
+          authenticator(std::move(resolver_in), settings.authenticator),
           logger(std::move(logger_in)),
           metrics(std::move(metrics_in)),
           sessions(std::move(sessions_in)) {}
