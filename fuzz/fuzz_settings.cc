@@ -47,8 +47,7 @@ struct ConfigFile {
 const po::options_description& file_options() {
     static const po::options_description description = [] {
         po::options_description options;
-        add_setting_options(options, OptionScope::engine);
-        add_setting_options(options, OptionScope::daemon);
+        add_options(options, setting_specs());
         return options;
     }();
     return description;
@@ -56,14 +55,15 @@ const po::options_description& file_options() {
 
 void check_settings(const Settings& settings, std::string_view input) {
     FUZZ_CHECK(is_token(settings.authserv_id), input);
-    FUZZ_CHECK(settings.client_mx_type != 0 && settings.client_mx_type != 41, input);
-    FUZZ_CHECK(settings.client_mx_type < 128 || settings.client_mx_type > 255, input);
-    FUZZ_CHECK(settings.dns_timeout.count() >= 100 && settings.dns_timeout.count() <= 60000, input);
-    FUZZ_CHECK(settings.umask <= 0777, input);
-    FUZZ_CHECK(settings.socket.empty() || settings.socket.starts_with("unix:") ||
-                   settings.socket.starts_with("local:") || settings.socket.starts_with("inet:") ||
-                   settings.socket.starts_with("inet6:"),
+    FUZZ_CHECK(settings.authenticator.client_mx_type != 0 && settings.authenticator.client_mx_type != 41, input);
+    FUZZ_CHECK(settings.authenticator.client_mx_type < 128 || settings.authenticator.client_mx_type > 255, input);
+    FUZZ_CHECK(settings.authenticator.dns_timeout.count() >= 100 && settings.authenticator.dns_timeout.count() <= 60000,
                input);
+    FUZZ_CHECK(settings.umask <= 0777, input);
+    // The socket round-trips through libmilter's form and the one parser.
+    const auto socket = to_milter_connection(settings.socket);
+    const auto again = parse_listen_address(socket);
+    FUZZ_CHECK(socket == "unix:" || (again && to_milter_connection(*again) == socket), input);
     // Round trip of the ignore-hosts list through its own text form.
     const auto hosts = HostList::parse(settings.ignore_hosts.to_string());
     FUZZ_CHECK(hosts && hosts->to_string() == settings.ignore_hosts.to_string(), input);
@@ -81,8 +81,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     try {
         load_config_file(file.path, file_options(), variables);
         po::notify(variables);
-        check_settings(settings_from(variables, false), input);  // as mtls-check reads it
-        check_settings(settings_from(variables, true), input);   // as mtls-milter does
+        check_settings(settings_from(variables, kCheck), input);   // as mtls-check reads it
+        check_settings(settings_from(variables, kMilter), input);  // as mtls-milter does
     } catch (const SettingsError& error) {
         FUZZ_CHECK(std::string_view(error.what()).size() > 0, input);
     } catch (const po::error& error) {

@@ -50,7 +50,7 @@ Status Connection::connect(std::optional<IpAddress> client, std::uint16_t client
     if (client) {
         client_address_ = client->to_string();
         if (client_port != 0) {
-            endpoint_ = ClientEndpoint{*client, client_port};
+            endpoint_ = Endpoint{*client, client_port};
         }
         if (runtime_->settings.ignore_hosts.contains(*client)) {
             return Status::accept;  // the whole connection: no check, no header change
@@ -117,7 +117,7 @@ void Connection::add_policy_fingerprints(MtaSession& mta, MessageState& message)
         const auto address = mta.macro("{client_addr}");
         const auto port = mta.macro("{client_port}");
         if (address && port) {
-            endpoint_ = ClientEndpoint::parse(*address, *port);
+            endpoint_ = Endpoint::parse(*address, *port);
         }
     }
     if (!endpoint_) {

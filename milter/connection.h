@@ -87,7 +87,7 @@ private:
     std::shared_ptr<const Runtime> runtime_;
     bool headers_need_no_reply_;
     std::string client_address_ = "unknown";
-    std::optional<ClientEndpoint> endpoint_;  // for the policy channel
+    std::optional<Endpoint> endpoint_;  // for the policy channel
     StoreClock::time_point connected_at_ = StoreClock::now();
     std::string helo_;
     bool helo_under_tls_ = false;  // said after STARTTLS

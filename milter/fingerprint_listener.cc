@@ -43,11 +43,7 @@ bool would_block() {
 }  // namespace
 
 std::string listen_address_text(const ListenAddress& address) {
-    if (!address.unix_path.empty()) {
-        return "unix:" + address.unix_path;
-    }
-    const bool v4 = address.inet.address.family() == IpAddress::Family::v4;
-    return fmt::format("{}:{}@{}", v4 ? "inet" : "inet6", address.inet.port, address.inet.address.to_string());
+    return to_milter_connection(address);
 }
 
 std::vector<std::string> policy_socket_problems(const ListenAddress& address) {
@@ -359,9 +355,9 @@ void FingerprintListener::handle(Client& client, const PolicyRequest& request) {
     if (tls.fingerprints.empty()) {
         return;  // no client certificate: the usual case, nothing to say
     }
-    std::optional<ClientEndpoint> endpoint;
+    std::optional<Endpoint> endpoint;
     if (tls.client) {
-        endpoint = ClientEndpoint::parse(tls.client->address, tls.client->port);
+        endpoint = Endpoint::parse(tls.client->address, tls.client->port);
     }
     if (!endpoint) {
         if (!client.warned_client) {

@@ -1,6 +1,5 @@
 #include "fingerprint_store.h"
 
-#include <charconv>
 #include <string>
 
 namespace mtls::milter {
@@ -9,49 +8,7 @@ namespace {
 constexpr std::string_view kExpired = "expired";
 constexpr std::string_view kEvicted = "evicted: policy-max-sessions reached";
 
-bool starts_with_ipv6_tag(std::string_view text) {
-    constexpr std::string_view kTag = "ipv6:";
-    if (text.size() < kTag.size()) {
-        return false;
-    }
-    for (std::size_t i = 0; i < kTag.size(); ++i) {
-        const char c = text[i];
-        const char lower = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-        if (lower != kTag[i]) {
-            return false;
-        }
-    }
-    return true;
-}
-
 }  // namespace
-
-std::optional<ClientEndpoint> ClientEndpoint::parse(std::string_view address, std::string_view port) {
-    // Only with the tag removed do "IPv6:2001:db8::1" and "2001:db8::1" name
-    // the same connection; IpAddress::parse then canonicalises the spelling.
-    if (starts_with_ipv6_tag(address)) {
-        address.remove_prefix(5);
-        if (address.find('.') != std::string_view::npos && address.find(':') == std::string_view::npos) {
-            return std::nullopt;  // "IPv6:192.0.2.1" is no IPv6 address
-        }
-    }
-    const auto ip = IpAddress::parse(address);
-    // Digits only: from_chars would accept neither sign nor space, but says
-    // nothing about trailing junk unless we check where it stopped.
-    if (!ip || port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos) {
-        return std::nullopt;
-    }
-    unsigned value = 0;
-    const auto [end, error] = std::from_chars(port.data(), port.data() + port.size(), value);
-    if (error != std::errc() || end != port.data() + port.size() || value == 0 || value > 65535) {
-        return std::nullopt;
-    }
-    return ClientEndpoint{*ip, static_cast<std::uint16_t>(value)};
-}
-
-bool ClientEndpoint::operator==(const ClientEndpoint& other) const {
-    return address.family() == other.address.family() && address.bytes() == other.address.bytes() && port == other.port;
-}
 
 FingerprintStore::FingerprintStore(Limits limits, UnclaimedHandler on_unclaimed)
     : limits_(limits), on_unclaimed_(std::move(on_unclaimed)) {
@@ -77,7 +34,7 @@ std::size_t FingerprintStore::KeyHash::operator()(const Key& key) const noexcept
     return hash;
 }
 
-FingerprintStore::Key FingerprintStore::key_of(const ClientEndpoint& client) {
+FingerprintStore::Key FingerprintStore::key_of(const Endpoint& client) {
     return Key{client.address.bytes(), client.address.family() == IpAddress::Family::v6, client.port};
 }
 
@@ -110,8 +67,7 @@ void FingerprintStore::report(const std::vector<Dropped>& dropped) const {
     }
 }
 
-void FingerprintStore::record(const ClientEndpoint& client, const Fingerprints& fingerprints,
-                              StoreClock::time_point now) {
+void FingerprintStore::record(const Endpoint& client, const Fingerprints& fingerprints, StoreClock::time_point now) {
     std::vector<Dropped> dropped;
     {
         const std::lock_guard lock(mutex_);
@@ -134,7 +90,7 @@ void FingerprintStore::record(const ClientEndpoint& client, const Fingerprints& 
     report(dropped);
 }
 
-std::optional<Fingerprints> FingerprintStore::find(const ClientEndpoint& client, StoreClock::time_point since,
+std::optional<Fingerprints> FingerprintStore::find(const Endpoint& client, StoreClock::time_point since,
                                                    StoreClock::time_point now) {
     std::vector<Dropped> dropped;
     std::optional<Fingerprints> found;
@@ -153,7 +109,7 @@ std::optional<Fingerprints> FingerprintStore::find(const ClientEndpoint& client,
     return found;
 }
 
-void FingerprintStore::forget(const ClientEndpoint& client, StoreClock::time_point since) {
+void FingerprintStore::forget(const Endpoint& client, StoreClock::time_point since) {
     const std::lock_guard lock(mutex_);
     const auto entry = entries_.find(key_of(client));
     if (entry != entries_.end() && entry->second.recorded >= since) {

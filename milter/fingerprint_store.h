@@ -20,23 +20,12 @@
 #include <vector>
 
 #include "base/ip_address.h"
+#include "server/listen_address.h"
 #include "tls/fingerprint.h"
 
 namespace mtls::milter {
 
 using StoreClock = std::chrono::steady_clock;
-
-struct ClientEndpoint {
-    IpAddress address;
-    std::uint16_t port = 0;
-
-    // From text as Postfix writes it in either channel ("192.0.2.1",
-    // "2001:db8::1", "IPv6:2001:db8::1"; port "54321"). std::nullopt for
-    // anything else, including port 0.
-    static std::optional<ClientEndpoint> parse(std::string_view address, std::string_view port);
-    // Not defaulted: IpAddress has no operator== of its own.
-    bool operator==(const ClientEndpoint& other) const;
-};
 
 class FingerprintStore {
 public:
@@ -46,22 +35,21 @@ public:
     };
     // Called (outside the store's lock) for each entry dropped because it
     // expired or was evicted before any milter connection claimed it.
-    using UnclaimedHandler = std::function<void(const ClientEndpoint&, std::string_view why)>;
+    using UnclaimedHandler = std::function<void(const Endpoint&, std::string_view why)>;
 
     explicit FingerprintStore(Limits limits, UnclaimedHandler on_unclaimed = {});
 
     // The policy channel saw these fingerprints on this connection (a later
     // request for the same connection replaces them).
-    void record(const ClientEndpoint& client, const Fingerprints& fingerprints, StoreClock::time_point now);
+    void record(const Endpoint& client, const Fingerprints& fingerprints, StoreClock::time_point now);
 
     // The fingerprints recorded for this client at or after `since` (when the
     // milter connection began) and not yet expired. Marks the entry claimed.
-    std::optional<Fingerprints> find(const ClientEndpoint& client, StoreClock::time_point since,
-                                     StoreClock::time_point now);
+    std::optional<Fingerprints> find(const Endpoint& client, StoreClock::time_point since, StoreClock::time_point now);
 
     // The milter connection ended: its entry (if recorded at or after
     // `since`) is dropped.
-    void forget(const ClientEndpoint& client, StoreClock::time_point since);
+    void forget(const Endpoint& client, StoreClock::time_point since);
 
     [[nodiscard]] std::size_t size() const;
 
@@ -76,18 +64,18 @@ private:
         std::size_t operator()(const Key& key) const noexcept;
     };
     struct Entry {
-        ClientEndpoint client;
+        Endpoint client;
         Fingerprints fingerprints;
         StoreClock::time_point recorded;
         bool claimed = false;
         std::list<Key>::iterator position;  // in order_
     };
     struct Dropped {
-        ClientEndpoint client;
+        Endpoint client;
         std::string_view why;
     };
 
-    static Key key_of(const ClientEndpoint& client);
+    static Key key_of(const Endpoint& client);
     // Under mutex_: removes expired entries from the oldest end.
     void expire_locked(StoreClock::time_point now, std::vector<Dropped>& dropped);
     void erase_locked(std::unordered_map<Key, Entry, KeyHash>::iterator entry);

@@ -75,24 +75,23 @@ void block_stop_signals() {
 }
 
 std::string endpoint_text(const Settings& settings) {
-    if (!settings.metrics) {
-        return "off";
-    }
-    return fmt::format("{}:{}", settings.metrics->address.to_string(), settings.metrics->port);
+    return settings.metrics ? to_string(*settings.metrics) : "off";
 }
 
 std::string policy_socket_text(const Settings& settings) {
     const auto& socket = settings.policy_channel.socket;
-    return socket ? listen_address_text(*socket) : "off";
+    return socket ? to_milter_connection(*socket) : "off";
 }
 
 std::string describe(const Settings& settings) {
+    const auto& engine = settings.authenticator;
     return fmt::format(
         "socket={} authserv-id={} client-mx-type={} dns-timeout={}ms require-dnssec={} allow-wildcards={} "
         "on-fail={} on-temperror={} ignore-hosts=[{}] skip-authenticated={} metrics={} policy-socket={}",
-        escape_for_log(settings.socket), settings.authserv_id, settings.client_mx_type, settings.dns_timeout.count(),
-        settings.verdict.require_dnssec ? "yes" : "no", settings.verdict.allow_wildcards ? "yes" : "no",
-        to_string(settings.policy.on_fail), to_string(settings.policy.on_temperror), settings.ignore_hosts.to_string(),
+        escape_for_log(to_milter_connection(settings.socket)), settings.authserv_id, engine.client_mx_type,
+        engine.dns_timeout.count(), engine.verdict.require_dnssec ? "yes" : "no",
+        engine.verdict.allow_wildcards ? "yes" : "no", to_string(settings.policy.on_fail),
+        to_string(settings.policy.on_temperror), settings.ignore_hosts.to_string(),
         settings.skip_authenticated ? "yes" : "no", endpoint_text(settings),
         escape_for_log(policy_socket_text(settings)));
 }
@@ -105,37 +104,33 @@ void log_to_current_runtime(Severity severity, std::string_view text) {
     }
 }
 
+// The option texts of a reload with the running text put back for each
+// option that only takes effect at start-up (Stage::start in
+// core/options/setting_options.cc), and a warning for each that changed.
+std::vector<std::string> keep_start_options(std::vector<std::string> next, const std::vector<std::string>& running,
+                                            Logger& logger) {
+    const auto specs = setting_specs_for(kMilter);
+    for (std::size_t i = 0; i < specs.size() && i < next.size() && i < running.size(); ++i) {
+        if (specs[i].stage == Stage::start && next[i] != running[i]) {
+            logger.log(Severity::warning,
+                       fmt::format("reload: {} changes only at restart; keeping the running value", specs[i].name));
+            next[i] = running[i];
+        }
+    }
+    return next;
+}
+
 // Re-reads the command line and config file. Options that only take effect
 // at start-up are reported, not silently ignored; a bad config keeps the old.
-void reload(const std::vector<std::string>& arguments) {
+void reload(const std::vector<std::string>& arguments, std::vector<std::string>& running_texts) {
     const auto current = current_runtime();
     notify_service_manager("RELOADING=1");
     try {
-        auto next = parse_command_line(arguments).settings;
-        const Settings& now = current->settings;
-        const auto keep = [&](auto Settings::*field, std::string_view name, bool changed) {
-            if (changed) {
-                current->logger->log(
-                    Severity::warning,
-                    fmt::format("reload: {} changes only at restart; keeping the running value", name));
-            }
-            next.*field = now.*field;
-        };
-        keep(&Settings::socket, "socket", next.socket != now.socket);
-        keep(&Settings::user, "user", next.user != now.user);
-        keep(&Settings::pidfile, "pidfile", next.pidfile != now.pidfile);
-        keep(&Settings::umask, "umask", next.umask != now.umask);
-        keep(&Settings::foreground, "foreground", next.foreground != now.foreground);
-        keep(&Settings::metrics, "metrics", endpoint_text(next) != endpoint_text(now));
-        // The policy socket and its session store live as long as the process.
-        // Compared before the first keep() puts the running values back.
-        const bool lifetime_changed = next.policy_channel.lifetime != now.policy_channel.lifetime;
-        const bool max_sessions_changed = next.policy_channel.max_sessions != now.policy_channel.max_sessions;
-        keep(&Settings::policy_channel, "policy-socket", policy_socket_text(next) != policy_socket_text(now));
-        keep(&Settings::policy_channel, "policy-lifetime", lifetime_changed);
-        keep(&Settings::policy_channel, "policy-max-sessions", max_sessions_changed);
+        auto texts = keep_start_options(parse_command_line(arguments).option_texts, running_texts, *current->logger);
+        const auto next = settings_from_texts(kMilter, texts);
         auto runtime = make_runtime(next, current.get(), log_to_current_runtime);
         install_runtime(runtime);
+        running_texts = std::move(texts);
         runtime->logger->log(Severity::info, "reloaded: " + describe(next));
     } catch (const std::exception& error) {
         current->logger->log(Severity::error, fmt::format("reload failed, keeping the running configuration: {}",
@@ -159,7 +154,9 @@ void drain(Logger& logger) {
     }
 }
 
-int serve(const Settings& settings, const std::vector<std::string>& arguments) {
+int serve(const CommandLine& command, const std::vector<std::string>& arguments) {
+    const Settings& settings = command.settings;
+    auto running_texts = command.option_texts;
     auto logger = std::make_shared<Logger>(logger_settings_for(settings));
     std::unique_ptr<StartupReport> report;
     try {
@@ -178,13 +175,13 @@ int serve(const Settings& settings, const std::vector<std::string>& arguments) {
         auto runtime = make_runtime(settings, nullptr, log_to_current_runtime);
         logger = runtime->logger;  // one Logger for the same settings, not two
         install_runtime(std::move(runtime));
-        if (smfi_setconn(const_cast<char*>(settings.socket.c_str())) != MI_SUCCESS ||  // NOLINT: C API
-            !register_filter()) {
-            throw std::runtime_error(fmt::format("cannot set up the milter on {}", settings.socket));
+        auto connection = to_milter_connection(settings.socket);
+        if (smfi_setconn(connection.data()) != MI_SUCCESS || !register_filter()) {
+            throw std::runtime_error(fmt::format("cannot set up the milter on {}", connection));
         }
         umask(settings.umask);
         if (smfi_opensocket(true) != MI_SUCCESS) {
-            throw std::runtime_error(fmt::format("cannot listen on {}", settings.socket));
+            throw std::runtime_error(fmt::format("cannot listen on {}", connection));
         }
         disable_nagle_on_listening_sockets();
         std::optional<MetricsServer> metrics_server;
@@ -219,7 +216,7 @@ int serve(const Settings& settings, const std::vector<std::string>& arguments) {
                 break;
             }
             if (g_reload_requested.exchange(false) && !g_milter_stopped) {
-                reload(arguments);
+                reload(arguments, running_texts);
             }
         }
         notify_service_manager("STOPPING=1");
@@ -262,7 +259,7 @@ int main(int argc, char** argv) {
     }
     if (command.check_config) {
         const Settings& settings = command.settings;
-        auto problems = startup_problems(settings.user, settings.socket, settings.pidfile);
+        auto problems = startup_problems(settings.user, to_milter_connection(settings.socket), settings.pidfile);
         if (settings.policy_channel.socket) {
             for (auto& problem : policy_socket_problems(*settings.policy_channel.socket)) {
                 problems.push_back(std::move(problem));
@@ -283,5 +280,5 @@ int main(int argc, char** argv) {
         std::printf("mtls-milter: configuration OK\n");
         return 0;
     }
-    return serve(command.settings, arguments);
+    return serve(command, arguments);
 }

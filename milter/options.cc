@@ -6,24 +6,44 @@
 namespace po = boost::program_options;
 
 namespace mtls::milter {
+namespace {
+
+constexpr std::array<OptionSpec, 3> kCommands = {{
+    {.name = "help", .type = ValueType::command, .help = "Print this help and exit.", .in_config = false},
+    {.name = "version", .type = ValueType::command, .help = "Print the version and exit.", .in_config = false},
+    {.name = "check-config",
+     .type = ValueType::command,
+     .help = "Validate every option and the resolver setup, then exit.",
+     .in_config = false},
+}};
+
+}  // namespace
+
+std::span<const OptionSpec> command_options() {
+    return kCommands;
+}
+
+po::options_description milter_setting_options() {
+    po::options_description description("Options");
+    add_options(description, std::span(&kConfigOption, 1));
+    add_options(description, setting_specs_for(kMilter));
+    return description;
+}
 
 CommandLine parse_command_line(const std::vector<std::string>& arguments) {
-    po::options_description settings_options("Options");
-    add_setting_options(settings_options, OptionScope::engine);
-    add_setting_options(settings_options, OptionScope::daemon);
+    const auto settings_options = milter_setting_options();
     po::options_description commands("Commands");
-    commands.add_options()("help", "Print this help and exit.")("version", "Print the version and exit.")(
-        "check-config", "Validate every option and the resolver setup, then exit.");
+    add_options(commands, kCommands);
     po::options_description all;
     all.add(settings_options).add(commands);
 
-    CommandLine command;
     po::variables_map variables;
-    po::store(po::command_line_parser(arguments).options(all).run(), variables);
+    po::store(po::command_line_parser(join_boolean_values(arguments, setting_specs())).options(all).run(), variables);
     if (variables.count("config") != 0U) {
         load_config_file(variables["config"].as<std::string>(), settings_options, variables);
     }
     po::notify(variables);
+    CommandLine command;
     command.help = variables.count("help") != 0U;
     command.version = variables.count("version") != 0U;
     command.check_config = variables.count("check-config") != 0U;
@@ -32,7 +52,8 @@ CommandLine parse_command_line(const std::vector<std::string>& arguments) {
         text << "Usage: mtls-milter [--config FILE] [--name value]...\n\n" << all << '\n';
         command.help_text = text.str();
     } else if (!command.version) {
-        command.settings = settings_from(variables, true);
+        command.option_texts = option_texts(variables, kMilter);
+        command.settings = settings_from_texts(kMilter, command.option_texts);
     }
     return command;
 }

@@ -28,8 +28,8 @@ std::shared_ptr<const Runtime> make_runtime(const Settings& settings, const Runt
         sessions = previous->sessions;
     } else if (settings.policy_channel.socket) {
         const FingerprintStore::Limits limits{settings.policy_channel.max_sessions, settings.policy_channel.lifetime};
-        sessions = std::make_shared<FingerprintStore>(
-            limits, [current_log](const ClientEndpoint& client, std::string_view why) {
+        sessions =
+            std::make_shared<FingerprintStore>(limits, [current_log](const Endpoint& client, std::string_view why) {
                 current_log(Severity::info, fmt::format("policy channel: fingerprints for client={} port={} "
                                                         "never reached a milter connection ({})",
                                                         client.address.to_string(), client.port, why));

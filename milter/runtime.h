@@ -30,8 +30,7 @@ struct Runtime {
             std::shared_ptr<FingerprintStore> sessions_in = nullptr)
         : settings(std::move(settings_in)),
           resolver(resolver_in),
-          authenticator(std::move(resolver_in), AuthenticatorSettings{settings.client_mx_type, settings.dns_timeout,
-                                                                      settings.verdict, settings.dane}),
+          authenticator(std::move(resolver_in), settings.authenticator),
           logger(std::move(logger_in)),
           metrics(std::move(metrics_in)),
           sessions(std::move(sessions_in)) {}

@@ -8,7 +8,7 @@
 #include <string>
 #include <thread>
 
-#include "options/settings.h"
+#include "server/listen_address.h"
 
 namespace mtls::server {
 

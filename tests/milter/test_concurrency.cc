@@ -301,8 +301,8 @@ std::shared_ptr<const Runtime> make_test_runtime(std::shared_ptr<Resolver> resol
                                                  std::chrono::milliseconds dns_timeout) {
     Settings settings;
     settings.authserv_id = "mx.example.net";
-    settings.client_mx_type = kClientMxType;
-    settings.dns_timeout = dns_timeout;
+    settings.authenticator.client_mx_type = kClientMxType;
+    settings.authenticator.dns_timeout = dns_timeout;
     settings.syslog = false;
     LoggerSettings logging;
     logging.syslog = false;

@@ -62,7 +62,7 @@ struct Harness {
 
     Harness() {
         settings.authserv_id = "mx.example.net";
-        settings.dns_timeout = std::chrono::milliseconds(50);
+        settings.authenticator.dns_timeout = std::chrono::milliseconds(50);
         settings.ignore_hosts = HostList::parse("127.0.0.0/8, ::1").value();
         settings.syslog = false;
         resolver->script("example.org", records_answer({{10, "out1.example.org"}}));
@@ -337,7 +337,7 @@ struct PolicyHarness : Harness {
     void record(std::string_view address, std::uint16_t port) {
         Fingerprints fingerprints;
         fingerprints.public_key = key;
-        sessions->record(ClientEndpoint{*IpAddress::parse(address), port}, fingerprints, StoreClock::now());
+        sessions->record(Endpoint{*IpAddress::parse(address), port}, fingerprints, StoreClock::now());
     }
 
     std::string header() const {

@@ -211,8 +211,7 @@ TEST_CASE("policy server: many requests on one unix connection, all DUNNO, finge
         send_all(client, request("192.0.2.7", "54321", kSha256, kSha256Key));
         CHECK(receive(client, kDunno.size()) == kDunno);
         // Recorded before the answer was sent.
-        CHECK(store->find(*ClientEndpoint::parse("192.0.2.7", "54321"), since, StoreClock::now()) ==
-              expected_fingerprints());
+        CHECK(store->find(*Endpoint::parse("192.0.2.7", "54321"), since, StoreClock::now()) == expected_fingerprints());
 
         // Two more in one write, one of them for an IPv6 client, and one in
         // pieces: one answer each, in order.
@@ -224,7 +223,7 @@ TEST_CASE("policy server: many requests on one unix connection, all DUNNO, finge
         send_all(client, split.substr(100));
         CHECK(receive(client, kDunno.size()) == kDunno);
 
-        const auto v6 = store->find(*ClientEndpoint::parse("IPv6:2001:db8::25", "1025"), since, StoreClock::now());
+        const auto v6 = store->find(*Endpoint::parse("IPv6:2001:db8::25", "1025"), since, StoreClock::now());
         REQUIRE(v6);
         CHECK_FALSE(v6->certificate);
         CHECK(v6->public_key == parse_sha256_fingerprint(kSha256Key));
@@ -320,7 +319,7 @@ TEST_CASE("policy server: a protocol error closes that client only", "[policy_se
     CHECK(wait_for_clients(server, 1));
     send_all(good, request("192.0.2.2", "2", kSha256, kSha256Key));
     CHECK(receive(good, kDunno.size()) == kDunno);
-    CHECK(store->find(*ClientEndpoint::parse("192.0.2.2", "2"), {}, StoreClock::now()) == expected_fingerprints());
+    CHECK(store->find(*Endpoint::parse("192.0.2.2", "2"), {}, StoreClock::now()) == expected_fingerprints());
 }
 
 TEST_CASE("policy server: connections beyond max_clients are closed at once", "[policy_server]") {

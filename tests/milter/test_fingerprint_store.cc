@@ -17,8 +17,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-ClientEndpoint endpoint(std::string_view address, std::string_view port) {
-    const auto parsed = ClientEndpoint::parse(address, port);
+Endpoint endpoint(std::string_view address, std::string_view port) {
+    const auto parsed = Endpoint::parse(address, port);
     REQUIRE(parsed);
     return *parsed;
 }
@@ -37,7 +37,7 @@ struct Unclaimed {
     std::vector<std::string> seen;  // "address port why"
 
     FingerprintStore::UnclaimedHandler handler() {
-        return [this](const ClientEndpoint& client, std::string_view why) {
+        return [this](const Endpoint& client, std::string_view why) {
             const std::lock_guard lock(mutex);
             seen.push_back(client.address.to_string() + " " + std::to_string(client.port) + " " + std::string(why));
         };
@@ -76,7 +76,7 @@ TEST_CASE("client endpoints as Postfix writes them", "[session_store]") {
              {std::string("192.0.2.1\0", 10), "25"},
          }) {
         INFO(address << " / " << port);
-        CHECK_FALSE(ClientEndpoint::parse(address, port));
+        CHECK_FALSE(Endpoint::parse(address, port));
     }
 }
 
@@ -172,9 +172,8 @@ TEST_CASE("the unclaimed handler runs outside the store's lock", "[session_store
     // A handler that calls back into the store would deadlock under the lock.
     std::shared_ptr<FingerprintStore> store;
     std::size_t size_seen = 99;
-    store =
-        std::make_shared<FingerprintStore>(FingerprintStore::Limits{1, 3600s},
-                                           [&](const ClientEndpoint&, std::string_view) { size_seen = store->size(); });
+    store = std::make_shared<FingerprintStore>(FingerprintStore::Limits{1, 3600s},
+                                               [&](const Endpoint&, std::string_view) { size_seen = store->size(); });
     store->record(endpoint("192.0.2.1", "1"), fingerprints(1), t0);
     store->record(endpoint("192.0.2.1", "2"), fingerprints(2), t0 + 1s);
     CHECK(size_seen == 1);
@@ -182,7 +181,7 @@ TEST_CASE("the unclaimed handler runs outside the store's lock", "[session_store
 
 TEST_CASE("the session store under concurrent use", "[session_store]") {
     std::atomic<int> reported{0};
-    FingerprintStore store({500, 3600s}, [&](const ClientEndpoint&, std::string_view) { ++reported; });
+    FingerprintStore store({500, 3600s}, [&](const Endpoint&, std::string_view) { ++reported; });
     constexpr int kThreads = 8;
     constexpr int kPerThread = 2000;
     std::atomic<int> found{0};
@@ -192,7 +191,7 @@ TEST_CASE("the session store under concurrent use", "[session_store]") {
         threads.emplace_back([&, t] {
             for (int i = 0; i < kPerThread; ++i) {
                 // No Catch2 assertions in these threads: Catch2 v2 is not thread-safe.
-                const auto client = *ClientEndpoint::parse("192.0.2." + std::to_string(t + 1), std::to_string(i + 1));
+                const auto client = *Endpoint::parse("192.0.2." + std::to_string(t + 1), std::to_string(i + 1));
                 store.record(client, fingerprints(static_cast<std::uint8_t>(t)), StoreClock::now());
                 if (store.find(client, start, StoreClock::now()) == fingerprints(static_cast<std::uint8_t>(t))) {
                     ++found;

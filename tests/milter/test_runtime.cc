@@ -8,11 +8,11 @@
 
 #include "runtime.h"
 
+using mtls::Endpoint;
 using mtls::IpAddress;
 using mtls::ListenAddress;
 using mtls::Settings;
 using mtls::Severity;
-using mtls::milter::ClientEndpoint;
 using mtls::milter::make_runtime;
 using mtls::milter::StoreClock;
 
@@ -45,9 +45,9 @@ TEST_CASE("the session store outlives its Runtime and logs unclaimed entries thr
     const auto t0 = StoreClock::now();
     mtls::Fingerprints fingerprints;
     fingerprints.public_key = mtls::Sha256Digest{};
-    second->sessions->record(ClientEndpoint{*IpAddress::parse("192.0.2.7"), 40001}, fingerprints, t0);
+    second->sessions->record(Endpoint{*IpAddress::parse("192.0.2.7"), 40001}, fingerprints, t0);
     // A later record expires the first, which no milter connection claimed.
-    second->sessions->record(ClientEndpoint{*IpAddress::parse("192.0.2.8"), 40002}, fingerprints,
+    second->sessions->record(Endpoint{*IpAddress::parse("192.0.2.8"), 40002}, fingerprints,
                              t0 + std::chrono::seconds(61));
     REQUIRE(lines.size() == 1);
     CHECK(lines[0].first == Severity::info);

@@ -29,7 +29,7 @@ bool contains(const std::string& text, const std::string& needle) {
 
 TEST_CASE("mtls-milter.conf(5) documents every option with its default") {
     const auto page = read_source_file("man/mtls-milter.conf.5");
-    for (const auto& option : kOptions) {
+    for (const auto& option : setting_specs()) {
         const std::string name(option.name);
         INFO(name);
         CHECK(contains(page, ".BI \"" + name + " = \""));
@@ -41,7 +41,7 @@ TEST_CASE("mtls-milter.conf(5) documents every option with its default") {
 
 TEST_CASE("README's option table lists every option with its default") {
     const auto readme = read_source_file("README.md");
-    for (const auto& option : kOptions) {
+    for (const auto& option : setting_specs()) {
         const std::string name(option.name);
         INFO(name);
         const auto row = readme.find("| `" + name + "` |");
@@ -56,7 +56,7 @@ TEST_CASE("README's option table lists every option with its default") {
 
 TEST_CASE("the sample config shows every option") {
     const auto sample = read_source_file("conf/mtls-milter.conf");
-    for (const auto& option : kOptions) {
+    for (const auto& option : setting_specs()) {
         const std::string name(option.name);
         INFO(name);
         CHECK(contains(sample, "\n#" + name + " ="));

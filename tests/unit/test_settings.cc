@@ -1,4 +1,4 @@
-// Settings: kOptions -> program_options -> validated Settings, from the
+// Settings: the option table (core/options/setting_options.cc) -> program_options -> validated Settings, from the
 // command line and a config file.
 #include <catch2/catch.hpp>
 
@@ -24,8 +24,8 @@ namespace {
 
 po::options_description all_options() {
     po::options_description description;
-    add_setting_options(description, OptionScope::engine);
-    add_setting_options(description, OptionScope::daemon);
+    add_options(description, std::span(&kConfigOption, 1));
+    add_options(description, setting_specs());
     return description;
 }
 
@@ -33,7 +33,8 @@ po::options_description all_options() {
 po::variables_map parse(const std::vector<std::string>& args) {
     const auto description = all_options();
     po::variables_map variables;
-    po::store(po::command_line_parser(args).options(description).run(), variables);
+    po::store(po::command_line_parser(join_boolean_values(args, setting_specs())).options(description).run(),
+              variables);
     if (variables.count("config") != 0U) {
         load_config_file(variables["config"].as<std::string>(), description, variables);
     }
@@ -42,7 +43,7 @@ po::variables_map parse(const std::vector<std::string>& args) {
 }
 
 Settings settings(const std::vector<std::string>& args, bool include_daemon = true) {
-    return settings_from(parse(args), include_daemon);
+    return settings_from(parse(args), include_daemon ? kMilter : kCheck);
 }
 
 // The message of the SettingsError thrown, or a failed test.
@@ -98,27 +99,24 @@ private:
 
 }  // namespace
 
-TEST_CASE("every kOptions entry is an option of its scope", "[settings]") {
+TEST_CASE("every option is an option of its programs", "[settings]") {
     po::options_description engine;
-    add_setting_options(engine, OptionScope::engine);
+    add_options(engine, setting_specs_for(kCheck));
     po::options_description daemon;
-    add_setting_options(daemon, OptionScope::daemon);
-    for (const auto& option : kOptions) {
+    add_options(daemon, setting_specs_for(kMilter));
+    for (const auto& option : setting_specs()) {
         const std::string name(option.name);
         INFO("option " << name);
-        const auto& own = option.scope == OptionScope::engine ? engine : daemon;
-        const auto& other = option.scope == OptionScope::engine ? daemon : engine;
-        CHECK(own.find_nothrow(name, false) != nullptr);
-        CHECK(other.find_nothrow(name, false) == nullptr);
+        CHECK((daemon.find_nothrow(name, false) != nullptr) == ((option.programs & kMilter) != 0U));
+        CHECK((engine.find_nothrow(name, false) != nullptr) == ((option.programs & kCheck) != 0U));
         CHECK_FALSE(option.help.empty());
-        CHECK_FALSE(option.value.empty());
+        CHECK_FALSE(option.placeholder.empty());
     }
-    CHECK(engine.find_nothrow("config", false) != nullptr);
-    CHECK(daemon.find_nothrow("config", false) == nullptr);
+    CHECK(kConfigOption.programs == (kMilter | kCheck));
 }
 
-TEST_CASE("every kOptions entry is accepted on the command line and in a config file", "[settings]") {
-    for (const auto& option : kOptions) {
+TEST_CASE("every option is accepted on the command line and in a config file", "[settings]") {
+    for (const auto& option : setting_specs()) {
         const std::string name(option.name);
         INFO("option " << name);
         const std::string value = option.default_value.empty() ? "x" : std::string(option.default_value);
@@ -130,8 +128,8 @@ TEST_CASE("every kOptions entry is accepted on the command line and in a config 
 
 TEST_CASE("the defaults", "[settings]") {
     const auto s = settings({});
-    CHECK(s.client_mx_type == 265);
-    CHECK(s.dns_timeout == 5000ms);
+    CHECK(s.authenticator.client_mx_type == 265);
+    CHECK(s.authenticator.dns_timeout == 5000ms);
     CHECK(s.policy.on_fail == Action::tag);
     CHECK(s.policy.on_temperror == Action::tag);
     CHECK(s.ignore_hosts.contains(ip("127.0.0.1")));
@@ -139,11 +137,11 @@ TEST_CASE("the defaults", "[settings]") {
     CHECK(s.ignore_hosts.contains(ip("::1")));
     CHECK_FALSE(s.ignore_hosts.contains(ip("192.0.2.1")));
     CHECK(s.skip_authenticated);
-    CHECK_FALSE(s.verdict.require_dnssec);
-    CHECK_FALSE(s.verdict.allow_wildcards);
+    CHECK_FALSE(s.authenticator.verdict.require_dnssec);
+    CHECK_FALSE(s.authenticator.verdict.allow_wildcards);
     CHECK(s.authserv_id == local_host_name());
     CHECK_FALSE(s.authserv_id.empty());
-    CHECK(s.socket == "unix:/run/mtls-milter/mtls-milter.sock");
+    CHECK(to_milter_connection(s.socket) == "unix:/run/mtls-milter/mtls-milter.sock");
     CHECK(s.unbound.trust_anchor_file == kDefaultTrustAnchor);
     CHECK(s.unbound.config_file.empty());
     CHECK_FALSE(s.log_json);
@@ -163,10 +161,10 @@ TEST_CASE("values from the command line", "[settings]") {
          "--skip-authenticated=no", "--log-format=json", "--syslog-facility=local3", "--umask=077",
          "--socket=inet:8891@127.0.0.1", "--foreground=on", "--user=mtls", "--pidfile=/run/mtls.pid"});
     CHECK(s.authserv_id == "mx.example.com");
-    CHECK(s.client_mx_type == 65280);
-    CHECK(s.dns_timeout == 2500ms);
-    CHECK(s.verdict.require_dnssec);
-    CHECK(s.verdict.allow_wildcards);
+    CHECK(s.authenticator.client_mx_type == 65280);
+    CHECK(s.authenticator.dns_timeout == 2500ms);
+    CHECK(s.authenticator.verdict.require_dnssec);
+    CHECK(s.authenticator.verdict.allow_wildcards);
     CHECK(s.policy.on_fail == Action::reject);
     CHECK(s.policy.on_temperror == Action::tempfail);
     CHECK(s.ignore_hosts.contains(ip("192.0.2.9")));
@@ -175,7 +173,7 @@ TEST_CASE("values from the command line", "[settings]") {
     CHECK(s.log_json);
     CHECK(s.syslog_facility == LOG_LOCAL3);
     CHECK(s.umask == 077);
-    CHECK(s.socket == "inet:8891@127.0.0.1");
+    CHECK(to_milter_connection(s.socket) == "inet:8891@127.0.0.1");
     CHECK(s.foreground);
     CHECK(s.user == "mtls");
     CHECK(s.pidfile == "/run/mtls.pid");
@@ -219,17 +217,22 @@ TEST_CASE("invalid values throw SettingsError naming the option", "[settings]") 
 }
 
 TEST_CASE("valid edge values", "[settings]") {
-    CHECK(settings({"--dns-timeout=60"}).dns_timeout == 60000ms);
-    CHECK(settings({"--dns-timeout=0.1"}).dns_timeout == 100ms);
-    CHECK(settings({"--dns-timeout=1"}).dns_timeout == 1000ms);
-    CHECK(settings({"--client-mx-type=1"}).client_mx_type == 1);
-    CHECK(settings({"--client-mx-type=65535"}).client_mx_type == 65535);
-    CHECK(settings({"--client-mx-type=256"}).client_mx_type == 256);
+    CHECK(settings({"--dns-timeout=60"}).authenticator.dns_timeout == 60000ms);
+    CHECK(settings({"--dns-timeout=0.1"}).authenticator.dns_timeout == 100ms);
+    CHECK(settings({"--dns-timeout=1"}).authenticator.dns_timeout == 1000ms);
+    CHECK(settings({"--client-mx-type=1"}).authenticator.client_mx_type == 1);
+    CHECK(settings({"--client-mx-type=65535"}).authenticator.client_mx_type == 65535);
+    CHECK(settings({"--client-mx-type=256"}).authenticator.client_mx_type == 256);
     CHECK(settings({"--umask=0"}).umask == 0);
     CHECK(settings({"--umask=777"}).umask == 0777);
-    CHECK(settings({"--socket=unix:/run/x.sock"}).socket == "unix:/run/x.sock");
-    CHECK(settings({"--socket=inet6:25@[::1]"}).socket == "inet6:25@[::1]");
-    CHECK(settings({"--socket=inet:65535@localhost"}).socket == "inet:65535@localhost");
+    CHECK(to_milter_connection(settings({"--socket=unix:/run/x.sock"}).socket) == "unix:/run/x.sock");
+    CHECK(to_milter_connection(settings({"--socket=local:/run/x.sock"}).socket) == "unix:/run/x.sock");
+    // libmilter reads the address with inet_pton: the brackets go.
+    CHECK(to_milter_connection(settings({"--socket=inet6:25@[::1]"}).socket) == "inet6:25@::1");
+    CHECK(to_milter_connection(settings({"--socket=inet:65535@127.0.0.1"}).socket) == "inet:65535@127.0.0.1");
+    // One listen-address parser for every socket (core/server/listen_address.h):
+    // a literal IP address, never a host name.
+    CHECK_THAT(settings_error({"--socket=inet:65535@localhost"}), Catch::Matchers::Contains("not a host name"));
     CHECK_FALSE(settings({}).metrics.has_value());
     const auto v4 = settings({"--metrics=127.0.0.1:9700"}).metrics;
     REQUIRE(v4.has_value());
@@ -243,19 +246,19 @@ TEST_CASE("valid edge values", "[settings]") {
 
 TEST_CASE("the engine scope alone ignores daemon options", "[settings]") {
     po::options_description engine;
-    add_setting_options(engine, OptionScope::engine);
+    add_options(engine, setting_specs_for(kCheck));
     po::variables_map variables;
     const std::vector<std::string> args = {"--authserv-id=mx.example.com", "--dns-timeout=3"};
     po::store(po::command_line_parser(args).options(engine).run(), variables);
-    const auto s = settings_from(variables, false);
+    const auto s = settings_from(variables, kCheck);
     CHECK(s.authserv_id == "mx.example.com");
-    CHECK(s.dns_timeout == 3000ms);
+    CHECK(s.authenticator.dns_timeout == 3000ms);
 
     // Engine options are still validated.
     po::variables_map bad;
     const std::vector<std::string> bad_args = {"--dns-timeout=99"};
     po::store(po::command_line_parser(bad_args).options(engine).run(), bad);
-    CHECK_THROWS_AS(settings_from(bad, false), SettingsError);
+    CHECK_THROWS_AS(settings_from(bad, kCheck), SettingsError);
 }
 
 TEST_CASE("a config file sets values, and the command line wins", "[settings]") {
@@ -269,14 +272,14 @@ TEST_CASE("a config file sets values, and the command line wins", "[settings]") 
 
     const auto from_file = settings({"--config", file.path()});
     CHECK(from_file.authserv_id == "mx.example.com");
-    CHECK(from_file.dns_timeout == 2000ms);
+    CHECK(from_file.authenticator.dns_timeout == 2000ms);
     CHECK(from_file.policy.on_fail == Action::reject);
-    CHECK(from_file.client_mx_type == 65000);
+    CHECK(from_file.authenticator.client_mx_type == 65000);
     CHECK(from_file.ignore_hosts.contains(ip("2001:db8::1")));
     CHECK_FALSE(from_file.ignore_hosts.contains(ip("127.0.0.1")));
 
     const auto overridden = settings({"--config", file.path(), "--dns-timeout=7", "--on-fail=tempfail"});
-    CHECK(overridden.dns_timeout == 7000ms);
+    CHECK(overridden.authenticator.dns_timeout == 7000ms);
     CHECK(overridden.policy.on_fail == Action::tempfail);
     CHECK(overridden.authserv_id == "mx.example.com");  // untouched by the command line
 
@@ -342,7 +345,7 @@ TEST_CASE("config file text that looks like Boost's message placeholders is repo
 
 TEST_CASE("command-line errors are described without Boost's placeholder loop", "[settings]") {
     po::options_description description;
-    add_setting_options(description, OptionScope::engine);
+    add_options(description, setting_specs_for(kCheck));
     for (const std::vector<std::string>& args :
          {std::vector<std::string>{"--x%canonical_option%"}, std::vector<std::string>{"--dns-timeout"}}) {
         INFO(args.front());
@@ -356,4 +359,34 @@ TEST_CASE("command-line errors are described without Boost's placeholder loop", 
             CHECK(text.size() < 200);
         }
     }
+}
+
+TEST_CASE("a boolean option works bare, with a separate value, with = and in a config file", "[settings]") {
+    CHECK(settings({"--foreground"}).foreground);
+    CHECK(settings({"--foreground", "yes"}).foreground);
+    CHECK_FALSE(settings({"--foreground", "no"}).foreground);
+    CHECK_FALSE(settings({"--foreground=no"}).foreground);
+    CHECK_FALSE(settings({"--foreground", "off", "--syslog", "no"}).syslog);
+    // Bare, followed by another option: that option is not taken as the value.
+    const auto bare = settings({"--require-dnssec", "--dns-timeout=3"});
+    CHECK(bare.authenticator.verdict.require_dnssec);
+    CHECK(bare.authenticator.dns_timeout == 3000ms);
+    CHECK_FALSE(settings({"--skip-authenticated", "0"}).skip_authenticated);
+    CHECK_THAT(settings_error({"--foreground", "maybe"}), Catch::Matchers::Contains("foreground"));
+    const TempFile off("foreground = no\n");
+    CHECK_FALSE(settings({"--config", off.path()}).foreground);
+    const TempFile on("foreground = yes\n");
+    CHECK(settings({"--config", on.path()}).foreground);
+    CHECK_FALSE(settings({"--config", on.path(), "--foreground", "no"}).foreground);
+}
+
+TEST_CASE("every option has one stage, and the start-up options are those a reload keeps", "[settings]") {
+    std::vector<std::string> start;
+    for (const auto& option : setting_specs()) {
+        if (option.stage == Stage::start) {
+            start.emplace_back(option.name);
+        }
+    }
+    CHECK(start == std::vector<std::string>{"socket", "user", "umask", "pidfile", "foreground", "metrics",
+                                            "policy-socket", "policy-lifetime", "policy-max-sessions"});
 }

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "check_options.h"
 #include "dns/domain_name.h"
 #include "dns/tlsa_record.h"
 #include "dns/unbound_resolver.h"
@@ -22,6 +23,11 @@ using namespace mtls;
 namespace {
 
 constexpr int kExitUsage = 64;
+constexpr OptionSpec kHelpOption{.name = "help",
+                                 .type = ValueType::command,
+                                 .help = "Print this help and exit.",
+                                 .programs = kCheck,
+                                 .in_config = false};
 constexpr int kExitUnreadableCertificate = 1;  // --tlsa: there is nothing to print
 
 int exit_status(Result result) {
@@ -64,7 +70,7 @@ void print_usage(const po::options_description& visible) {
 // a file brings its own names and verification, so stating them as well
 // would leave it unclear which one the result is about.
 void check_combinations(const po::variables_map& variables, bool tlsa) {
-    const auto given = [&](const char* name) { return variables.count(name) != 0U && !variables[name].defaulted(); };
+    const auto given = [&](const char* name) { return option_given(variables, name); };
     if (given("cert")) {
         for (const char* stated : {"cert-name", "verified", "tls"}) {
             if (given(stated)) {
@@ -95,35 +101,58 @@ void check_combinations(const po::variables_map& variables, bool tlsa) {
     }
 }
 
+// The hosts of --host, canonical and each once.
+std::vector<std::string> canonical_hosts(const std::vector<std::string>& names) {
+    std::vector<std::string> hosts;
+    for (const auto& host : names) {
+        auto canonical = canonical_host_name(host);
+        if (!canonical) {
+            throw SettingsError(fmt::format("--host '{}': {}", escape_for_log(host), canonical.error()));
+        }
+        if (std::find(hosts.begin(), hosts.end(), *canonical) == hosts.end()) {
+            hosts.push_back(std::move(canonical).value());
+        }
+    }
+    return hosts;
+}
+
+std::vector<std::string> list_of(const po::variables_map& variables, const char* name) {
+    return variables.count(name) != 0U ? variables[name].as<std::vector<std::string>>() : std::vector<std::string>{};
+}
+
+Request request_from(const po::variables_map& variables) {
+    Request request;
+    const auto boolean = [&](const char* name) {
+        return parse_boolean(*find_option(check::check_options(), name), option_text(variables, name));
+    };
+    request.tlsa = boolean("tlsa");
+    check_combinations(variables, request.tlsa);
+    request.settings = settings_from(variables, kCheck);
+    request.mail_from = option_text(variables, "mail-from");
+    request.helo = option_text(variables, "helo");
+    request.cert_names = list_of(variables, "cert-name");
+    request.verified = boolean("verified");
+    request.tls = boolean("tls");
+    request.cert_file = option_text(variables, "cert");
+    request.chain.ca_file = option_text(variables, "ca-file");
+    request.chain.ca_path = option_text(variables, "ca-path");
+    request.hosts = canonical_hosts(list_of(variables, "host"));
+    return request;
+}
+
 std::optional<Request> parse(int argc, char** argv) {
     po::options_description visible("Options");
-    visible.add_options()("mail-from", po::value<std::string>()->value_name("ADDR"),
-                          "MAIL FROM address (\"<>\" for the null sender).")(
-        "helo", po::value<std::string>()->value_name("NAME")->default_value(""), "HELO/EHLO name.")(
-        "cert-name", po::value<std::vector<std::string>>()->value_name("NAME"),
-        "A DNS name of the client certificate (repeatable).")(
-        "verified", po::value<std::string>()->value_name("yes|no")->default_value("yes"),
-        "Whether the MTA verified the certificate chain.")(
-        "tls", po::value<std::string>()->value_name("yes|no")->default_value("yes"), "Whether the session used TLS.")(
-        "cert", po::value<std::string>()->value_name("FILE"),
-        "Read the client certificate from FILE (PEM: the certificate, then its intermediates) and verify it, "
-        "instead of --cert-name and --verified.")("ca-file", po::value<std::string>()->value_name("FILE"),
-                                                  "Trust anchors for --cert (PEM) instead of the system store.")(
-        "ca-path", po::value<std::string>()->value_name("DIR"),
-        "Directory of hashed trust anchors for --cert instead of the system store.")(
-        "tlsa", po::bool_switch(),
-        "With --cert: print the certificate's SHA-256 digests and the DANE-EE TLSA records to publish for it.")(
-        "host", po::value<std::vector<std::string>>()->value_name("NAME"),
-        "With --tlsa: a host to print TLSA records for (repeatable); default: the Client MX hosts of --mail-from, "
-        "else the certificate's names.")("help", "Print this help and exit.");
-    add_setting_options(visible, OptionScope::engine);
-    po::options_description daemon_only;  // accepted in a shared config file, ignored here
-    add_setting_options(daemon_only, OptionScope::daemon);
-    po::options_description file_options;
-    file_options.add(visible).add(daemon_only);
+    add_options(visible, check::check_options());
+    add_options(visible, std::array{kHelpOption, kConfigOption});
+    add_options(visible, setting_specs_for(kCheck));
+    po::options_description file_options;  // the milter's options are accepted in a shared file, ignored here
+    add_options(file_options, setting_specs());
 
+    const std::vector<std::string> arguments(argv + 1, argv + argc);
+    std::vector<OptionSpec> booleans(check::check_options().begin(), check::check_options().end());
+    booleans.insert(booleans.end(), setting_specs().begin(), setting_specs().end());
     po::variables_map variables;
-    po::store(po::parse_command_line(argc, argv, visible), variables);
+    po::store(po::command_line_parser(join_boolean_values(arguments, booleans)).options(visible).run(), variables);
     if (variables.count("help") != 0U) {
         print_usage(visible);
         return std::nullopt;
@@ -132,38 +161,7 @@ std::optional<Request> parse(int argc, char** argv) {
         load_config_file(variables["config"].as<std::string>(), file_options, variables);
     }
     po::notify(variables);
-    Request request;
-    request.tlsa = variables["tlsa"].as<bool>();
-    check_combinations(variables, request.tlsa);
-    request.settings = settings_from(variables, false);
-    if (variables.count("mail-from") != 0U) {
-        request.mail_from = variables["mail-from"].as<std::string>();
-    }
-    request.helo = variables["helo"].as<std::string>();
-    if (variables.count("cert-name") != 0U) {
-        request.cert_names = variables["cert-name"].as<std::vector<std::string>>();
-    }
-    const auto yes_no = [&](const char* name) { return parse_yes_no(name, variables[name].as<std::string>()); };
-    request.verified = yes_no("verified");
-    request.tls = yes_no("tls");
-    const auto text = [&](const char* name) {
-        return variables.count(name) != 0U ? variables[name].as<std::string>() : std::string();
-    };
-    request.cert_file = text("cert");
-    request.chain.ca_file = text("ca-file");
-    request.chain.ca_path = text("ca-path");
-    if (variables.count("host") != 0U) {
-        for (const auto& host : variables["host"].as<std::vector<std::string>>()) {
-            auto canonical = canonical_host_name(host);
-            if (!canonical) {
-                throw SettingsError(fmt::format("--host '{}': {}", escape_for_log(host), canonical.error()));
-            }
-            if (std::find(request.hosts.begin(), request.hosts.end(), *canonical) == request.hosts.end()) {
-                request.hosts.push_back(std::move(canonical).value());
-            }
-        }
-    }
-    return request;
+    return request_from(variables);
 }
 
 TlsEvidence evidence_for(const Request& request) {
@@ -229,7 +227,7 @@ void print_report(const Request& request, const Identity& identity, const TlsEvi
     if (identity.usable()) {
         std::printf("identity:    %s=%s\n", std::string(property_name(identity.kind)).c_str(), identity.domain.c_str());
         std::printf("client mx:   %s. TYPE%u: %s, DNSSEC %s, %.1f ms\n", identity.domain.c_str(),
-                    request.settings.client_mx_type, std::string(to_string(answer.status)).c_str(),
+                    request.settings.authenticator.client_mx_type, std::string(to_string(answer.status)).c_str(),
                     std::string(to_string(answer.dnssec)).c_str(), static_cast<double>(answer.elapsed.count()) / 1000);
         for (const auto& record : verdict.client_mx) {
             std::printf("             %s\n", to_presentation(record).c_str());
@@ -268,8 +266,7 @@ void print_report(const Request& request, const Identity& identity, const TlsEvi
 }
 
 Authenticator make_authenticator(const Settings& settings) {
-    return {UnboundResolver::create(settings.unbound),
-            {settings.client_mx_type, settings.dns_timeout, settings.verdict, settings.dane}};
+    return {UnboundResolver::create(settings.unbound), settings.authenticator};
 }
 
 // --tlsa: the records a sending host publishes so that the milter accepts
@@ -313,20 +310,20 @@ int print_tlsa(const Request& request, const CertificateChainReport& certificate
         std::fprintf(stderr, "mtls-check: no public key digest\n");
         return kExitUnreadableCertificate;
     }
-    if (request.settings.dane.tlsa_names.empty()) {
+    if (request.settings.authenticator.dane.tlsa_names.empty()) {
         std::fprintf(stderr, "mtls-check: dane-tlsa-names is empty: no owner names to print\n");
         return kExitUsage;
     }
     std::printf("; certificate: %s\n", status_and_names(certificate.evidence).c_str());
     print_chain(request, certificate, "; ");
     std::printf("; hosts:       %s\n", hosts_from.c_str());
-    if (!request.settings.dane.enabled) {
+    if (!request.settings.authenticator.dane.enabled) {
         std::printf("; dane = no: the milter does not look these records up\n");
     }
     const auto& key = *certificate.evidence.fingerprints.public_key;
     const TlsaRecord record{3, 1, 1, {key.begin(), key.end()}};
     for (const auto& host : hosts) {
-        for (const auto& name_template : request.settings.dane.tlsa_names) {
+        for (const auto& name_template : request.settings.authenticator.dane.tlsa_names) {
             if (const auto owner = tlsa_owner_name(name_template, host)) {
                 std::printf("%s. IN TLSA %s\n", owner->c_str(), to_presentation(record).c_str());
             } else {
