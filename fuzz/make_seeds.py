@@ -268,3 +268,38 @@ put(
 # on these (see the regression test in tests/unit/test_settings.cc).
 put("fuzz_settings", "boost-placeholder-loop", "a,rgument ('%v%original_token%.rv-id =///////net\n")
 put("fuzz_settings", "boost-placeholder-line", "%invalid_line%\n")
+
+# dmarc record: the TXT text (RFC 9989 section 4.7 and its examples)
+for k, v in {
+    "rfc-example": "v=DMARC1; p=none; rua=mailto:dmarc-feedback@example.com",
+    "full": "v=DMARC1; p=quarantine; sp=reject; np=reject; psd=n; t=y; adkim=s; aspf=s; "
+    "rua=mailto:a@example.com!10m, mailto:b@example.net; ruf=mailto:f@example.com; fo=d:s",
+    "psd": "v=DMARC1; p=none; psd=y",
+    "no-p-rua": "v=DMARC1; rua=mailto:r@example.com",
+    "bad-sp-rua": "v=DMARC1; p=reject; sp=bogus; rua=mailto:r@example.com",
+    "v-not-first": "p=reject; v=DMARC1",
+    "lower-version": "v=dmarc1; p=reject",
+    "historic": "v=DMARC1; p=reject; pct=0; rf=iodef; ri=3600",
+    "empty-tags": "v=DMARC1;;;p=;=;x",
+    "txt-rdata": b"\x08v=DMARC1\x0a; p=reject",
+}.items():
+    put("fuzz_dmarc_record", k, v)
+
+# author domain: From field bodies separated by NUL
+for k, v in {
+    "plain": "user@Example.COM",
+    "display-name": '"Joe Q. Public" <john.q.public@example.com>',
+    "quoted-at": '"a@b" <u@example.test>',
+    "comments": "Pete(A nice \\) chap) <pete(his account)@silly.test(his host)>",
+    "group": "A Group:Ed Jones <c@a.test>,joe@a.test;",
+    "undisclosed": "Undisclosed recipients:;",
+    "route": "<@relay.test,@other.test:user@example.test>",
+    "two-domains": "a@example.com, b@example.net",
+    "two-fields": "a@example.com\0b@example.com",
+    "unparseable": "user@example.net>",
+    "literal": "user@[192.0.2.1]",
+    "idn": "Jürgen <j@bücher.example>",
+    "obs-domain": "user @ example . test",
+    "unterminated": '"unterminated <u@example.com>',
+}.items():
+    put("fuzz_author_domain", k, v)

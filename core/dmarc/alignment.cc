@@ -1,0 +1,45 @@
+#include "dmarc/alignment.h"
+
+#include "dmarc/organizational_domain.h"
+#include "dns/domain_name.h"
+
+namespace mtls::dmarc {
+namespace {
+
+// name is domain or one of its parent domains.
+bool is_at_or_below(std::string_view domain, std::string_view name) {
+    return domain == name ||
+           (domain.size() > name.size() && domain.ends_with(name) && domain[domain.size() - name.size() - 1] == '.');
+}
+
+}  // namespace
+
+Aligned aligned(std::string_view author_domain, std::string_view identifier, AlignmentMode mode,
+                const WalkAnswers& answers) {
+    if (author_domain.empty() || identifier.empty()) {
+        return Aligned::no;
+    }
+    if (ascii_iequals(author_domain, identifier)) {
+        return Aligned::yes;
+    }
+    if (mode == AlignmentMode::strict) {
+        return Aligned::no;
+    }
+    const auto author = ascii_lower(author_domain);
+    const auto other = ascii_lower(identifier);
+    const auto author_org = organizational_domain(author, answers);
+    const auto identifier_org = organizational_domain(other, answers);
+    // An organizational domain is its domain or a parent of it. So one known
+    // organizational domain that is not shared as a parent settles "no",
+    // and a DNS error on the other walk cannot turn that into "unknown".
+    if ((author_org.determined && !is_at_or_below(other, author_org.domain)) ||
+        (identifier_org.determined && !is_at_or_below(author, identifier_org.domain))) {
+        return Aligned::no;
+    }
+    if (!author_org.determined || !identifier_org.determined) {
+        return Aligned::unknown;
+    }
+    return author_org.domain == identifier_org.domain ? Aligned::yes : Aligned::no;
+}
+
+}  // namespace mtls::dmarc

@@ -1,0 +1,74 @@
+#include "dmarc/authenticated_identifiers.h"
+
+#include <algorithm>
+
+#include "dns/domain_name.h"
+#include "mail/authentication_results_reader.h"
+
+namespace mtls::dmarc {
+namespace {
+
+// The domain of "local@domain" or of a bare "domain", canonical.
+std::optional<std::string> domain_of(std::string_view value) {
+    if (const auto at = value.rfind('@'); at != std::string_view::npos) {
+        value.remove_prefix(at + 1);
+    }
+    auto canonical = canonical_host_name(value);
+    if (!canonical) {
+        return std::nullopt;
+    }
+    return std::move(canonical).value();
+}
+
+void add_once(std::vector<std::string>& domains, std::string domain) {
+    if (std::find(domains.begin(), domains.end(), domain) == domains.end()) {
+        domains.push_back(std::move(domain));
+    }
+}
+
+}  // namespace
+
+AuthenticatedIdentifiers authenticated_identifiers(std::span<const std::string_view> header_bodies,
+                                                   std::span<const std::string> trusted_authserv_ids,
+                                                   std::string_view envelope_domain) {
+    AuthenticatedIdentifiers identifiers;
+    const auto envelope = ascii_lower(envelope_domain);
+    for (const auto body : header_bodies) {
+        const auto field = read_authentication_results(body);
+        if (!field || !is_trusted_authserv_id(field->authserv_id, trusted_authserv_ids)) {
+            continue;
+        }
+        for (const auto& result : field->results) {
+            if (result.result != "pass") {
+                continue;
+            }
+            if (result.method == "dkim") {
+                auto d = result.property("header", "d");
+                if (!d) {
+                    d = result.property("header", "i");
+                }
+                if (auto domain = d ? domain_of(*d) : std::nullopt) {
+                    add_once(identifiers.dkim_pass_domains, std::move(*domain));
+                }
+            } else if (result.method == "spf") {
+                const auto mailfrom = result.property("smtp", "mailfrom");
+                if (auto domain = mailfrom ? domain_of(*mailfrom) : std::nullopt; domain && *domain == envelope) {
+                    add_once(identifiers.spf_pass_domains, std::move(*domain));
+                }
+            } else if (result.method == "mtls" && !identifiers.mtls) {
+                if (const auto mailfrom = result.property("smtp", "mailfrom")) {
+                    if (auto domain = domain_of(*mailfrom)) {
+                        identifiers.mtls = MtlsPass{std::move(*domain), false};
+                    }
+                } else if (const auto helo = result.property("smtp", "helo")) {
+                    if (auto domain = domain_of(*helo)) {
+                        identifiers.mtls = MtlsPass{std::move(*domain), true};
+                    }
+                }
+            }
+        }
+    }
+    return identifiers;
+}
+
+}  // namespace mtls::dmarc

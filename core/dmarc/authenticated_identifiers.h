@@ -1,0 +1,37 @@
+// The authenticated identifiers DMARC checks for alignment, taken from the
+// trusted Authentication-Results fields the earlier milters added: DKIM
+// (OpenDKIM's dkim=pass header.d=), SPF (spf=pass smtp.mailfrom=) and our
+// own stage 1's mtls=pass (smtp.mailfrom= or, for the null sender, smtp.helo=).
+#pragma once
+
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace mtls::dmarc {
+
+struct MtlsPass {
+    std::string domain;      // canonical
+    bool from_helo = false;  // smtp.helo (null sender), not smtp.mailfrom
+};
+
+struct AuthenticatedIdentifiers {
+    std::vector<std::string> spf_pass_domains;   // canonical, each at most once
+    std::vector<std::string> dkim_pass_domains;  // canonical, each at most once
+    std::optional<MtlsPass> mtls;
+};
+
+// Reads every header body whose authserv-id is trusted (mail/
+// authentication_results_reader.h); others, and those that do not parse,
+// are ignored. SPF counts only for smtp.mailfrom whose domain equals
+// envelope_domain (an upstream result about another domain says nothing
+// about this message). DKIM takes header.d, else the domain of header.i.
+// Every domain must be a valid host name (canonicalised): anything else is
+// dropped, so attacker text never reaches a header or a DNS query.
+AuthenticatedIdentifiers authenticated_identifiers(std::span<const std::string_view> header_bodies,
+                                                   std::span<const std::string> trusted_authserv_ids,
+                                                   std::string_view envelope_domain);
+
+}  // namespace mtls::dmarc
