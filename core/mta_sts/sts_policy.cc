@@ -4,34 +4,13 @@
 #include <optional>
 
 #include "dns/domain_name.h"
+#include "mta_sts/field_syntax.h"
 
 namespace mtls {
+using sts_syntax::trim_wsp;
+using sts_syntax::valid_field_name;
+
 namespace {
-
-bool is_alnum(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-bool is_wsp(char c) {
-    return c == ' ' || c == '\t';
-}
-
-std::string_view trim_wsp(std::string_view text) {
-    while (!text.empty() && is_wsp(text.front())) {
-        text.remove_prefix(1);
-    }
-    while (!text.empty() && is_wsp(text.back())) {
-        text.remove_suffix(1);
-    }
-    return text;
-}
-
-// sts-policy-ext-name = (ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" / "-" / ".")
-bool valid_field_name(std::string_view name) {
-    return !name.empty() && name.size() <= 32 && is_alnum(name.front()) &&
-           std::all_of(name.begin(), name.end(),
-                       [](char c) { return is_alnum(c) || c == '_' || c == '-' || c == '.'; });
-}
 
 // sts-policy-vchar and spaces: no control characters (UTF-8 is allowed).
 bool valid_field_value(std::string_view value) {

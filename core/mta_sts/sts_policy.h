@@ -22,8 +22,8 @@
 
 namespace mtls {
 
-inline constexpr std::size_t kMaxStsPolicyBytes = 64 * 1024;  // RFC 8461, section 3.3
-inline constexpr std::uint32_t kMaxStsMaxAge = 31557600;      // one year, RFC 8461, section 3.2
+inline constexpr std::size_t kMaxStsPolicyBytes = std::size_t{64} * 1024;  // RFC 8461, section 3.3
+inline constexpr std::uint32_t kMaxStsMaxAge = 31557600;                   // one year, RFC 8461, section 3.2
 
 enum class StsMode { enforce, testing, none };
 

@@ -2,35 +2,17 @@
 
 #include <algorithm>
 
+#include "mta_sts/field_syntax.h"
+
 namespace mtls {
+using sts_syntax::is_alnum;
+using sts_syntax::is_wsp;
+using sts_syntax::trim_wsp;
+using sts_syntax::valid_field_name;
+
 namespace {
 
 constexpr std::string_view kVersion = "v=STSv1";
-
-bool is_alnum(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
-bool is_wsp(char c) {
-    return c == ' ' || c == '\t';
-}
-
-std::string_view trim_wsp(std::string_view text) {
-    while (!text.empty() && is_wsp(text.front())) {
-        text.remove_prefix(1);
-    }
-    while (!text.empty() && is_wsp(text.back())) {
-        text.remove_suffix(1);
-    }
-    return text;
-}
-
-// sts-ext-name = (ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" / "-" / ".")
-bool valid_extension_name(std::string_view name) {
-    return !name.empty() && name.size() <= 32 && is_alnum(name.front()) &&
-           std::all_of(name.begin(), name.end(),
-                       [](char c) { return is_alnum(c) || c == '_' || c == '-' || c == '.'; });
-}
 
 // sts-ext-value = 1*(%x21-3A / %x3C / %x3E-7E): printable, no '=', ';' or space.
 bool valid_extension_value(std::string_view value) {
@@ -90,7 +72,7 @@ Expected<StsRecord> parse_sts_record(std::string_view text) {
             }
             record.id = std::string(value);
             have_id = true;
-        } else if (valid_extension_name(name) && valid_extension_value(value)) {
+        } else if (valid_field_name(name) && valid_extension_value(value)) {
             record.extensions.emplace_back(name, value);
         } else {
             return Error{"invalid field"};
