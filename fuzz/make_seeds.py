@@ -303,3 +303,36 @@ for k, v in {
     "unterminated": '"unterminated <u@example.com>',
 }.items():
     put("fuzz_author_domain", k, v)
+
+
+# socketmap: one chunking byte, then the stream as Postfix writes it
+def ns(s):
+    s = s.encode() if isinstance(s, str) else s
+    return str(len(s)).encode() + b":" + s + b","
+
+
+for k, v in {
+    "two-requests": ns("postfix example.com") + ns("postfix [mx.example.com]:25"),
+    "no-space": ns("postfix"),
+    "empty": ns(""),
+    "control": ns("postfix exa\nmple.com") + ns("postfix ok.example"),
+    "leading-zero": b"019:postfix example.com,",
+    "no-comma": b"19:postfix example.com;",
+    "absurd-length": b"99999999999999:postfix",
+    "http": b"GET / HTTP/1.0\r\n\r\n",
+    "partial": b"19:postfix exa",
+}.items():
+    put("fuzz_socketmap", k, b"\x07" + v)
+
+# MTA-STS: policy body \0 TXT record \0 MX host
+rfc_policy = "version: STSv1\nmode: enforce\nmx: mail.example.com\nmx: *.example.net\nmx: backupmx.example.com\nmax_age: 604800\n"
+for k, v in {
+    "rfc8461-example": rfc_policy + "\0v=STSv1; id=20160831085700Z;\0mx1.example.net",
+    "rfc8461-crlf": rfc_policy.replace("\n", "\r\n") + "\0v=STSv1;id=a\0a.b.example.net",
+    "dnssec-yes": "version: STSv1\nmode: enforce\nmx: mail.example.com\nmax_age: 86400\ndnssec: yes\n\0v=STSv1; id=1; ext=x\0MAIL.EXAMPLE.COM.",
+    "mode-none": "version: STSv1\nmode: none\nmax_age: 86400\n\0v=STSv1\0example.com",
+    "capped": "version: STSv1\nmode: testing\nmx: *.example\nmax_age: 9999999999\n\0v=STSv1; id=a; id=b\0x.example",
+    "garbage": "<html><body>404</body></html>\0v=STSv1 id=1\0",
+    "bad-wildcard": "version: STSv1\nmode: enforce\nmx: *.*.example\nmax_age: 1\n\0id=1; v=STSv1\0a.example",
+}.items():
+    put("fuzz_sts_policy", k, v)
