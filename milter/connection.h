@@ -2,6 +2,7 @@
 // it. Pure logic over the MtaSession seam: no libmilter types here.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -17,26 +18,59 @@
 
 namespace mtls::milter {
 
+// A space-separated list of macro names, NUL-terminated as smfi_setsymlist
+// wants it; lists join at compile time, so each name is spelt once.
+template <std::size_t Size>  // the NUL included
+struct MacroList {
+    std::array<char, Size> text{};
+
+    constexpr MacroList() = default;
+    // NOLINTNEXTLINE(*-avoid-c-arrays,google-explicit-constructor): built from string literals
+    consteval MacroList(const char (&literal)[Size]) {
+        for (std::size_t i = 0; i < Size; ++i) {
+            text.at(i) = literal[i];  // NOLINT(*-pro-bounds-constant-array-index): i < Size
+        }
+    }
+    [[nodiscard]] constexpr const char* c_str() const { return text.data(); }
+    [[nodiscard]] constexpr std::string_view view() const { return {text.data(), Size - 1}; }
+};
+template <std::size_t Size>
+MacroList(const char (&)[Size]) -> MacroList<Size>;  // NOLINT(*-avoid-c-arrays)
+
+template <MacroList... Parts>
+consteval auto join_macro_lists() {
+    MacroList<(Parts.text.size() + ...)> list;  // each part's NUL becomes a space, the last one the NUL
+    std::size_t at = 0;
+    for (const std::string_view part : {Parts.view()...}) {
+        if (at != 0) {
+            list.text.at(at++) = ' ';
+        }
+        for (const char c : part) {
+            list.text.at(at++) = c;
+        }
+    }
+    return list;
+}
+
 // Macros requested per stage with smfi_setsymlist. On Postfix a list set
 // here replaces main.cf's for that stage, so the MAIL list repeats Postfix's
-// defaults; the TLS macros are asked for at MAIL too because Postfix resets
-// the HELO state after STARTTLS (FIELD-NOTES).
-inline constexpr const char* kHeloMacros =
-    "{tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer} {verify} {cn_subject} {cn_issuer} "
-    "{cert_fp}";
-inline constexpr const char* kMailMacros =
-    "i {auth_type} {auth_authen} {auth_author} {mail_addr} {mail_host} {mail_mailer} "
-    "{tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer} {verify} {cn_subject} {cn_issuer} "
-    "{cert_fp}";
+// defaults. The TLS session's macros, which evidence_from_macros
+// (core/tls/tls_evidence.cc) reads, are asked for at HELO and again at MAIL,
+// because Postfix resets its HELO state after STARTTLS.
+inline constexpr MacroList kTlsSessionMacros =
+    "{tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer} {verify} {cn_subject} {cn_issuer} {cert_fp}";
+// Postfix's default MAIL stage macros, less the TLS ones.
+inline constexpr MacroList kPostfixMailMacros =
+    "i {auth_type} {auth_authen} {auth_author} {mail_addr} {mail_host} "
+    "{mail_mailer}";
 // With the policy channel on, {client_addr} and {client_port} also name the
 // connection to it when the connect callback gave no usable address. Asked
 // for only then: every macro is work for the MTA on every message.
-inline constexpr const char* kMailMacrosWithPolicyChannel =
-    "i {auth_type} {auth_authen} {auth_author} {mail_addr} {mail_host} {mail_mailer} "
-    "{tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer} {verify} {cn_subject} {cn_issuer} "
-    "{cert_fp} {client_addr} {client_port}";
-static_assert(std::string_view(kMailMacrosWithPolicyChannel).starts_with(kMailMacros),
-              "the policy channel's list only adds to the usual one");
+inline constexpr MacroList kPolicyChannelMacros = "{client_addr} {client_port}";
+
+inline constexpr auto kMailMacros = join_macro_lists<kPostfixMailMacros, kTlsSessionMacros>();
+inline constexpr auto kMailMacrosWithPolicyChannel =
+    join_macro_lists<kPostfixMailMacros, kTlsSessionMacros, kPolicyChannelMacros>();
 inline constexpr const char* kEndOfMessageMacros = "i";
 
 // The transaction in progress. Outside Connection so that it is complete

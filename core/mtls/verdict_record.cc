@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "mtls/verdict_record_fields.h"
+
 namespace mtls {
 namespace {
 
@@ -49,6 +51,11 @@ std::string text_value(std::string_view value) {
     return out + "\"";
 }
 
+// "key=value" of the text format, the key from the field table.
+std::string text_field(VerdictField field, std::string_view value) {
+    return fmt::format("{}={}", field_name(field), value);
+}
+
 std::string list_value(const std::vector<std::string>& values) {
     if (values.empty()) {
         return "-";
@@ -84,74 +91,80 @@ std::string escape_for_log(std::string_view text) {
 }
 
 std::string format_text(const VerdictRecord& record) {
+    using enum VerdictField;
     std::vector<std::string> fields;
-    fields.push_back("queue_id=" + text_value(record.queue_id.empty() ? "-" : record.queue_id));
-    fields.push_back("client=" + text_value(record.client_address));
-    fields.push_back(fmt::format("identity={}:{}", property_name(record.identity.kind),
-                                 text_value(record.identity.usable() ? record.identity.domain : record.raw_identity)));
-    fields.push_back(fmt::format("tls={}", to_string(record.evidence.status)));
-    fields.push_back("cert_names=" + text_value(list_value(escaped(record.evidence.names))));
+    fields.push_back(text_field(queue_id, text_value(record.queue_id.empty() ? "-" : record.queue_id)));
+    fields.push_back(text_field(client_addr, text_value(record.client_address)));
+    fields.push_back(text_field(
+        identity, fmt::format("{}:{}", property_name(record.identity.kind),
+                              text_value(record.identity.usable() ? record.identity.domain : record.raw_identity))));
+    fields.push_back(text_field(tls, to_string(record.evidence.status)));
+    fields.push_back(text_field(cert_names, text_value(list_value(escaped(record.evidence.names)))));
     if (!record.evidence.unusable_names.empty()) {
-        fields.push_back("unusable_cert_names=" + text_value(list_value(escaped(record.evidence.unusable_names))));
+        fields.push_back(
+            text_field(unusable_cert_names, text_value(list_value(escaped(record.evidence.unusable_names)))));
     }
-    fields.push_back("client_mx=" + text_value(list_value(hosts_of(record.verdict))));
-    fields.push_back(fmt::format("dnssec={}", to_string(record.verdict.dnssec)));
-    fields.push_back(fmt::format("result={}", to_string(record.verdict.result)));
+    fields.push_back(text_field(client_mx, text_value(list_value(hosts_of(record.verdict)))));
+    fields.push_back(text_field(dnssec, to_string(record.verdict.dnssec)));
+    fields.push_back(text_field(result, to_string(record.verdict.result)));
     if (!record.verdict.matched_host.empty()) {
-        fields.push_back("matched=" + record.verdict.matched_host);
-        fields.push_back(fmt::format("via={}", to_string(record.verdict.method)));
+        fields.push_back(text_field(matched, record.verdict.matched_host));
+        fields.push_back(text_field(via, to_string(record.verdict.method)));
     }
     if (!record.verdict.tlsa_owner.empty()) {
-        fields.push_back("tlsa=" + record.verdict.tlsa_owner);
+        fields.push_back(text_field(tlsa, record.verdict.tlsa_owner));
     }
     if (const auto& key = record.evidence.fingerprints.public_key) {
-        fields.push_back("key_sha256=" + to_hex(*key));
+        fields.push_back(text_field(key_sha256, to_hex(*key)));
     }
     if (!record.policy_channel.empty()) {
-        fields.push_back("policy=" + text_value(record.policy_channel));
+        fields.push_back(text_field(policy_channel, text_value(record.policy_channel)));
     }
-    fields.push_back("reason=" + text_value(record.verdict.reason.empty() ? "-" : record.verdict.reason));
-    fields.push_back("action=" + text_value(record.action));
-    fields.push_back(fmt::format("lookup_ms={:.1f}", static_cast<double>(record.lookup_time.count()) / 1000.0));
+    fields.push_back(text_field(reason, text_value(record.verdict.reason.empty() ? "-" : record.verdict.reason)));
+    fields.push_back(text_field(action, text_value(record.action)));
+    fields.push_back(
+        text_field(lookup_ms, fmt::format("{:.1f}", static_cast<double>(record.lookup_time.count()) / 1000.0)));
     if (!record.dns_detail.empty()) {
-        fields.push_back("dns_detail=" + text_value(record.dns_detail));
+        fields.push_back(text_field(dns_detail, text_value(record.dns_detail)));
     }
     if (record.time != std::chrono::system_clock::time_point{}) {
-        fields.push_back("ts=" + iso8601_utc(record.time));
+        fields.push_back(text_field(ts, iso8601_utc(record.time)));
     }
     return fmt::format("{}", fmt::join(fields, " "));
 }
 
 std::string format_json(const VerdictRecord& record) {
-    nlohmann::json line = {
-        {"queue_id", escape_for_log(clip(record.queue_id))},
-        {"client_addr", escape_for_log(clip(record.client_address))},
-        {"identity_type", property_name(record.identity.kind)},
-        {"identity", record.identity.usable() ? record.identity.domain : escape_for_log(clip(record.raw_identity))},
-        {"tls", to_string(record.evidence.status)},
-        {"evidence", to_string(record.evidence.source)},
-        {"cert_names", escaped(record.evidence.names)},
-        {"unusable_cert_names", escaped(record.evidence.unusable_names)},
-        {"client_mx", hosts_of(record.verdict)},
-        {"dnssec", to_string(record.verdict.dnssec)},
-        {"result", to_string(record.verdict.result)},
-        {"reason", escape_for_log(record.verdict.reason)},
-        {"matched", escape_for_log(record.verdict.matched_host)},
-        {"via", to_string(record.verdict.method)},
-        {"tlsa", record.verdict.tlsa_owner},
-        {"cert_sha256",
-         record.evidence.fingerprints.certificate ? to_hex(*record.evidence.fingerprints.certificate) : std::string()},
-        {"key_sha256",
-         record.evidence.fingerprints.public_key ? to_hex(*record.evidence.fingerprints.public_key) : std::string()},
-        {"action", escape_for_log(record.action)},
-        {"lookup_ms", static_cast<double>(record.lookup_time.count()) / 1000.0},
-        {"dns_detail", escape_for_log(clip(record.dns_detail))},
+    using enum VerdictField;
+    const auto& fingerprints = record.evidence.fingerprints;
+    nlohmann::json line = nlohmann::json::object();
+    const auto set = [&line](VerdictField field, nlohmann::json value) {
+        line[std::string(field_name(field))] = std::move(value);
     };
+    set(queue_id, escape_for_log(clip(record.queue_id)));
+    set(client_addr, escape_for_log(clip(record.client_address)));
+    set(identity_type, property_name(record.identity.kind));
+    set(identity, record.identity.usable() ? record.identity.domain : escape_for_log(clip(record.raw_identity)));
+    set(tls, to_string(record.evidence.status));
+    set(evidence, to_string(record.evidence.source));
+    set(cert_names, escaped(record.evidence.names));
+    set(unusable_cert_names, escaped(record.evidence.unusable_names));
+    set(client_mx, hosts_of(record.verdict));
+    set(dnssec, to_string(record.verdict.dnssec));
+    set(result, to_string(record.verdict.result));
+    set(reason, escape_for_log(record.verdict.reason));
+    set(matched, escape_for_log(record.verdict.matched_host));
+    set(via, to_string(record.verdict.method));
+    set(tlsa, record.verdict.tlsa_owner);
+    set(cert_sha256, fingerprints.certificate ? to_hex(*fingerprints.certificate) : std::string());
+    set(key_sha256, fingerprints.public_key ? to_hex(*fingerprints.public_key) : std::string());
+    set(action, escape_for_log(record.action));
+    set(lookup_ms, static_cast<double>(record.lookup_time.count()) / 1000.0);
+    set(dns_detail, escape_for_log(clip(record.dns_detail)));
     if (!record.policy_channel.empty()) {
-        line["policy_channel"] = record.policy_channel;
+        set(policy_channel, record.policy_channel);
     }
     if (record.time != std::chrono::system_clock::time_point{}) {
-        line["ts"] = iso8601_utc(record.time);
+        set(ts, iso8601_utc(record.time));
     }
     // Every string was escaped to ASCII above, so dump() cannot meet invalid UTF-8.
     return line.dump();

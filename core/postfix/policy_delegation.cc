@@ -75,10 +75,6 @@ void PolicyRequestReader::append(std::string_view bytes) {
     buffer_.append(bytes);
 }
 
-bool PolicyRequestReader::in_request() const {
-    return current_size_ > 0 || consumed_ < buffer_.size();
-}
-
 void PolicyRequestReader::fail(std::string reason) {
     error_ = std::move(reason);
     buffer_.clear();

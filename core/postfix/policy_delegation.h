@@ -59,9 +59,6 @@ public:
     // Why the stream broke the protocol, in words safe for a log; empty while
     // it has not.
     [[nodiscard]] const std::string& error() const { return error_; }
-    // Bytes of an unfinished request are buffered (useful to tell an idle
-    // connection from one that stalls in mid-request).
-    [[nodiscard]] bool in_request() const;
 
 private:
     void fail(std::string reason);

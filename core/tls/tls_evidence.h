@@ -52,10 +52,6 @@ struct TlsEvidence {
 // std::nullopt when the MTA did not define it.
 using MacroLookup = std::function<std::optional<std::string>(std::string_view)>;
 
-// The macro names read by evidence_from_macros; the milter asks the MTA for them.
-inline constexpr std::string_view kTlsMacros =
-    "{tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer} {verify} {cn_subject} {cn_issuer} {cert_fp}";
-
 // Interprets the TLS macros of Postfix or Sendmail (see FIELD-NOTES): Sendmail
 // is recognised by {verify}, which Postfix never sends.
 TlsEvidence evidence_from_macros(const MacroLookup& macro);

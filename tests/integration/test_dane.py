@@ -451,7 +451,7 @@ class DaneTextLogTests(DaneCase):
         DANE,
         "Text log line of a DANE pass",
         "log-format text; dane25.secure.test with the serverAuth-only certificate",
-        "via=dane tlsa=_25._tcp.dane25.secure.test key_sha256=<SPKI digest> policy=matched " "reason=dane",
+        "via=dane tlsa=_25._tcp.dane25.secure.test key_sha256=<SPKI digest> policy_channel=matched " "reason=dane",
     )
     def test_text_log_of_dane_pass(self):
         sent, _, _ = self.dane("dane25.secure.test", "pass", "dane")
@@ -472,7 +472,7 @@ class DaneTextLogTests(DaneCase):
         self.assertEqual(fields.get("via"), "dane", line)
         self.assertEqual(fields.get("tlsa", "").rstrip("."), "_25._tcp.dane25.secure.test", line)
         self.assertEqual(fields.get("key_sha256"), self.digest(KEY, 1), line)
-        self.assertEqual(fields.get("policy"), "matched", line)
+        self.assertEqual(fields.get("policy_channel"), "matched", line)
         self.assertEqual(fields.get("reason"), "dane", line)
 
 

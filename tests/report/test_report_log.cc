@@ -262,3 +262,31 @@ TEST_CASE("the ts of a JSON line wins over the prefix, an unset one does not", "
     REQUIRE(parsed.kind == LineKind::record);
     CHECK(format_iso(parsed.time.value()) == "2025-11-20T00:00:00Z");
 }
+
+TEST_CASE("text lines of earlier versions, with client= and policy=, still read", "[report][log]") {
+    auto log = fixtures::at(fixtures::passing(), "2025-11-24T21:55:18Z");
+    log.policy_channel = "matched";
+    const auto current = fixtures::body(log, Format::text);
+    REQUIRE(current.find(" client_addr=192.0.2.25 ") != std::string::npos);
+    REQUIRE(current.find(" policy_channel=matched ") != std::string::npos);
+    auto former = current;
+    former.replace(former.find(" client_addr="), 13, " client=");
+    former.replace(former.find(" policy_channel="), 16, " policy=");
+    INFO(former);
+    const auto parsed = parse_line(fixtures::syslog_line("Nov 24 21:55:18", former), kReference);
+    REQUIRE(parsed.kind == LineKind::record);
+    CHECK(parsed.record.client == "192.0.2.25");
+    CHECK(parsed.record.result == mtls::Result::pass);
+    CHECK(parsed.record.identity == "example.org");
+    // A line of the earlier format without the client is as incomplete as one of today's.
+    auto without_client = former;
+    without_client.erase(without_client.find(" client="), std::string(" client=192.0.2.25").size());
+    std::string problem;
+    CHECK_FALSE(parse_text_record(without_client, problem));
+    CHECK(problem == "missing field client_addr");
+    // The same field under both names is a repeated field, as a repeated key is.
+    const auto both = current + " client=198.51.100.1";
+    CHECK(parse_line(both, kReference).kind == LineKind::malformed);
+    CHECK_FALSE(parse_text_record(both, problem));
+    CHECK(problem == "repeated field client");
+}

@@ -119,8 +119,13 @@ TEST_CASE("a request reads the same however the bytes are cut", "[policy_request
             }
         }
         CHECK_FALSE(reader.failed());
-        CHECK_FALSE(reader.in_request());
         CHECK(pieces == whole);
+        // Nothing of a request is left buffered: a lone empty line now is an
+        // empty request of its own, not the end of a half-read one.
+        reader.append("\n");
+        const auto after = reader.next();
+        REQUIRE(after);
+        CHECK(after->attributes.empty());
     }
 }
 
@@ -128,13 +133,16 @@ TEST_CASE("a request is not complete before its empty line", "[policy_request]")
     PolicyRequestReader reader;
     reader.append("request=smtpd_access_policy\nclient_address=192.0.2.1\n");
     CHECK_FALSE(reader.next());
-    CHECK(reader.in_request());
     CHECK_FALSE(reader.failed());
     reader.append("\n");
     const auto request = reader.next();
     REQUIRE(request);
     CHECK(request->attributes.size() == 2);
-    CHECK_FALSE(reader.in_request());
+    // Nothing left over: the next empty line is an empty request.
+    reader.append("\n");
+    const auto empty = reader.next();
+    REQUIRE(empty);
+    CHECK(empty->attributes.empty());
 }
 
 TEST_CASE("policy lines: values may hold '=', CRLF is tolerated, an empty line is an empty request",

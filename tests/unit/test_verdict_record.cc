@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "mtls/verdict_record.h"
+#include "mtls/verdict_record_fields.h"
 
 using namespace mtls;
 using namespace std::chrono_literals;
@@ -120,7 +121,7 @@ TEST_CASE("the text format holds the fields", "[verdict_record]") {
     std::map<std::string, std::string> by_name(fields.begin(), fields.end());
     CHECK(by_name.size() == fields.size());  // no key twice
     CHECK(by_name["queue_id"] == "4Xyz1234");
-    CHECK(by_name["client"] == "192.0.2.25");
+    CHECK(by_name["client_addr"] == "192.0.2.25");
     CHECK(by_name["identity"] == "smtp.mailfrom:example.org");
     CHECK(by_name["tls"] == "verified");
     CHECK(by_name["cert_names"] == "out1.example.org");
@@ -235,4 +236,69 @@ TEST_CASE("a record without a time carries no ts") {
     const VerdictRecord record;
     CHECK_FALSE(nlohmann::json::parse(format_json(record)).contains("ts"));
     CHECK(format_text(record).find("ts=") == std::string::npos);
+}
+
+namespace {
+
+// Every field set, so that every optional field of both formats is written.
+VerdictRecord full_record() {
+    auto record = passing_record();
+    record.evidence.unusable_names = {"John Doe"};
+    record.verdict.method = PassMethod::dane;
+    record.verdict.tlsa_owner = "_25._tcp.out1.example.org";
+    record.evidence.fingerprints.certificate = Sha256Digest{};
+    record.evidence.fingerprints.public_key = Sha256Digest{};
+    record.policy_channel = "matched";
+    record.verdict.reason = "dane";
+    record.dns_detail = "detail";
+    record.time = std::chrono::system_clock::time_point(std::chrono::milliseconds(1795560918123LL));
+    return record;
+}
+
+}  // namespace
+
+TEST_CASE("both formats name every field as the field table does", "[verdict_record]") {
+    const auto record = full_record();
+    const auto fields = fields_of(format_text(record));
+    std::map<std::string, std::string> text(fields.begin(), fields.end());
+    const auto json = nlohmann::json::parse(format_json(record));
+    for (const auto& spec : kVerdictFields) {
+        const std::string name(spec.name);
+        INFO("field " << name);
+        CHECK(json.contains(name));
+        CHECK(text.count(name) == (spec.text == TextPresence::absent ? 0 : 1));
+    }
+    CHECK(json.size() == kVerdictFields.size());
+    CHECK(text.size() + 3 == kVerdictFields.size());  // identity_type, evidence, cert_sha256: JSON only
+    CHECK(text["client_addr"] == "192.0.2.25");
+    CHECK(text["policy_channel"] == "matched");
+    CHECK(json.at("policy_channel") == "matched");
+}
+
+TEST_CASE("the text format writes only the always fields when nothing optional is set", "[verdict_record]") {
+    const VerdictRecord record;
+    const auto fields = fields_of(format_text(record));
+    std::vector<std::string> expected;
+    for (const auto& spec : kVerdictFields) {
+        if (spec.text == TextPresence::always) {
+            expected.emplace_back(spec.name);
+        }
+    }
+    std::vector<std::string> written;
+    for (const auto& [key, value] : fields) {
+        written.push_back(key);
+    }
+    CHECK(written == expected);  // in table order, too
+}
+
+TEST_CASE("former text keys map to their field", "[verdict_record]") {
+    CHECK(field_from_text_key("client") == VerdictField::client_addr);
+    CHECK(field_from_text_key("client_addr") == VerdictField::client_addr);
+    CHECK(field_from_text_key("policy") == VerdictField::policy_channel);
+    CHECK(field_from_text_key("policy_channel") == VerdictField::policy_channel);
+    CHECK(field_from_text_key("result") == VerdictField::result);
+    CHECK_FALSE(field_from_text_key("identity_type"));  // JSON only: text folds it into identity
+    CHECK_FALSE(field_from_text_key(""));
+    CHECK_FALSE(field_from_text_key("a_later_field"));
+    CHECK(field_name(VerdictField::client_addr) == "client_addr");
 }

@@ -9,6 +9,7 @@
 
 #include "dns/dns_answer.h"
 #include "mail/identity.h"
+#include "mtls/verdict_record_fields.h"
 
 namespace mtls::report {
 namespace {
@@ -174,53 +175,51 @@ private:
     std::size_t pos_ = 0;
 };
 
-bool apply_text_field(Record& record, const Field& field, std::string& problem) {
-    const auto& key = field.key;
-    const auto& value = field.value;
-    if (key == "queue_id") {
-        record.queue_id = value == "-" ? "" : value;
-    } else if (key == "client") {
-        record.client = value;
-    } else if (key == "identity") {
-        const auto colon = value.find(':');
-        if (colon == std::string::npos || !identity_kind_from(std::string_view(value).substr(0, colon))) {
-            problem = "identity without a known type";
-            return false;
+// Applies one known field of a text record.
+bool apply_text_field(Record& record, VerdictField key, const std::string& value, std::string& problem) {
+    switch (key) {
+        case VerdictField::queue_id: record.queue_id = value == "-" ? "" : value; break;
+        case VerdictField::client_addr: record.client = value; break;
+        case VerdictField::identity: {
+            const auto colon = value.find(':');
+            if (colon == std::string::npos || !identity_kind_from(std::string_view(value).substr(0, colon))) {
+                problem = "identity without a known type";
+                return false;
+            }
+            record.identity_type = value.substr(0, colon);
+            record.identity = value.substr(colon + 1);
+            break;
         }
-        record.identity_type = value.substr(0, colon);
-        record.identity = value.substr(colon + 1);
-    } else if (key == "tls") {
-        record.tls = value;
-    } else if (key == "cert_names") {
-        record.cert_names = split_list(value);
-    } else if (key == "unusable_cert_names") {
-        record.unusable_cert_names = split_list(value);
-    } else if (key == "client_mx") {
-        record.client_mx = split_list(value);
-    } else if (key == "dnssec") {
-        record.dnssec = value;
-    } else if (key == "result") {
-        const auto result = result_from(value);
-        if (!result) {
-            problem = "unknown result";
-            return false;
+        case VerdictField::tls: record.tls = value; break;
+        case VerdictField::cert_names: record.cert_names = split_list(value); break;
+        case VerdictField::unusable_cert_names: record.unusable_cert_names = split_list(value); break;
+        case VerdictField::client_mx: record.client_mx = split_list(value); break;
+        case VerdictField::dnssec: record.dnssec = value; break;
+        case VerdictField::result: {
+            const auto result = result_from(value);
+            if (!result) {
+                problem = "unknown result";
+                return false;
+            }
+            record.result = *result;
+            break;
         }
-        record.result = *result;
-    } else if (key == "matched") {
-        record.matched = value;
-    } else if (key == "reason") {
-        record.reason = value == "-" ? "" : value;
-    } else if (key == "action") {
-        record.action = value;
-    } else if (key == "lookup_ms") {
-        record.lookup_ms = number_from(value).value_or(0);
-    } else if (key == "dns_detail") {
-        record.dns_detail = value;
-    } else if (key == "ts") {
-        record.time = ts_from(value);
+        case VerdictField::matched: record.matched = value; break;
+        case VerdictField::reason: record.reason = value == "-" ? "" : value; break;
+        case VerdictField::action: record.action = value; break;
+        case VerdictField::lookup_ms: record.lookup_ms = number_from(value).value_or(0); break;
+        case VerdictField::dns_detail: record.dns_detail = value; break;
+        case VerdictField::ts: record.time = ts_from(value); break;
+        // Written but not reported on.
+        case VerdictField::via:
+        case VerdictField::tlsa:
+        case VerdictField::key_sha256:
+        case VerdictField::policy_channel:
+        // Never in text lines (field_from_text_key does not return them).
+        case VerdictField::identity_type:
+        case VerdictField::evidence:
+        case VerdictField::cert_sha256: break;
     }
-    // Other keys: fields a later milter may add; ignoring them keeps old
-    // reports working on new logs.
     return true;
 }
 
@@ -237,7 +236,8 @@ json parse_json_line(std::string_view text) {
     return json::parse(text.begin(), text.end(), shallow, false);
 }
 
-bool get_string(const json& object, const char* key, std::string& out, bool required, std::string& problem) {
+bool get_string(const json& object, VerdictField field, std::string& out, bool required, std::string& problem) {
+    const auto key = field_name(field);
     const auto it = object.find(key);
     if (it == object.end()) {
         if (required) {
@@ -253,7 +253,8 @@ bool get_string(const json& object, const char* key, std::string& out, bool requ
     return true;
 }
 
-bool get_list(const json& object, const char* key, std::vector<std::string>& out, std::string& problem) {
+bool get_list(const json& object, VerdictField field, std::vector<std::string>& out, std::string& problem) {
+    const auto key = field_name(field);
     const auto it = object.find(key);
     if (it == object.end()) {
         return true;
@@ -277,25 +278,26 @@ std::optional<Record> record_from_json(const json& object, std::string& problem)
         problem = "JSON value is not an object";
         return std::nullopt;
     }
+    using F = VerdictField;
     Record record;
     std::string result;
     std::string ts;
-    const bool ok = get_string(object, "queue_id", record.queue_id, true, problem) &&
-                    get_string(object, "identity_type", record.identity_type, true, problem) &&
-                    get_string(object, "identity", record.identity, true, problem) &&
-                    get_string(object, "result", result, true, problem) &&
-                    get_string(object, "client_addr", record.client, false, problem) &&
-                    get_string(object, "tls", record.tls, false, problem) &&
-                    get_string(object, "evidence", record.evidence, false, problem) &&
-                    get_string(object, "dnssec", record.dnssec, false, problem) &&
-                    get_string(object, "reason", record.reason, false, problem) &&
-                    get_string(object, "matched", record.matched, false, problem) &&
-                    get_string(object, "action", record.action, false, problem) &&
-                    get_string(object, "dns_detail", record.dns_detail, false, problem) &&
-                    get_string(object, "ts", ts, false, problem) &&
-                    get_list(object, "cert_names", record.cert_names, problem) &&
-                    get_list(object, "unusable_cert_names", record.unusable_cert_names, problem) &&
-                    get_list(object, "client_mx", record.client_mx, problem);
+    const bool ok = get_string(object, F::queue_id, record.queue_id, true, problem) &&
+                    get_string(object, F::identity_type, record.identity_type, true, problem) &&
+                    get_string(object, F::identity, record.identity, true, problem) &&
+                    get_string(object, F::result, result, true, problem) &&
+                    get_string(object, F::client_addr, record.client, false, problem) &&
+                    get_string(object, F::tls, record.tls, false, problem) &&
+                    get_string(object, F::evidence, record.evidence, false, problem) &&
+                    get_string(object, F::dnssec, record.dnssec, false, problem) &&
+                    get_string(object, F::reason, record.reason, false, problem) &&
+                    get_string(object, F::matched, record.matched, false, problem) &&
+                    get_string(object, F::action, record.action, false, problem) &&
+                    get_string(object, F::dns_detail, record.dns_detail, false, problem) &&
+                    get_string(object, F::ts, ts, false, problem) &&
+                    get_list(object, F::cert_names, record.cert_names, problem) &&
+                    get_list(object, F::unusable_cert_names, record.unusable_cert_names, problem) &&
+                    get_list(object, F::client_mx, record.client_mx, problem);
     if (!ok) {
         return std::nullopt;
     }
@@ -309,7 +311,7 @@ std::optional<Record> record_from_json(const json& object, std::string& problem)
         return std::nullopt;
     }
     record.result = *parsed_result;
-    if (const auto it = object.find("lookup_ms"); it != object.end() && it->is_number()) {
+    if (const auto it = object.find(field_name(F::lookup_ms)); it != object.end() && it->is_number()) {
         record.lookup_ms = it->get<double>();
     }
     if (!ts.empty()) {
@@ -530,7 +532,7 @@ std::optional<Record> parse_text_record(std::string_view text, std::string& prob
     TextTokenizer tokens(text);
     Field field;
     std::string_view word;
-    std::vector<std::string> seen;
+    std::vector<std::string> seen;  // field names, the current one for a former key
     for (auto status = tokens.next(field, word); status != TokenStatus::end; status = tokens.next(field, word)) {
         if (status == TokenStatus::word) {
             problem = "free text in a record";
@@ -540,24 +542,31 @@ std::optional<Record> parse_text_record(std::string_view text, std::string& prob
             problem = "unterminated quoted value";
             return std::nullopt;
         }
-        // A repeated key would let a smuggled "result=pass" compete with the
-        // real one: the writer never repeats one.
-        if (std::find(seen.begin(), seen.end(), field.key) != seen.end()) {
+        // A repeated field would let a smuggled "result=pass" compete with
+        // the real one: the writer never repeats one, under either of its
+        // names ("client=" and "client_addr=" are the same field).
+        const auto known = field_from_text_key(field.key);
+        std::string name = known ? std::string(field_name(*known)) : field.key;
+        if (std::find(seen.begin(), seen.end(), name) != seen.end()) {
             problem = "repeated field " + field.key;
             return std::nullopt;
         }
-        seen.push_back(field.key);
-        if (!apply_text_field(record, field, problem)) {
+        // Other keys: fields a later milter may add; ignoring them keeps old
+        // reports working on new logs.
+        seen.push_back(std::move(name));
+        if (!known) {
+            continue;
+        }
+        if (!apply_text_field(record, *known, field.value, problem)) {
             return std::nullopt;
         }
     }
     // format_text writes these on every record, lookup_ms last but for the
     // optional dns_detail: a line cut short (rsyslog truncates at 8 KiB)
     // lacks it and must not pass for a record with empty fields.
-    for (const char* required : {"queue_id", "client", "identity", "tls", "cert_names", "client_mx", "dnssec", "result",
-                                 "reason", "action", "lookup_ms"}) {
-        if (std::find(seen.begin(), seen.end(), required) == seen.end()) {
-            problem = fmt::format("missing field {}", required);
+    for (const auto& spec : kVerdictFields) {
+        if (spec.text == TextPresence::always && std::find(seen.begin(), seen.end(), spec.name) == seen.end()) {
+            problem = fmt::format("missing field {}", spec.name);
             return std::nullopt;
         }
     }

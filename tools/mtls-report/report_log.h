@@ -14,7 +14,7 @@
 
 namespace mtls::report {
 
-// The syslog ident of the milter (LoggerSettings::ident).
+// The syslog ident the milter logs under (kSyslogIdent in core/base/logger.cc).
 inline constexpr std::string_view kMilterIdent = "mtls-milter";
 
 // Longer lines are skipped unread: a record is a few hundred bytes, rsyslog
