@@ -89,10 +89,12 @@ std::string policy_socket_text(const Settings& settings) {
 std::string describe(const Settings& settings) {
     return fmt::format(
         "socket={} authserv-id={} client-mx-type={} dns-timeout={}ms require-dnssec={} allow-wildcards={} "
-        "on-fail={} on-temperror={} ignore-hosts=[{}] skip-authenticated={} metrics={} policy-socket={}",
+        "on-fail={} on-temperror={} on-internal-error={} ignore-hosts=[{}] skip-authenticated={} metrics={} "
+        "policy-socket={}",
         escape_for_log(settings.socket), settings.authserv_id, settings.client_mx_type, settings.dns_timeout.count(),
         settings.verdict.require_dnssec ? "yes" : "no", settings.verdict.allow_wildcards ? "yes" : "no",
-        to_string(settings.policy.on_fail), to_string(settings.policy.on_temperror), settings.ignore_hosts.to_string(),
+        to_string(settings.policy.on_fail), to_string(settings.policy.on_temperror),
+        to_string(settings.policy.on_internal_error), settings.ignore_hosts.to_string(),
         settings.skip_authenticated ? "yes" : "no", endpoint_text(settings),
         escape_for_log(policy_socket_text(settings)));
 }

@@ -284,6 +284,11 @@ Settings settings_from(const po::variables_map& variables, bool include_daemon) 
     } else {
         invalid("on-temperror", get("on-temperror"), on_temperror.error());
     }
+    if (auto on_internal_error = parse_on_internal_error(get("on-internal-error"))) {
+        settings.policy.on_internal_error = on_internal_error.value();
+    } else {
+        invalid("on-internal-error", get("on-internal-error"), on_internal_error.error());
+    }
     if (auto hosts = HostList::parse(get("ignore-hosts"))) {
         settings.ignore_hosts = std::move(hosts).value();
     } else {

@@ -14,10 +14,10 @@
 #include <string>
 #include <string_view>
 
-#include "mtls/dane.h"
 #include "base/ip_address.h"
-#include "mtls/action.h"
 #include "dns/unbound_resolver.h"
+#include "mtls/action.h"
+#include "mtls/dane.h"
 #include "mtls/verdict.h"
 
 namespace boost::program_options {
@@ -75,6 +75,9 @@ inline constexpr std::array kOptions = {
     OptionSpec{"on-fail", "tag|reject|tempfail|quarantine", "tag", "What to do with a message whose result is fail.",
                OptionScope::daemon},
     OptionSpec{"on-temperror", "tag|tempfail", "tag", "What to do with a message whose result is temperror.",
+               OptionScope::daemon},
+    OptionSpec{"on-internal-error", "tempfail|accept", "tempfail",
+               "What to do with a message when the milter fails inside (forged headers are removed either way).",
                OptionScope::daemon},
     OptionSpec{"ignore-hosts", "CIDR[, CIDR...]", "127.0.0.0/8, ::1",
                "Clients that are neither checked nor tagged (content filters re-injecting mail).", OptionScope::daemon},

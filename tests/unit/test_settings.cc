@@ -357,3 +357,13 @@ TEST_CASE("command-line errors are described without Boost's placeholder loop", 
         }
     }
 }
+
+TEST_CASE("on-internal-error: tempfail by default, accept on request, nothing else", "[settings]") {
+    CHECK(settings({}).policy.on_internal_error == InternalErrorAction::tempfail);
+    CHECK(settings(option("on-internal-error", "accept")).policy.on_internal_error == InternalErrorAction::accept);
+    CHECK(settings(option("on-internal-error", "tempfail")).policy.on_internal_error == InternalErrorAction::tempfail);
+    for (const auto* bad : {"", "tag", "continue", "reject"}) {
+        INFO("on-internal-error '" << bad << "'");
+        CHECK_THAT(settings_error(option("on-internal-error", bad)), Catch::Matchers::Contains("on-internal-error"));
+    }
+}
