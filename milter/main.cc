@@ -25,14 +25,14 @@
 #include <string_view>
 #include <thread>
 
-#include "options.h"
-#include "server/daemon.h"
-#include "libmilter_glue.h"
-#include "server/metrics_http.h"
-#include "mtls/verdict_record.h"
 #include "dns/unbound_resolver.h"
 #include "fingerprint_listener.h"
+#include "libmilter_glue.h"
+#include "mtls/verdict_record.h"
+#include "options.h"
 #include "runtime.h"
+#include "server/daemon.h"
+#include "server/metrics_http.h"
 
 using namespace mtls;
 using namespace mtls::milter;
