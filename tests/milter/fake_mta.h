@@ -58,6 +58,17 @@ public:
         calls.push_back({"delete", index, std::string(name), ""});
         return true;
     }
+    // The recorded calls of one kind ("insert", "delete" ...), in order.
+    [[nodiscard]] std::vector<RecordedCall> calls_of(std::string_view what) const {
+        std::vector<RecordedCall> out;
+        for (const auto& call : calls) {
+            if (call.what == what) {
+                out.push_back(call);
+            }
+        }
+        return out;
+    }
+
     bool quarantine(std::string_view reason) override {
         calls.push_back({"quarantine", 0, "", std::string(reason)});
         return true;

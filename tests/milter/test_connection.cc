@@ -46,15 +46,7 @@ struct Harness {
         return connection;
     }
 
-    std::vector<RecordedCall> calls_of(std::string_view what) const {
-        std::vector<RecordedCall> out;
-        for (const auto& call : mta.calls) {
-            if (call.what == what) {
-                out.push_back(call);
-            }
-        }
-        return out;
-    }
+    std::vector<RecordedCall> calls_of(std::string_view what) const { return mta.calls_of(what); }
 };
 
 }  // namespace

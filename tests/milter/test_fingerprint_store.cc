@@ -172,8 +172,9 @@ TEST_CASE("the unclaimed handler runs outside the store's lock", "[session_store
     // A handler that calls back into the store would deadlock under the lock.
     std::shared_ptr<FingerprintStore> store;
     std::size_t size_seen = 99;
-    store = std::make_shared<FingerprintStore>(
-        FingerprintStore::Limits{1, 3600s}, [&](const ClientEndpoint&, std::string_view) { size_seen = store->size(); });
+    store =
+        std::make_shared<FingerprintStore>(FingerprintStore::Limits{1, 3600s},
+                                           [&](const ClientEndpoint&, std::string_view) { size_seen = store->size(); });
     store->record(endpoint("192.0.2.1", "1"), fingerprints(1), t0);
     store->record(endpoint("192.0.2.1", "2"), fingerprints(2), t0 + 1s);
     CHECK(size_seen == 1);

@@ -74,20 +74,23 @@ struct Harness {
     Status end_of_message() {
         return run(Stage::end_of_message, [&] { return connection->end_of_message(mta); });
     }
+    // Connect, HELO and MAIL FROM, all without failure.
+    void start_transaction() {
+        REQUIRE(connect() == Status::proceed);
+        REQUIRE(helo() == Status::proceed);
+        REQUIRE(mail() == Status::proceed);
+    }
+    // And the forged headers.
+    void start_message() {
+        start_transaction();
+        REQUIRE(forged_headers() == Status::proceed);
+    }
     // A stage whose body throws, for stages with no seam of their own.
     Status fail(Stage stage) {
         return run(stage, []() -> Status { throw std::runtime_error("injected"); });
     }
 
-    std::vector<RecordedCall> calls_of(std::string_view what) const {
-        std::vector<RecordedCall> out;
-        for (const auto& call : mta.calls) {
-            if (call.what == what) {
-                out.push_back(call);
-            }
-        }
-        return out;
-    }
+    std::vector<RecordedCall> calls_of(std::string_view what) const { return mta.calls_of(what); }
 };
 
 const std::vector<RecordedCall> kForgedDeleted{
@@ -127,10 +130,7 @@ TEST_CASE("without failures the guard changes nothing") {
     for (const auto mode : {InternalErrorAction::tempfail, InternalErrorAction::accept}) {
         Harness h(mode);
         h.open();
-        REQUIRE(h.connect() == Status::proceed);
-        REQUIRE(h.helo() == Status::proceed);
-        REQUIRE(h.mail() == Status::proceed);
-        REQUIRE(h.forged_headers() == Status::proceed);
+        h.start_message();
         REQUIRE(h.end_of_message() == Status::proceed);
         REQUIRE(h.mta.calls.size() == 3);
         CHECK(h.calls_of("insert").front().value.find("mtls=pass") != std::string::npos);
@@ -177,35 +177,25 @@ TEST_CASE("tempfail: an exception in any callback answers TEMPFAIL") {
         CHECK(h.resolver->start_count() == 0);
     }
     SECTION("a header") {
-        REQUIRE(h.connect() == Status::proceed);
-        REQUIRE(h.helo() == Status::proceed);
-        REQUIRE(h.mail() == Status::proceed);
+        h.start_transaction();
         CHECK(h.fail(Stage::header) == Status::tempfail);
         CHECK(h.end_of_message() == Status::tempfail);
         CHECK(h.mta.calls.empty());
     }
     SECTION("end of message: inserting our header throws after the forged ones went") {
-        REQUIRE(h.connect() == Status::proceed);
-        REQUIRE(h.helo() == Status::proceed);
-        REQUIRE(h.mail() == Status::proceed);
-        REQUIRE(h.forged_headers() == Status::proceed);
+        h.start_message();
         h.mta.throwing_inserts = 1;
         CHECK(h.end_of_message() == Status::tempfail);
         CHECK(h.mta.calls == kForgedDeleted);
     }
     SECTION("end of message: reading the queue id throws") {
-        REQUIRE(h.connect() == Status::proceed);
-        REQUIRE(h.helo() == Status::proceed);
-        REQUIRE(h.mail() == Status::proceed);
-        REQUIRE(h.forged_headers() == Status::proceed);
+        h.start_message();
         h.mta.throwing_macros.insert("i");
         CHECK(h.end_of_message() == Status::tempfail);
         CHECK(h.mta.calls.empty());
     }
     SECTION("the next transaction is judged again") {
-        REQUIRE(h.connect() == Status::proceed);
-        REQUIRE(h.helo() == Status::proceed);
-        REQUIRE(h.mail() == Status::proceed);
+        h.start_transaction();
         h.mta.throwing_inserts = 1;
         REQUIRE(h.end_of_message() == Status::tempfail);
         REQUIRE(h.mail() == Status::proceed);
@@ -219,9 +209,7 @@ TEST_CASE("abort and close swallow their failures and forget the message") {
     for (const auto mode : {InternalErrorAction::tempfail, InternalErrorAction::accept}) {
         Harness h(mode);
         h.open();
-        REQUIRE(h.connect() == Status::proceed);
-        REQUIRE(h.helo() == Status::proceed);
-        REQUIRE(h.mail() == Status::proceed);
+        h.start_transaction();
         h.forged_headers();
         CHECK(h.fail(Stage::abort) == Status::proceed);
         CHECK(h.end_of_message() == Status::proceed);  // no transaction left
@@ -278,45 +266,31 @@ TEST_CASE("accept: the message goes on as temperror \"internal error\", forged h
         CHECK(h.resolver->start_count() == 0);
     }
     SECTION("end of message: inserting our header throws once") {
-        REQUIRE(h.connect() == Status::proceed);
-        REQUIRE(h.helo() == Status::proceed);
-        REQUIRE(h.mail() == Status::proceed);
-        REQUIRE(h.forged_headers() == Status::proceed);
+        h.start_message();
         h.mta.throwing_inserts = 1;
         CHECK(h.end_of_message() == Status::proceed);
         check_accepted_as_internal_error(h);
     }
     SECTION("end of message: inserting always throws; the forged headers are gone, ours is missing") {
-        REQUIRE(h.connect() == Status::proceed);
-        REQUIRE(h.helo() == Status::proceed);
-        REQUIRE(h.mail() == Status::proceed);
-        REQUIRE(h.forged_headers() == Status::proceed);
+        h.start_message();
         h.mta.throwing_inserts = 2;
         CHECK(h.end_of_message() == Status::proceed);
         CHECK(h.mta.calls == kForgedDeleted);
     }
     SECTION("end of message: a deletion throws once, the retry removes them") {
-        REQUIRE(h.connect() == Status::proceed);
-        REQUIRE(h.helo() == Status::proceed);
-        REQUIRE(h.mail() == Status::proceed);
-        REQUIRE(h.forged_headers() == Status::proceed);
+        h.start_message();
         h.mta.throwing_deletes = 1;
         CHECK(h.end_of_message() == Status::proceed);
         check_accepted_as_internal_error(h);
     }
     SECTION("end of message: the removal fails again, so the message is deferred") {
-        REQUIRE(h.connect() == Status::proceed);
-        REQUIRE(h.helo() == Status::proceed);
-        REQUIRE(h.mail() == Status::proceed);
-        REQUIRE(h.forged_headers() == Status::proceed);
+        h.start_message();
         h.mta.throwing_deletes = 2;
         CHECK(h.end_of_message() == Status::tempfail);
         CHECK(h.calls_of("insert").empty());
     }
     SECTION("a header failure leaves the forged headers unknown: deferred") {
-        REQUIRE(h.connect() == Status::proceed);
-        REQUIRE(h.helo() == Status::proceed);
-        REQUIRE(h.mail() == Status::proceed);
+        h.start_transaction();
         CHECK(h.fail(Stage::header) == Status::tempfail);
         CHECK(h.end_of_message() == Status::tempfail);
         CHECK(h.mta.calls.empty());
@@ -327,9 +301,7 @@ TEST_CASE("with SMFIP_NR_HDR a header failure is answered at end of message") {
     for (const auto mode : {InternalErrorAction::tempfail, InternalErrorAction::accept}) {
         Harness h(mode);
         h.open(true);
-        REQUIRE(h.connect() == Status::proceed);
-        REQUIRE(h.helo() == Status::proceed);
-        REQUIRE(h.mail() == Status::proceed);
+        h.start_transaction();
         CHECK(h.header("Authentication-Results", kForged) == Status::no_reply);
         CHECK(h.fail(Stage::header) == Status::no_reply);
         CHECK(h.end_of_message() == Status::tempfail);
@@ -341,10 +313,7 @@ TEST_CASE("a deletion the MTA refuses defers the message in either mode") {
     for (const auto mode : {InternalErrorAction::tempfail, InternalErrorAction::accept}) {
         Harness h(mode);
         h.open();
-        REQUIRE(h.connect() == Status::proceed);
-        REQUIRE(h.helo() == Status::proceed);
-        REQUIRE(h.mail() == Status::proceed);
-        REQUIRE(h.forged_headers() == Status::proceed);
+        h.start_message();
         h.mta.refused_deletes = 1;
         CHECK(h.end_of_message() == Status::tempfail);
         CHECK(h.calls_of("insert").empty());
