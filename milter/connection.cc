@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "dns/domain_name.h"
+#include "internal_error_log.h"
 #include "mail/authentication_results.h"
 #include "mtls/action.h"
 #include "mtls/verdict_record.h"
@@ -32,15 +33,25 @@ Connection::Connection(Connection&& other) noexcept
       connected_at_(other.connected_at_),
       helo_(std::move(other.helo_)),
       helo_under_tls_(other.helo_under_tls_),
+      connection_failed_(other.connection_failed_),
       message_(std::move(other.message_)) {}
 
 Connection::~Connection() {
     close();
 }
 
-void Connection::close() {
-    if (endpoint_ && runtime_ && runtime_->sessions) {
-        runtime_->sessions->forget(*endpoint_, connected_at_);
+void Connection::close() noexcept {
+    // FingerprintStore::forget takes a mutex, and a stale entry only waits
+    // out policy-lifetime: log and go on.
+    Logger* const logger = runtime_ ? runtime_->logger.get() : nullptr;
+    try {
+        if (endpoint_ && runtime_ && runtime_->sessions) {
+            runtime_->sessions->forget(*endpoint_, connected_at_);
+        }
+    } catch (const std::exception& error) {
+        log_internal_error(logger, name_of(Stage::close), "", error.what());
+    } catch (...) {
+        log_internal_error(logger, name_of(Stage::close), "", "unknown exception");
     }
     endpoint_.reset();
 }
@@ -70,6 +81,13 @@ Status Connection::mail_from(MtaSession& mta, std::string_view reverse_path) {
     MessageState& message = message_.emplace();
     message.raw_reverse_path.assign(reverse_path.substr(0, 1024));
     message.queue_id = mta.macro("i").value_or("");
+    if (connection_failed_) {
+        // What connect or HELO should have learnt is missing (the client's
+        // address for ignore-hosts, the HELO name): no verdict can be trusted.
+        message.internal_error = true;
+        message.helo = helo_;
+        return accepts_internal_errors() ? Status::proceed : Status::tempfail;
+    }
     const auto auth = mta.macro("{auth_authen}");
     message.authenticated = auth && !auth->empty();
     if (message.authenticated && runtime_->settings.skip_authenticated) {
@@ -95,16 +113,21 @@ Status Connection::header(std::string_view name, std::string_view value) {
     return headers_need_no_reply_ ? Status::no_reply : Status::proceed;
 }
 
-void Connection::remove_forged_headers(MtaSession& mta, MessageState& message) const {
+bool Connection::remove_forged_headers(MtaSession& mta, MessageState& message) const {
     // Highest index first: on Postfix each deletion renumbers the later ones.
     std::sort(message.forged_indexes.rbegin(), message.forged_indexes.rend());
     for (const int index : message.forged_indexes) {
         if (!mta.delete_header(kAuthenticationResults, index)) {
-            runtime_->logger->log(Severity::warning,
-                                  fmt::format("queue_id={} could not delete forged Authentication-Results #{}",
+            runtime_->logger->log(Severity::error,
+                                  fmt::format("queue_id={} could not delete forged Authentication-Results #{}; "
+                                              "deferring the message",
                                               escape_for_log(message.queue_id), index));
+            return false;
         }
     }
+    message.forged_removed = true;
+    runtime_->metrics->count_forged_removed(static_cast<int>(message.forged_indexes.size()));
+    return true;
 }
 
 void Connection::add_policy_fingerprints(MtaSession& mta, MessageState& message) {
@@ -167,8 +190,15 @@ Status Connection::end_of_message(MtaSession& mta) {
     if (auto queue_id = mta.macro("i"); queue_id && !queue_id->empty()) {
         message.queue_id = std::move(*queue_id);
     }
-    remove_forged_headers(mta, message);
-    runtime_->metrics->count_forged_removed(static_cast<int>(message.forged_indexes.size()));
+    if (message.internal_error) {
+        const Status status = finish_after_internal_error(mta, message);
+        message_.reset();
+        return status;
+    }
+    if (!remove_forged_headers(mta, message)) {
+        message_.reset();
+        return Status::tempfail;  // never accept a message with a forged header
+    }
     if (!message.check) {
         runtime_->metrics->count_skipped();
         log_skip(message, "SMTP-AUTH client");
@@ -180,6 +210,7 @@ Status Connection::end_of_message(MtaSession& mta) {
     const Evaluation evaluation = evaluate(message);
     const Action action = decide_action(evaluation.verdict.result, runtime_->settings.policy);
     const Status status = act(mta, message, evaluation.verdict, action);
+    message.decided = status;
     runtime_->metrics->count_message(evaluation.verdict.result, action);
     if (evaluation.answer.elapsed.count() > 0) {
         runtime_->metrics->observe_lookup(evaluation.answer.elapsed);
@@ -189,7 +220,16 @@ Status Connection::end_of_message(MtaSession& mta) {
     return status;
 }
 
-Status Connection::act(MtaSession& mta, const MessageState& message, const Verdict& verdict, Action action) const {
+bool Connection::insert_our_header(MtaSession& mta, const MessageState& message, std::string_view value) const {
+    if (mta.insert_header(0, kAuthenticationResults, value)) {
+        return true;
+    }
+    runtime_->logger->log(Severity::error, fmt::format("queue_id={} could not add Authentication-Results",
+                                                       escape_for_log(message.queue_id)));
+    return false;
+}
+
+Status Connection::act(MtaSession& mta, MessageState& message, const Verdict& verdict, Action action) const {
     if (action == Action::reject || action == Action::tempfail) {
         const auto reply = reply_for(action, verdict.result);
         mta.set_reply(reply.code, reply.enhanced, reply.text);
@@ -198,10 +238,7 @@ Status Connection::act(MtaSession& mta, const MessageState& message, const Verdi
     const auto value =
         format_authentication_results(runtime_->settings.authserv_id, message.check->identity(), verdict);
     // Index 0: above the MTA's own Received:, where readers look first.
-    if (!mta.insert_header(0, kAuthenticationResults, value)) {
-        runtime_->logger->log(Severity::error, fmt::format("queue_id={} could not add Authentication-Results",
-                                                           escape_for_log(message.queue_id)));
-    }
+    message.tagged = insert_our_header(mta, message, value);
     if (action == Action::quarantine) {
         mta.quarantine(fmt::format("mtls={}: {}", to_string(verdict.result), verdict.reason));
     }
@@ -228,6 +265,97 @@ void Connection::log_verdict(const MessageState& message, const Evaluation& eval
 
 void Connection::abort() {
     message_.reset();
+}
+
+bool Connection::accepts_internal_errors() const noexcept {
+    return runtime_->settings.policy.on_internal_error == InternalErrorAction::accept;
+}
+
+Status Connection::finish_after_internal_error(MtaSession& mta, MessageState& message) const {
+    if (!accepts_internal_errors() || message.forged_unknown) {
+        return Status::tempfail;
+    }
+    if (!message.forged_removed && !remove_forged_headers(mta, message)) {
+        return Status::tempfail;
+    }
+    // The same result as an exception inside the check (evaluate): the
+    // message could not be judged, which a retry might change. No lookup
+    // was made, so on-temperror does not apply: the operator chose accept.
+    Verdict verdict;
+    verdict.result = Result::temperror;
+    verdict.reason = "internal error";
+    const Identity identity =
+        message.check ? message.check->identity() : identity_from_envelope(message.raw_reverse_path, message.helo);
+    if (!message.tagged) {
+        try {
+            message.tagged = insert_our_header(
+                mta, message, format_authentication_results(runtime_->settings.authserv_id, identity, verdict));
+        } catch (const std::exception& error) {
+            // The forged headers are gone: without ours the message is still
+            // safe to accept, which is what the operator asked for.
+            log_internal_error(runtime_->logger.get(), name_of(Stage::end_of_message), message.queue_id, error.what());
+        }
+    }
+    runtime_->logger->log(
+        Severity::warning,
+        fmt::format("queue_id={} client={} accepted after an internal error "
+                    "(on-internal-error=accept): mtls=temperror",
+                    escape_for_log(message.queue_id.empty() ? "-" : message.queue_id), client_address_));
+    return Status::proceed;
+}
+
+Status Connection::recover(Stage stage, MtaSession& mta, std::string_view what) noexcept {
+    const std::string_view queue_id = message_ ? std::string_view(message_->queue_id) : std::string_view();
+    log_internal_error(runtime_->logger.get(), name_of(stage), queue_id, what);
+    const Status refuse = Status::tempfail;
+    switch (stage) {
+        case Stage::connect:
+        case Stage::helo:
+            // Under tempfail the MTA defers the whole connection; under
+            // accept its messages go on as internal errors (mail_from).
+            connection_failed_ = true;
+            return accepts_internal_errors() ? Status::proceed : refuse;
+        case Stage::mail:
+            if (!message_) {
+                message_.emplace();  // nothrow (static_assert in connection.h)
+            }
+            message_->internal_error = true;
+            return accepts_internal_errors() ? Status::proceed : refuse;
+        case Stage::header:
+            // The header that failed may have been a forged one, now unknown.
+            if (message_) {
+                message_->internal_error = true;
+                message_->forged_unknown = true;
+            }
+            // With SMFIP_NR_HDR no answer is allowed here: end_of_message
+            // defers the message instead.
+            return headers_need_no_reply_ ? Status::no_reply : refuse;
+        case Stage::end_of_message: return recover_end_of_message(mta);
+        case Stage::abort: message_.reset(); return Status::proceed;
+        case Stage::close: return Status::proceed;  // libmilter ignores the answer
+    }
+    return refuse;
+}
+
+Status Connection::recover_end_of_message(MtaSession& mta) noexcept {
+    Status status = Status::tempfail;
+    if (message_ && accepts_internal_errors()) {
+        MessageState& message = *message_;
+        if (message.decided) {
+            status = *message.decided;  // acted already; what failed came after
+        } else {
+            message.internal_error = true;
+            try {
+                status = finish_after_internal_error(mta, message);
+            } catch (const std::exception& error) {
+                log_internal_error(runtime_->logger.get(), name_of(Stage::end_of_message), "", error.what());
+            } catch (...) {
+                log_internal_error(runtime_->logger.get(), name_of(Stage::end_of_message), "", "unknown exception");
+            }
+        }
+    }
+    message_.reset();
+    return status;
 }
 
 }  // namespace mtls::milter

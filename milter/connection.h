@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "base/ip_address.h"
@@ -85,7 +86,19 @@ struct MessageState {
     int header_count = 0;             // Authentication-Results seen so far
     std::vector<int> forged_indexes;  // those claiming our authserv-id (1-based)
     std::string policy_channel;       // "matched", "none", or "" when not asked
+    // A callback for this transaction failed (see Connection::recover): it
+    // gets no verdict, only what on-internal-error allows.
+    bool internal_error = false;
+    // A header callback failed, so forged_indexes may miss one: the message
+    // is never accepted.
+    bool forged_unknown = false;
+    bool forged_removed = false;    // remove_forged_headers succeeded
+    bool tagged = false;            // our Authentication-Results was inserted
+    std::optional<Status> decided;  // end_of_message's answer, once known
 };
+// Connection::recover sets up a transaction after a failed MAIL callback, so
+// that its forged headers are still tracked; that must not throw itself.
+static_assert(std::is_nothrow_default_constructible_v<MessageState>);
 
 class Connection {
 public:
@@ -99,7 +112,17 @@ public:
     Status end_of_message(MtaSession& mta);
     void abort();
     // The MTA closed the connection (also the destructor's job, for safety).
-    void close();
+    // Never throws: a failure to drop the policy-channel entry is logged.
+    void close() noexcept;
+
+    // What the callback at stage answers after its body threw what (see
+    // milter/callback_guard.h). Logs the error and applies on-internal-error:
+    // tempfail answers TEMPFAIL; accept lets the message go on, tagged
+    // mtls=temperror "internal error", with forged headers still removed at
+    // end of message. A message whose forged headers cannot be removed (a
+    // header callback failed, or the removal did) is deferred in both modes.
+    // A failure at connect or HELO applies to every message on the connection.
+    Status recover(Stage stage, MtaSession& mta, std::string_view what) noexcept;
     ~Connection();
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
@@ -111,11 +134,19 @@ public:
 private:
     // Fills in fingerprints learnt on the policy channel, when configured.
     void add_policy_fingerprints(MtaSession& mta, MessageState& message);
-    void remove_forged_headers(MtaSession& mta, MessageState& message) const;
+    // False when the MTA refused a deletion: the message must not be accepted.
+    bool remove_forged_headers(MtaSession& mta, MessageState& message) const;
+    // End of message for a transaction with message.internal_error set.
+    Status finish_after_internal_error(MtaSession& mta, MessageState& message) const;
+    Status recover_end_of_message(MtaSession& mta) noexcept;
+    [[nodiscard]] bool accepts_internal_errors() const noexcept;
     Evaluation evaluate(MessageState& message) const;
     void log_skip(const MessageState& message, std::string_view why) const;
+    // Inserts our Authentication-Results at the top; false (logged) when the
+    // MTA refused.
+    bool insert_our_header(MtaSession& mta, const MessageState& message, std::string_view value) const;
     // Tells the MTA what to do with the message (reply, header, quarantine).
-    Status act(MtaSession& mta, const MessageState& message, const Verdict& verdict, Action action) const;
+    Status act(MtaSession& mta, MessageState& message, const Verdict& verdict, Action action) const;
     void log_verdict(const MessageState& message, const Evaluation& evaluation, Action action) const;
 
     std::shared_ptr<const Runtime> runtime_;
@@ -124,7 +155,8 @@ private:
     std::optional<Endpoint> endpoint_;  // for the policy channel
     StoreClock::time_point connected_at_ = StoreClock::now();
     std::string helo_;
-    bool helo_under_tls_ = false;  // said after STARTTLS
+    bool helo_under_tls_ = false;     // said after STARTTLS
+    bool connection_failed_ = false;  // the connect or HELO callback failed
     std::optional<MessageState> message_;
 };
 

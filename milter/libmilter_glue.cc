@@ -5,13 +5,12 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
-#include <fmt/format.h>
-
 #include <atomic>
 #include <cstring>
 
+#include "callback_guard.h"
 #include "connection.h"
-#include "mtls/verdict_record.h"
+#include "internal_error_log.h"
 
 namespace mtls::milter {
 namespace {
@@ -74,29 +73,24 @@ Connection* connection_of(SMFICTX* ctx) {
     return static_cast<Connection*>(smfi_getpriv(ctx));
 }
 
-void log_internal_error(std::string_view stage, std::string_view what) {
-    if (auto runtime = g_runtime.load()) {
-        runtime->logger->log(Severity::error, fmt::format("internal error in {}: {}", stage, escape_for_log(what)));
+// Runs one callback body on the connection's logic; callback_guard.h's
+// guarded() turns an exception into Connection::recover's answer.
+template <typename Body>
+sfsistat run(SMFICTX* ctx, Stage stage, Body&& body) noexcept {
+    Connection* connection = connection_of(ctx);
+    if (connection == nullptr) {
+        // Unreachable: negotiate answers REJECT whenever it cannot set up a
+        // Connection. Without one no forged header can be removed.
+        return SMFIS_TEMPFAIL;
     }
+    LibmilterSession mta(ctx);
+    return to_sfsistat(guarded(*connection, mta, stage, [&] { return body(*connection, mta); }));
 }
 
-// Runs one callback body. An exception must never unwind into libmilter;
-// the message goes on (the MTA's milter_default_action is not involved) and
-// the operator reads why in the log.
-template <typename Body>
-sfsistat guarded(SMFICTX* ctx, std::string_view stage, Body&& body) noexcept {
-    try {
-        Connection* connection = connection_of(ctx);
-        if (connection == nullptr) {
-            return SMFIS_ACCEPT;  // negotiate failed to set us up: stay out of the way
-        }
-        return to_sfsistat(body(*connection));
-    } catch (const std::exception& error) {
-        log_internal_error(stage, error.what());
-    } catch (...) {
-        log_internal_error(stage, "unknown exception");
-    }
-    return SMFIS_CONTINUE;
+// For negotiate, which has no Connection yet.
+void log_negotiate_error(std::string_view what) noexcept {
+    const auto runtime = g_runtime.load();
+    log_internal_error(runtime ? runtime->logger.get() : nullptr, "negotiate", "", what);
 }
 
 sfsistat on_negotiate(SMFICTX* ctx, unsigned long offered_actions, unsigned long offered_steps, unsigned long,
@@ -132,10 +126,12 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long offered_actions, unsigned long
         ++g_active_connections;
         return SMFIS_CONTINUE;
     } catch (const std::exception& error) {
-        log_internal_error("negotiate", error.what());
+        log_negotiate_error(error.what());
     } catch (...) {
-        log_internal_error("negotiate", "unknown exception");
+        log_negotiate_error("unknown exception");
     }
+    // libmilter then ends its session with the MTA, which applies its own
+    // setting for a failed milter (Postfix: milter_default_action).
     return SMFIS_REJECT;
 }
 
@@ -158,27 +154,26 @@ std::uint16_t port_of(const _SOCK_ADDR* address) {
 }
 
 sfsistat on_connect(SMFICTX* ctx, char*, _SOCK_ADDR* address) noexcept {
-    return guarded(ctx, "connect",
-                   [&](Connection& c) { return c.connect(IpAddress::from_sockaddr(address), port_of(address)); });
-}
-
-sfsistat on_helo(SMFICTX* ctx, char* name) noexcept {
-    return guarded(ctx, "helo", [&](Connection& c) {
-        LibmilterSession mta(ctx);
-        return c.helo(mta, name != nullptr ? name : "");
+    return run(ctx, Stage::connect, [&](Connection& c, MtaSession&) {
+        return c.connect(IpAddress::from_sockaddr(address), port_of(address));
     });
 }
 
+sfsistat on_helo(SMFICTX* ctx, char* name) noexcept {
+    return run(ctx, Stage::helo,
+               [&](Connection& c, MtaSession& mta) { return c.helo(mta, name != nullptr ? name : ""); });
+}
+
 sfsistat on_envfrom(SMFICTX* ctx, char** argv) noexcept {
-    return guarded(ctx, "envfrom", [&](Connection& c) {
-        LibmilterSession mta(ctx);
+    return run(ctx, Stage::mail, [&](Connection& c, MtaSession& mta) {
         return c.mail_from(mta, argv != nullptr && argv[0] != nullptr ? argv[0] : "");
     });
 }
 
 sfsistat on_header(SMFICTX* ctx, char* name, char* value) noexcept {
-    return guarded(ctx, "header",
-                   [&](Connection& c) { return c.header(name != nullptr ? name : "", value != nullptr ? value : ""); });
+    return run(ctx, Stage::header, [&](Connection& c, MtaSession&) {
+        return c.header(name != nullptr ? name : "", value != nullptr ? value : "");
+    });
 }
 
 // DATA is answered although there is nothing to decide there. Postfix sends
@@ -191,14 +186,11 @@ sfsistat on_data(SMFICTX*) noexcept {
 }
 
 sfsistat on_eom(SMFICTX* ctx) noexcept {
-    return guarded(ctx, "eom", [&](Connection& c) {
-        LibmilterSession mta(ctx);
-        return c.end_of_message(mta);
-    });
+    return run(ctx, Stage::end_of_message, [&](Connection& c, MtaSession& mta) { return c.end_of_message(mta); });
 }
 
 sfsistat on_abort(SMFICTX* ctx) noexcept {
-    return guarded(ctx, "abort", [](Connection& c) {
+    return run(ctx, Stage::abort, [](Connection& c, MtaSession&) {
         c.abort();
         return Status::proceed;
     });
@@ -207,7 +199,7 @@ sfsistat on_abort(SMFICTX* ctx) noexcept {
 sfsistat on_close(SMFICTX* ctx) noexcept {
     const std::unique_ptr<Connection> connection(connection_of(ctx));
     if (connection) {
-        connection->close();
+        connection->close();  // noexcept: logs its own failure
         // Nothing to do if this fails: libmilter frees ctx next anyway.
         static_cast<void>(smfi_setpriv(ctx, nullptr));
         --g_active_connections;

@@ -87,12 +87,13 @@ std::string describe(const Settings& settings) {
     const auto& engine = settings.authenticator;
     return fmt::format(
         "socket={} authserv-id={} client-mx-type={} dns-timeout={}ms require-dnssec={} allow-wildcards={} "
-        "on-fail={} on-temperror={} ignore-hosts=[{}] skip-authenticated={} metrics={} policy-socket={}",
+        "on-fail={} on-temperror={} on-internal-error={} ignore-hosts=[{}] skip-authenticated={} metrics={} "
+        "policy-socket={}",
         escape_for_log(to_milter_connection(settings.socket)), settings.authserv_id, engine.client_mx_type,
         engine.dns_timeout.count(), engine.verdict.require_dnssec ? "yes" : "no",
         engine.verdict.allow_wildcards ? "yes" : "no", to_string(settings.policy.on_fail),
-        to_string(settings.policy.on_temperror), settings.ignore_hosts.to_string(),
-        settings.skip_authenticated ? "yes" : "no", endpoint_text(settings),
+        to_string(settings.policy.on_temperror), to_string(settings.policy.on_internal_error),
+        settings.ignore_hosts.to_string(), settings.skip_authenticated ? "yes" : "no", endpoint_text(settings),
         escape_for_log(policy_socket_text(settings)));
 }
 

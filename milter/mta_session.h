@@ -25,4 +25,21 @@ public:
 // What a callback tells the MTA; maps onto SMFIS_* in the libmilter glue.
 enum class Status { proceed, accept, reject, tempfail, no_reply };
 
+// The libmilter callback that is running, for the failure policy
+// (Connection::recover) and the log.
+enum class Stage { connect, helo, mail, header, end_of_message, abort, close };
+
+constexpr const char* name_of(Stage stage) noexcept {
+    switch (stage) {
+        case Stage::connect: return "connect";
+        case Stage::helo: return "helo";
+        case Stage::mail: return "envfrom";
+        case Stage::header: return "header";
+        case Stage::end_of_message: return "eom";
+        case Stage::abort: return "abort";
+        case Stage::close: return "close";
+    }
+    return "callback";
+}
+
 }  // namespace mtls::milter

@@ -200,24 +200,24 @@ void UnboundResolver::cancel(std::uint64_t id) {
     }
 }
 
-void UnboundResolver::on_answer(void* arg, int err, ub_result* result) {
+void UnboundResolver::on_answer(void* arg, int err, ub_result* result) noexcept {
     auto* request = static_cast<Request*>(arg);
     request->owner->complete(request, err, result);
 }
 
-void UnboundResolver::complete(Request* request, int err, ub_result* result) {
+void UnboundResolver::complete(Request* request, int err, ub_result* result) noexcept {
     const std::unique_ptr<ub_result, decltype(&ub_resolve_free)> owned_result(result, &ub_resolve_free);
     std::unique_ptr<Request> owned;
-    {
-        const std::lock_guard lock(mutex_);
-        auto it = requests_.find(request->id);
-        if (it == requests_.end()) {
-            return;
-        }
-        owned = std::move(it->second);
-        requests_.erase(it);
-    }
     try {
+        {
+            const std::lock_guard lock(mutex_);
+            auto it = requests_.find(request->id);
+            if (it == requests_.end()) {
+                return;
+            }
+            owned = std::move(it->second);
+            requests_.erase(it);
+        }
         DnsAnswer answer = classify_answer(raw_from_unbound(err, result));
         const auto now = Clock::now();
         answer.elapsed = std::chrono::duration_cast<std::chrono::microseconds>(now - owned->started);
@@ -229,8 +229,17 @@ void UnboundResolver::complete(Request* request, int err, ub_result* result) {
         }
         owned->slot->fulfil(std::move(answer));
     } catch (...) {
-        // Out of memory while copying RDATA: the waiter times out into
-        // temperror rather than an exception crossing libunbound's C frames.
+        // Out of memory while copying RDATA, say. The lookup fails now as a
+        // resolver error (temperror "DNS resolver error") instead of leaving
+        // its waiter to sit out dns-timeout; a default DnsAnswer allocates
+        // nothing. If even that fails (or the lock above did), the waiter's
+        // deadline still ends it as a timeout, also temperror.
+        if (owned) {
+            try {
+                owned->slot->fulfil(DnsAnswer{});
+            } catch (...) {  // see above
+            }
+        }
     }
 }
 

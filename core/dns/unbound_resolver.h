@@ -61,8 +61,9 @@ private:
     };
 
     explicit UnboundResolver(const UnboundSettings& settings);
-    static void on_answer(void* arg, int err, ub_result* result);
-    void complete(Request* request, int err, ub_result* result);
+    // libunbound's callback (ub_resolve_async): nothing may unwind into its C frames.
+    static void on_answer(void* arg, int err, ub_result* result) noexcept;
+    void complete(Request* request, int err, ub_result* result) noexcept;
     void cancel(std::uint64_t id);
     void run_event_loop();
 

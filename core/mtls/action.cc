@@ -30,6 +30,23 @@ Expected<Action> parse_on_temperror(std::string_view text) {
     return Error{"expected tag or tempfail"};
 }
 
+std::string_view to_string(InternalErrorAction action) {
+    switch (action) {
+        case InternalErrorAction::tempfail: return "tempfail";
+        case InternalErrorAction::accept: return "accept";
+    }
+    return "tempfail";
+}
+
+Expected<InternalErrorAction> parse_on_internal_error(std::string_view text) {
+    for (const InternalErrorAction action : {InternalErrorAction::tempfail, InternalErrorAction::accept}) {
+        if (text == to_string(action)) {
+            return action;
+        }
+    }
+    return Error{"expected tempfail or accept"};
+}
+
 Action decide_action(Result result, const ActionSettings& policy) {
     switch (result) {
         case Result::fail: return policy.on_fail;

@@ -16,9 +16,19 @@ std::string_view to_string(Action action);
 Expected<Action> parse_on_fail(std::string_view text);       // tag|reject|tempfail|quarantine
 Expected<Action> parse_on_temperror(std::string_view text);  // tag|tempfail
 
+// What a milter callback answers when it failed inside (an exception): the
+// message cannot be judged. tempfail defers it (the client retries, nothing
+// is lost); accept lets it go on with forged Authentication-Results headers
+// still removed. The milter's side is milter/connection.cc (recover).
+enum class InternalErrorAction { tempfail, accept };
+
+std::string_view to_string(InternalErrorAction action);
+Expected<InternalErrorAction> parse_on_internal_error(std::string_view text);  // tempfail|accept
+
 struct ActionSettings {
     Action on_fail = Action::tag;
     Action on_temperror = Action::tag;
+    InternalErrorAction on_internal_error = InternalErrorAction::tempfail;
 };
 
 Action decide_action(Result result, const ActionSettings& policy);

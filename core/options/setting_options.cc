@@ -18,6 +18,7 @@ namespace {
 
 constexpr std::array<std::string_view, 4> kOnFailChoices = {"tag", "reject", "tempfail", "quarantine"};
 constexpr std::array<std::string_view, 2> kOnTemperrorChoices = {"tag", "tempfail"};
+constexpr std::array<std::string_view, 2> kOnInternalErrorChoices = {"tempfail", "accept"};
 constexpr std::array<std::string_view, 2> kLogFormatChoices = {"text", "json"};
 constexpr std::array<std::string_view, 11> kFacilityChoices = {
     "mail", "daemon", "user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"};
@@ -355,6 +356,43 @@ answers
                    .choices = kOnTemperrorChoices},
                   [](Settings& settings, [[maybe_unused]] const OptionSpec& option, const std::string& value) {
                       settings.policy.on_temperror = action_value(option, value);
+                  }},
+    SettingOption{{.name = "on-internal-error",
+                   .placeholder = "tempfail|accept",
+                   .type = ValueType::choice,
+                   .default_value = "tempfail",
+                   .help = "What to do with a message when the milter fails inside (forged headers are removed either "
+                           "way).",
+                   .doc = R"roff(What to do when the milter fails inside a callback (out of memory, a
+resolver or MTA call that throws): the message cannot be judged.
+.B tempfail
+answers the failed stage with a temporary failure; the client retries
+later and nothing is lost.
+A failure at connect or HELO defers the whole connection.
+.B accept
+lets the message go on: forged Authentication-Results headers claiming
+.B authserv\-id
+are still removed at the end of DATA, and the message gets
+.RB \(dq mtls=temperror \(dq
+with reason
+.BR \(dqinternal\ error\(dq ;
+.B on\-temperror
+does not apply.
+After a failure at connect or HELO every message on that connection is
+treated so, without a lookup.
+In both modes a message is deferred when its forged headers cannot be
+removed: the removal failed, or a header callback failed so that a forged
+header may have gone unseen.
+A failure inside the Client MX check itself is a
+.B temperror
+result with the same reason, for which
+.B on\-temperror
+decides.)roff",
+                   .programs = kMilter,
+                   .stage = Stage::reload,
+                   .choices = kOnInternalErrorChoices},
+                  [](Settings& settings, [[maybe_unused]] const OptionSpec& option, const std::string& value) {
+                      settings.policy.on_internal_error = checked(option, value, parse_on_internal_error(value));
                   }},
     SettingOption{{.name = "ignore-hosts",
                    .placeholder = "CIDR[, CIDR...]",

@@ -7,53 +7,19 @@
 #include <thread>
 
 #include "connection.h"
+#include "fake_mta.h"
 #include "fake_resolver.h"
 #include "mail/authentication_results.h"
 
 using namespace mtls;
 using namespace mtls::milter;
+using mtls::testing::FakeMta;
 using mtls::testing::FakeResolver;
+using mtls::testing::RecordedCall;
 using mtls::testing::records_answer;
 using mtls::testing::status_answer;
 
 namespace {
-
-struct RecordedCall {
-    std::string what;
-    int index = 0;
-    std::string name;
-    std::string value;
-    bool operator==(const RecordedCall&) const = default;
-};
-
-class FakeMta final : public MtaSession {
-public:
-    std::map<std::string, std::string, std::less<>> macros;
-    std::vector<RecordedCall> calls;
-
-    std::optional<std::string> macro(std::string_view name) override {
-        if (auto it = macros.find(name); it != macros.end()) {
-            return it->second;
-        }
-        return std::nullopt;
-    }
-    bool insert_header(int index, std::string_view name, std::string_view value) override {
-        calls.push_back({"insert", index, std::string(name), std::string(value)});
-        return true;
-    }
-    bool delete_header(std::string_view name, int index) override {
-        calls.push_back({"delete", index, std::string(name), ""});
-        return true;
-    }
-    bool quarantine(std::string_view reason) override {
-        calls.push_back({"quarantine", 0, "", std::string(reason)});
-        return true;
-    }
-    bool set_reply(std::string_view code, std::string_view enhanced, std::string_view text) override {
-        calls.push_back({"reply", 0, std::string(code) + " " + std::string(enhanced), std::string(text)});
-        return true;
-    }
-};
 
 struct Harness {
     std::shared_ptr<FakeResolver> resolver = std::make_shared<FakeResolver>();
@@ -80,15 +46,7 @@ struct Harness {
         return connection;
     }
 
-    std::vector<RecordedCall> calls_of(std::string_view what) const {
-        std::vector<RecordedCall> out;
-        for (const auto& call : mta.calls) {
-            if (call.what == what) {
-                out.push_back(call);
-            }
-        }
-        return out;
-    }
+    std::vector<RecordedCall> calls_of(std::string_view what) const { return mta.calls_of(what); }
 };
 
 }  // namespace

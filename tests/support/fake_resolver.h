@@ -1,6 +1,7 @@
 // A scripted Resolver for unit tests: answers what it was told to, leaves
-// everything else pending (to be answered later, or to time out), and
-// records every lookup started and every cancellation.
+// everything else pending (to be answered later, or to time out), throws
+// where told to (as a resolver out of resources may), and records every
+// lookup started and every cancellation.
 #pragma once
 
 #include <atomic>
@@ -9,7 +10,9 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -96,11 +99,20 @@ public:
         scripted_[std::move(name)] = std::move(answer);
     }
 
+    // Starting a lookup of name (any type) throws std::runtime_error.
+    void fail(std::string name) {
+        const std::lock_guard lock(mutex_);
+        failing_.insert(std::move(name));
+    }
+
     Lookup start(std::string_view name, std::uint16_t type, std::chrono::milliseconds timeout) override {
         const auto now = Clock::now();
         auto slot = std::make_shared<AnswerSlot>();
         {
             const std::lock_guard lock(mutex_);
+            if (failing_.contains(name)) {
+                throw std::runtime_error("fake resolver failure");
+            }
             started_.push_back(Started{std::string(name), type, timeout, slot});
             if (const auto it = scripted_.find(std::string(name)); it != scripted_.end()) {
                 slot->fulfil(it->second);
@@ -133,6 +145,7 @@ public:
 private:
     mutable std::mutex mutex_;
     std::map<std::string, DnsAnswer> scripted_;
+    std::set<std::string, std::less<>> failing_;
     std::vector<Started> started_;
     std::shared_ptr<std::atomic<int>> cancels_ = std::make_shared<std::atomic<int>>(0);
 };

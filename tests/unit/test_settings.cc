@@ -390,3 +390,13 @@ TEST_CASE("every option has one stage, and the start-up options are those a relo
     CHECK(start == std::vector<std::string>{"socket", "user", "umask", "pidfile", "foreground", "metrics",
                                             "policy-socket", "policy-lifetime", "policy-max-sessions"});
 }
+
+TEST_CASE("on-internal-error: tempfail by default, accept on request, nothing else", "[settings]") {
+    CHECK(settings({}).policy.on_internal_error == InternalErrorAction::tempfail);
+    CHECK(settings(option("on-internal-error", "accept")).policy.on_internal_error == InternalErrorAction::accept);
+    CHECK(settings(option("on-internal-error", "tempfail")).policy.on_internal_error == InternalErrorAction::tempfail);
+    for (const auto* bad : {"", "tag", "continue", "reject"}) {
+        INFO("on-internal-error '" << bad << "'");
+        CHECK_THAT(settings_error(option("on-internal-error", bad)), Catch::Matchers::Contains("on-internal-error"));
+    }
+}
