@@ -20,21 +20,22 @@ namespace mtls::milter {
 // Macros requested per stage with smfi_setsymlist. On Postfix a list set
 // here replaces main.cf's for that stage, so the MAIL list repeats Postfix's
 // defaults; the TLS macros are asked for at MAIL too because Postfix resets
-// the HELO state after STARTTLS (FIELD-NOTES).
+// the HELO state after STARTTLS (FIELD-NOTES). v tells Sendmail from Postfix
+// when there is no {verify} (core/tls/tls_evidence.cc).
 inline constexpr const char* kHeloMacros =
     "{tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer} {verify} {cn_subject} {cn_issuer} "
-    "{cert_fp}";
+    "{cert_fp} v";
 inline constexpr const char* kMailMacros =
     "i {auth_type} {auth_authen} {auth_author} {mail_addr} {mail_host} {mail_mailer} "
     "{tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer} {verify} {cn_subject} {cn_issuer} "
-    "{cert_fp}";
+    "{cert_fp} v";
 // With the policy channel on, {client_addr} and {client_port} also name the
 // connection to it when the connect callback gave no usable address. Asked
 // for only then: every macro is work for the MTA on every message.
 inline constexpr const char* kMailMacrosWithPolicyChannel =
     "i {auth_type} {auth_authen} {auth_author} {mail_addr} {mail_host} {mail_mailer} "
     "{tls_version} {cipher} {cipher_bits} {cert_subject} {cert_issuer} {verify} {cn_subject} {cn_issuer} "
-    "{cert_fp} {client_addr} {client_port}";
+    "{cert_fp} v {client_addr} {client_port}";
 static_assert(std::string_view(kMailMacrosWithPolicyChannel).starts_with(kMailMacros),
               "the policy channel's list only adds to the usual one");
 inline constexpr const char* kEndOfMessageMacros = "i";
