@@ -28,18 +28,18 @@ started.
 
 from __future__ import annotations
 
+import atexit
 import fcntl
 import os
 import pwd
 import re
 import shutil
-import socket
 import subprocess
 from pathlib import Path
 
 from .base import RigError
 from .ca import TestCA
-from .process import die_with_parent, free_port, kill_process_group, log_tail, run, wait_until
+from .process import die_with_parent, free_port, kill_process_group, log_tail, run, smtp_banner, wait_until
 
 # Debian 12's Sendmail and the one library it needs that Postfix machines lack.
 PACKAGES = ("sendmail-bin", "sendmail-base", "sendmail-cf", "libwrap0")
@@ -260,18 +260,14 @@ class SendmailInstance:
                 raise RigError(f"Sendmail exited with {self.proc.returncode}:\n{log_tail(self.log)}")
             return self._banner()
 
+        # Also stopped at exit, should the test class never get to stop() it
+        # (Ctrl-C, SIGTERM from CI); stop() twice is harmless.
+        atexit.register(self.stop)
         wait_until(ready, timeout, f"Sendmail's banner on 127.0.0.1:{self.smtp_port}", interval=0.1)
         return self
 
     def _banner(self):
-        try:
-            with socket.create_connection(("127.0.0.1", self.smtp_port), timeout=2) as s:
-                s.settimeout(5)
-                banner = s.recv(512)
-                s.sendall(b"QUIT\r\n")
-                return banner.startswith(b"220")
-        except OSError:
-            return False
+        return smtp_banner(self.smtp_port)
 
     def stop(self):
         kill_process_group(self.proc, timeout=10)
