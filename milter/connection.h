@@ -68,10 +68,16 @@ inline constexpr MacroList kPostfixMailMacros =
 // connection to it when the connect callback gave no usable address. Asked
 // for only then: every macro is work for the MTA on every message.
 inline constexpr MacroList kPolicyChannelMacros = "{client_addr} {client_port}";
+// The MTA's name and version: Postfix's v is "Postfix 3.7.x", Sendmail's a bare
+// "8.17.1.9". It tells Sendmail from Postfix when a session without STARTTLS
+// has no {verify} (core/tls/tls_evidence.cc). Sendmail uses these lists
+// instead of the .mc's, so it must be asked for here.
+inline constexpr MacroList kMtaVersionMacro = "v";
 
-inline constexpr auto kMailMacros = join_macro_lists<kPostfixMailMacros, kTlsSessionMacros>();
+inline constexpr auto kHeloMacros = join_macro_lists<kTlsSessionMacros, kMtaVersionMacro>();
+inline constexpr auto kMailMacros = join_macro_lists<kPostfixMailMacros, kTlsSessionMacros, kMtaVersionMacro>();
 inline constexpr auto kMailMacrosWithPolicyChannel =
-    join_macro_lists<kPostfixMailMacros, kTlsSessionMacros, kPolicyChannelMacros>();
+    join_macro_lists<kPostfixMailMacros, kTlsSessionMacros, kMtaVersionMacro, kPolicyChannelMacros>();
 inline constexpr const char* kEndOfMessageMacros = "i";
 
 // The transaction in progress. Outside Connection so that it is complete

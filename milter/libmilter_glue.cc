@@ -113,7 +113,7 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long offered_actions, unsigned long
         *unused2 = 0;
         *unused3 = 0;
         if ((offered_actions & SMFIF_SETSYMLIST) != 0) {
-            smfi_setsymlist(ctx, SMFIM_HELO, const_cast<char*>(kTlsSessionMacros.c_str()));  // NOLINT: C API
+            smfi_setsymlist(ctx, SMFIM_HELO, const_cast<char*>(kHeloMacros.c_str()));  // NOLINT: C API
             const char* mail_macros = runtime->sessions ? kMailMacrosWithPolicyChannel.c_str() : kMailMacros.c_str();
             smfi_setsymlist(ctx, SMFIM_ENVFROM, const_cast<char*>(mail_macros));      // NOLINT: C API
             smfi_setsymlist(ctx, SMFIM_EOM, const_cast<char*>(kEndOfMessageMacros));  // NOLINT: C API

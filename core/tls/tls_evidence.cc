@@ -19,8 +19,10 @@ std::optional<std::string> bounded(const MacroLookup& macro, std::string_view na
 }
 
 CertificateStatus sendmail_status(std::string_view verify) {
-    // Sendmail's ${verify}: OK, NO (no cert), NOT (not requested), NONE (no
-    // STARTTLS), FAIL, TEMP, PROTOCOL, SOFTWARE, CLEAR, ...
+    // Sendmail's ${verify} for an inbound session that used STARTTLS: OK, NO
+    // (no certificate), NOT (none requested), FAIL, TEMP, PROTOCOL, SOFTWARE,
+    // ... Without STARTTLS it is not defined at all (docs/MTA-FACTS.md,
+    // "Sendmail"); NONE and CLEAR are its outbound values, taken as no TLS.
     if (verify == "OK") {
         return CertificateStatus::verified;
     }
@@ -31,6 +33,41 @@ CertificateStatus sendmail_status(std::string_view verify) {
         return CertificateStatus::no_tls;
     }
     return CertificateStatus::unverified;
+}
+
+// Sendmail puts one of these into {cn_subject} instead of a CN when the
+// certificate has none, one too long, or one containing a NUL (sendmail/tls.c,
+// tls_get_info; docs/MTA-FACTS.md): a note, not a name the client presented.
+std::optional<std::string_view> sendmail_cn_placeholder_meaning(std::string_view cn) {
+    if (cn == "BadCertificateUnknown") {
+        return "the certificate has no CN";
+    }
+    if (cn == "BadCertificateTooLong") {
+        return "the certificate's CN is too long";
+    }
+    if (cn == "BadCertificateContainsNUL") {
+        return "the certificate's CN contains a NUL";
+    }
+    return std::nullopt;
+}
+
+// Sendmail's $v is its bare version number ("8.17.1.9"); Postfix's is
+// "$mail_name $mail_version" ("Postfix 3.7.11"). Needed to recognise
+// Sendmail in a session without STARTTLS, where it defines no {verify}.
+bool is_sendmail_version(const std::optional<std::string>& version) {
+    return version && !version->empty() && (*version)[0] >= '0' && (*version)[0] <= '9';
+}
+
+void add_sendmail_cn(TlsEvidence& evidence, const std::string& cn) {
+    auto decoded = xtext_decode(cn);
+    if (!decoded) {
+        evidence.unusable_names.push_back(cn);
+    } else if (const auto meaning = sendmail_cn_placeholder_meaning(decoded.value())) {
+        // Kept out of names, with the reason in the log's unusable_cert_names.
+        evidence.unusable_names.push_back(decoded.value() + " (Sendmail's placeholder: " + std::string(*meaning) + ")");
+    } else {
+        add_presented_name(evidence, decoded.value());
+    }
 }
 
 }  // namespace
@@ -76,10 +113,15 @@ TlsEvidence evidence_from_macros(const MacroLookup& macro) {
     const bool encrypted = (tls_version && !tls_version->empty()) || (cipher && !cipher->empty());
     evidence.tls_version = tls_version.value_or("");
 
-    if (const auto verify = bounded(macro, "{verify}")) {
+    const auto verify = bounded(macro, "{verify}");
+    if (verify || is_sendmail_version(bounded(macro, "v"))) {
         evidence.source = EvidenceSource::sendmail_macros;
-        evidence.verify_detail = *verify;
-        evidence.status = encrypted ? sendmail_status(*verify) : CertificateStatus::no_tls;
+        evidence.verify_detail = verify.value_or("");
+        // Encrypted but no {verify}: the macro was not sent, so nothing says
+        // the chain verified (Sendmail sets {cn_subject} for any certificate).
+        evidence.status = !encrypted ? CertificateStatus::no_tls
+                          : verify   ? sendmail_status(*verify)
+                                     : CertificateStatus::unverified;
         // {cert_fp} is set for any presented certificate, verified or not; it
         // is SHA-256 only with CertFingerprintAlgorithm=sha256 (else MD5,
         // which DANE cannot use and which is then ignored).
@@ -88,11 +130,7 @@ TlsEvidence evidence_from_macros(const MacroLookup& macro) {
         }
         if (evidence.status == CertificateStatus::verified) {
             if (const auto cn = bounded(macro, "{cn_subject}")) {
-                if (auto decoded = xtext_decode(*cn)) {
-                    add_presented_name(evidence, decoded.value());
-                } else {
-                    evidence.unusable_names.push_back(*cn);
-                }
+                add_sendmail_cn(evidence, *cn);
             }
         }
         return evidence;

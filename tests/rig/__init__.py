@@ -38,8 +38,9 @@ gets a module of its own beside them):
   beside it);
 * ``messages``: messages sent and delivered, Authentication-Results;
 * ``swaks`` and ``smtp``: the two SMTP clients;
-* ``milter_protocol``: a milter-protocol client that plays Sendmail's part
-  (a real Sendmail, OpenDKIM or an MTA-STS server each get a module too);
+* ``milter_protocol``: a milter-protocol client that plays Sendmail's part;
+* ``sendmail``: a real Sendmail from Debian's packages (imported by name;
+  OpenDKIM or an MTA-STS server would each get a module too);
 * ``rig``: the Rig that starts all of the above for a test module;
 * ``requirements``: what the machine must provide;
 * ``faults``: load, fault and hostile-client drivers (tests and

@@ -10,13 +10,12 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 from pathlib import Path
 
 from .base import RigError, SASL_PASSWORD, SASL_USER
 from .ca import TestCA
-from .process import free_port, log_tail, run, wait_until
+from .process import free_port, log_tail, run, smtp_banner, wait_until
 
 DEFAULT_MAIN_CF = Path("/etc/postfix/main.cf")
 
@@ -275,14 +274,7 @@ capture   unix  -       n       n       -       -       pipe
         )
 
     def _banner(self):
-        try:
-            with socket.create_connection(("127.0.0.1", self.smtp_port), timeout=2) as s:
-                s.settimeout(5)
-                banner = s.recv(512)
-                s.sendall(b"QUIT\r\n")
-                return banner.startswith(b"220")
-        except OSError:
-            return False
+        return smtp_banner(self.smtp_port)
 
     def master_pid(self):
         try:

@@ -98,6 +98,18 @@ def can_connect(address, timeout=0.5):
     return True
 
 
+def smtp_banner(port, host="127.0.0.1"):
+    """True when an SMTP server on host:port greets with 220 (then QUIT)."""
+    try:
+        with socket.create_connection((host, port), timeout=2) as s:
+            s.settimeout(5)
+            banner = s.recv(512)
+            s.sendall(b"QUIT\r\n")
+            return banner.startswith(b"220")
+    except OSError:
+        return False
+
+
 _libc = ctypes.CDLL(None, use_errno=True)
 _PR_SET_PDEATHSIG = 1
 

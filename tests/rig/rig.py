@@ -391,6 +391,7 @@ class Rig:
         timeout=60,
         local_interface=None,
         auth=False,
+        port=None,
     ):
         """Send one message with swaks and return a SendResult.
 
@@ -399,6 +400,7 @@ class Rig:
         client certificate. ``mail_from="<>"`` is the null sender.
         ``local_interface`` is the source address (any 127.0.0.0/8 address
         works on Linux loopback); ``auth=True`` authenticates as SASL_USER.
+        ``port``: another MTA's port than Postfix's (rig/sendmail.py).
         ``expect_code`` (None to skip) is checked here so a failing test
         shows the transcript."""
         if tls is None:
@@ -411,7 +413,7 @@ class Rig:
             "--server",
             "127.0.0.1",
             "--port",
-            str(self.smtp_port),
+            str(port or self.smtp_port),
             "--from",
             mail_from or "<>",
             "--to",

@@ -184,6 +184,64 @@ TEST_CASE("Sendmail is recognised by {verify} even when Postfix macros are prese
     CHECK(evidence.names.empty());
 }
 
+TEST_CASE("Sendmail: {cn_subject} placeholders are not names", "[tls_evidence]") {
+    // What Sendmail 8.17 sends for a certificate without a CN, with one too
+    // long, or with a NUL in it (seen with Debian's 8.17.1.9: test_sendmail.py).
+    for (const std::string placeholder :
+         {"BadCertificateUnknown", "BadCertificateTooLong", "BadCertificateContainsNUL"}) {
+        INFO("{cn_subject} = " << placeholder);
+        const auto evidence =
+            from({{"{tls_version}", "TLSv1.3"}, {"{verify}", "OK"}, {"{cn_subject}", placeholder}, {"v", "8.17.1.9"}});
+        CHECK(evidence.source == EvidenceSource::sendmail_macros);
+        CHECK(evidence.status == CertificateStatus::verified);
+        CHECK(evidence.names.empty());
+        REQUIRE(evidence.unusable_names.size() == 1);
+        CHECK(evidence.unusable_names[0].starts_with(placeholder + " (Sendmail's placeholder: "));
+    }
+    SECTION("only the exact placeholders: a CN that merely contains one is a name as before") {
+        const auto evidence = from(
+            {{"{tls_version}", "TLSv1.3"}, {"{verify}", "OK"}, {"{cn_subject}", "badcertificateunknown.example.org"}});
+        CHECK(evidence.names == std::vector<std::string>{"badcertificateunknown.example.org"});
+    }
+}
+
+TEST_CASE("Sendmail without STARTTLS is recognised by its version macro", "[tls_evidence]") {
+    SECTION("no {verify}, v = 8.17.1.9: Sendmail, no TLS") {
+        const auto evidence = from({{"v", "8.17.1.9"}});
+        CHECK(evidence.source == EvidenceSource::sendmail_macros);
+        CHECK(evidence.status == CertificateStatus::no_tls);
+        CHECK(evidence.verify_detail.empty());
+    }
+    SECTION("Postfix's v names Postfix: still Postfix") {
+        const auto plain = from({{"v", "Postfix 3.7.11"}});
+        CHECK(plain.source == EvidenceSource::postfix_macros);
+        CHECK(plain.status == CertificateStatus::no_tls);
+
+        const auto verified =
+            from(with(with(kPostfixTls, "v", "Postfix 3.7.11"), "{cert_subject}", "out1.example.org"));
+        CHECK(verified.source == EvidenceSource::postfix_macros);
+        CHECK(verified.status == CertificateStatus::verified);
+        CHECK(verified.names == std::vector<std::string>{"out1.example.org"});
+    }
+    SECTION("an empty or odd v is not Sendmail") {
+        for (const auto* version : {"", " 8.17", "x8.17", "\xff"}) {
+            INFO("v = '" << version << "'");
+            CHECK(from({{"v", version}}).source == EvidenceSource::postfix_macros);
+        }
+    }
+    SECTION("Sendmail with TLS but no {verify} (not sent): never verified") {
+        // Sendmail sets {cert_subject} and {cn_subject} for unverified
+        // certificates too, so without {verify} they prove nothing.
+        const auto evidence = from({{"v", "8.17.1.9"},
+                                    {"{tls_version}", "TLSv1.3"},
+                                    {"{cert_subject}", "/CN=out1.example.org"},
+                                    {"{cn_subject}", "out1.example.org"}});
+        CHECK(evidence.source == EvidenceSource::sendmail_macros);
+        CHECK(evidence.status == CertificateStatus::unverified);
+        CHECK(evidence.names.empty());
+    }
+}
+
 TEST_CASE("oversized macro values are handled", "[tls_evidence]") {
     const std::string huge(100 * 1024, 'a');
     const std::string huge_name = huge + ".example.org";
