@@ -17,7 +17,7 @@ namespace mtls::milter {
 // mta is the callback's session, which recovery may still need (to remove
 // forged headers at end of message).
 template <typename Body>
-Status guarded(Connection& connection, MtaSession& mta, Stage stage, Body&& body) noexcept {
+Status guarded(Connection& connection, MtaSession& mta, CallbackStage stage, Body&& body) noexcept {
     try {
         return std::forward<Body>(body)();
     } catch (const std::exception& error) {

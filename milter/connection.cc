@@ -49,9 +49,9 @@ void Connection::close() noexcept {
             runtime_->sessions->forget(*endpoint_, connected_at_);
         }
     } catch (const std::exception& error) {
-        log_internal_error(logger, name_of(Stage::close), "", error.what());
+        log_internal_error(logger, name_of(CallbackStage::close), "", error.what());
     } catch (...) {
-        log_internal_error(logger, name_of(Stage::close), "", "unknown exception");
+        log_internal_error(logger, name_of(CallbackStage::close), "", "unknown exception");
     }
     endpoint_.reset();
 }
@@ -293,7 +293,8 @@ Status Connection::finish_after_internal_error(MtaSession& mta, MessageState& me
         } catch (const std::exception& error) {
             // The forged headers are gone: without ours the message is still
             // safe to accept, which is what the operator asked for.
-            log_internal_error(runtime_->logger.get(), name_of(Stage::end_of_message), message.queue_id, error.what());
+            log_internal_error(runtime_->logger.get(), name_of(CallbackStage::end_of_message), message.queue_id,
+                               error.what());
         }
     }
     runtime_->logger->log(
@@ -304,24 +305,24 @@ Status Connection::finish_after_internal_error(MtaSession& mta, MessageState& me
     return Status::proceed;
 }
 
-Status Connection::recover(Stage stage, MtaSession& mta, std::string_view what) noexcept {
+Status Connection::recover(CallbackStage stage, MtaSession& mta, std::string_view what) noexcept {
     const std::string_view queue_id = message_ ? std::string_view(message_->queue_id) : std::string_view();
     log_internal_error(runtime_->logger.get(), name_of(stage), queue_id, what);
     const Status refuse = Status::tempfail;
     switch (stage) {
-        case Stage::connect:
-        case Stage::helo:
+        case CallbackStage::connect:
+        case CallbackStage::helo:
             // Under tempfail the MTA defers the whole connection; under
             // accept its messages go on as internal errors (mail_from).
             connection_failed_ = true;
             return accepts_internal_errors() ? Status::proceed : refuse;
-        case Stage::mail:
+        case CallbackStage::mail:
             if (!message_) {
                 message_.emplace();  // nothrow (static_assert in connection.h)
             }
             message_->internal_error = true;
             return accepts_internal_errors() ? Status::proceed : refuse;
-        case Stage::header:
+        case CallbackStage::header:
             // The header that failed may have been a forged one, now unknown.
             if (message_) {
                 message_->internal_error = true;
@@ -330,9 +331,9 @@ Status Connection::recover(Stage stage, MtaSession& mta, std::string_view what) 
             // With SMFIP_NR_HDR no answer is allowed here: end_of_message
             // defers the message instead.
             return headers_need_no_reply_ ? Status::no_reply : refuse;
-        case Stage::end_of_message: return recover_end_of_message(mta);
-        case Stage::abort: message_.reset(); return Status::proceed;
-        case Stage::close: return Status::proceed;  // libmilter ignores the answer
+        case CallbackStage::end_of_message: return recover_end_of_message(mta);
+        case CallbackStage::abort: message_.reset(); return Status::proceed;
+        case CallbackStage::close: return Status::proceed;  // libmilter ignores the answer
     }
     return refuse;
 }
@@ -348,9 +349,10 @@ Status Connection::recover_end_of_message(MtaSession& mta) noexcept {
             try {
                 status = finish_after_internal_error(mta, message);
             } catch (const std::exception& error) {
-                log_internal_error(runtime_->logger.get(), name_of(Stage::end_of_message), "", error.what());
+                log_internal_error(runtime_->logger.get(), name_of(CallbackStage::end_of_message), "", error.what());
             } catch (...) {
-                log_internal_error(runtime_->logger.get(), name_of(Stage::end_of_message), "", "unknown exception");
+                log_internal_error(runtime_->logger.get(), name_of(CallbackStage::end_of_message), "",
+                                   "unknown exception");
             }
         }
     }

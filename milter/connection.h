@@ -128,7 +128,7 @@ public:
     // end of message. A message whose forged headers cannot be removed (a
     // header callback failed, or the removal did) is deferred in both modes.
     // A failure at connect or HELO applies to every message on the connection.
-    Status recover(Stage stage, MtaSession& mta, std::string_view what) noexcept;
+    Status recover(CallbackStage stage, MtaSession& mta, std::string_view what) noexcept;
     ~Connection();
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;

@@ -76,7 +76,7 @@ Connection* connection_of(SMFICTX* ctx) {
 // Runs one callback body on the connection's logic; callback_guard.h's
 // guarded() turns an exception into Connection::recover's answer.
 template <typename Body>
-sfsistat run(SMFICTX* ctx, Stage stage, Body&& body) noexcept {
+sfsistat run(SMFICTX* ctx, CallbackStage stage, Body&& body) noexcept {
     Connection* connection = connection_of(ctx);
     if (connection == nullptr) {
         // Unreachable: negotiate answers REJECT whenever it cannot set up a
@@ -154,24 +154,24 @@ std::uint16_t port_of(const _SOCK_ADDR* address) {
 }
 
 sfsistat on_connect(SMFICTX* ctx, char*, _SOCK_ADDR* address) noexcept {
-    return run(ctx, Stage::connect, [&](Connection& c, MtaSession&) {
+    return run(ctx, CallbackStage::connect, [&](Connection& c, MtaSession&) {
         return c.connect(IpAddress::from_sockaddr(address), port_of(address));
     });
 }
 
 sfsistat on_helo(SMFICTX* ctx, char* name) noexcept {
-    return run(ctx, Stage::helo,
+    return run(ctx, CallbackStage::helo,
                [&](Connection& c, MtaSession& mta) { return c.helo(mta, name != nullptr ? name : ""); });
 }
 
 sfsistat on_envfrom(SMFICTX* ctx, char** argv) noexcept {
-    return run(ctx, Stage::mail, [&](Connection& c, MtaSession& mta) {
+    return run(ctx, CallbackStage::mail, [&](Connection& c, MtaSession& mta) {
         return c.mail_from(mta, argv != nullptr && argv[0] != nullptr ? argv[0] : "");
     });
 }
 
 sfsistat on_header(SMFICTX* ctx, char* name, char* value) noexcept {
-    return run(ctx, Stage::header, [&](Connection& c, MtaSession&) {
+    return run(ctx, CallbackStage::header, [&](Connection& c, MtaSession&) {
         return c.header(name != nullptr ? name : "", value != nullptr ? value : "");
     });
 }
@@ -186,11 +186,12 @@ sfsistat on_data(SMFICTX*) noexcept {
 }
 
 sfsistat on_eom(SMFICTX* ctx) noexcept {
-    return run(ctx, Stage::end_of_message, [&](Connection& c, MtaSession& mta) { return c.end_of_message(mta); });
+    return run(ctx, CallbackStage::end_of_message,
+               [&](Connection& c, MtaSession& mta) { return c.end_of_message(mta); });
 }
 
 sfsistat on_abort(SMFICTX* ctx) noexcept {
-    return run(ctx, Stage::abort, [](Connection& c, MtaSession&) {
+    return run(ctx, CallbackStage::abort, [](Connection& c, MtaSession&) {
         c.abort();
         return Status::proceed;
     });

@@ -27,17 +27,17 @@ enum class Status { proceed, accept, reject, tempfail, no_reply };
 
 // The libmilter callback that is running, for the failure policy
 // (Connection::recover) and the log.
-enum class Stage { connect, helo, mail, header, end_of_message, abort, close };
+enum class CallbackStage { connect, helo, mail, header, end_of_message, abort, close };
 
-constexpr const char* name_of(Stage stage) noexcept {
+constexpr const char* name_of(CallbackStage stage) noexcept {
     switch (stage) {
-        case Stage::connect: return "connect";
-        case Stage::helo: return "helo";
-        case Stage::mail: return "envfrom";
-        case Stage::header: return "header";
-        case Stage::end_of_message: return "eom";
-        case Stage::abort: return "abort";
-        case Stage::close: return "close";
+        case CallbackStage::connect: return "connect";
+        case CallbackStage::helo: return "helo";
+        case CallbackStage::mail: return "envfrom";
+        case CallbackStage::header: return "header";
+        case CallbackStage::end_of_message: return "eom";
+        case CallbackStage::abort: return "abort";
+        case CallbackStage::close: return "close";
     }
     return "callback";
 }

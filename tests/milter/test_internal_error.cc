@@ -34,7 +34,7 @@ struct Harness {
 
     explicit Harness(InternalErrorAction on_internal_error) {
         settings.authserv_id = "mx.example.net";
-        settings.dns_timeout = std::chrono::milliseconds(50);
+        settings.authenticator.dns_timeout = std::chrono::milliseconds(50);
         settings.syslog = false;
         settings.policy.on_internal_error = on_internal_error;
         resolver->script("example.org", records_answer({{10, "out1.example.org"}}));
@@ -51,20 +51,20 @@ struct Harness {
     }
 
     template <typename Body>
-    Status run(Stage stage, Body&& body) {
+    Status run(CallbackStage stage, Body&& body) {
         return guarded(*connection, mta, stage, std::forward<Body>(body));
     }
     Status connect() {
-        return run(Stage::connect, [&] { return connection->connect(IpAddress::parse("192.0.2.10")); });
+        return run(CallbackStage::connect, [&] { return connection->connect(IpAddress::parse("192.0.2.10")); });
     }
     Status helo() {
-        return run(Stage::helo, [&] { return connection->helo(mta, "out1.example.org"); });
+        return run(CallbackStage::helo, [&] { return connection->helo(mta, "out1.example.org"); });
     }
     Status mail(std::string_view from = "<alice@example.org>") {
-        return run(Stage::mail, [&] { return connection->mail_from(mta, from); });
+        return run(CallbackStage::mail, [&] { return connection->mail_from(mta, from); });
     }
     Status header(std::string_view name, std::string_view value) {
-        return run(Stage::header, [&] { return connection->header(name, value); });
+        return run(CallbackStage::header, [&] { return connection->header(name, value); });
     }
     Status forged_headers() {
         header("Authentication-Results", kForged);                             // #1 forged
@@ -72,7 +72,7 @@ struct Harness {
         return header("Authentication-Results", "mx.example.net; dkim=pass");  // #3 forged
     }
     Status end_of_message() {
-        return run(Stage::end_of_message, [&] { return connection->end_of_message(mta); });
+        return run(CallbackStage::end_of_message, [&] { return connection->end_of_message(mta); });
     }
     // Connect, HELO and MAIL FROM, all without failure.
     void start_transaction() {
@@ -86,7 +86,7 @@ struct Harness {
         REQUIRE(forged_headers() == Status::proceed);
     }
     // A stage whose body throws, for stages with no seam of their own.
-    Status fail(Stage stage) {
+    Status fail(CallbackStage stage) {
         return run(stage, []() -> Status { throw std::runtime_error("injected"); });
     }
 
@@ -142,7 +142,7 @@ TEST_CASE("tempfail: an exception in any callback answers TEMPFAIL") {
     h.open();
 
     SECTION("connect, and every later message on the connection") {
-        CHECK(h.fail(Stage::connect) == Status::tempfail);
+        CHECK(h.fail(CallbackStage::connect) == Status::tempfail);
         CHECK(h.helo() == Status::proceed);
         CHECK(h.mail() == Status::tempfail);
         h.forged_headers();
@@ -178,7 +178,7 @@ TEST_CASE("tempfail: an exception in any callback answers TEMPFAIL") {
     }
     SECTION("a header") {
         h.start_transaction();
-        CHECK(h.fail(Stage::header) == Status::tempfail);
+        CHECK(h.fail(CallbackStage::header) == Status::tempfail);
         CHECK(h.end_of_message() == Status::tempfail);
         CHECK(h.mta.calls.empty());
     }
@@ -211,10 +211,10 @@ TEST_CASE("abort and close swallow their failures and forget the message") {
         h.open();
         h.start_transaction();
         h.forged_headers();
-        CHECK(h.fail(Stage::abort) == Status::proceed);
+        CHECK(h.fail(CallbackStage::abort) == Status::proceed);
         CHECK(h.end_of_message() == Status::proceed);  // no transaction left
         CHECK(h.mta.calls.empty());
-        CHECK(h.fail(Stage::close) == Status::proceed);
+        CHECK(h.fail(CallbackStage::close) == Status::proceed);
     }
 }
 
@@ -243,7 +243,7 @@ TEST_CASE("accept: the message goes on as temperror \"internal error\", forged h
         CHECK(h.resolver->start_count() == 0);
     }
     SECTION("connect: every message on the connection, without a lookup") {
-        CHECK(h.fail(Stage::connect) == Status::proceed);
+        CHECK(h.fail(CallbackStage::connect) == Status::proceed);
         REQUIRE(h.helo() == Status::proceed);
         for (int message = 0; message < 2; ++message) {
             h.mta.calls.clear();
@@ -291,7 +291,7 @@ TEST_CASE("accept: the message goes on as temperror \"internal error\", forged h
     }
     SECTION("a header failure leaves the forged headers unknown: deferred") {
         h.start_transaction();
-        CHECK(h.fail(Stage::header) == Status::tempfail);
+        CHECK(h.fail(CallbackStage::header) == Status::tempfail);
         CHECK(h.end_of_message() == Status::tempfail);
         CHECK(h.mta.calls.empty());
     }
@@ -303,7 +303,7 @@ TEST_CASE("with SMFIP_NR_HDR a header failure is answered at end of message") {
         h.open(true);
         h.start_transaction();
         CHECK(h.header("Authentication-Results", kForged) == Status::no_reply);
-        CHECK(h.fail(Stage::header) == Status::no_reply);
+        CHECK(h.fail(CallbackStage::header) == Status::no_reply);
         CHECK(h.end_of_message() == Status::tempfail);
         CHECK(h.mta.calls.empty());
     }
