@@ -7,13 +7,16 @@
 #include <memory>
 #include <string_view>
 
-#include "mtls/authenticator.h"
 #include "base/logger.h"
+#include "fingerprint_store.h"
+#include "mtls/authenticator.h"
 #include "mtls/metrics.h"
 #include "options/settings.h"
-#include "fingerprint_store.h"
 
 namespace mtls::milter {
+
+// In syslog lines, the metrics endpoint and messages to the operator.
+inline constexpr const char* kProgramName = "mtls-milter";
 
 struct Runtime {
     Settings settings;
