@@ -41,42 +41,6 @@ constexpr std::string_view kSha256Key =
     "2C:26:B4:6B:68:FF:C6:8F:F9:9B:45:3C:1D:30:41:34:13:42:2D:70:64:83:BF:A0:F9:8A:5E:88:62:66:E7:AE";
 constexpr std::string_view kMd5 = "C2:9D:F4:87:71:73:73:D9:18:E7:C2:F3:C1:DA:6E:04";
 
-struct LogCapture {
-    std::mutex mutex;
-    std::vector<std::string> lines;
-
-    FingerprintListener::Log sink() {
-        return [this](Severity, std::string_view text) {
-            const std::lock_guard lock(mutex);
-            lines.emplace_back(text);
-        };
-    }
-    std::size_t count(std::string_view needle) {
-        const std::lock_guard lock(mutex);
-        std::size_t n = 0;
-        for (const auto& line : lines) {
-            n += line.find(needle) != std::string::npos ? 1 : 0;
-        }
-        return n;
-    }
-    std::vector<std::string> all() {
-        const std::lock_guard lock(mutex);
-        return lines;
-    }
-};
-
-ListenAddress unix_address(const std::string& path) {
-    ListenAddress address;
-    address.unix_path = path;
-    return address;
-}
-
-ListenAddress loopback_any_port() {
-    ListenAddress address;
-    address.inet = Endpoint{*IpAddress::parse("127.0.0.1"), 0};
-    return address;
-}
-
 std::string request(std::string_view address, std::string_view port, std::string_view fingerprint,
                     std::string_view pubkey, std::string_view state = "RCPT") {
     return "request=smtpd_access_policy\nprotocol_state=" + std::string(state) +

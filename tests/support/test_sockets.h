@@ -1,4 +1,4 @@
-// Real sockets for the tests of the servers (tests/unit/test_stream_server.cc,
+// Real sockets and a log capture for the tests of the servers (tests/unit/test_stream_server.cc,
 // tests/milter/test_fingerprint_listener.cc): a client's side of a
 // connection, with every wait bounded.
 #pragma once
@@ -18,14 +18,56 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <functional>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "base/logger.h"
 #include "base/unique_fd.h"
+#include "options/settings.h"
 
 namespace mtls::test {
 
 inline constexpr int kTimeoutMs = 5000;
+
+// What a server logged, from its thread.
+struct LogCapture {
+    std::mutex mutex;
+    std::vector<std::string> lines;
+
+    std::function<void(Severity, std::string_view)> sink() {
+        return [this](Severity, std::string_view text) {
+            const std::lock_guard lock(mutex);
+            lines.emplace_back(text);
+        };
+    }
+    std::size_t count(std::string_view needle) {
+        const std::lock_guard lock(mutex);
+        std::size_t n = 0;
+        for (const auto& line : lines) {
+            n += line.find(needle) != std::string::npos ? 1 : 0;
+        }
+        return n;
+    }
+    [[nodiscard]] std::vector<std::string> all() {
+        const std::lock_guard lock(mutex);
+        return lines;
+    }
+};
+
+inline ListenAddress unix_address(const std::string& path) {
+    ListenAddress address;
+    address.unix_path = path;
+    return address;
+}
+
+inline ListenAddress loopback_any_port() {
+    ListenAddress address;
+    address.inet = Endpoint{*IpAddress::parse("127.0.0.1"), 0};
+    return address;
+}
 
 class TempDir {
 public:

@@ -31,40 +31,10 @@ using namespace std::chrono_literals;
 
 namespace {
 
-ListenAddress loopback_any_port() {
-    ListenAddress address;
-    address.inet = Endpoint{*IpAddress::parse("127.0.0.1"), 0};
-    return address;
-}
-
-ListenAddress unix_address(const std::string& path) {
-    ListenAddress address;
-    address.unix_path = path;
-    return address;
-}
-
 bool exists(const std::string& path) {
     struct stat info {};
     return lstat(path.c_str(), &info) == 0;
 }
-
-struct LogCapture {
-    std::mutex mutex;
-    std::vector<std::string> lines;
-
-    StreamServer::Log sink() {
-        return [this](Severity, std::string_view text) {
-            const std::lock_guard lock(mutex);
-            lines.emplace_back(text);
-        };
-    }
-    std::size_t count(std::string_view needle) {
-        const std::lock_guard lock(mutex);
-        return static_cast<std::size_t>(std::count_if(lines.begin(), lines.end(), [&](const std::string& line) {
-            return line.find(needle) != std::string::npos;
-        }));
-    }
-};
 
 // Each line is a request: "quit" asks to close after the reply, "bad"
 // breaks the protocol, "throw" makes the handler throw; others are echoed
