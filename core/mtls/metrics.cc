@@ -22,6 +22,7 @@ std::size_t index_of(const std::array<Enum, N>& values, Enum value) {
 template <typename Enum, std::size_t N>
 std::vector<std::string> names_of(const std::array<Enum, N>& values) {
     std::vector<std::string> names;
+    names.reserve(N);
     for (const Enum value : values) {
         names.emplace_back(to_string(value));
     }
