@@ -4,13 +4,13 @@
 // delay or break mail; it records what it saw in the FingerprintStore and
 // the milter side picks it up.
 //
-// One thread polls the listener and every client. Postfix keeps a policy
-// connection open for many requests and opens several in parallel, so
-// clients are many and long-lived; each is bounded in number, idle time,
-// request size and unread answers.
+// The connections are served by a server::StreamServer
+// (core/server/stream_server.h). Postfix keeps a policy connection open for
+// many requests and opens several in parallel, so clients are many and
+// long-lived; each is bounded in number, idle time, request size and unread
+// answers.
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -18,15 +18,14 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <utility>
 #include <vector>
 
 #include "base/logger.h"
-#include "base/unique_fd.h"
 #include "fingerprint_store.h"
 #include "options/settings.h"
 #include "postfix/policy_delegation.h"
+#include "server/stream_server.h"
 
 namespace mtls::milter {
 
@@ -52,7 +51,7 @@ public:
         std::size_t max_unsent = 16384;
     };
     // Text must already be safe for a log; called from the server's thread.
-    using Log = std::function<void(Severity, std::string_view)>;
+    using Log = server::StreamServer::Log;
 
     // Binds and listens at once (throws std::runtime_error naming the
     // address on failure). A unix socket is created with the process's
@@ -68,43 +67,21 @@ public:
     FingerprintListener& operator=(const FingerprintListener&) = delete;
 
     // The bound TCP port (useful after binding port 0); 0 for a unix socket.
-    [[nodiscard]] std::uint16_t port() const { return port_; }
+    [[nodiscard]] std::uint16_t port() const;
     // Open client connections, for tests and diagnostics.
-    [[nodiscard]] std::size_t clients() const { return client_count_; }
+    [[nodiscard]] std::size_t clients() const;
 
 private:
-    struct Client;
+    class PolicyConnection;
 
-    void listen_unix(const std::string& path);
-    void listen_inet(const Endpoint& endpoint);
-
-    void serve();
-    void accept_clients(std::vector<Client>& clients);
-    // Reads what is there and answers every complete request; false when
-    // the client is to be closed.
-    bool receive(Client& client);
-    static bool flush(Client& client);
-    void handle(Client& client, const PolicyRequest& request);
+    void handle(PolicyConnection& client, const PolicyRequest& request);
 
     std::shared_ptr<FingerprintStore> sessions_;
     Log log_;
     Limits limits_;
-    std::string unix_path_;  // removed again at destruction when non-empty
-    // The socket file we created: only that one is removed, not one another
-    // process put there since.
-    std::uint64_t unix_device_ = 0;
-    std::uint64_t unix_inode_ = 0;
-    std::uint16_t port_ = 0;
-    UniqueFd listener_;
-    UniqueFd wakeup_;  // eventfd that ends serve()
-    std::atomic<bool> stopping_{false};
-    std::atomic<std::size_t> client_count_{0};
-    std::uint64_t connection_serial_ = 0;  // names connections in the log
-    std::chrono::steady_clock::time_point last_refusal_log_{};
-    // accept() failed for lack of descriptors: until then the listener is
-    // not polled, or its pending connection would wake us in a busy loop.
-    std::chrono::steady_clock::time_point accept_paused_until_{};
-    std::thread thread_;
+    // Last: its thread calls back into the members above, so it starts
+    // after them and stops before they go.
+    server::StreamServer server_;
 };
 
 }  // namespace mtls::milter

@@ -4,12 +4,11 @@
 // Threads and signals: libmilter's smfi_main() blocks SIGHUP, SIGTERM and
 // SIGINT in its thread and starts a thread that sigwait()s for all three and
 // treats SIGHUP as "stop". So smfi_main() runs in a thread of its own, the
-// main thread keeps SIGHUP unblocked with a handler (Linux delivers a
-// process-directed signal to the main thread whenever it does not block it),
-// and SIGTERM/SIGINT stay blocked everywhere but in libmilter's signal
-// thread, which stops the milter; the main thread then drains.
+// main thread keeps SIGHUP unblocked with a handler (server::ControlSignals,
+// core/server/control_signals.h), and SIGTERM/SIGINT stay blocked everywhere
+// but in libmilter's signal thread, which stops the milter; the main thread
+// then drains.
 #include <libmilter/mfapi.h>
-#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,6 +30,7 @@
 #include "mtls/verdict_record.h"
 #include "options.h"
 #include "runtime.h"
+#include "server/control_signals.h"
 #include "server/daemon.h"
 #include "server/metrics_http.h"
 
@@ -45,34 +45,6 @@ constexpr int kExitUsage = 2;
 // How long in-flight messages may take to finish after SIGTERM: longer than
 // any DNS wait, shorter than systemd's default stop timeout (90 s).
 constexpr auto kDrainLimit = std::chrono::seconds(60);
-
-int g_wakeup_fd = -1;  // eventfd the main thread sleeps on
-std::atomic<bool> g_reload_requested{false};
-std::atomic<bool> g_milter_stopped{false};
-
-void wake_main_thread() {
-    const std::uint64_t one = 1;
-    // write() on an eventfd is async-signal-safe and cannot block here.
-    [[maybe_unused]] const auto written = write(g_wakeup_fd, &one, sizeof one);
-}
-
-void on_sighup(int /*signal*/) {
-    g_reload_requested = true;
-    wake_main_thread();
-}
-
-void block_stop_signals() {
-    sigset_t stop{};
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGTERM);
-    sigaddset(&stop, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop, nullptr);
-    struct sigaction action {};
-    action.sa_handler = on_sighup;
-    sigemptyset(&action.sa_mask);
-    action.sa_flags = SA_RESTART;
-    sigaction(SIGHUP, &action, nullptr);
-}
 
 std::string endpoint_text(const Settings& settings) {
     return settings.metrics ? to_string(*settings.metrics) : "off";
@@ -155,82 +127,98 @@ void drain(Logger& logger) {
     }
 }
 
+// Everything that serves besides libmilter: up from start-up to the very
+// end, drain included. The policy socket especially: while it is down,
+// Postfix applies smtpd_policy_service_default_action (451 unless the
+// operator changed it) to every policy request.
+// Started after the privileges are dropped and with the daemon's umask, like
+// the milter socket.
+struct Services {
+    explicit Services(const Settings& settings);
+
+    std::optional<MetricsServer> metrics;
+    std::optional<FingerprintListener> policy;
+};
+
+Services::Services(const Settings& settings) {
+    if (settings.metrics) {
+        const auto metrics_now = current_runtime()->metrics;  // the same object across reloads
+        metrics.emplace(
+            *settings.metrics, [metrics_now] { return metrics_now->render(active_connections()); }, kProgramName,
+            log_to_current_runtime);
+    }
+    if (settings.policy_channel.socket) {
+        policy.emplace(*settings.policy_channel.socket, current_runtime()->sessions, log_to_current_runtime);
+    }
+}
+
+void open_milter_socket(const Settings& settings) {
+    auto connection = to_milter_connection(settings.socket);
+    if (smfi_setconn(connection.data()) != MI_SUCCESS || !register_filter()) {
+        throw std::runtime_error(fmt::format("cannot set up the milter on {}", connection));
+    }
+    umask(settings.umask);
+    if (smfi_opensocket(true) != MI_SUCCESS) {
+        throw std::runtime_error(fmt::format("cannot listen on {}", connection));
+    }
+    disable_nagle_on_listening_sockets();
+}
+
+// Runs libmilter until it stops (SIGTERM, SIGINT), reloading on SIGHUP
+// meanwhile; smfi_main()'s result.
+int run_milter(ControlSignals& signals, const std::vector<std::string>& arguments,
+               std::vector<std::string> running_texts, StartupReport* report) {
+    std::atomic<bool> stopped{false};
+    std::atomic<int> status{MI_SUCCESS};
+    std::thread milter_thread([&] {
+        status = smfi_main();
+        stopped = true;
+        signals.wake();
+    });
+    notify_service_manager("READY=1");
+    if (report != nullptr) {
+        report->succeeded();
+    }
+    while (!stopped && signals.wait()) {
+        if (signals.take_reload_request() && !stopped) {
+            reload(arguments, running_texts);
+        }
+    }
+    notify_service_manager("STOPPING=1");
+    milter_thread.join();
+    return status;
+}
+
 int serve(const CommandLine& command, const std::vector<std::string>& arguments) {
     const Settings& settings = command.settings;
-    auto running_texts = command.option_texts;
     auto logger = std::make_shared<Logger>(logger_settings_for(settings));
     std::unique_ptr<StartupReport> report;
     try {
         if (!settings.foreground) {
-            report = detach_from_terminal();
+            report = detach_from_terminal(kProgramName);
         }
-        g_wakeup_fd = eventfd(0, EFD_CLOEXEC);
-        if (g_wakeup_fd < 0) {
-            throw std::runtime_error("eventfd failed");
-        }
-        block_stop_signals();  // before any thread exists, so all inherit it
+        ControlSignals signals(StopSignals::blocked);  // before any thread exists, so all inherit it
         drop_privileges(settings.user);
-
         // Threads do not survive fork(): the resolver starts after detaching.
         // make_runtime also creates the policy channel's session store.
         auto runtime = make_runtime(settings, nullptr, log_to_current_runtime);
         logger = runtime->logger;  // one Logger for the same settings, not two
         install_runtime(std::move(runtime));
-        auto connection = to_milter_connection(settings.socket);
-        if (smfi_setconn(connection.data()) != MI_SUCCESS || !register_filter()) {
-            throw std::runtime_error(fmt::format("cannot set up the milter on {}", connection));
-        }
-        umask(settings.umask);
-        if (smfi_opensocket(true) != MI_SUCCESS) {
-            throw std::runtime_error(fmt::format("cannot listen on {}", connection));
-        }
-        disable_nagle_on_listening_sockets();
-        std::optional<MetricsServer> metrics_server;
-        if (settings.metrics) {
-            const auto metrics = current_runtime()->metrics;  // the same object across reloads
-            metrics_server.emplace(*settings.metrics, [metrics] { return metrics->render(active_connections()); });
-        }
-        // After the privileges are dropped and with the daemon's umask, like
-        // the milter socket. It stays up until the very end, drain included:
-        // while it is down, Postfix applies smtpd_policy_service_default_action
-        // (451 unless the operator changed it) to every policy request.
-        std::optional<FingerprintListener> policy_server;
-        if (settings.policy_channel.socket) {
-            policy_server.emplace(*settings.policy_channel.socket, current_runtime()->sessions, log_to_current_runtime);
-        }
+        open_milter_socket(settings);
+        const Services services(settings);
         const PidFile pidfile(settings.pidfile);
-        logger->log(Severity::info, fmt::format("mtls-milter {} started: {}", MTLS_VERSION, describe(settings)));
+        logger->log(Severity::info, fmt::format("{} {} started: {}", kProgramName, MTLS_VERSION, describe(settings)));
 
-        std::atomic<int> milter_status{MI_SUCCESS};
-        std::thread milter_thread([&milter_status] {
-            milter_status = smfi_main();
-            g_milter_stopped = true;
-            wake_main_thread();
-        });
-        notify_service_manager("READY=1");
-        if (report) {
-            report->succeeded();
-        }
-        while (!g_milter_stopped) {
-            std::uint64_t events = 0;
-            if (read(g_wakeup_fd, &events, sizeof events) < 0 && errno != EINTR) {
-                break;
-            }
-            if (g_reload_requested.exchange(false) && !g_milter_stopped) {
-                reload(arguments, running_texts);
-            }
-        }
-        notify_service_manager("STOPPING=1");
-        milter_thread.join();
+        const int status = run_milter(signals, arguments, command.option_texts, report.get());
         drain(*logger);
-        logger->log(Severity::info, "mtls-milter stopped");
-        return milter_status == MI_SUCCESS ? 0 : kExitFailure;
+        logger->log(Severity::info, fmt::format("{} stopped", kProgramName));
+        return status == MI_SUCCESS ? 0 : kExitFailure;
     } catch (const std::exception& error) {
         logger->log(Severity::error, fmt::format("fatal: {}", escape_for_log(error.what())));
         if (report) {
             report->failed(error.what());
         } else if (!settings.log_stderr) {
-            std::fprintf(stderr, "mtls-milter: %s\n", error.what());
+            std::fprintf(stderr, "%s: %s\n", kProgramName, error.what());
         }
         return kExitFailure;
     }

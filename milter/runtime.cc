@@ -7,7 +7,7 @@
 namespace mtls::milter {
 
 LoggerSettings logger_settings_for(const Settings& settings) {
-    return LoggerSettings{settings.syslog, settings.syslog_facility, settings.log_stderr};
+    return LoggerSettings{settings.syslog, settings.syslog_facility, settings.log_stderr, kProgramName};
 }
 
 std::shared_ptr<const Runtime> make_runtime(const Settings& settings, const Runtime* previous,

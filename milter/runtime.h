@@ -15,6 +15,9 @@
 
 namespace mtls::milter {
 
+// In syslog lines, the metrics endpoint and messages to the operator.
+inline constexpr const char* kProgramName = "mtls-milter";
+
 struct Runtime {
     Settings settings;
     std::shared_ptr<Resolver> resolver;

@@ -22,14 +22,12 @@ int priority_of(Severity severity) {
 // The syslog connection is process-wide and outlives any one Logger: a
 // reload may run an old and a new Logger side by side, so neither closes it,
 // and each names its facility in every message.
-constexpr const char* kSyslogIdent = "mtls-milter";
-
 Logger::Logger(LoggerSettings settings) : settings_(settings) {
     if (settings_.facility == 0) {
         settings_.facility = LOG_MAIL;
     }
     if (settings_.syslog) {
-        openlog(kSyslogIdent, LOG_PID | LOG_NDELAY, settings_.facility);
+        openlog(settings_.ident, LOG_PID | LOG_NDELAY, settings_.facility);
     }
 }
 

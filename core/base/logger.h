@@ -13,6 +13,10 @@ struct LoggerSettings {
     bool syslog = true;
     int facility = 0;  // LOG_MAIL when 0
     bool stderr_output = false;
+    // The program's name in every syslog line ("mtls-milter"). openlog(3)
+    // keeps the pointer for the life of the process: a string literal. Null
+    // lets syslog use the executable's name.
+    const char* ident = nullptr;
 
     bool operator==(const LoggerSettings&) const = default;
 };

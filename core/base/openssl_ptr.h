@@ -1,4 +1,5 @@
-// unique_ptr for OpenSSL's C objects: each type has its own free function.
+// unique_ptr for OpenSSL's C objects: each type has its own free function,
+// named through the one deleter idiom of base/free_with.h.
 #pragma once
 
 #include <openssl/bio.h>
@@ -7,23 +8,19 @@
 
 #include <memory>
 
+#include "base/free_with.h"
+
 namespace mtls {
 
-template <auto Free>
-struct FreeWith {
-    template <typename T>
-    void operator()(T* object) const noexcept {
-        Free(object);
-    }
-};
-
-// For memory OpenSSL allocated for us (i2d_* output, say).
-struct OpenSslFree {
-    void operator()(void* memory) const noexcept { OPENSSL_free(memory); }
-};
+// OPENSSL_free is a macro (it passes the caller's file and line), so it
+// needs a function of its own to be named as a template argument.
+inline void openssl_free(void* memory) noexcept {
+    OPENSSL_free(memory);  // NOLINT(cppcoreguidelines-owning-memory)
+}
 
 using BioPtr = std::unique_ptr<BIO, FreeWith<&BIO_free_all>>;
 using X509Ptr = std::unique_ptr<X509, FreeWith<&X509_free>>;
-using OpenSslBytes = std::unique_ptr<unsigned char, OpenSslFree>;
+// For memory OpenSSL allocated for us (i2d_* output, say).
+using OpenSslBytes = std::unique_ptr<unsigned char, FreeWith<&openssl_free>>;
 
 }  // namespace mtls

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <memory>
 
+#include "base/free_with.h"
+
 namespace mtls {
 namespace {
 
@@ -25,7 +27,7 @@ Expected<std::string> to_a_labels(std::string_view text) {
     const std::string input(text);
     char* output = nullptr;
     const int rc = idn2_to_ascii_8z(input.c_str(), &output, IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT);
-    const std::unique_ptr<char, decltype(&idn2_free)> owned(output, &idn2_free);
+    const std::unique_ptr<char, FreeWith<&idn2_free>> owned(output);
     if (rc != IDN2_OK) {
         return Error{std::string("not a valid internationalized name: ") + idn2_strerror(rc)};
     }
@@ -70,7 +72,7 @@ Expected<std::string> check_ldh(std::string name) {
         // compare unequal to the same name written correctly.
         char* decoded = nullptr;
         const int rc = idn2_to_unicode_8z8z(name.c_str(), &decoded, 0);
-        const std::unique_ptr<char, decltype(&idn2_free)> owned(decoded, &idn2_free);
+        const std::unique_ptr<char, FreeWith<&idn2_free>> owned(decoded);
         if (rc != IDN2_OK) {
             return Error{std::string("invalid A-label: ") + idn2_strerror(rc)};
         }

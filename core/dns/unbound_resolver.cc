@@ -1,7 +1,6 @@
 #include "dns/unbound_resolver.h"
 
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <unbound.h>
 #include <unistd.h>
 
@@ -52,10 +51,6 @@ RawAnswer raw_from_unbound(int err, const ub_result* result) {
 
 }  // namespace
 
-void UnboundResolver::ContextDeleter::operator()(ub_ctx* ctx) const {
-    ub_ctx_delete(ctx);
-}
-
 std::shared_ptr<UnboundResolver> UnboundResolver::create(const UnboundSettings& settings) {
     // Not make_shared: the constructor is private.
     return std::shared_ptr<UnboundResolver>(new UnboundResolver(settings));  // NOLINT(cppcoreguidelines-owning-memory)
@@ -88,17 +83,12 @@ UnboundResolver::UnboundResolver(const UnboundSettings& settings) : ctx_(ub_ctx_
         check(ub_ctx_add_ta_file(ctx_.get(), settings.trust_anchor_file.c_str()),
               fmt::format("trust-anchor-file {}", settings.trust_anchor_file));
     }
-    wakeup_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (wakeup_fd_ < 0) {
-        throw ResolverSetupError(fmt::format("eventfd: {}", std::strerror(errno)));
-    }
     event_thread_ = std::thread([this] { run_event_loop(); });
 }
 
 UnboundResolver::~UnboundResolver() {
     stopping_ = true;
-    const std::uint64_t one = 1;
-    [[maybe_unused]] const auto written = write(wakeup_fd_, &one, sizeof one);
+    wakeup_.signal();
     if (event_thread_.joinable()) {
         event_thread_.join();
     }
@@ -111,12 +101,11 @@ UnboundResolver::~UnboundResolver() {
         request->slot->fulfil(std::move(answer));
     }
     requests_.clear();
-    close(wakeup_fd_);
 }
 
 void UnboundResolver::run_event_loop() {
     const int unbound_fd = ub_fd(ctx_.get());
-    std::array<pollfd, 2> fds{{{unbound_fd, POLLIN, 0}, {wakeup_fd_, POLLIN, 0}}};
+    std::array<pollfd, 2> fds{{{unbound_fd, POLLIN, 0}, {wakeup_.fd(), POLLIN, 0}}};
     while (!stopping_) {
         const int ready = poll(fds.data(), fds.size(), 1000);
         if (ready < 0 && errno != EINTR) {
@@ -206,7 +195,7 @@ void UnboundResolver::on_answer(void* arg, int err, ub_result* result) noexcept 
 }
 
 void UnboundResolver::complete(Request* request, int err, ub_result* result) noexcept {
-    const std::unique_ptr<ub_result, decltype(&ub_resolve_free)> owned_result(result, &ub_resolve_free);
+    const std::unique_ptr<ub_result, FreeWith<&ub_resolve_free>> owned_result(result);
     std::unique_ptr<Request> owned;
     try {
         {

@@ -12,11 +12,12 @@
 #include <thread>
 #include <unordered_map>
 
+#include <unbound.h>
+
+#include "base/free_with.h"
+#include "base/wakeup_event.h"
 #include "dns/answer_cache.h"
 #include "dns/resolver.h"
-
-struct ub_ctx;
-struct ub_result;
 
 namespace mtls {
 
@@ -44,9 +45,6 @@ public:
     Lookup start(std::string_view name, std::uint16_t type, std::chrono::milliseconds timeout) override;
 
 private:
-    struct ContextDeleter {
-        void operator()(ub_ctx* ctx) const;
-    };
     // The callback argument handed to libunbound. It is freed by the callback,
     // or by a successful ub_cancel (after which libunbound never calls back).
     struct Request {
@@ -67,12 +65,12 @@ private:
     void cancel(std::uint64_t id);
     void run_event_loop();
 
-    std::unique_ptr<ub_ctx, ContextDeleter> ctx_;
+    std::unique_ptr<ub_ctx, FreeWith<&ub_ctx_delete>> ctx_;
     AnswerCache cache_;
     std::mutex mutex_;  // guards requests_ and next_id_
     std::unordered_map<std::uint64_t, std::unique_ptr<Request>> requests_;
     std::uint64_t next_id_ = 1;
-    int wakeup_fd_ = -1;  // eventfd that ends the event loop
+    WakeupEvent wakeup_;  // ends the event loop
     std::atomic<bool> stopping_{false};
     std::thread event_thread_;
 };

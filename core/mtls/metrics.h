@@ -1,15 +1,19 @@
-// Counters for the optional Prometheus endpoint: results, actions, DNS lookup
-// latency. Lock-free, so the per-message cost is a few atomic increments.
+// mtls-milter's counters for the optional Prometheus endpoint: results,
+// actions, DNS lookup latency. The families are declared here, with the
+// milter's "mtls_" prefix, in a generic registry (core/server/
+// metrics_registry.h) that also renders them; their names, labels and HELP
+// texts are what dashboards and tests/integration read, pinned in
+// tests/unit/test_metrics.cc.
 #pragma once
 
 #include <array>
-#include <atomic>
 #include <chrono>
-#include <cstdint>
+#include <cstddef>
 #include <string>
 
 #include "mtls/action.h"
 #include "mtls/verdict.h"
+#include "server/metrics_registry.h"
 
 namespace mtls {
 
@@ -19,22 +23,27 @@ public:
     static constexpr std::array<double, 12> kLatencyBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                                0.1,   0.25,   0.5,   1.0,  2.5,   5.0};
 
+    Metrics();
+    Metrics(const Metrics&) = delete;
+    Metrics& operator=(const Metrics&) = delete;
+
     void count_message(Result result, Action action);
     void count_skipped();
     void count_forged_removed(int headers);
     void observe_lookup(std::chrono::microseconds elapsed);
 
-    // Prometheus text exposition format 0.0.4.
-    [[nodiscard]] std::string render(std::size_t active_connections) const;
+    // Prometheus text exposition format 0.0.4. Called from one thread (the
+    // metrics endpoint's) at a time.
+    [[nodiscard]] std::string render(std::size_t active_connections);
 
 private:
-    std::array<std::atomic<std::uint64_t>, 5> results_{};
-    std::array<std::atomic<std::uint64_t>, 4> actions_{};
-    std::atomic<std::uint64_t> skipped_{0};
-    std::atomic<std::uint64_t> forged_removed_{0};
-    std::array<std::atomic<std::uint64_t>, kLatencyBuckets.size() + 1> latency_buckets_{};  // last: +Inf
-    std::atomic<std::uint64_t> latency_sum_us_{0};
-    std::atomic<std::uint64_t> latency_count_{0};
+    server::MetricsRegistry registry_;
+    server::LabelledCounter& results_;
+    server::LabelledCounter& actions_;
+    server::Counter& skipped_;
+    server::Counter& forged_removed_;
+    server::DurationHistogram& lookup_seconds_;
+    server::Gauge& active_connections_;
 };
 
 }  // namespace mtls

@@ -23,43 +23,36 @@
 #include <stdexcept>
 #include <vector>
 
+#include "base/free_with.h"
+#include "base/unique_fd.h"
+#include "server/fail.h"
+
 namespace mtls::server {
-namespace {
 
-[[noreturn]] void fail(std::string_view what) {
-    throw std::runtime_error(fmt::format("{}: {}", what, std::strerror(errno)));
-}
-
-}  // namespace
-
-StartupReport::~StartupReport() {
-    if (fd_ >= 0) {
-        close(fd_);  // the parent reads EOF: the child died during start-up
-    }
-}
+// Without succeeded() or failed(), fd_ closes here and the parent reads EOF:
+// the child died during start-up.
+StartupReport::~StartupReport() = default;
 
 void StartupReport::finish(std::string_view message) {
-    if (fd_ < 0) {
+    if (!fd_.valid()) {
         return;
     }
     while (!message.empty()) {
-        const auto written = write(fd_, message.data(), message.size());
+        const auto written = write(fd_.get(), message.data(), message.size());
         if (written <= 0) {
             break;
         }
         message.remove_prefix(static_cast<std::size_t>(written));
     }
-    close(fd_);
-    fd_ = -1;
+    fd_.reset();
 }
 
 void StartupReport::succeeded() {
     finish("OK");
     // Start-up is over: from now on the terminal (if any) is not ours.
-    const int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-    if (null >= 0) {
-        dup2(null, STDERR_FILENO);
-        close(null);
+    const UniqueFd null(open("/dev/null", O_WRONLY | O_CLOEXEC));
+    if (null.valid()) {
+        dup2(null.get(), STDERR_FILENO);
     }
 }
 
@@ -67,21 +60,23 @@ void StartupReport::failed(std::string_view why) {
     finish(why);
 }
 
-std::unique_ptr<StartupReport> detach_from_terminal() {
+std::unique_ptr<StartupReport> detach_from_terminal(std::string_view program) {
     std::array<int, 2> pipe_fds{};
     if (pipe2(pipe_fds.data(), O_CLOEXEC) != 0) {
         fail("pipe");
     }
+    UniqueFd read_end(pipe_fds[0]);
+    UniqueFd write_end(pipe_fds[1]);
     const pid_t child = fork();
     if (child < 0) {
         fail("fork");
     }
     if (child > 0) {
-        close(pipe_fds[1]);
+        write_end.reset();
         std::string message;
         std::array<char, 512> buffer{};
         ssize_t got = 0;
-        while ((got = read(pipe_fds[0], buffer.data(), buffer.size())) > 0 || (got < 0 && errno == EINTR)) {
+        while ((got = read(read_end.get(), buffer.data(), buffer.size())) > 0 || (got < 0 && errno == EINTR)) {
             if (got > 0) {
                 message.append(buffer.data(), static_cast<std::size_t>(got));
             }
@@ -89,22 +84,21 @@ std::unique_ptr<StartupReport> detach_from_terminal() {
         if (message == "OK") {
             _exit(0);
         }
-        std::fprintf(stderr, "mtls-milter: %s\n",
+        std::fprintf(stderr, "%.*s: %s\n", static_cast<int>(program.size()), program.data(),
                      message.empty() ? "exited during start-up (see the log)" : message.c_str());
         _exit(1);
     }
-    close(pipe_fds[0]);
+    read_end.reset();
     if (setsid() < 0 || chdir("/") != 0) {
         fail("setsid");
     }
-    const int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (null < 0 || dup2(null, STDIN_FILENO) < 0 || dup2(null, STDOUT_FILENO) < 0) {
+    const UniqueFd null(open("/dev/null", O_RDWR | O_CLOEXEC));
+    if (!null.valid() || dup2(null.get(), STDIN_FILENO) < 0 || dup2(null.get(), STDOUT_FILENO) < 0) {
         fail("/dev/null");
     }
-    close(null);
     // Standard error stays until start-up is over, so that a failure before
     // the report is made still reaches the terminal.
-    return std::make_unique<StartupReport>(pipe_fds[1]);
+    return std::make_unique<StartupReport>(std::move(write_end));
 }
 
 std::vector<std::string> startup_problems(const std::string& user, const std::string& socket,
@@ -166,10 +160,7 @@ void drop_privileges(const std::string& user) {
 }
 
 int disable_nagle_on_listening_sockets() {
-    struct CloseDir {
-        void operator()(DIR* dir) const { closedir(dir); }
-    };
-    const std::unique_ptr<DIR, CloseDir> fds(opendir("/proc/self/fd"));
+    const std::unique_ptr<DIR, FreeWith<&closedir>> fds(opendir("/proc/self/fd"));
     if (!fds) {
         fail("/proc/self/fd");
     }

@@ -6,7 +6,10 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
+
+#include "base/unique_fd.h"
 
 namespace mtls::server {
 
@@ -15,7 +18,7 @@ namespace mtls::server {
 // failure with its reason, not as exit status 0 followed by silence.
 class StartupReport {
 public:
-    explicit StartupReport(int fd) : fd_(fd) {}
+    explicit StartupReport(UniqueFd fd) : fd_(std::move(fd)) {}
     ~StartupReport();  // without succeeded(), the parent reports a failed start
     StartupReport(const StartupReport&) = delete;
     StartupReport& operator=(const StartupReport&) = delete;
@@ -25,13 +28,13 @@ public:
 
 private:
     void finish(std::string_view message);
-    int fd_;
+    UniqueFd fd_;
 };
 
 // Forks; the parent exits once the child has reported (0 on success, 1 with
-// the child's reason on standard error). The child gets a new session,
+// the child's reason on standard error, after "program: "). The child gets a new session,
 // / as its directory and /dev/null as standard input and output.
-std::unique_ptr<StartupReport> detach_from_terminal();
+std::unique_ptr<StartupReport> detach_from_terminal(std::string_view program);
 
 void drop_privileges(const std::string& user);
 

@@ -24,25 +24,23 @@
 namespace mtls {
 namespace {
 
-struct UntrustedStackFree {
-    // The stack only borrows the certificates, which the vector owns.
-    void operator()(STACK_OF(X509) * stack) const noexcept { sk_X509_free(stack); }
-};
+// sk_X509_free is a macro: a function names it for FreeWith. The stack only
+// borrows the certificates, which the vector owns.
+void free_untrusted_stack(STACK_OF(X509) * stack) noexcept {
+    sk_X509_free(stack);
+}
 
-struct GeneralNamesFree {
-    void operator()(GENERAL_NAMES* names) const noexcept { GENERAL_NAMES_free(names); }
-};
-
-struct FileClose {
-    // Read-only: nothing is lost when closing fails.
-    void operator()(std::FILE* file) const noexcept { std::fclose(file); }  // NOLINT(cppcoreguidelines-owning-memory)
-};
+// The standard library's functions may not be named by address
+// ([namespace.std]). Read-only: nothing is lost when closing fails.
+void close_read_only_file(std::FILE* file) noexcept {
+    std::fclose(file);  // NOLINT(cppcoreguidelines-owning-memory)
+}
 
 using StorePtr = std::unique_ptr<X509_STORE, FreeWith<&X509_STORE_free>>;
 using StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, FreeWith<&X509_STORE_CTX_free>>;
-using UntrustedPtr = std::unique_ptr<STACK_OF(X509), UntrustedStackFree>;
-using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, GeneralNamesFree>;
-using FilePtr = std::unique_ptr<std::FILE, FileClose>;
+using UntrustedPtr = std::unique_ptr<STACK_OF(X509), FreeWith<&free_untrusted_stack>>;
+using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, FreeWith<&GENERAL_NAMES_free>>;
+using FilePtr = std::unique_ptr<std::FILE, FreeWith<&close_read_only_file>>;
 
 // The reason of the most recent OpenSSL error, and an empty queue after it,
 // so that one failure cannot show up as the reason of the next.

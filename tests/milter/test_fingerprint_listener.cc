@@ -25,9 +25,11 @@
 
 #include "base/unique_fd.h"
 #include "fingerprint_listener.h"
+#include "test_sockets.h"
 
 using namespace mtls;
 using namespace mtls::milter;
+using namespace mtls::test;
 using namespace std::chrono_literals;
 
 namespace {
@@ -38,133 +40,6 @@ constexpr std::string_view kSha256 =
 constexpr std::string_view kSha256Key =
     "2C:26:B4:6B:68:FF:C6:8F:F9:9B:45:3C:1D:30:41:34:13:42:2D:70:64:83:BF:A0:F9:8A:5E:88:62:66:E7:AE";
 constexpr std::string_view kMd5 = "C2:9D:F4:87:71:73:73:D9:18:E7:C2:F3:C1:DA:6E:04";
-constexpr int kTimeoutMs = 5000;
-
-class TempDir {
-public:
-    TempDir() {
-        std::string pattern = "/tmp/mtls-policy-XXXXXX";
-        REQUIRE(mkdtemp(pattern.data()) != nullptr);
-        path_ = pattern;
-    }
-    ~TempDir() {
-        std::error_code ignored;
-        std::filesystem::remove_all(path_, ignored);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    [[nodiscard]] std::string file(std::string_view name) const { return path_ + "/" + std::string(name); }
-
-private:
-    std::string path_;
-};
-
-struct LogCapture {
-    std::mutex mutex;
-    std::vector<std::string> lines;
-
-    FingerprintListener::Log sink() {
-        return [this](Severity, std::string_view text) {
-            const std::lock_guard lock(mutex);
-            lines.emplace_back(text);
-        };
-    }
-    std::size_t count(std::string_view needle) {
-        const std::lock_guard lock(mutex);
-        std::size_t n = 0;
-        for (const auto& line : lines) {
-            n += line.find(needle) != std::string::npos ? 1 : 0;
-        }
-        return n;
-    }
-    std::vector<std::string> all() {
-        const std::lock_guard lock(mutex);
-        return lines;
-    }
-};
-
-ListenAddress unix_address(const std::string& path) {
-    ListenAddress address;
-    address.unix_path = path;
-    return address;
-}
-
-ListenAddress loopback_any_port() {
-    ListenAddress address;
-    address.inet = Endpoint{*IpAddress::parse("127.0.0.1"), 0};
-    return address;
-}
-
-UniqueFd connect_unix(const std::string& path) {
-    UniqueFd socket_fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
-    REQUIRE(connect(socket_fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-    return socket_fd;
-}
-
-UniqueFd connect_loopback(std::uint16_t port) {
-    UniqueFd socket_fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(port);
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(connect(socket_fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-    return socket_fd;
-}
-
-void send_all(const UniqueFd& socket_fd, std::string_view data) {
-    while (!data.empty()) {
-        const auto sent = send(socket_fd.get(), data.data(), data.size(), MSG_NOSIGNAL);
-        if (sent <= 0) {
-            return;  // the server closed it; the test reads EOF next
-        }
-        data.remove_prefix(static_cast<std::size_t>(sent));
-    }
-}
-
-// Reads until `wanted` bytes arrived, the peer closed, or the timeout.
-std::string receive(const UniqueFd& socket_fd, std::size_t wanted, int timeout_ms = kTimeoutMs) {
-    std::string got;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    while (got.size() < wanted) {
-        const auto left =
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
-        pollfd entry{socket_fd.get(), POLLIN, 0};
-        if (left <= 0 || poll(&entry, 1, static_cast<int>(left)) != 1) {
-            break;
-        }
-        std::array<char, 4096> buffer{};
-        const auto n = recv(socket_fd.get(), buffer.data(), std::min(buffer.size(), wanted - got.size()), 0);
-        if (n <= 0) {
-            break;
-        }
-        got.append(buffer.data(), static_cast<std::size_t>(n));
-    }
-    return got;
-}
-
-// True when the server closed the connection within the timeout.
-bool closed_by_server(const UniqueFd& socket_fd, int timeout_ms = kTimeoutMs) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    while (true) {
-        const auto left =
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
-        pollfd entry{socket_fd.get(), POLLIN, 0};
-        if (left <= 0 || poll(&entry, 1, static_cast<int>(left)) != 1) {
-            return false;
-        }
-        std::array<char, 4096> buffer{};
-        const auto n = recv(socket_fd.get(), buffer.data(), buffer.size(), 0);
-        if (n == 0 || (n < 0 && errno == ECONNRESET)) {
-            return true;
-        }
-        if (n < 0) {
-            return false;
-        }
-    }
-}
 
 std::string request(std::string_view address, std::string_view port, std::string_view fingerprint,
                     std::string_view pubkey, std::string_view state = "RCPT") {

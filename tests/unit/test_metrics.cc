@@ -80,3 +80,57 @@ TEST_CASE("metrics: every sample line belongs to a family with HELP and TYPE") {
         CHECK(line.rfind(family, 0) == 0);
     }
 }
+
+// Dashboards and tests/integration read these names, labels and HELP texts:
+// the whole exposition is pinned, byte for byte.
+TEST_CASE("metrics: the rendered exposition is pinned") {
+    Metrics metrics;
+    metrics.count_message(Result::pass, Action::tag);
+    metrics.count_message(Result::temperror, Action::tempfail);
+    metrics.count_message(Result::permerror, Action::quarantine);
+    metrics.count_skipped();
+    metrics.count_forged_removed(2);
+    metrics.count_forged_removed(0);
+    metrics.observe_lookup(std::chrono::microseconds(2500));
+    metrics.observe_lookup(std::chrono::milliseconds(700));
+    CHECK(metrics.render(3) ==
+          "# HELP mtls_messages_total Messages judged, by mtls result.\n"
+          "# TYPE mtls_messages_total counter\n"
+          "mtls_messages_total{result=\"pass\"} 1\n"
+          "mtls_messages_total{result=\"fail\"} 0\n"
+          "mtls_messages_total{result=\"none\"} 0\n"
+          "mtls_messages_total{result=\"temperror\"} 1\n"
+          "mtls_messages_total{result=\"permerror\"} 1\n"
+          "# HELP mtls_actions_total Policy actions taken.\n"
+          "# TYPE mtls_actions_total counter\n"
+          "mtls_actions_total{action=\"tag\"} 1\n"
+          "mtls_actions_total{action=\"reject\"} 0\n"
+          "mtls_actions_total{action=\"tempfail\"} 1\n"
+          "mtls_actions_total{action=\"quarantine\"} 1\n"
+          "# HELP mtls_skipped_total Messages not judged (SMTP-AUTH clients).\n"
+          "# TYPE mtls_skipped_total counter\n"
+          "mtls_skipped_total 1\n"
+          "# HELP mtls_forged_headers_removed_total Incoming Authentication-Results claiming our authserv-id.\n"
+          "# TYPE mtls_forged_headers_removed_total counter\n"
+          "mtls_forged_headers_removed_total 2\n"
+          "# HELP mtls_dns_lookup_seconds Client MX lookup time.\n"
+          "# TYPE mtls_dns_lookup_seconds histogram\n"
+          "mtls_dns_lookup_seconds_bucket{le=\"0.001\"} 0\n"
+          "mtls_dns_lookup_seconds_bucket{le=\"0.0025\"} 1\n"
+          "mtls_dns_lookup_seconds_bucket{le=\"0.005\"} 1\n"
+          "mtls_dns_lookup_seconds_bucket{le=\"0.01\"} 1\n"
+          "mtls_dns_lookup_seconds_bucket{le=\"0.025\"} 1\n"
+          "mtls_dns_lookup_seconds_bucket{le=\"0.05\"} 1\n"
+          "mtls_dns_lookup_seconds_bucket{le=\"0.1\"} 1\n"
+          "mtls_dns_lookup_seconds_bucket{le=\"0.25\"} 1\n"
+          "mtls_dns_lookup_seconds_bucket{le=\"0.5\"} 1\n"
+          "mtls_dns_lookup_seconds_bucket{le=\"1\"} 2\n"
+          "mtls_dns_lookup_seconds_bucket{le=\"2.5\"} 2\n"
+          "mtls_dns_lookup_seconds_bucket{le=\"5\"} 2\n"
+          "mtls_dns_lookup_seconds_bucket{le=\"+Inf\"} 2\n"
+          "mtls_dns_lookup_seconds_sum 0.7025\n"
+          "mtls_dns_lookup_seconds_count 2\n"
+          "# HELP mtls_active_connections MTA connections open now.\n"
+          "# TYPE mtls_active_connections gauge\n"
+          "mtls_active_connections 3\n");
+}

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/free_with.h"
 #include "report_log.h"
 #include "report_time.h"
 
@@ -36,10 +37,7 @@ public:
 private:
     bool fill();
 
-    struct GzClose {
-        void operator()(gzFile file) const { gzclose(file); }
-    };
-    std::unique_ptr<gzFile_s, GzClose> file_;
+    std::unique_ptr<gzFile_s, FreeWith<&gzclose>> file_;
     std::size_t max_line_;
     Timestamp reference_;
     std::vector<char> buffer_;

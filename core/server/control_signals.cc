@@ -1,0 +1,88 @@
+#include "server/control_signals.h"
+
+#include <pthread.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdint>
+#include <stdexcept>
+
+namespace mtls::server {
+namespace {
+
+// What the handlers may touch: lock-free atomics and a descriptor.
+std::atomic<int> g_wakeup_fd{-1};
+std::atomic<bool> g_reload_requested{false};
+std::atomic<bool> g_stop_requested{false};
+
+void wake_from_handler() {
+    const std::uint64_t one = 1;
+    // write() on an eventfd is async-signal-safe and cannot block here.
+    [[maybe_unused]] const auto written = write(g_wakeup_fd.load(), &one, sizeof one);
+}
+
+extern "C" void on_reload_signal(int /*signal*/) {
+    g_reload_requested = true;
+    wake_from_handler();
+}
+
+extern "C" void on_stop_signal(int /*signal*/) {
+    g_stop_requested = true;
+    wake_from_handler();
+}
+
+void install(int signal, void (*handler)(int)) {
+    struct sigaction action {};
+    action.sa_handler = handler;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    sigaction(signal, &action, nullptr);
+}
+
+}  // namespace
+
+ControlSignals::ControlSignals(StopSignals stop) : stop_(stop) {
+    int expected = -1;
+    if (!g_wakeup_fd.compare_exchange_strong(expected, wakeup_.fd())) {
+        throw std::logic_error("ControlSignals: one per process");
+    }
+    g_reload_requested = false;
+    g_stop_requested = false;
+    if (stop == StopSignals::blocked) {
+        sigset_t signals{};
+        sigemptyset(&signals);
+        sigaddset(&signals, SIGTERM);
+        sigaddset(&signals, SIGINT);
+        pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    } else {
+        install(SIGTERM, on_stop_signal);
+        install(SIGINT, on_stop_signal);
+    }
+    install(SIGHUP, on_reload_signal);
+}
+
+// SIGHUP's handler stays: a late SIGHUP must not kill a daemon that is
+// stopping (its default action), and without a descriptor the handler only
+// sets its flag. SIGTERM and SIGINT get their default action back, so that
+// a second one ends a stop that hangs.
+ControlSignals::~ControlSignals() {
+    if (stop_ == StopSignals::handled) {
+        install(SIGTERM, SIG_DFL);
+        install(SIGINT, SIG_DFL);
+    }
+    g_wakeup_fd = -1;
+}
+
+bool ControlSignals::wait() const {
+    return wakeup_.wait();
+}
+
+bool ControlSignals::take_reload_request() {
+    return g_reload_requested.exchange(false);
+}
+
+bool ControlSignals::stop_requested() const {
+    return g_stop_requested;
+}
+
+}  // namespace mtls::server

@@ -1,0 +1,48 @@
+// How a daemon's main thread learns what to do next: SIGHUP asks for a
+// reload; SIGTERM and SIGINT ask it to stop, unless a library (libmilter)
+// handles those in a thread of its own; other threads wake it with wake().
+// The handlers only set a flag and write to an eventfd, which is
+// async-signal-safe; all the work happens in the main thread after wait().
+//
+// Linux delivers a process-directed signal to a thread that does not block
+// it: the main thread keeps SIGHUP unblocked, every thread started after the
+// ControlSignals inherits its mask (so create it before any thread).
+#pragma once
+
+#include <atomic>
+
+#include "base/wakeup_event.h"
+
+namespace mtls::server {
+
+enum class StopSignals {
+    handled,  // SIGTERM/SIGINT set stop_requested() and wake the main thread
+    blocked,  // blocked here and in every later thread: a library's own signal thread sigwait()s for them
+};
+
+class ControlSignals {
+public:
+    // One per process (the handlers are process-wide): a second throws
+    // std::logic_error. Throws std::runtime_error without an eventfd.
+    explicit ControlSignals(StopSignals stop);
+    // SIGTERM and SIGINT get their default action back (when handled here);
+    // the SIGHUP handler and the signal mask stay.
+    ~ControlSignals();
+    ControlSignals(const ControlSignals&) = delete;
+    ControlSignals& operator=(const ControlSignals&) = delete;
+
+    // Sleeps until a signal or wake(); false when the wait itself failed.
+    bool wait() const;
+    // From any thread (or a signal handler): ends the current wait().
+    void wake() const noexcept { wakeup_.signal(); }
+
+    // True once per SIGHUP (several before a wait() count as one).
+    bool take_reload_request();
+    [[nodiscard]] bool stop_requested() const;
+
+private:
+    StopSignals stop_;
+    WakeupEvent wakeup_{0};  // blocking: wait() sleeps in read(2)
+};
+
+}  // namespace mtls::server
