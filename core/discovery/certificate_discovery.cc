@@ -5,6 +5,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 
 #include <algorithm>
@@ -328,6 +330,14 @@ void CertificateDiscovery::Engine::abandon(std::vector<Job>& jobs) {
 }
 
 void CertificateDiscovery::Engine::run() {
+    // OpenSSL writes to the sockets with write(2), which raises SIGPIPE when
+    // a probed host has gone; blocked here, it stays pending on this thread
+    // alone instead of ending the milter.
+    sigset_t pipe{};
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
+
     std::vector<Job> jobs;
     std::vector<pollfd> descriptors;
     while (true) {

@@ -62,13 +62,14 @@ void SmtpReplyReader::feed(std::string_view bytes) {
     if (error_) {
         return;
     }
-    // Never hold more than one line's worth beyond what next() consumes:
-    // a peer that sends an endless line is cut off at the limit.
-    const std::size_t room = kMaxReplyLineLength * 2 - std::min(buffer_.size(), kMaxReplyLineLength * 2);
-    buffer_.append(bytes.substr(0, room));
-    if (bytes.size() > room) {
-        buffer_.resize(kMaxReplyLineLength * 2);
+    // next() refuses an overlong line as soon as it looks; this bounds what
+    // may pile up between two calls.
+    if (bytes.size() > kMaxReplyBytes - std::min(buffer_.size(), kMaxReplyBytes)) {
+        error_ = fmt::format("reply longer than {} octets", kMaxReplyBytes);
+        buffer_.clear();
+        return;
     }
+    buffer_.append(bytes);
 }
 
 Expected<bool> SmtpReplyReader::take_line(std::string_view line) {

@@ -22,6 +22,8 @@ namespace mtls::discovery {
 inline constexpr std::size_t kMaxReplyLineLength = 512;
 // An EHLO reply lists extensions one per line; real ones have 5-20.
 inline constexpr std::size_t kMaxReplyLines = 64;
+// What a reader holds at most: a whole reply of the longest lines.
+inline constexpr std::size_t kMaxReplyBytes = kMaxReplyLines * kMaxReplyLineLength;
 
 struct SmtpReply {
     int code = 0;  // 200-599
