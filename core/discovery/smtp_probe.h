@@ -28,9 +28,9 @@ using SslPtr = std::unique_ptr<SSL, FreeWith<&SSL_free>>;
 using Clock = std::chrono::steady_clock;
 
 // Plain-text bytes a probe reads at most (banner, EHLO and STARTTLS replies).
-inline constexpr std::size_t kMaxProbeTextBytes = 64 * 1024;
+inline constexpr std::size_t kMaxProbeTextBytes = std::size_t{64} * 1024;
 // The TLS Certificate message a probe accepts at most (SSL_CTX_set_max_cert_list).
-inline constexpr long kMaxCertificateMessage = 64 * 1024;
+inline constexpr long kMaxCertificateMessage = 64L * 1024;
 
 // Where to probe and what to look for. The address is always the connecting
 // client's: never one taken from DNS (see certificate_discovery.h).

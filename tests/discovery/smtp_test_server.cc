@@ -69,7 +69,7 @@ std::uint16_t unused_port() {
     return port_of(fd.get());
 }
 
-SmtpTestServer::SmtpTestServer(Script script, const Issued* certificate, std::vector<const Issued*> chain)
+SmtpTestServer::SmtpTestServer(Script script, const Issued* certificate, const std::vector<const Issued*>& chain)
     : script_(script) {
     if (certificate != nullptr) {
         tls_.reset(SSL_CTX_new(TLS_server_method()));

@@ -31,7 +31,7 @@ enum class Script {
 class SmtpTestServer {
 public:
     // certificate: the leaf and key it serves; chain: intermediates sent after it.
-    SmtpTestServer(Script script, const Issued* certificate, std::vector<const Issued*> chain = {});
+    SmtpTestServer(Script script, const Issued* certificate, const std::vector<const Issued*>& chain = {});
     ~SmtpTestServer();
     SmtpTestServer(const SmtpTestServer&) = delete;
     SmtpTestServer& operator=(const SmtpTestServer&) = delete;

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -84,6 +85,22 @@ DiscoveryResult finished(const DiscoveryTicket& ticket) {
     return *result;
 }
 
+struct Probed {
+    DiscoveryResult result;
+    DiscoveryCounters counters;
+};
+
+// One request for the leaf's fingerprint to a fresh service probing port.
+Probed probe_once(
+    std::uint16_t port, const Pki& pki,
+    const std::function<void(DiscoverySettings&)>& adjust = [](DiscoverySettings&) {}) {
+    auto settings = settings_for(port, pki);
+    adjust(settings);
+    const auto discovery = make(std::move(settings));
+    auto result = finished(discovery->start(kLoopback, fingerprint_of(pki.leaf)));
+    return {std::move(result), discovery->counters()};
+}
+
 }  // namespace
 
 TEST_CASE("discovery: the served certificate matches and its chain verifies") {
@@ -107,98 +124,74 @@ TEST_CASE("discovery: the served certificate matches and its chain verifies") {
 TEST_CASE("discovery: a matching certificate from an untrusted CA is chain-invalid") {
     const Pki pki;
     const SmtpTestServer server(Script::starttls, &pki.leaf, {&pki.intermediate});
-    auto settings = settings_for(server.port(), pki);
-    settings.verification.ca_file = pki.stranger_file.path();
-    const auto discovery = make(std::move(settings));
-
-    const auto result = finished(discovery->start(kLoopback, fingerprint_of(pki.leaf)));
+    const auto [result, counters] = probe_once(server.port(), pki, [&](DiscoverySettings& settings) {
+        settings.verification.ca_file = pki.stranger_file.path();
+    });
     CHECK(result.probe.outcome == ProbeOutcome::matched);
     CHECK_FALSE(result.verified());
     CHECK_THAT(result.probe.reason, Catch::Contains("chain is invalid"));
-    CHECK(discovery->counters().chain_invalid == 1);
+    CHECK(counters.chain_invalid == 1);
 }
 
 TEST_CASE("discovery: another certificate on the port") {
     const Pki pki;
     const SmtpTestServer server(Script::starttls, &pki.other, {&pki.intermediate});
-    const auto discovery = make(settings_for(server.port(), pki));
-
-    const auto result = finished(discovery->start(kLoopback, fingerprint_of(pki.leaf)));
+    const auto [result, counters] = probe_once(server.port(), pki);
     CHECK(result.probe.outcome == ProbeOutcome::other_certificate);
     CHECK(result.probe.reason == fmt::format("127.0.0.1:{} presents another certificate", server.port()));
     CHECK_FALSE(result.chain);
-    CHECK(discovery->counters().other_certificate == 1);
+    CHECK(counters.other_certificate == 1);
 }
 
 TEST_CASE("discovery: nothing listening") {
     const Pki pki;
     const auto port = unused_port();
-    const auto discovery = make(settings_for(port, pki));
-
-    const auto result = finished(discovery->start(kLoopback, fingerprint_of(pki.leaf)));
+    const auto [result, counters] = probe_once(port, pki);
     CHECK(result.probe.outcome == ProbeOutcome::no_listener);
     CHECK(result.probe.reason == fmt::format("connection refused by 127.0.0.1:{}", port));
-    CHECK(discovery->counters().no_listener == 1);
+    CHECK(counters.no_listener == 1);
 }
 
 TEST_CASE("discovery: no STARTTLS offered") {
     const Pki pki;
     const SmtpTestServer server(Script::no_starttls, &pki.leaf);
-    const auto discovery = make(settings_for(server.port(), pki));
-
-    const auto result = finished(discovery->start(kLoopback, fingerprint_of(pki.leaf)));
+    const auto [result, counters] = probe_once(server.port(), pki);
     CHECK(result.probe.outcome == ProbeOutcome::no_starttls);
     CHECK_THAT(result.probe.reason, Catch::Contains("offers no STARTTLS"));
-    CHECK(discovery->counters().no_starttls == 1);
+    CHECK(counters.no_starttls == 1);
 }
 
 TEST_CASE("discovery: a server that says nothing times out") {
     const Pki pki;
     const SmtpTestServer server(Script::stall, &pki.leaf);
-    auto settings = settings_for(server.port(), pki);
-    settings.timeout = 200ms;
-    const auto discovery = make(std::move(settings));
-
-    const auto result = finished(discovery->start(kLoopback, fingerprint_of(pki.leaf)));
+    const auto [result, counters] =
+        probe_once(server.port(), pki, [&](DiscoverySettings& settings) { settings.timeout = 200ms; });
     CHECK(result.probe.outcome == ProbeOutcome::timed_out);
     CHECK_THAT(result.probe.reason, Catch::Contains("timed out waiting for the banner"));
-    CHECK(discovery->counters().timed_out == 1);
+    CHECK(counters.timed_out == 1);
 }
 
 TEST_CASE("discovery: the step timeout ends a stalled step within the overall one") {
     const Pki pki;
     const SmtpTestServer server(Script::stall, &pki.leaf);
-    auto settings = settings_for(server.port(), pki);
-    settings.step_timeout = 200ms;
-    const auto discovery = make(std::move(settings));
-    CHECK(finished(discovery->start(kLoopback, fingerprint_of(pki.leaf))).probe.outcome == ProbeOutcome::timed_out);
+    const auto [result, counters] =
+        probe_once(server.port(), pki, [](DiscoverySettings& settings) { settings.step_timeout = 200ms; });
+    CHECK(result.probe.outcome == ProbeOutcome::timed_out);
 }
 
 TEST_CASE("discovery: hostile servers are cut off before TLS") {
     const Pki pki;
-    SECTION("an endless banner line") {
-        const SmtpTestServer server(Script::endless_line, &pki.leaf);
-        const auto discovery = make(settings_for(server.port(), pki));
-        const auto result = finished(discovery->start(kLoopback, fingerprint_of(pki.leaf)));
-        CHECK(result.probe.outcome == ProbeOutcome::smtp_failed);
-        CHECK_THAT(result.probe.reason, Catch::Contains("longer than 512 octets"));
-        CHECK(discovery->counters().smtp_failed == 1);
-    }
-    SECTION("a reply injected after STARTTLS's 220 (RFC 3207)") {
-        const SmtpTestServer server(Script::injection, &pki.leaf);
-        const auto discovery = make(settings_for(server.port(), pki));
-        const auto result = finished(discovery->start(kLoopback, fingerprint_of(pki.leaf)));
-        CHECK(result.probe.outcome == ProbeOutcome::smtp_failed);
-        CHECK_THAT(result.probe.reason, Catch::Contains("STARTTLS injection"));
-        CHECK(server.handshakes() == 0);
-    }
-    SECTION("a banner ending in a bare LF") {
-        const SmtpTestServer server(Script::bare_lf, &pki.leaf);
-        const auto discovery = make(settings_for(server.port(), pki));
-        const auto result = finished(discovery->start(kLoopback, fingerprint_of(pki.leaf)));
-        CHECK(result.probe.outcome == ProbeOutcome::smtp_failed);
-        CHECK_THAT(result.probe.reason, Catch::Contains("bare LF"));
-    }
+    const auto [script, reason] = GENERATE(table<Script, std::string>({
+        {Script::endless_line, "longer than 512 octets"},
+        {Script::injection, "STARTTLS injection"},  // RFC 3207: the extra reply never reaches TLS
+        {Script::bare_lf, "bare LF"},
+    }));
+    const SmtpTestServer server(script, &pki.leaf);
+    const auto [result, counters] = probe_once(server.port(), pki);
+    CHECK(result.probe.outcome == ProbeOutcome::smtp_failed);
+    CHECK_THAT(result.probe.reason, Catch::Contains(reason));
+    CHECK(counters.smtp_failed == 1);
+    CHECK(server.handshakes() == 0);
 }
 
 TEST_CASE("discovery: a discovered certificate is cached: one probe for two requests") {
