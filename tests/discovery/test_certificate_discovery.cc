@@ -30,7 +30,10 @@ namespace {
 
 constexpr auto kPatience = 60s;  // for what must finish; never reached unless broken
 
-const IpAddress kLoopback = *IpAddress::parse("127.0.0.1");
+// The probe's target: the test server listens on 127.0.0.1.
+IpAddress loopback() {
+    return *IpAddress::parse("127.0.0.1");
+}
 
 class TempFile {
 public:
@@ -97,7 +100,7 @@ Probed probe_once(
     auto settings = settings_for(port, pki);
     adjust(settings);
     const auto discovery = make(std::move(settings));
-    auto result = finished(discovery->start(kLoopback, fingerprint_of(pki.leaf)));
+    auto result = finished(discovery->start(loopback(), fingerprint_of(pki.leaf)));
     return {std::move(result), discovery->counters()};
 }
 
@@ -108,7 +111,7 @@ TEST_CASE("discovery: the served certificate matches and its chain verifies") {
     const SmtpTestServer server(Script::starttls, &pki.leaf, {&pki.intermediate});
     const auto discovery = make(settings_for(server.port(), pki));
 
-    const auto result = finished(discovery->start(kLoopback, fingerprint_of(pki.leaf), "out1.example.test"));
+    const auto result = finished(discovery->start(loopback(), fingerprint_of(pki.leaf), "out1.example.test"));
     CHECK(result.probe.outcome == ProbeOutcome::matched);
     CHECK(result.verified());
     CHECK_FALSE(result.from_cache);
@@ -199,8 +202,8 @@ TEST_CASE("discovery: a discovered certificate is cached: one probe for two requ
     const SmtpTestServer server(Script::starttls, &pki.leaf, {&pki.intermediate});
     const auto discovery = make(settings_for(server.port(), pki));
 
-    CHECK(finished(discovery->start(kLoopback, fingerprint_of(pki.leaf))).verified());
-    const auto second = finished(discovery->start(kLoopback, fingerprint_of(pki.leaf)));
+    CHECK(finished(discovery->start(loopback(), fingerprint_of(pki.leaf))).verified());
+    const auto second = finished(discovery->start(loopback(), fingerprint_of(pki.leaf)));
     CHECK(second.verified());
     CHECK(second.from_cache);
     REQUIRE(second.chain);
@@ -218,13 +221,13 @@ TEST_CASE("discovery: failures are cached per address and fingerprint") {
     const SmtpTestServer server(Script::no_starttls, &pki.leaf);
     const auto discovery = make(settings_for(server.port(), pki));
 
-    CHECK(finished(discovery->start(kLoopback, fingerprint_of(pki.leaf))).probe.outcome == ProbeOutcome::no_starttls);
-    const auto second = finished(discovery->start(kLoopback, fingerprint_of(pki.leaf)));
+    CHECK(finished(discovery->start(loopback(), fingerprint_of(pki.leaf))).probe.outcome == ProbeOutcome::no_starttls);
+    const auto second = finished(discovery->start(loopback(), fingerprint_of(pki.leaf)));
     CHECK(second.probe.outcome == ProbeOutcome::no_starttls);
     CHECK(second.from_cache);
     CHECK(server.connections() == 1);
     // Another fingerprint from the same address is probed anew.
-    CHECK(finished(discovery->start(kLoopback, fingerprint_of(pki.other))).probe.outcome == ProbeOutcome::no_starttls);
+    CHECK(finished(discovery->start(loopback(), fingerprint_of(pki.other))).probe.outcome == ProbeOutcome::no_starttls);
     CHECK(server.connections() == 2);
     CHECK(discovery->counters().cache_hits == 1);
 }
@@ -236,8 +239,8 @@ TEST_CASE("discovery: a timeout is cached as a failure") {
     settings.timeout = 200ms;
     const auto discovery = make(std::move(settings));
 
-    CHECK(finished(discovery->start(kLoopback, fingerprint_of(pki.leaf))).probe.outcome == ProbeOutcome::timed_out);
-    const auto second = finished(discovery->start(kLoopback, fingerprint_of(pki.leaf)));
+    CHECK(finished(discovery->start(loopback(), fingerprint_of(pki.leaf))).probe.outcome == ProbeOutcome::timed_out);
+    const auto second = finished(discovery->start(loopback(), fingerprint_of(pki.leaf)));
     CHECK(second.probe.outcome == ProbeOutcome::timed_out);
     CHECK(second.from_cache);
     CHECK(server.connections() == 1);
@@ -249,8 +252,8 @@ TEST_CASE("discovery: a second request joins the probe in flight") {
     server.close_gate();  // no probe can finish before both requests are in
     const auto discovery = make(settings_for(server.port(), pki));
 
-    const auto first = discovery->start(kLoopback, fingerprint_of(pki.leaf));
-    const auto second = discovery->start(kLoopback, fingerprint_of(pki.leaf));
+    const auto first = discovery->start(loopback(), fingerprint_of(pki.leaf));
+    const auto second = discovery->start(loopback(), fingerprint_of(pki.leaf));
     CHECK_FALSE(first.collect(0ms));  // still running: the caller may move on
     server.open_gate();
     CHECK(finished(first).verified());
@@ -274,9 +277,9 @@ TEST_CASE("discovery: the global cap on probes in flight") {
 
     // Different fingerprints, so that each is a probe of its own.
     const Issued third_leaf = issue({.san = "DNS:third.example.test"}, &pki.intermediate);
-    const auto first = discovery->start(kLoopback, fingerprint_of(pki.leaf));
-    const auto second = discovery->start(kLoopback, fingerprint_of(pki.other));
-    const auto third = discovery->start(kLoopback, fingerprint_of(third_leaf));
+    const auto first = discovery->start(loopback(), fingerprint_of(pki.leaf));
+    const auto second = discovery->start(loopback(), fingerprint_of(pki.other));
+    const auto third = discovery->start(loopback(), fingerprint_of(third_leaf));
     const auto refused = third.collect(0ms);  // answered at once
     REQUIRE(refused);
     CHECK(refused->probe.outcome == ProbeOutcome::overloaded);
@@ -296,7 +299,7 @@ TEST_CASE("discovery: non-global addresses are probed only when listed") {
     settings.networks = HostList::parse("10.0.0.0/8").value();
     const auto discovery = make(std::move(settings));
 
-    const auto result = discovery->start(kLoopback, fingerprint_of(pki.leaf)).collect(0ms);
+    const auto result = discovery->start(loopback(), fingerprint_of(pki.leaf)).collect(0ms);
     REQUIRE(result);
     CHECK(result->probe.outcome == ProbeOutcome::not_allowed);
     CHECK(result->probe.reason == "127.0.0.1 is not a global address and not in cert-discovery-networks");
@@ -311,8 +314,8 @@ TEST_CASE("discovery: a per-address rate limit") {
     settings.probes_per_address = 1;
     const auto discovery = make(std::move(settings));
 
-    CHECK(finished(discovery->start(kLoopback, fingerprint_of(pki.leaf))).probe.outcome == ProbeOutcome::no_starttls);
-    const auto limited = finished(discovery->start(kLoopback, fingerprint_of(pki.other)));
+    CHECK(finished(discovery->start(loopback(), fingerprint_of(pki.leaf))).probe.outcome == ProbeOutcome::no_starttls);
+    const auto limited = finished(discovery->start(loopback(), fingerprint_of(pki.other)));
     CHECK(limited.probe.outcome == ProbeOutcome::rate_limited);
     CHECK(server.connections() == 1);
     CHECK(discovery->counters().rate_limited == 1);
@@ -322,7 +325,7 @@ TEST_CASE("discovery: a probe still running when the service stops ends as shut 
     const Pki pki;
     SmtpTestServer server(Script::stall, &pki.leaf);
     auto discovery = make(settings_for(server.port(), pki));
-    const auto ticket = discovery->start(kLoopback, fingerprint_of(pki.leaf));
+    const auto ticket = discovery->start(loopback(), fingerprint_of(pki.leaf));
     discovery.reset();
     const auto result = ticket.collect(0ms);
     REQUIRE(result);
