@@ -336,3 +336,22 @@ for k, v in {
     "bad-wildcard": "version: STSv1\nmode: enforce\nmx: *.*.example\nmax_age: 1\n\0id=1; v=STSv1\0a.example",
 }.items():
     put("fuzz_sts_policy", k, v)
+
+
+# SMTP replies a discovery probe reads: one control byte (chunk size - 1)
+# then the stream (fuzz_smtp_reply.cc).
+for k, v in {
+    "banner": "\x03220 mx.example.org ESMTP\r\n",
+    "ehlo-starttls": "\x07250-mx.example.org\r\n250-PIPELINING\r\n250-STARTTLS\r\n250 8BITMIME\r\n",
+    "ehlo-no-starttls": "\x00250-mx.example.org\r\n250 SIZE 10240000\r\n",
+    "bare-code": "\x01220\r\n",
+    "starttls-injection": "\x3f220 go ahead\r\n250 injected\r\n",
+    "bare-lf": "\x05220 mx.example.org\n",
+    "nul": "\x02220 mx\0example\r\n",
+    "code-change": "\x10250-a\r\n550 b\r\n",
+    "long-line": "\x3f220 " + "x" * 600 + "\r\n",
+    "no-crlf": "\x20220 " + "y" * 100,
+    "rejection": "\x08554 5.7.1 no thanks\r\n",
+    "utf8": "\x04220 caf\u00e9 ready\r\n",
+}.items():
+    put("fuzz_smtp_reply", k, v)
