@@ -42,10 +42,6 @@ bool would_block() {
 
 }  // namespace
 
-std::string listen_address_text(const ListenAddress& address) {
-    return to_milter_connection(address);
-}
-
 std::vector<std::string> policy_socket_problems(const ListenAddress& address) {
     std::vector<std::string> problems;
     const std::string& path = address.unix_path;
@@ -154,7 +150,7 @@ void FingerprintListener::listen_unix(const std::string& path) {
 
 void FingerprintListener::listen_inet(const Endpoint& endpoint) {
     const bool v4 = endpoint.address.family() == IpAddress::Family::v4;
-    const std::string name = listen_address_text(ListenAddress{{}, endpoint});
+    const std::string name = to_string(ListenAddress{{}, endpoint});
     listener_ = UniqueFd(socket(v4 ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     if (!listener_.valid()) {
         fail("policy-socket: socket");

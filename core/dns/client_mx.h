@@ -11,8 +11,6 @@
 
 namespace mtls {
 
-inline constexpr std::uint16_t kDefaultClientMxType = 265;
-
 struct ClientMx {
     std::uint16_t preference = 0;
     // Canonical host name (see domain_name.h); empty for the root name ".",

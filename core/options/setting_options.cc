@@ -105,8 +105,10 @@ and
 .B inet6:
 take a port and the address to listen on
 (without
-.BI @ HOST
+.BI @ ADDRESS
 libmilter listens on every address).
+The address must be an IP address, not a host name;
+an IPv6 address may be written in brackets.
 The MTA's setting names the same place in its own syntax:
 Postfix writes
 .B inet:127.0.0.1:8894
@@ -623,6 +625,11 @@ constexpr auto kSettingSpecs = [] {
 const OptionSpec kConfigOption{.name = "config",
                                .placeholder = "FILE",
                                .help = "Read options from FILE (name = value); the command line wins.",
+                               .doc = R"roff(Read options from
+.I FILE
+in the format of
+.BR mtls-milter.conf (5);
+the command line wins over the file.)roff",
                                .programs = kMilter | kCheck,
                                .in_config = false};
 
@@ -667,6 +674,14 @@ Settings settings_from_texts(Program program, const std::vector<std::string>& te
 
 Settings settings_from(const boost::program_options::variables_map& variables, Program program) {
     return settings_from_texts(program, option_texts(variables, program));
+}
+
+Settings default_settings() {
+    std::vector<std::string> texts;
+    for (const auto& spec : setting_specs_for(kMilter)) {
+        texts.emplace_back(spec.default_value);
+    }
+    return settings_from_texts(kMilter, texts);
 }
 
 std::string local_host_name() {
