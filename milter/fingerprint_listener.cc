@@ -18,7 +18,7 @@ constexpr int kBacklog = 64;
 constexpr std::string_view kLogName = "policy channel";
 
 std::string option_text(const ListenAddress& address) {
-    return "policy-socket " + listen_address_text(address);
+    return "policy-socket " + to_string(address);
 }
 
 server::StreamLimits stream_limits(const FingerprintListener::Limits& limits) {
@@ -26,10 +26,6 @@ server::StreamLimits stream_limits(const FingerprintListener::Limits& limits) {
 }
 
 }  // namespace
-
-std::string listen_address_text(const ListenAddress& address) {
-    return to_milter_connection(address);
-}
 
 std::vector<std::string> policy_socket_problems(const ListenAddress& address) {
     return server::unix_socket_problems(address, option_text(address));

@@ -29,10 +29,6 @@
 
 namespace mtls::milter {
 
-// As the option is written: "unix:/path", "inet:10040@127.0.0.1",
-// "inet6:10040@::1".
-std::string listen_address_text(const ListenAddress& address);
-
 // What --check-config can see without binding: a path too long for a unix
 // socket, a missing directory, a file in the way that is no socket.
 std::vector<std::string> policy_socket_problems(const ListenAddress& address);

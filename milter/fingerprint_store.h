@@ -29,9 +29,10 @@ using StoreClock = std::chrono::steady_clock;
 
 class FingerprintStore {
 public:
+    // policy-max-sessions and policy-lifetime (core/options/setting_options.cc).
     struct Limits {
-        std::size_t max_sessions = 10000;
-        std::chrono::seconds lifetime{3600};
+        std::size_t max_sessions = 0;
+        std::chrono::seconds lifetime{};
     };
     // Called (outside the store's lock) for each entry dropped because it
     // expired or was evicted before any milter connection claimed it.

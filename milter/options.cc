@@ -9,11 +9,32 @@ namespace mtls::milter {
 namespace {
 
 constexpr std::array<OptionSpec, 3> kCommands = {{
-    {.name = "help", .type = ValueType::command, .help = "Print this help and exit.", .in_config = false},
-    {.name = "version", .type = ValueType::command, .help = "Print the version and exit.", .in_config = false},
     {.name = "check-config",
      .type = ValueType::command,
      .help = "Validate every option and the resolver setup, then exit.",
+     .doc = R"roff(Check every option, load the
+.B unbound\-config
+file and the trust anchor exactly as the daemon would, print
+.RB \(dq "mtls-milter: configuration OK" \(dq
+and exit 0.
+It also checks that
+.B user
+exists and that the directories of a unix
+.B socket
+and of the
+.B pidfile
+exist; each problem is printed on its own line and the exit status is 1.
+It does not create the socket or write the pid file.)roff",
+     .in_config = false},
+    {.name = "version",
+     .type = ValueType::command,
+     .help = "Print the version and exit.",
+     .doc = "Print the version and exit.",
+     .in_config = false},
+    {.name = "help",
+     .type = ValueType::command,
+     .help = "Print this help and exit.",
+     .doc = "Print every option with its default and exit.",
      .in_config = false},
 }};
 

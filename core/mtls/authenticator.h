@@ -17,9 +17,11 @@
 
 namespace mtls {
 
+// The values come from the option table (core/options/setting_options.cc);
+// code that builds these by hand starts from default_settings() there.
 struct AuthenticatorSettings {
-    std::uint16_t client_mx_type = 265;
-    std::chrono::milliseconds dns_timeout{5000};
+    std::uint16_t client_mx_type = 0;
+    std::chrono::milliseconds dns_timeout{};
     VerdictSettings verdict;
     DaneSettings dane;
 };

@@ -20,9 +20,10 @@ namespace mtls {
 
 inline constexpr std::string_view kHostPlaceholder = "{host}";
 
+// Defaults: the dane and dane-tlsa-names options (core/options/setting_options.cc).
 struct DaneSettings {
-    bool enabled = true;
-    std::vector<std::string> tlsa_names = {"_client.{host}", "_25._tcp.{host}"};
+    bool enabled = false;
+    std::vector<std::string> tlsa_names;
 };
 
 // Comma- and/or space-separated templates, each with {host} exactly once as

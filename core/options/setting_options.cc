@@ -106,8 +106,10 @@ and
 .B inet6:
 take a port and the address to listen on
 (without
-.BI @ HOST
+.BI @ ADDRESS
 libmilter listens on every address).
+The address must be an IP address, not a host name;
+an IPv6 address may be written in brackets.
 The MTA's setting names the same place in its own syntax:
 Postfix writes
 .B inet:127.0.0.1:8894
@@ -269,9 +271,14 @@ The draft asks for an exact match.)roff",
                    .doc = R"roff(Also accept the client when a DNSSEC\-secure DANE\-EE TLSA record of a
 Client MX host names the client's key:
 .B 3 1 1
-(SHA\-256 of the SubjectPublicKeyInfo) or
+(SHA\-256 of the SubjectPublicKeyInfo),
 .B 3 0 1
-(SHA\-256 of the certificate).
+(SHA\-256 of the certificate), or
+.B 3 1 0
+and
+.B 3 0 0
+(the key or the certificate in full, whose SHA\-256 must equal the
+fingerprint).
 No CA and no name check is made: the TLSA owner name binds the key to the
 host.
 It is tried only when the certificate path did not pass, the Client MX
@@ -661,6 +668,11 @@ constexpr auto kSettingSpecs = [] {
 const OptionSpec kConfigOption{.name = "config",
                                .placeholder = "FILE",
                                .help = "Read options from FILE (name = value); the command line wins.",
+                               .doc = R"roff(Read options from
+.I FILE
+in the format of
+.BR mtls-milter.conf (5);
+the command line wins over the file.)roff",
                                .programs = kMilter | kCheck,
                                .in_config = false};
 
@@ -705,6 +717,14 @@ Settings settings_from_texts(Program program, const std::vector<std::string>& te
 
 Settings settings_from(const boost::program_options::variables_map& variables, Program program) {
     return settings_from_texts(program, option_texts(variables, program));
+}
+
+Settings default_settings() {
+    std::vector<std::string> texts;
+    for (const auto& spec : setting_specs_for(kMilter)) {
+        texts.emplace_back(spec.default_value);
+    }
+    return settings_from_texts(kMilter, texts);
 }
 
 std::string local_host_name() {

@@ -30,8 +30,9 @@ struct PolicyChannelSettings {
     std::size_t max_sessions = 0;
 };
 
-// Field defaults are only for code that builds Settings by hand (tests);
-// the programs take every value, defaults included, from the option table.
+// No field repeats a default of the option table: the programs take every
+// value from it, and code that builds Settings by hand (tests) starts from
+// default_settings().
 struct Settings {
     ListenAddress socket;
     std::string authserv_id;
@@ -39,13 +40,13 @@ struct Settings {
     AuthenticatorSettings authenticator;
     ActionSettings policy;
     HostList ignore_hosts;
-    bool skip_authenticated = true;
+    bool skip_authenticated = false;
     bool log_json = false;
-    bool syslog = true;
+    bool syslog = false;
     int syslog_facility = 0;
     bool log_stderr = false;
     std::string user;
-    mode_t umask = 007;
+    mode_t umask = 0;
     std::string pidfile;
     bool foreground = false;
     std::optional<Endpoint> metrics;
@@ -77,6 +78,9 @@ Settings settings_from(const boost::program_options::variables_map& variables, P
 Settings settings_from_texts(Program program, const std::vector<std::string>& texts);
 // The text of each option of setting_specs_for(program), in that order.
 std::vector<std::string> option_texts(const boost::program_options::variables_map& variables, Program program);
+
+// Every option of mtls-milter at its default, as if none were given.
+Settings default_settings();
 
 // The host name, the default authserv-id.
 std::string local_host_name();

@@ -114,9 +114,11 @@ Expected<Endpoint> parse_endpoint(std::string_view text) {
         host = text.substr(1, close - 1);
         port = text.substr(close + 2);
     } else {
-        const auto colon = text.rfind(':');
-        if (colon == std::string_view::npos) {
-            return Error{"expected ADDRESS:PORT"};
+        const auto colon = text.find(':');
+        // "2001:db8::1:9700" could be an address and a port, or an address:
+        // an IPv6 address needs its brackets.
+        if (colon == std::string_view::npos || text.find(':', colon + 1) != std::string_view::npos) {
+            return Error{"expected ADDRESS:PORT or [IPv6]:PORT"};
         }
         host = text.substr(0, colon);
         port = text.substr(colon + 1);
@@ -130,6 +132,17 @@ Expected<Endpoint> parse_endpoint(std::string_view text) {
 }
 
 std::string to_milter_connection(const ListenAddress& address) {
+    if (!address.unix_path.empty()) {
+        return "unix:" + address.unix_path;
+    }
+    // In brackets libmilter reads the address as a number (inet_addr or
+    // inet_pton in mi_milteropen, libmilter/listener.c); without them it
+    // passes it to the resolver library as a host name.
+    const bool v4 = address.inet.address.family() == IpAddress::Family::v4;
+    return fmt::format("{}:{}@[{}]", v4 ? "inet" : "inet6", address.inet.port, address.inet.address.to_string());
+}
+
+std::string to_string(const ListenAddress& address) {
     if (!address.unix_path.empty()) {
         return "unix:" + address.unix_path;
     }

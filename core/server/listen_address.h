@@ -39,15 +39,21 @@ struct ListenAddress {
 // IPv6 address, IPv6 also in brackets. The error says what was expected.
 Expected<ListenAddress> parse_listen_address(std::string_view text);
 
-// "ADDRESS:PORT" or "[IPv6]:PORT", ADDRESS a literal IP address, PORT 1-65535.
+// "IPv4:PORT" or "[IPv6]:PORT" (brackets required), a literal address and a
+// port from 1 to 65535.
 Expected<Endpoint> parse_endpoint(std::string_view text);
 
-// libmilter's form for smfi_setconn(): "unix:/PATH", "inet:PORT@192.0.2.1"
-// or "inet6:PORT@2001:db8::1" (libmilter reads the address with inet_pton,
-// which takes no brackets). Also how a listen address is logged.
+// libmilter's form for smfi_setconn(): "unix:/PATH", "inet:PORT@[192.0.2.1]"
+// or "inet6:PORT@[2001:db8::1]". libmilter reads a bracketed address as a
+// number and looks anything else up as a host name (mi_milteropen in
+// libmilter/listener.c). Also how a listen address is logged.
 std::string to_milter_connection(const ListenAddress& address);
 
 // "192.0.2.1:9700" or "[2001:db8::1]:9700".
 std::string to_string(const Endpoint& endpoint);
+
+// As the option is written, for messages: "unix:/PATH", "inet:PORT@192.0.2.1",
+// "inet6:PORT@2001:db8::1".
+std::string to_string(const ListenAddress& address);
 
 }  // namespace mtls

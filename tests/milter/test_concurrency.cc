@@ -299,7 +299,8 @@ public:
 
 std::shared_ptr<const Runtime> make_test_runtime(std::shared_ptr<Resolver> resolver,
                                                  std::chrono::milliseconds dns_timeout) {
-    Settings settings;
+    Settings settings = default_settings();
+    settings.ignore_hosts = HostList();
     settings.authserv_id = "mx.example.net";
     settings.authenticator.client_mx_type = kClientMxType;
     settings.authenticator.dns_timeout = dns_timeout;

@@ -23,7 +23,7 @@ namespace {
 
 struct Harness {
     std::shared_ptr<FakeResolver> resolver = std::make_shared<FakeResolver>();
-    Settings settings;
+    Settings settings = default_settings();
     FakeMta mta;
 
     Harness() {

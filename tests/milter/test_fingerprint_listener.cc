@@ -324,7 +324,7 @@ TEST_CASE("policy server: an address in use is a clear start-up error", "[policy
     CHECK_THROWS_WITH(
         FingerprintListener(same, store, log.sink()),
         Catch::Contains(fmt::format("policy-socket inet:{}@127.0.0.1", first.port())) && Catch::Contains("in use"));
-    CHECK(listen_address_text(same) == fmt::format("inet:{}@127.0.0.1", first.port()));
+    CHECK(to_string(same) == fmt::format("inet:{}@127.0.0.1", first.port()));
 }
 
 TEST_CASE("policy server: stops promptly with clients connected", "[policy_server]") {

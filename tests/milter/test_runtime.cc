@@ -19,7 +19,7 @@ using mtls::milter::StoreClock;
 namespace {
 
 Settings with_policy_channel() {
-    Settings settings;
+    Settings settings = mtls::default_settings();
     ListenAddress socket;
     socket.unix_path = "/nonexistent/policy.sock";  // make_runtime never binds it
     settings.policy_channel.socket = socket;

@@ -7,6 +7,7 @@
 
 #include "fake_resolver.h"
 #include "mtls/authenticator.h"
+#include "options/settings.h"
 
 using namespace mtls;
 using namespace mtls::testing;
@@ -14,9 +15,12 @@ using namespace std::chrono_literals;
 
 namespace {
 
-AuthenticatorSettings settings_with(std::uint16_t type = 265, std::chrono::milliseconds timeout = 5000ms,
+const AuthenticatorSettings kDefaults = default_settings().authenticator;
+
+AuthenticatorSettings settings_with(std::uint16_t type = kDefaults.client_mx_type,
+                                    std::chrono::milliseconds timeout = kDefaults.dns_timeout,
                                     VerdictSettings verdict = {}) {
-    AuthenticatorSettings settings;
+    AuthenticatorSettings settings = kDefaults;
     settings.client_mx_type = type;
     settings.dns_timeout = timeout;
     settings.verdict = verdict;
@@ -79,7 +83,7 @@ TEST_CASE("the null sender looks up the HELO name", "[authenticator]") {
     auto check = authenticator.begin(identity_from_envelope("<>", "OUT1.example.net"));
     REQUIRE(resolver->start_count() == 1);
     CHECK(resolver->started().front().name == "out1.example.net");
-    CHECK(resolver->started().front().type == 265);  // settings_with()'s type, the option's default
+    CHECK(resolver->started().front().type == kDefaults.client_mx_type);
     const auto evaluation = authenticator.finish(check, verified("out1.example.net"));
     CHECK(evaluation.verdict.result == Result::pass);
     CHECK(check.identity().kind == IdentityKind::helo);
@@ -110,7 +114,8 @@ TEST_CASE("the answer and the evidence decide the verdict", "[authenticator]") {
     CHECK(run(lax, "insecure.example", "out1.insecure.example") == Result::pass);
     CHECK(run(lax, "servfail.example", "out1.servfail.example") == Result::temperror);
 
-    const Authenticator strict(resolver, settings_with(265, 5000ms, VerdictSettings{true, false}));
+    const Authenticator strict(
+        resolver, settings_with(kDefaults.client_mx_type, kDefaults.dns_timeout, VerdictSettings{true, false}));
     CHECK(run(strict, "insecure.example", "out1.insecure.example") == Result::none);
     CHECK(run(strict, "pass.example", "out1.pass.example") == Result::pass);
     CHECK(resolver->cancel_count() == 0);
@@ -118,7 +123,7 @@ TEST_CASE("the answer and the evidence decide the verdict", "[authenticator]") {
 
 TEST_CASE("no answer within dns-timeout is temperror, and the lookup is cancelled", "[authenticator]") {
     auto resolver = std::make_shared<FakeResolver>();
-    const Authenticator authenticator(resolver, settings_with(265, 50ms));
+    const Authenticator authenticator(resolver, settings_with(kDefaults.client_mx_type, 50ms));
     auto check = authenticator.begin(identity_from_envelope("<user@slow.example>", "h.example"));
     const auto started = Clock::now();
     const auto evaluation = authenticator.finish(check, verified("out1.slow.example"));
@@ -131,7 +136,7 @@ TEST_CASE("no answer within dns-timeout is temperror, and the lookup is cancelle
 
 TEST_CASE("the deadline runs from begin(), not from finish()", "[authenticator]") {
     auto resolver = std::make_shared<FakeResolver>();
-    const Authenticator authenticator(resolver, settings_with(265, 300ms));
+    const Authenticator authenticator(resolver, settings_with(kDefaults.client_mx_type, 300ms));
     auto check = authenticator.begin(identity_from_envelope("<user@slow.example>", "h.example"));
     std::this_thread::sleep_for(600ms);  // the DATA phase
     const auto before_finish = Clock::now();
@@ -142,7 +147,7 @@ TEST_CASE("the deadline runs from begin(), not from finish()", "[authenticator]"
 
 TEST_CASE("an answer arriving during finish() is used", "[authenticator]") {
     auto resolver = std::make_shared<FakeResolver>();
-    const Authenticator authenticator(resolver, settings_with(265, 10000ms));
+    const Authenticator authenticator(resolver, settings_with(kDefaults.client_mx_type, 10000ms));
     auto check = authenticator.begin(identity_from_envelope("<user@example.org>", "h.example"));
     std::thread answerer([resolver] {
         std::this_thread::sleep_for(50ms);

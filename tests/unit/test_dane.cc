@@ -9,6 +9,7 @@
 #include "fake_resolver.h"
 #include "mtls/authenticator.h"
 #include "mtls/dane.h"
+#include "options/settings.h"
 #include "tls/fingerprint.h"
 
 using namespace mtls;
@@ -132,7 +133,7 @@ TEST_CASE("full-data TLSA records (3 0 0, 3 1 0) match through the SHA-256 of th
 TEST_CASE("TLSA owner-name templates", "[dane]") {
     const auto defaults = parse_tlsa_name_templates("_client.{host}, _25._tcp.{host}");
     REQUIRE(defaults);
-    CHECK(defaults.value() == DaneSettings{}.tlsa_names);
+    CHECK(defaults.value() == default_settings().authenticator.dane.tlsa_names);
     CHECK(parse_tlsa_name_templates("").value().empty());
     CHECK(parse_tlsa_name_templates("{host} {host}").value() == std::vector<std::string>{"{host}"});
     for (const auto* bad : {"_client", "{host}._client", "_client{host}", "_cl ient.{host}", "a..{host}", "-x.{host}",
@@ -147,7 +148,7 @@ TEST_CASE("TLSA owner-name templates", "[dane]") {
 }
 
 TEST_CASE("DANE applies only to a secure fail with a known key", "[dane]") {
-    const DaneSettings settings;
+    const DaneSettings settings = default_settings().authenticator.dane;
     CHECK(dane_applicable(failed_for("out1.example.org"), key_only(1), settings));
     CHECK_FALSE(dane_applicable(failed_for("out1.example.org"), Fingerprints{}, settings));
 
@@ -162,7 +163,7 @@ TEST_CASE("DANE applies only to a secure fail with a known key", "[dane]") {
     passed.result = Result::pass;
     CHECK_FALSE(dane_applicable(passed, key_only(1), settings));
 
-    DaneSettings off;
+    DaneSettings off = default_settings().authenticator.dane;
     off.enabled = false;
     CHECK_FALSE(dane_applicable(failed_for("out1.example.org"), key_only(1), off));
 }
@@ -230,7 +231,7 @@ TEST_CASE("apply_dane: a secure matching record passes, nothing else does", "[da
 
 TEST_CASE("the Authenticator looks up TLSA only when DANE can still pass", "[dane][authenticator]") {
     auto resolver = std::make_shared<FakeResolver>();
-    AuthenticatorSettings settings;
+    AuthenticatorSettings settings = default_settings().authenticator;
     settings.dns_timeout = 200ms;
     const Authenticator authenticator(resolver, settings);
     resolver->script("example.org", records_answer({{10, "out1.example.org"}, {20, "out2.example.org"}}));
@@ -288,7 +289,7 @@ TEST_CASE("the Authenticator looks up TLSA only when DANE can still pass", "[dan
 
 TEST_CASE("a hostile Client MX RRset cannot fan out into unbounded TLSA lookups", "[dane][authenticator]") {
     auto resolver = std::make_shared<FakeResolver>();
-    AuthenticatorSettings settings;
+    AuthenticatorSettings settings = default_settings().authenticator;
     settings.dns_timeout = 50ms;
     const Authenticator authenticator(resolver, settings);
     std::vector<ClientMx> many;
@@ -301,5 +302,5 @@ TEST_CASE("a hostile Client MX RRset cannot fan out into unbounded TLSA lookups"
     evidence.fingerprints = key_only(1);
     auto check = authenticator.begin(identity_from_envelope("<a@example.org>", "x"));
     static_cast<void>(authenticator.finish(check, evidence));
-    CHECK(resolver->start_count() == 1 + kMaxDaneHosts * DaneSettings{}.tlsa_names.size());
+    CHECK(resolver->start_count() == 1 + kMaxDaneHosts * default_settings().authenticator.dane.tlsa_names.size());
 }

@@ -1,67 +1,78 @@
-// The option table is the single source of truth: the man page, the README
-// and the sample config must name every option with its default, so that
-// none of them can drift when an option is added or a default changes.
+// The option sections of the man pages, the README and the sample config are
+// generated from the option tables (tools/gen-option-docs, scripts/gen-docs):
+// a committed file that differs from the generator's output, by one byte,
+// fails here. Run scripts/gen-docs after changing an option.
 #include <catch2/catch.hpp>
 
 #include <fstream>
 #include <sstream>
 #include <string>
 
+#include "option_docs.h"
 #include "options/settings.h"
 
 using namespace mtls;
 
 namespace {
 
-std::string read_source_file(const std::string& relative) {
-    std::ifstream file(std::string(MTLS_SOURCE_DIR) + "/" + relative);
+std::string read_source_file(std::string_view relative) {
+    std::ifstream file(std::string(MTLS_SOURCE_DIR) + "/" + std::string(relative), std::ios::binary);
     REQUIRE(file.good());
     std::ostringstream text;
     text << file.rdbuf();
     return text.str();
 }
 
-bool contains(const std::string& text, const std::string& needle) {
-    return text.find(needle) != std::string::npos;
-}
-
 }  // namespace
 
-TEST_CASE("mtls-milter.conf(5) documents every option with its default") {
-    const auto page = read_source_file("man/mtls-milter.conf.5");
-    for (const auto& option : setting_specs()) {
-        const std::string name(option.name);
-        INFO(name);
-        CHECK(contains(page, ".BI \"" + name + " = \""));
-        if (!option.default_value.empty()) {
-            CHECK(contains(page, std::string(option.default_value)));
-        }
+TEST_CASE("the committed option sections are the generator's output") {
+    for (const auto file : docs::generated_files()) {
+        INFO(file);
+        const auto committed = read_source_file(file);
+        const auto generated = docs::regenerate(file, committed);
+        INFO((generated ? std::string() : generated.error()));
+        REQUIRE(generated);
+        INFO("run scripts/gen-docs");
+        CHECK(docs::first_difference(committed, *generated).empty());
     }
 }
 
-TEST_CASE("README's option table lists every option with its default") {
-    const auto readme = read_source_file("README.md");
+TEST_CASE("a changed default is caught") {
+    const auto committed = read_source_file("man/mtls-milter.conf.5");
+    auto edited = committed;
+    const auto at = edited.find(".B 265\n");
+    REQUIRE(at != std::string::npos);
+    edited.replace(at, 7, ".B 266\n");
+    const auto generated = docs::regenerate("man/mtls-milter.conf.5", edited);
+    REQUIRE(generated);
+    CHECK(*generated == committed);
+    CHECK_FALSE(docs::first_difference(edited, *generated).empty());
+}
+
+TEST_CASE("every option has its man page paragraph") {
     for (const auto& option : setting_specs()) {
-        const std::string name(option.name);
-        INFO(name);
-        const auto row = readme.find("| `" + name + "` |");
-        REQUIRE(row != std::string::npos);
-        const auto row_end = readme.find('\n', row);
-        const auto line = readme.substr(row, row_end - row);
-        if (!option.default_value.empty()) {
-            CHECK(contains(line, "`" + std::string(option.default_value) + "`"));
-        }
+        INFO(option.name);
+        CHECK_FALSE(option.doc.empty());
     }
 }
 
-TEST_CASE("the sample config shows every option") {
-    const auto sample = read_source_file("conf/mtls-milter.conf");
-    for (const auto& option : setting_specs()) {
-        const std::string name(option.name);
-        INFO(name);
-        CHECK(contains(sample, "\n#" + name + " ="));
-        if (!option.default_value.empty()) {
-            CHECK(contains(sample, "\n#" + name + " = " + std::string(option.default_value) + "\n"));
-        }
-    }
+TEST_CASE("the sample config needs each option line exactly once") {
+    const auto committed = read_source_file("conf/mtls-milter.conf");
+    auto missing = committed;
+    missing.erase(missing.find("#client-mx-type = 265\n"), 22);
+    CHECK_FALSE(docs::regenerate("conf/mtls-milter.conf", missing));
+    auto repeated = committed;
+    repeated.insert(repeated.find("#client-mx-type = 265\n"), "#client-mx-type = 1\n");
+    CHECK_FALSE(docs::regenerate("conf/mtls-milter.conf", repeated));
+    auto stale = committed;
+    stale.replace(stale.find("#client-mx-type = 265\n"), 22, "#client-mx-type = 1\n");
+    const auto fixed = docs::regenerate("conf/mtls-milter.conf", stale);
+    REQUIRE(fixed);
+    CHECK(*fixed == committed);
+}
+
+TEST_CASE("a missing marker is an error, not a silent pass") {
+    auto page = read_source_file("man/mtls-report.1");
+    page.erase(page.find(".\\\" END GENERATED OPTIONS"), 2);
+    CHECK_FALSE(docs::regenerate("man/mtls-report.1", page));
 }

@@ -173,7 +173,7 @@ TEST_CASE("values from the command line", "[settings]") {
     CHECK(s.log_json);
     CHECK(s.syslog_facility == LOG_LOCAL3);
     CHECK(s.umask == 077);
-    CHECK(to_milter_connection(s.socket) == "inet:8891@127.0.0.1");
+    CHECK(to_milter_connection(s.socket) == "inet:8891@[127.0.0.1]");
     CHECK(s.foreground);
     CHECK(s.user == "mtls");
     CHECK(s.pidfile == "/run/mtls.pid");
@@ -228,8 +228,8 @@ TEST_CASE("valid edge values", "[settings]") {
     CHECK(to_milter_connection(settings({"--socket=unix:/run/x.sock"}).socket) == "unix:/run/x.sock");
     CHECK(to_milter_connection(settings({"--socket=local:/run/x.sock"}).socket) == "unix:/run/x.sock");
     // libmilter reads the address with inet_pton: the brackets go.
-    CHECK(to_milter_connection(settings({"--socket=inet6:25@[::1]"}).socket) == "inet6:25@::1");
-    CHECK(to_milter_connection(settings({"--socket=inet:65535@127.0.0.1"}).socket) == "inet:65535@127.0.0.1");
+    CHECK(to_milter_connection(settings({"--socket=inet6:25@[::1]"}).socket) == "inet6:25@[::1]");
+    CHECK(to_milter_connection(settings({"--socket=inet:65535@127.0.0.1"}).socket) == "inet:65535@[127.0.0.1]");
     // One listen-address parser for every socket (core/server/listen_address.h):
     // a literal IP address, never a host name.
     CHECK_THAT(settings_error({"--socket=inet:65535@localhost"}), Catch::Matchers::Contains("not a host name"));

@@ -9,6 +9,9 @@
 
 namespace mtls::check {
 
+// The options that describe the message and certificate to check.
 std::span<const OptionSpec> check_options();
+// --help.
+extern const OptionSpec kCheckHelpOption;
 
 }  // namespace mtls::check

@@ -23,11 +23,6 @@ using namespace mtls;
 namespace {
 
 constexpr int kExitUsage = 64;
-constexpr OptionSpec kHelpOption{.name = "help",
-                                 .type = ValueType::command,
-                                 .help = "Print this help and exit.",
-                                 .programs = kCheck,
-                                 .in_config = false};
 constexpr int kExitUnreadableCertificate = 1;  // --tlsa: there is nothing to print
 
 int exit_status(Result result) {
@@ -143,7 +138,7 @@ Request request_from(const po::variables_map& variables) {
 std::optional<Request> parse(int argc, char** argv) {
     po::options_description visible("Options");
     add_options(visible, check::check_options());
-    add_options(visible, std::array{kHelpOption, kConfigOption});
+    add_options(visible, std::array{check::kCheckHelpOption, kConfigOption});
     add_options(visible, setting_specs_for(kCheck));
     po::options_description file_options;  // the milter's options are accepted in a shared file, ignored here
     add_options(file_options, setting_specs());

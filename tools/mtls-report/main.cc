@@ -3,8 +3,8 @@
 // on-fail=reject would cost wanted mail. See man/mtls-report.1.
 #include <fmt/format.h>
 
+#include <array>
 #include <boost/program_options.hpp>
-#include <charconv>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -12,6 +12,7 @@
 
 #include "mtls/verdict_record.h"
 #include "report_input.h"
+#include "report_options.h"
 #include "report_render.h"
 #include "report_summary.h"
 
@@ -31,14 +32,21 @@ class UsageError : public std::runtime_error {
 struct Request {
     std::vector<std::string> files;
     ReportOptions report;
-    std::string format = "text";
+    std::string format;  // one of the choices of --format
     std::string output;
     std::size_t top = 0;
     std::int64_t bucket = 0;
 };
 
-Timestamp time_option(const po::variables_map& variables, const char* name, Timestamp reference) {
-    const auto text = variables[name].as<std::string>();
+const mtls::OptionSpec& spec(std::string_view name) {
+    return *mtls::find_option(report_options(), name);
+}
+
+std::optional<Timestamp> time_option(const po::variables_map& variables, std::string_view name, Timestamp reference) {
+    if (!mtls::option_given(variables, name)) {
+        return std::nullopt;
+    }
+    const auto text = mtls::option_text(variables, name);
     const auto time = parse_time_argument(text, reference);
     if (!time) {
         throw UsageError(
@@ -46,59 +54,44 @@ Timestamp time_option(const po::variables_map& variables, const char* name, Time
                         "2025-11-24T22:00:00Z, 'Nov 24 22:00:00', @EPOCH or --{}=-24h)",
                         name, mtls::escape_for_log(text), name));
     }
-    return *time;
+    return time;
 }
 
-// Boost would read "-1" into a std::size_t as its largest value.
-std::size_t count_option(const po::variables_map& variables, const char* name) {
-    const auto text = variables[name].as<std::string>();
-    std::size_t value = 0;
-    const auto* end = text.data() + text.size();
-    const auto [ptr, error] = std::from_chars(text.data(), end, value);
-    if (text.empty() || error != std::errc{} || ptr != end) {
-        throw UsageError(fmt::format("--{}: expected a number (got '{}')", name, mtls::escape_for_log(text)));
-    }
-    return value;
+std::size_t count_option(const po::variables_map& variables, std::string_view name) {
+    return static_cast<std::size_t>(mtls::parse_integer(spec(name), mtls::option_text(variables, name)));
 }
 
-std::optional<Request> parse(int argc, char** argv, Timestamp started) {
-    po::options_description visible("Options");
-    visible.add_options()("since", po::value<std::string>()->value_name("TIME"),
-                          "Only lines at or after TIME (ISO 8601, syslog, @EPOCH, or -30m/-24h/-7d).")(
-        "until", po::value<std::string>()->value_name("TIME"), "Only lines before TIME.")(
-        "format", po::value<std::string>()->value_name("FORMAT")->default_value("text"), "text, json, csv or html.")(
-        "output,o", po::value<std::string>()->value_name("FILE"), "Write the report to FILE instead of stdout.")(
-        "top", po::value<std::string>()->value_name("N")->default_value("0"),
-        "List only the N busiest domains (0: all).")(
-        "bucket", po::value<std::string>()->value_name("WIDTH")->default_value("auto"),
-        "Timeline bucket: auto, hour, day or week.")("max-domains",
-                                                     po::value<std::string>()->value_name("N")->default_value("10000"),
-                                                     "Distinct domains kept; further ones are counted together.")(
-        "max-names", po::value<std::string>()->value_name("N")->default_value("20"),
-        "Distinct names, hosts and reasons kept per domain.")("help,h", "Print this help and exit.")(
-        "version", "Print the version and exit.");
-    po::options_description hidden;
-    hidden.add_options()("file", po::value<std::vector<std::string>>());
-    po::options_description all;
-    all.add(visible).add(hidden);
-    po::positional_options_description positional;
-    positional.add("file", -1);
+// The choice's index in the option's declared choices.
+std::size_t choice_option(const po::variables_map& variables, std::string_view name) {
+    return mtls::parse_choice(spec(name), mtls::option_text(variables, name));
+}
 
+constexpr std::array<std::int64_t, 4> kBucketWidths = {0, Timeline::kHour, Timeline::kDay, Timeline::kWeek};
+
+// The command line as Boost reads it; --help prints only the named options.
+struct Parsed {
+    po::options_description visible{"Options"};
     po::variables_map variables;
-    po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(), variables);
-    po::notify(variables);
-    if (variables.count("help") != 0U) {
-        std::cout << "Usage: mtls-report [OPTIONS] [FILE...]\n"
-                     "Summarises mtls-milter log lines (text or JSON; bare, in syslog files, or from journalctl\n"
-                     "-o short-iso/cat/json) per sending domain. FILEs may be gzip-compressed; none or - reads\n"
-                     "standard input.\n\n"
-                  << visible << "\nExit status: 0 ok, 1 no input could be read, 64 usage.\n";
-        return std::nullopt;
+};
+
+void read_command_line(int argc, char** argv, Parsed& parsed) {
+    po::options_description hidden;
+    po::positional_options_description positional;
+    for (const auto& option : report_options()) {
+        if (option.positional) {
+            mtls::add_options(hidden, std::span(&option, 1));
+            positional.add(std::string(option.name).c_str(), -1);
+        } else {
+            mtls::add_options(parsed.visible, std::span(&option, 1));
+        }
     }
-    if (variables.count("version") != 0U) {
-        std::cout << "mtls-report " << MTLS_VERSION << '\n';
-        return std::nullopt;
-    }
+    po::options_description all;
+    all.add(parsed.visible).add(hidden);
+    po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(), parsed.variables);
+    po::notify(parsed.variables);
+}
+
+Request request_from(const po::variables_map& variables, Timestamp started) {
     Request request;
     if (variables.count("file") != 0U) {
         request.files = variables["file"].as<std::vector<std::string>>();
@@ -106,41 +99,36 @@ std::optional<Request> parse(int argc, char** argv, Timestamp started) {
     if (request.files.empty()) {
         request.files.emplace_back("-");
     }
-    if (variables.count("since") != 0U) {
-        request.report.since = time_option(variables, "since", started);
-    }
-    if (variables.count("until") != 0U) {
-        request.report.until = time_option(variables, "until", started);
-    }
+    request.report.since = time_option(variables, "since", started);
+    request.report.until = time_option(variables, "until", started);
     if (request.report.since && request.report.until && *request.report.until <= *request.report.since) {
         throw UsageError("--until must be later than --since");
     }
-    request.format = variables["format"].as<std::string>();
-    if (request.format != "text" && request.format != "json" && request.format != "csv" && request.format != "html") {
-        throw UsageError(
-            fmt::format("--format: expected text, json, csv or html (got '{}')", mtls::escape_for_log(request.format)));
-    }
-    const auto bucket = variables["bucket"].as<std::string>();
-    if (bucket == "hour") {
-        request.bucket = Timeline::kHour;
-    } else if (bucket == "day") {
-        request.bucket = Timeline::kDay;
-    } else if (bucket == "week") {
-        request.bucket = Timeline::kWeek;
-    } else if (bucket != "auto") {
-        throw UsageError(
-            fmt::format("--bucket: expected auto, hour, day or week (got '{}')", mtls::escape_for_log(bucket)));
-    }
+    request.format = spec("format").choices[choice_option(variables, "format")];
+    request.bucket = kBucketWidths.at(choice_option(variables, "bucket"));
     request.top = count_option(variables, "top");
     request.report.max_domains = count_option(variables, "max-domains");
     request.report.max_values = count_option(variables, "max-names");
-    if (request.report.max_domains == 0 || request.report.max_values == 0) {
-        throw UsageError("--max-domains and --max-names must be at least 1");
-    }
-    if (variables.count("output") != 0U) {
-        request.output = variables["output"].as<std::string>();
-    }
+    request.output = mtls::option_text(variables, "output");
     return request;
+}
+
+std::optional<Request> parse(int argc, char** argv, Timestamp started) {
+    Parsed parsed;
+    read_command_line(argc, argv, parsed);
+    if (parsed.variables.count("help") != 0U) {
+        std::cout << "Usage: mtls-report [OPTIONS] [FILE...]\n"
+                     "Summarises mtls-milter log lines (text or JSON; bare, in syslog files, or from journalctl\n"
+                     "-o short-iso/cat/json) per sending domain. FILEs may be gzip-compressed; none or - reads\n"
+                     "standard input.\n\n"
+                  << parsed.visible << "\nExit status: 0 ok, 1 no input could be read, 64 usage.\n";
+        return std::nullopt;
+    }
+    if (parsed.variables.count("version") != 0U) {
+        std::cout << "mtls-report " << MTLS_VERSION << '\n';
+        return std::nullopt;
+    }
+    return request_from(parsed.variables, started);
 }
 
 InputFile read_file(const std::string& name, Summary& summary) {
@@ -192,8 +180,13 @@ int main(int argc, char** argv) {
         if (!request) {
             return kExitOk;
         }
+    } catch (const po::error& error) {
+        std::fprintf(stderr, "mtls-report: %s\nTry 'mtls-report --help'.\n",
+                     mtls::escape_for_log(mtls::describe_options_error(error)).c_str());
+        return kExitUsage;
     } catch (const std::exception& error) {
-        std::fprintf(stderr, "mtls-report: %s\nTry 'mtls-report --help'.\n", error.what());
+        std::fprintf(stderr, "mtls-report: %s\nTry 'mtls-report --help'.\n",
+                     mtls::escape_for_log(error.what()).c_str());
         return kExitUsage;
     }
     try {
