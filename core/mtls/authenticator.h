@@ -1,6 +1,26 @@
 // The whole check for one message, shared by the milter and mtls-check:
 // start the Client MX lookup as soon as the identity is known, and turn the
 // answer plus the TLS evidence into a verdict when the message is complete.
+//
+// Where a verdict is made, in order (start here when reading the code):
+//  1. identity: MAIL FROM's domain, or HELO for <> (core/mail/identity.h);
+//     Authenticator::begin() starts the Client MX lookup (core/dns/).
+//  2. evidence: the MTA's TLS macros (core/tls/tls_evidence.h), plus the
+//     certificate fingerprints from Postfix's policy channel
+//     (milter/fingerprint_store.h) or Sendmail's {cert_fp}.
+//  3. Authenticator::finish() (authenticator.cc): decide() in verdict.h
+//     judges the certificate path (DNSSEC state, exact name match); when it
+//     failed, apply_dane() in dane.h may turn it into a pass or temperror
+//     from secure TLSA records.
+//  4. internal errors: an exception inside the check is temperror "internal
+//     error" (milter/connection.cc, Connection::evaluate); one anywhere else
+//     in a callback goes to Connection::recover() through
+//     milter/callback_guard.h, where on-internal-error decides.
+//  5. action: decide_action() in action.h maps the result to tag, reject,
+//     tempfail or quarantine (on-fail, on-temperror); Connection::act()
+//     applies it and writes the header (core/mail/authentication_results.h)
+//     after forged ones are removed; the log line is a VerdictRecord
+//     (verdict_record.h).
 #pragma once
 
 #include <chrono>
