@@ -1,7 +1,7 @@
 // The seam between the milter logic and libmilter: every smfi_* call the
-// logic makes goes through this interface (as OpenDKIM's test.c does), so
-// that unit tests drive a Connection without an MTA and assert exactly
-// which headers are deleted and inserted where.
+// logic makes goes through this interface, so that unit tests drive a
+// Connection without an MTA and assert exactly which headers are deleted and
+// inserted where (tests/milter/fake_mta.h).
 #pragma once
 
 #include <optional>

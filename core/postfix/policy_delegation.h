@@ -6,7 +6,7 @@
 // length it has not counted.
 //
 // We listen only to learn the client certificate's fingerprints, which
-// Postfix's milter macros never carry (FIELD-NOTES).
+// Postfix's milter macros never carry (docs/MTA-FACTS.md, "Postfix").
 #pragma once
 
 #include <cstddef>

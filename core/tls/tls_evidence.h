@@ -52,8 +52,9 @@ struct TlsEvidence {
 // std::nullopt when the MTA did not define it.
 using MacroLookup = std::function<std::optional<std::string>(std::string_view)>;
 
-// Interprets the TLS macros of Postfix or Sendmail (see FIELD-NOTES): Sendmail
-// is recognised by {verify}, which Postfix never sends.
+// Interprets the TLS macros of Postfix or Sendmail (docs/MTA-FACTS.md):
+// Sendmail is recognised by {verify}, which Postfix never sends, or, in a
+// session without STARTTLS, by its bare version number in v.
 TlsEvidence evidence_from_macros(const MacroLookup& macro);
 
 // Adds a presented name to the evidence, sorting it into names or
