@@ -4,6 +4,7 @@
 #include <optional>
 
 #include "dns/domain_name.h"
+#include "mail/rfc5322_comment.h"
 
 namespace mtls::dmarc {
 namespace {
@@ -83,20 +84,11 @@ private:
             if (text_[pos_] != '(') {
                 return true;
             }
-            int depth = 0;
-            while (pos_ < text_.size()) {
-                const char c = text_[pos_++];
-                if (c == '\\') {
-                    ++pos_;
-                } else if (c == '(') {
-                    ++depth;
-                } else if (c == ')' && --depth == 0) {
-                    break;
-                }
-            }
-            if (depth != 0) {
+            const auto end = end_of_comment(text_, pos_);
+            if (!end) {
                 return false;
             }
+            pos_ = *end;
         }
         return true;
     }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "dns/domain_name.h"
+#include "mail/rfc5322_comment.h"
 
 namespace mtls {
 namespace {
@@ -88,18 +89,9 @@ private:
     }
 
     bool skip_comment() {
-        int depth = 0;
-        while (!at_end()) {
-            const char c = text_[pos_++];
-            if (c == '\\') {
-                ++pos_;
-            } else if (c == '(') {
-                ++depth;
-            } else if (c == ')' && --depth == 0) {
-                return true;
-            }
-        }
-        return false;
+        const auto end = end_of_comment(text_, pos_);
+        pos_ = end.value_or(text_.size());
+        return end.has_value();
     }
 
     std::string_view text_;
