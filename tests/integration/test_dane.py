@@ -451,7 +451,8 @@ class DaneTextLogTests(DaneCase):
         DANE,
         "Text log line of a DANE pass",
         "log-format text; dane25.secure.test with the serverAuth-only certificate",
-        "via=dane tlsa=_25._tcp.dane25.secure.test key_sha256=<SPKI digest> policy_channel=matched " "reason=dane",
+        "via=dane tlsa=_25._tcp.dane25.secure.test key_sha256=<SPKI digest> policy_channel=matched "
+        "reason=dane",
     )
     def test_text_log_of_dane_pass(self):
         sent, _, _ = self.dane("dane25.secure.test", "pass", "dane")
