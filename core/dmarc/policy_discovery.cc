@@ -81,13 +81,13 @@ Policy lowered_for_testing(Policy policy) {
 AppliedPolicy applied_policy(const PolicyDiscovery& discovery, Existence existence) {
     AppliedPolicy applied;
     const auto& record = discovery.record;
-    if (discovery.at_author_domain) {
-        applied.source = PolicySource::p;
-        applied.published = record.p;
-    } else if (existence == Existence::nonexistent && record.np) {
+    // The author domain's own record applies with p; a record found higher
+    // up applies with np for a name that does not exist, else sp, else p.
+    const bool inherited = !discovery.at_author_domain;
+    if (inherited && existence == Existence::nonexistent && record.np) {
         applied.source = PolicySource::np;
         applied.published = *record.np;
-    } else if (record.sp) {
+    } else if (inherited && record.sp) {
         applied.source = PolicySource::sp;
         applied.published = *record.sp;
     } else {

@@ -52,7 +52,7 @@ std::optional<Endpoint> endpoint_value(const OptionSpec& option, std::string_vie
 }
 
 std::string authserv_id_value(const OptionSpec& option, const std::string& value) {
-    const auto id = value.empty() ? local_host_name() : value;
+    auto id = value.empty() ? local_host_name() : value;
     if (!is_token(id)) {
         invalid_value(option, id, "expected a host name or other RFC 2045 token");
     }
