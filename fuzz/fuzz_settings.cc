@@ -53,7 +53,9 @@ const po::options_description& file_options() {
     return description;
 }
 
-void check_settings(const Settings& settings, std::string_view input) {
+// takes_socket: mtls-milter reads the socket option; mtls-check has none,
+// and its Settings keep an empty ListenAddress there.
+void check_settings(const Settings& settings, std::string_view input, bool takes_socket) {
     FUZZ_CHECK(is_token(settings.authserv_id), input);
     FUZZ_CHECK(settings.authenticator.client_mx_type != 0 && settings.authenticator.client_mx_type != 41, input);
     FUZZ_CHECK(settings.authenticator.client_mx_type < 128 || settings.authenticator.client_mx_type > 255, input);
@@ -61,9 +63,11 @@ void check_settings(const Settings& settings, std::string_view input) {
                input);
     FUZZ_CHECK(settings.umask <= 0777, input);
     // The socket round-trips through libmilter's form and the one parser.
-    const auto socket = to_milter_connection(settings.socket);
-    const auto again = parse_listen_address(socket);
-    FUZZ_CHECK(socket == "unix:" || (again && to_milter_connection(*again) == socket), input);
+    if (takes_socket) {
+        const auto socket = to_milter_connection(settings.socket);
+        const auto again = parse_listen_address(socket);
+        FUZZ_CHECK(again && to_milter_connection(*again) == socket, input);
+    }
     // Round trip of the ignore-hosts list through its own text form.
     const auto hosts = HostList::parse(settings.ignore_hosts.to_string());
     FUZZ_CHECK(hosts && hosts->to_string() == settings.ignore_hosts.to_string(), input);
@@ -81,8 +85,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     try {
         load_config_file(file.path, file_options(), variables);
         po::notify(variables);
-        check_settings(settings_from(variables, kCheck), input);   // as mtls-check reads it
-        check_settings(settings_from(variables, kMilter), input);  // as mtls-milter does
+        check_settings(settings_from(variables, kCheck), input, false);  // as mtls-check reads it
+        check_settings(settings_from(variables, kMilter), input, true);  // as mtls-milter does
     } catch (const SettingsError& error) {
         FUZZ_CHECK(std::string_view(error.what()).size() > 0, input);
     } catch (const po::error& error) {

@@ -92,7 +92,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     FUZZ_CHECK(evidence.verify_detail.size() <= 4096, input);
     FUZZ_CHECK(evidence.names.size() + evidence.unusable_names.size() <= 1, input);
 
-    const bool sendmail = macros.contains("{verify}");
+    // Sendmail defines {verify} after STARTTLS; without it, its v is a bare
+    // version number where Postfix's starts with "Postfix" (docs/MTA-FACTS.md).
+    const auto version = macros.find("v");
+    const bool sendmail =
+        macros.contains("{verify}") || (version != macros.end() && !version->second.empty() &&
+                                        version->second.front() >= '0' && version->second.front() <= '9');
     const auto defined_non_empty = [&](std::string_view name) {
         const auto it = macros.find(name);
         return it != macros.end() && !it->second.empty();
