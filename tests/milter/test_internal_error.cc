@@ -28,13 +28,15 @@ constexpr const char* kForged = "mx.example.net; mtls=pass smtp.mailfrom=evil.ex
 // Drives one Connection through guarded() callbacks, as the glue does.
 struct Harness {
     std::shared_ptr<FakeResolver> resolver = std::make_shared<FakeResolver>();
-    Settings settings;
+    Settings settings = default_settings();  // the option table's defaults (core/options/settings.h)
     FakeMta mta;
     std::unique_ptr<Connection> connection;
 
     explicit Harness(InternalErrorAction on_internal_error) {
         settings.authserv_id = "mx.example.net";
-        settings.authenticator.dns_timeout = std::chrono::milliseconds(50);
+        // Generous: every lookup here is answered or fails at once, and a
+        // short deadline would turn a slow run (TSan) into a DNS timeout.
+        settings.authenticator.dns_timeout = std::chrono::seconds(10);
         settings.syslog = false;
         settings.policy.on_internal_error = on_internal_error;
         resolver->script("example.org", records_answer({{10, "out1.example.org"}}));
