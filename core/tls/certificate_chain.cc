@@ -20,6 +20,7 @@
 #include <fmt/format.h>
 
 #include "base/openssl_ptr.h"
+#include "tls/fingerprint.h"
 
 namespace mtls {
 namespace {
@@ -94,14 +95,12 @@ Expected<std::vector<X509Ptr>> read_pem_chain(std::string_view pem) {
     return chain;
 }
 
+// sha256_of() (core/tls/fingerprint.h) with OpenSSL's reason on failure.
 Expected<Sha256Digest> sha256(std::span<const unsigned char> data) {
-    Sha256Digest digest{};
-    unsigned int length = 0;
-    if (EVP_Digest(data.data(), data.size(), digest.data(), &length, EVP_sha256(), nullptr) != 1 ||
-        length != digest.size()) {
-        return Error{fmt::format("SHA-256 failed: {}", openssl_reason())};
+    if (auto digest = sha256_of(data)) {
+        return *digest;
     }
-    return digest;
+    return Error{fmt::format("SHA-256 failed: {}", openssl_reason())};
 }
 
 // Digests of the DER encodings, as TLSA selectors 0 and 1 define them
