@@ -31,14 +31,18 @@ Logger::Logger(LoggerSettings settings) : settings_(settings) {
     }
 }
 
-void Logger::log(Severity severity, std::string_view text) {
+void Logger::log(Severity severity, std::string_view text) noexcept {
     if (settings_.syslog) {
         syslog(priority_of(severity) | settings_.facility, "%.*s", static_cast<int>(text.size()), text.data());
     }
     if (settings_.stderr_output) {
-        const std::lock_guard lock(stderr_mutex_);
+        // stdio's own lock on the stream (POSIX flockfile), not a mutex of
+        // ours: it cannot throw, and it also keeps the lines of an old and a
+        // new Logger apart while a reload runs both.
+        flockfile(stderr);
         std::fprintf(stderr, "%.*s\n", static_cast<int>(text.size()), text.data());
         std::fflush(stderr);
+        funlockfile(stderr);
     }
 }
 

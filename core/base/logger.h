@@ -2,7 +2,6 @@
 // calls us from many worker threads.
 #pragma once
 
-#include <mutex>
 #include <string_view>
 
 namespace mtls {
@@ -27,14 +26,14 @@ public:
     Logger(const Logger&) = delete;
     Logger& operator=(const Logger&) = delete;
 
-    // text must already be safe for a log (see escape_for_log).
-    void log(Severity severity, std::string_view text);
+    // text must already be safe for a log (see escape_for_log). Never
+    // throws: callers include noexcept error paths (milter/internal_error_log.cc).
+    void log(Severity severity, std::string_view text) noexcept;
 
     [[nodiscard]] const LoggerSettings& settings() const { return settings_; }
 
 private:
     LoggerSettings settings_;
-    std::mutex stderr_mutex_;
 };
 
 }  // namespace mtls

@@ -37,7 +37,7 @@ Listener::~Listener() {
     close();
 }
 
-void Listener::close() {
+void Listener::close() noexcept {
     fd_.reset();
     if (unix_path_.empty()) {
         return;

@@ -33,7 +33,7 @@ public:
     [[nodiscard]] const std::string& name() const { return name_; }
     // Closes the socket early (and removes the unix socket file), so that
     // connections are refused at once rather than left to time out.
-    void close();
+    void close() noexcept;
 
 private:
     void listen_unix(const std::string& path, int backlog);

@@ -63,16 +63,22 @@ void StreamServer::serve() {
     try {
         serve_until_stopped();
     } catch (const std::exception& error) {
-        // Refused connections make a client (Postfix) give up at once; a
-        // listener nobody accepts on would hold each of its requests until
-        // the client's own timeout.
-        listener_.close();
-        try {
-            log_(Severity::error, fmt::format("{} stopped: {}", name_, escape_for_log(error.what())));
-        } catch (...) {  // NOLINT(bugprone-empty-catch): nowhere left to report to
-        }
+        stop_serving(error.what());
+    } catch (...) {
+        stop_serving("an exception of unknown type");
     }
     client_count_ = 0;
+}
+
+void StreamServer::stop_serving(std::string_view why) noexcept {
+    // Refused connections make a client (Postfix) give up at once; a
+    // listener nobody accepts on would hold each of its requests until the
+    // client's own timeout.
+    listener_.close();
+    try {
+        log_(Severity::error, fmt::format("{} stopped: {}", name_, escape_for_log(why)));
+    } catch (...) {  // NOLINT(bugprone-empty-catch): nowhere left to report to
+    }
 }
 
 void StreamServer::serve_until_stopped() {

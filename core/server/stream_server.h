@@ -83,6 +83,7 @@ private:
     struct Client;
 
     void serve();
+    void stop_serving(std::string_view why) noexcept;
     void serve_until_stopped();
     int poll_timeout(const std::vector<Client>& clients, Clock::time_point now) const;
     void handle_events(std::vector<Client>& clients, const std::vector<pollfd>& fds);
