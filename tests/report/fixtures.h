@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "mtls/verdict_record.h"
+#include "report_dmarc_fields.h"
 
 namespace fixtures {
 
@@ -38,6 +39,26 @@ std::string short_iso_line(std::string_view stamp, std::string_view body);
 // One line of journalctl -o json with MESSAGE = body.
 std::string journal_json_line(std::int64_t realtime_micros, std::string_view body,
                               std::string_view identifier = "mtls-milter");
+
+// Lines of the DMARC stage. Its formatter is not in this tree yet: the lines
+// are written here from the field names of report_dmarc_fields.h, in the
+// syntax of stage 1's lines (text key=value, "-" for none; JSON with
+// aligned_by a list and queries a number).
+struct DmarcLine {
+    std::vector<std::pair<mtls::report::DmarcField, std::string>> fields;
+    DmarcLine& set(mtls::report::DmarcField field, std::string value);
+};
+// From example.com (p=reject) through 192.0.2.25: pass by mtls alone.
+DmarcLine dmarc_mtls_only(std::string_view domain = "example.com", std::string_view client = "192.0.2.25");
+// Aligned SPF and DKIM pass, mtls aligned as well.
+DmarcLine dmarc_aligned(std::string_view domain = "example.com", std::string_view client = "192.0.2.26");
+// Nothing aligned: fail under the given effective policy.
+DmarcLine dmarc_fail(std::string_view domain = "example.com", std::string_view policy = "reject",
+                     std::string_view client = "203.0.113.9");
+// No DMARC record anywhere.
+DmarcLine dmarc_none(std::string_view domain = "plain.example");
+DmarcLine dmarc_at(DmarcLine line, std::string_view iso);
+std::string dmarc_body(const DmarcLine& line, Format format);
 
 // The milter's other lines.
 std::string skip_body(std::string_view queue_id = "4AbC12");

@@ -321,6 +321,77 @@ std::optional<Record> record_from_json(const json& object, std::string& problem)
     return record;
 }
 
+// --- the DMARC stage's lines ------------------------------------------------
+
+// Values of a JSON line as strings: lists (aligned_by may be one) joined by
+// commas, numbers (queries) written out; anything else is not ours.
+std::optional<DmarcValues> dmarc_values_from_json(const json& object, std::string& problem) {
+    DmarcValues values;
+    for (const auto& spec : kDmarcFields) {
+        const auto it = object.find(spec.name);
+        if (it == object.end()) {
+            continue;
+        }
+        auto& value = values.at(static_cast<std::size_t>(spec.field));
+        if (it->is_string() && printable_ascii(it->get_ref<const std::string&>())) {
+            value = it->get<std::string>();
+        } else if (it->is_number()) {
+            value = it->dump();
+        } else if (it->is_array()) {
+            std::string joined;
+            for (const auto& item : *it) {
+                if (!item.is_string() || !printable_ascii(item.get_ref<const std::string&>())) {
+                    problem = fmt::format("field {} holds a non-string", spec.name);
+                    return std::nullopt;
+                }
+                joined += (joined.empty() ? "" : ",") + item.get<std::string>();
+            }
+            value = joined;
+        } else {
+            problem = fmt::format("field {} is not a printable string", spec.name);
+            return std::nullopt;
+        }
+    }
+    return values;
+}
+
+std::optional<DmarcValues> dmarc_values_from_text(const TextFields& fields) {
+    DmarcValues values;
+    for (const auto& [key, value] : fields) {
+        for (const auto& spec : kDmarcFields) {
+            if (spec.name == key) {
+                values.at(static_cast<std::size_t>(spec.field)) = value;
+            }
+        }
+    }
+    return values;
+}
+
+ParsedLine dmarc_line(const std::optional<DmarcValues>& values, std::string problem) {
+    ParsedLine parsed;
+    parsed.kind = LineKind::malformed;
+    if (!values) {
+        parsed.problem = std::move(problem);
+        return parsed;
+    }
+    auto record = dmarc_record_from(*values, parsed.problem);
+    if (!record) {
+        return parsed;
+    }
+    if (const auto& ts = values->at(static_cast<std::size_t>(DmarcField::ts)); ts && !ts->empty()) {
+        record->time = ts_from(*ts);
+    }
+    parsed.kind = LineKind::dmarc_record;
+    parsed.time = record->time;
+    parsed.dmarc = std::move(*record);
+    return parsed;
+}
+
+bool is_dmarc_line(const TextFields& fields) {
+    return std::any_of(fields.begin(), fields.end(),
+                       [](const auto& field) { return field.first == field_name(kDmarcMarker); });
+}
+
 // --- whole lines -------------------------------------------------------------
 
 ParsedLine classify_text(std::string_view body) {
@@ -347,6 +418,10 @@ ParsedLine classify_text(std::string_view body) {
             break;
         }
     }
+    std::string problem;
+    if (const auto fields = text_fields(body, problem); fields && is_dmarc_line(*fields)) {
+        return dmarc_line(dmarc_values_from_text(*fields), "");
+    }
     if (auto record = parse_text_record(body, parsed.problem)) {
         parsed.kind = LineKind::record;
         parsed.record = std::move(*record);
@@ -358,6 +433,11 @@ ParsedLine classify_text(std::string_view body) {
 }
 
 ParsedLine classify_json(const json& object) {
+    if (object.is_object() && object.contains(field_name(kDmarcMarker))) {
+        std::string problem;
+        auto values = dmarc_values_from_json(object, problem);
+        return dmarc_line(values, std::move(problem));
+    }
     ParsedLine parsed;
     if (auto record = record_from_json(object, parsed.problem)) {
         parsed.kind = LineKind::record;
@@ -498,6 +578,7 @@ ParsedLine classify_prefixed(std::string_view line, Timestamp reference) {
 std::string_view to_string(LineKind kind) {
     switch (kind) {
         case LineKind::record: return "record";
+        case LineKind::dmarc_record: return "dmarc_record";
         case LineKind::milter_skip: return "milter_skip";
         case LineKind::milter_notice: return "milter_notice";
         case LineKind::empty: return "empty";
@@ -512,6 +593,7 @@ std::string_view to_string(LineKind kind) {
 std::string_view describe(LineKind kind) {
     switch (kind) {
         case LineKind::record: return "per-message record";
+        case LineKind::dmarc_record: return "per-message DMARC record";
         case LineKind::milter_skip: return "message the milter skipped (SMTP-AUTH client)";
         case LineKind::milter_notice: return "other mtls-milter line (start, stop, error)";
         case LineKind::empty: return "empty line";
@@ -521,6 +603,34 @@ std::string_view describe(LineKind kind) {
         case LineKind::too_long: return "line too long";
     }
     return "";
+}
+
+std::optional<TextFields> text_fields(std::string_view text, std::string& problem) {
+    if (!printable_ascii(text)) {
+        problem = "characters the milter never writes";
+        return std::nullopt;
+    }
+    TextFields fields;
+    TextTokenizer tokens(text);
+    Field field;
+    std::string_view word;
+    for (auto status = tokens.next(field, word); status != TokenStatus::end; status = tokens.next(field, word)) {
+        if (status == TokenStatus::word) {
+            problem = "free text in a record";
+            return std::nullopt;
+        }
+        if (status == TokenStatus::truncated) {
+            problem = "unterminated quoted value";
+            return std::nullopt;
+        }
+        // As in parse_text_record: a repeated key could smuggle a second value.
+        if (std::any_of(fields.begin(), fields.end(), [&](const auto& seen) { return seen.first == field.key; })) {
+            problem = "repeated field " + field.key;
+            return std::nullopt;
+        }
+        fields.emplace_back(field.key, field.value);
+    }
+    return fields;
 }
 
 std::optional<Record> parse_text_record(std::string_view text, std::string& problem) {
