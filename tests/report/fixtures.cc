@@ -168,7 +168,7 @@ std::string journal_json_line(std::int64_t realtime_micros, std::string_view bod
     return entry.dump();
 }
 
-DmarcLine& DmarcLine::set(mtls::report::DmarcField field, std::string value) {
+DmarcLine& DmarcLine::set(mtls::dmarc::DmarcField field, std::string value) {
     for (auto& [key, old] : fields) {
         if (key == field) {
             old = std::move(value);
@@ -183,11 +183,11 @@ namespace {
 
 DmarcLine dmarc_line(std::string_view domain, std::string_view client, std::string_view aligned_by,
                      std::string_view result, std::string_view result_rfc9989) {
-    using F = mtls::report::DmarcField;
+    using F = mtls::dmarc::DmarcField;
     DmarcLine line;
-    line.set(F::queue_id, "4Dm12345")
+    line.set(F::stage, std::string(mtls::dmarc::kDmarcStageValue))
+        .set(F::queue_id, "4Dm12345")
         .set(F::client_addr, std::string(client))
-        .set(F::identity, fmt::format("smtp.mailfrom:{}", domain))
         .set(F::header_from, std::string(domain))
         .set(F::policy_domain, std::string(domain))
         .set(F::org_domain, std::string(domain))
@@ -204,7 +204,7 @@ DmarcLine dmarc_line(std::string_view domain, std::string_view client, std::stri
         .set(F::queries, "1")
         .set(F::dmarc, std::string(result))
         .set(F::dmarc_rfc9989, std::string(result_rfc9989))
-        .set(F::mtls, aligned_by.find("mtls") != std::string_view::npos ? "pass" : "fail");
+        .set(F::reason, "-");
     return line;
 }
 
@@ -220,13 +220,13 @@ DmarcLine dmarc_aligned(std::string_view domain, std::string_view client) {
 
 DmarcLine dmarc_fail(std::string_view domain, std::string_view policy, std::string_view client) {
     auto line = dmarc_line(domain, client, "-", "fail", "fail");
-    line.set(mtls::report::DmarcField::policy_dmarc, std::string(policy));
-    line.set(mtls::report::DmarcField::p, std::string(policy));
+    line.set(mtls::dmarc::DmarcField::policy_dmarc, std::string(policy));
+    line.set(mtls::dmarc::DmarcField::p, std::string(policy));
     return line;
 }
 
 DmarcLine dmarc_none(std::string_view domain) {
-    using F = mtls::report::DmarcField;
+    using F = mtls::dmarc::DmarcField;
     auto line = dmarc_line(domain, "192.0.2.30", "-", "none", "none");
     for (const auto field : {F::policy_domain, F::org_domain, F::p, F::sp, F::policy_dmarc}) {
         line.set(field, "-");
@@ -236,38 +236,26 @@ DmarcLine dmarc_none(std::string_view domain) {
 
 DmarcLine dmarc_at(DmarcLine line, std::string_view iso) {
     auto time = mtls::report::parse_log_timestamp(iso, mtls::report::now());
-    line.set(mtls::report::DmarcField::ts, mtls::iso8601_utc(*time));
+    line.set(mtls::dmarc::DmarcField::ts, mtls::iso8601_utc(*time));
     return line;
 }
 
 std::string dmarc_body(const DmarcLine& line, Format format) {
-    using F = mtls::report::DmarcField;
+    using F = mtls::dmarc::DmarcField;
     if (format == Format::text) {
         std::vector<std::string> parts;
         for (const auto& [field, value] : line.fields) {
-            parts.push_back(fmt::format("{}={}", mtls::report::field_name(field), value));
+            parts.push_back(fmt::format("{}={}", mtls::dmarc::field_name(field), value));
         }
         return fmt::format("{}", fmt::join(parts, " "));
     }
     nlohmann::json object = nlohmann::json::object();
     for (const auto& [field, value] : line.fields) {
-        const auto key = std::string(mtls::report::field_name(field));
-        if (field == F::identity) {
-            const auto colon = value.find(':');
-            object["identity_type"] = value.substr(0, colon);
-            object[key] = value.substr(colon + 1);
-        } else if (field == F::aligned_by) {
-            nlohmann::json list = nlohmann::json::array();
-            for (std::size_t start = 0; value != "-" && start <= value.size();) {
-                const auto comma = std::min(value.find(',', start), value.size());
-                list.push_back(value.substr(start, comma - start));
-                start = comma + 1;
-            }
-            object[key] = list;
-        } else if (field == F::queries) {
+        const auto key = std::string(mtls::dmarc::field_name(field));
+        if (field == F::queries) {
             object[key] = std::stoi(value);
         } else {
-            object[key] = value == "-" ? "" : value;
+            object[key] = value;
         }
     }
     // Hostile values hold invalid UTF-8: written replaced, as a JSON logger would.

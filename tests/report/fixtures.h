@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "mtls/verdict_record.h"
-#include "report_dmarc_fields.h"
+#include "dmarc/dmarc_record_fields.h"
 
 namespace fixtures {
 
@@ -40,13 +40,14 @@ std::string short_iso_line(std::string_view stamp, std::string_view body);
 std::string journal_json_line(std::int64_t realtime_micros, std::string_view body,
                               std::string_view identifier = "mtls-milter");
 
-// Lines of the DMARC stage. Its formatter is not in this tree yet: the lines
-// are written here from the field names of report_dmarc_fields.h, in the
-// syntax of stage 1's lines (text key=value, "-" for none; JSON with
-// aligned_by a list and queries a number).
+// Lines of the DMARC stage, from the writer's field table
+// (core/dmarc/dmarc_record_fields.h) in the writer's syntax: every field,
+// "-" for none, stage first, queries a number in JSON. The writer itself
+// (core/dmarc/dmarc_record.cc) comes with the DMARC stage's branch; when
+// both are merged these can be written by it, as stage 1's are.
 struct DmarcLine {
-    std::vector<std::pair<mtls::report::DmarcField, std::string>> fields;
-    DmarcLine& set(mtls::report::DmarcField field, std::string value);
+    std::vector<std::pair<mtls::dmarc::DmarcField, std::string>> fields;
+    DmarcLine& set(mtls::dmarc::DmarcField field, std::string value);
 };
 // From example.com (p=reject) through 192.0.2.25: pass by mtls alone.
 DmarcLine dmarc_mtls_only(std::string_view domain = "example.com", std::string_view client = "192.0.2.25");

@@ -69,8 +69,6 @@ TEST_CASE("dmarc log: text and JSON lines read alike", "[report][dmarc]") {
         const auto& record = parsed.dmarc;
         CHECK(record.queue_id == "4Dm12345");
         CHECK(record.client == "192.0.2.25");
-        CHECK(record.identity_type == "smtp.mailfrom");
-        CHECK(record.identity == "example.com");
         CHECK(record.header_from == "example.com");
         CHECK(record.policy_domain == "example.com");
         CHECK(record.p == DmarcPolicy::reject);
@@ -82,7 +80,6 @@ TEST_CASE("dmarc log: text and JSON lines read alike", "[report][dmarc]") {
         CHECK_FALSE(record.aligned_dkim);
         CHECK(record.result == mtls::Result::pass);
         CHECK(record.result_rfc9989 == mtls::Result::fail);
-        CHECK(record.mtls == mtls::Result::pass);
         CHECK(record.pass_by_mtls_only());
     }
 }
@@ -115,6 +112,7 @@ TEST_CASE("dmarc log: hostile values are refused as malformed, never crash", "[r
         {F::dmarc_rfc9989, ""},
         {F::header_from, fixtures::kHostile},
         {F::client_addr, fixtures::kHostile},
+        {F::stage, "dmarcx"},
     };
     for (const auto& [field, value] : bad) {
         auto line = fixtures::dmarc_mtls_only();
@@ -171,9 +169,8 @@ TEST_CASE("dmarc-xml: reports validate against the RFC 9990 schema", "[report][d
     auto temperror = fixtures::dmarc_fail();
     temperror.set(F::dmarc, "temperror").set(F::dmarc_rfc9989, "temperror").set(F::disposition, "tempfail");
     add(summary, temperror, "2025-11-24T12:30:00Z", Format::text);
-    auto helo = fixtures::dmarc_mtls_only("example.com", "::ffff:192.0.2.40");
-    helo.set(F::identity, "smtp.helo:out.example.com");
-    add(summary, helo, "2025-11-24T13:00:00Z", Format::text);
+    add(summary, fixtures::dmarc_mtls_only("example.com", "::ffff:192.0.2.40"), "2025-11-24T13:00:00Z",
+        Format::text);
     const auto xml = render_xml(summary, "example.com");
     INFO(xml);
     CHECK(schema_valid(xml));
@@ -189,10 +186,15 @@ TEST_CASE("dmarc-xml: reports validate against the RFC 9990 schema", "[report][d
         ++spf_passes;
     }
     CHECK(spf_passes == 1);
-    CHECK(xml.find("<comment>mtls=pass smtp.mailfrom=example.com aligned") != std::string::npos);
-    CHECK(xml.find("<comment>mtls=pass smtp.helo=out.example.com aligned") != std::string::npos);
+    // The reason for each of the three mtls-only rows, and none elsewhere.
+    std::size_t mtls_reasons = 0;
+    for (auto at = xml.find("<comment>mtls=pass aligned"); at != std::string::npos;
+         at = xml.find("<comment>mtls=pass aligned", at + 1)) {
+        ++mtls_reasons;
+    }
+    CHECK(mtls_reasons == 3);
     CHECK(xml.find("<type>other</type>") != std::string::npos);  // the temperror
-    CHECK(xml.find("<mtls:result>pass</mtls:result>") != std::string::npos);
+    CHECK(xml.find("<mtls:aligned>yes</mtls:aligned>\n      <mtls:dmarc>pass</mtls:dmarc>") != std::string::npos);
 }
 
 TEST_CASE("dmarc-xml: hostile lines leave the XML valid", "[report][dmarc][xml]") {
@@ -201,8 +203,8 @@ TEST_CASE("dmarc-xml: hostile lines leave the XML valid", "[report][dmarc][xml]"
     for (const auto& [field, value] : std::vector<std::pair<F, std::string>>{
              {F::client_addr, "not-an-address"},
              {F::client_addr, "192.0.2.1<x>"},
-             {F::identity, "smtp.mailfrom:<b>&amp;"},
-             {F::identity, fixtures::kHostile},
+             {F::reason, "<b>&amp;"},
+             {F::reason, fixtures::kHostile},
              {F::queue_id, "q<&>\""},
              {F::dnssec, "</feedback>"},
          }) {

@@ -29,17 +29,8 @@ FeedbackRow row_of(const DmarcRecord& record, std::string source_ip) {
                        row.disposition != to_string(*record.policy);
     row.temperror = record.result == Result::temperror;
     row.header_from = record.header_from;
-    if (record.identity_type == "smtp.mailfrom") {
-        row.envelope_from = record.identity;
-    }
-    if (!record.identity.empty()) {
-        row.mtls_scope = record.identity_type == "smtp.helo" ? "helo" : "mfrom";
-        row.mtls_domain = record.identity;
-    }
-    if (record.mtls) {
-        row.mtls_result = std::string(to_string(*record.mtls));
-    }
     row.mtls_aligned = record.aligned_mtls;
+    row.result_with_mtls = std::string(to_string(record.result));
     return row;
 }
 

@@ -1,7 +1,7 @@
 // The data of RFC 9990 aggregate reports, gathered from the DMARC stage's
 // log lines: one report per policy domain (the domain whose DMARC record
 // applied), its published policy, and its messages grouped into rows by
-// source address, DMARC evaluation, identifiers and mtls result. Bounded
+// source address, DMARC evaluation, From domain and mtls alignment. Bounded
 // like the rest of the summary, since senders choose From domains and
 // connect from any address.
 #pragma once
@@ -28,12 +28,10 @@ struct FeedbackRow {
     bool not_enforced = false;       // reason local_policy: a fail the policy would reject or quarantine, tagged only
     bool temperror = false;          // reason other: DMARC could not be evaluated
     std::string header_from;
-    std::string envelope_from;  // MAIL FROM domain, "" for the null sender or none
-    // mtls, for the namespaced extension element.
-    std::string mtls_scope;   // "mfrom", "helo", or "" when not known
-    std::string mtls_domain;  // the identity mtls judged
-    std::string mtls_result;  // stage 1's result, "" when the line does not carry it
+    // For the namespaced extension element: whether the domain that passed
+    // mtls aligned, and the DMARC result with mtls in place of SPF.
     bool mtls_aligned = false;
+    std::string result_with_mtls;
 
     auto operator<=>(const FeedbackRow&) const = default;
 };

@@ -24,7 +24,7 @@ public:
     std::string_view text(DmarcField field) {
         const auto& value = values_.at(static_cast<std::size_t>(field));
         if (!value) {
-            if (spec_of(field).required) {
+            if (required(field)) {
                 fail(field, "missing");
             }
             return {};
@@ -118,29 +118,6 @@ void read_aligned(Reader& reader, DmarcRecord& record) {
     }
 }
 
-// Text lines write "smtp.mailfrom:example.org" as stage 1 does; JSON lines
-// the type apart. An identity that is not a domain (a HELO literal, an
-// unusable MAIL FROM) is kept as none: the reports name only domains.
-void read_identity(Reader& reader, const DmarcValues& values, DmarcRecord& record) {
-    std::string_view type = reader.text(DmarcField::identity_type);
-    std::string_view name = reader.text(DmarcField::identity);
-    if (!values.at(static_cast<std::size_t>(DmarcField::identity_type))) {
-        const auto colon = name.find(':');
-        if (colon == std::string_view::npos) {
-            return;
-        }
-        type = name.substr(0, colon);
-        name = name.substr(colon + 1);
-    }
-    if (type != "smtp.mailfrom" && type != "smtp.helo") {
-        return;
-    }
-    record.identity_type = std::string(type);
-    if (const auto canonical = canonical_host_name(name); canonical && *canonical == name) {
-        record.identity = std::string(name);
-    }
-}
-
 }  // namespace
 
 std::string_view to_string(DmarcPolicy policy) {
@@ -159,7 +136,6 @@ std::optional<DmarcRecord> dmarc_record_from(const DmarcValues& values, std::str
     DmarcRecord record;
     record.queue_id = std::string(reader.text(F::queue_id));
     record.client = std::string(reader.text(F::client_addr));
-    read_identity(reader, values, record);
     record.header_from = reader.domain(F::header_from);
     record.policy_domain = reader.domain(F::policy_domain);
     record.org_domain = reader.domain(F::org_domain);
@@ -180,7 +156,9 @@ std::optional<DmarcRecord> dmarc_record_from(const DmarcValues& values, std::str
     record.dnssec = std::string(reader.text(F::dnssec));
     const auto result = reader.result(F::dmarc);
     const auto result_rfc9989 = reader.result(F::dmarc_rfc9989);
-    record.mtls = reader.result(F::mtls);
+    if (reader.text(F::stage) != dmarc::kDmarcStageValue) {
+        reader.fail(F::stage, "not the DMARC stage");
+    }
     if (reader.ok() && (!result || !result_rfc9989)) {
         reader.fail(result ? F::dmarc_rfc9989 : F::dmarc, "no result");
     }

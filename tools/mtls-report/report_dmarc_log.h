@@ -1,5 +1,5 @@
 // The DMARC stage's per-message log line, read back: the fields of
-// report_dmarc_fields.h, checked value by value, so that what reaches a report
+// core/dmarc/dmarc_record_fields.h (the writer's own table), checked value by value, so that what reaches a report
 // (and an RFC 9990 XML document) is a canonical domain, a known keyword or an
 // address that still has to be checked where it is used.
 #pragma once
@@ -9,10 +9,20 @@
 #include <string>
 
 #include "mtls/verdict.h"
-#include "report_dmarc_fields.h"
+#include "dmarc/dmarc_record_fields.h"
 #include "report_time.h"
 
 namespace mtls::report {
+
+using dmarc::DmarcField;
+using dmarc::field_name;
+using dmarc::kDmarcFields;
+
+// The writer puts every field on every line but ts (format_text in
+// core/dmarc/dmarc_record.cc): a line without one is cut short.
+constexpr bool required(DmarcField field) {
+    return field != DmarcField::ts;
+}
 
 // p, sp, np and the effective policy (RFC 9989 section 4.7).
 enum class DmarcPolicy { none, quarantine, reject };
@@ -20,10 +30,8 @@ std::string_view to_string(DmarcPolicy policy);
 
 struct DmarcRecord {
     std::string queue_id;
-    std::string client;         // as logged: printable ASCII, not yet checked as an address
-    std::string identity_type;  // "smtp.mailfrom", "smtp.helo", or "" when the line has none
-    std::string identity;       // canonical domain, or "" when none or not a domain
-    std::string header_from;    // canonical domains, "" when the stage found none
+    std::string client;       // as logged: printable ASCII, not yet checked as an address
+    std::string header_from;  // canonical domains, "" when the stage found none
     std::string policy_domain;
     std::string org_domain;
     std::optional<DmarcPolicy> p;
@@ -41,7 +49,6 @@ struct DmarcRecord {
     // DMARC's results use mtls's words: Result serves both.
     Result result = Result::none;          // with mtls in place of SPF
     Result result_rfc9989 = Result::none;  // SPF and DKIM only
-    std::optional<Result> mtls;            // stage 1's verdict, when logged
     std::optional<Timestamp> time;
 
     // A pass that only mtls made: what the report calls "passes by mtls only".
@@ -50,8 +57,8 @@ struct DmarcRecord {
     }
 };
 
-// Each field's value as the line gave it (text: "-" for none; JSON: lists
-// joined by commas), std::nullopt when the line lacks the key.
+// Each field's value as the line gave it ("-" for none; JSON's numbers
+// written out), std::nullopt when the line lacks the key.
 using DmarcValues = std::array<std::optional<std::string>, kDmarcFields.size()>;
 
 // std::nullopt with `problem` set when a required field is missing or a

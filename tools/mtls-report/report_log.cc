@@ -9,6 +9,7 @@
 
 #include "dns/dns_answer.h"
 #include "mail/identity.h"
+#include "dmarc/dmarc_record_fields.h"
 #include "mtls/verdict_record_fields.h"
 
 namespace mtls::report {
@@ -323,8 +324,8 @@ std::optional<Record> record_from_json(const json& object, std::string& problem)
 
 // --- the DMARC stage's lines ------------------------------------------------
 
-// Values of a JSON line as strings: lists (aligned_by may be one) joined by
-// commas, numbers (queries) written out; anything else is not ours.
+// Values of a JSON line as strings, numbers (queries) written out; anything
+// else is not ours.
 std::optional<DmarcValues> dmarc_values_from_json(const json& object, std::string& problem) {
     DmarcValues values;
     for (const auto& spec : kDmarcFields) {
@@ -337,16 +338,6 @@ std::optional<DmarcValues> dmarc_values_from_json(const json& object, std::strin
             value = it->get<std::string>();
         } else if (it->is_number()) {
             value = it->dump();
-        } else if (it->is_array()) {
-            std::string joined;
-            for (const auto& item : *it) {
-                if (!item.is_string() || !printable_ascii(item.get_ref<const std::string&>())) {
-                    problem = fmt::format("field {} holds a non-string", spec.name);
-                    return std::nullopt;
-                }
-                joined += (joined.empty() ? "" : ",") + item.get<std::string>();
-            }
-            value = joined;
         } else {
             problem = fmt::format("field {} is not a printable string", spec.name);
             return std::nullopt;
@@ -387,9 +378,19 @@ ParsedLine dmarc_line(const std::optional<DmarcValues>& values, std::string prob
     return parsed;
 }
 
-bool is_dmarc_line(const TextFields& fields) {
-    return std::any_of(fields.begin(), fields.end(),
-                       [](const auto& field) { return field.first == field_name(kDmarcMarker); });
+// The DMARC stage's lines begin "stage=dmarc " (text) and carry
+// "stage":"dmarc" (JSON); stage 1's have no stage field.
+constexpr std::string_view kDmarcTextStart = "stage=dmarc ";
+
+bool is_dmarc_json(const json& object) {
+    const auto it = object.find(dmarc::field_name(DmarcField::stage));
+    return it != object.end() && it->is_string() && it->get_ref<const std::string&>() == dmarc::kDmarcStageValue;
+}
+
+ParsedLine classify_dmarc_text(std::string_view body) {
+    std::string problem;
+    const auto fields = text_fields(body, problem);
+    return dmarc_line(fields ? dmarc_values_from_text(*fields) : std::nullopt, std::move(problem));
 }
 
 // --- whole lines -------------------------------------------------------------
@@ -418,10 +419,6 @@ ParsedLine classify_text(std::string_view body) {
             break;
         }
     }
-    std::string problem;
-    if (const auto fields = text_fields(body, problem); fields && is_dmarc_line(*fields)) {
-        return dmarc_line(dmarc_values_from_text(*fields), "");
-    }
     if (auto record = parse_text_record(body, parsed.problem)) {
         parsed.kind = LineKind::record;
         parsed.record = std::move(*record);
@@ -433,7 +430,7 @@ ParsedLine classify_text(std::string_view body) {
 }
 
 ParsedLine classify_json(const json& object) {
-    if (object.is_object() && object.contains(field_name(kDmarcMarker))) {
+    if (object.is_object() && is_dmarc_json(object)) {
         std::string problem;
         auto values = dmarc_values_from_json(object, problem);
         return dmarc_line(values, std::move(problem));
@@ -467,6 +464,9 @@ ParsedLine classify_body(std::string_view body, bool ours) {
     }
     if (body.starts_with("queue_id=")) {
         return classify_text(body);
+    }
+    if (body.starts_with(kDmarcTextStart)) {
+        return classify_dmarc_text(body);
     }
     ParsedLine parsed;
     parsed.kind = ours || body.starts_with("mtls-milter ") ? LineKind::milter_notice : LineKind::not_mtls;
@@ -723,7 +723,7 @@ ParsedLine parse_line(std::string_view line, Timestamp reference) {
         }
         return classify_json(object);
     }
-    if (line.starts_with("queue_id=") || line.starts_with("mtls-milter ")) {
+    if (line.starts_with("queue_id=") || line.starts_with(kDmarcTextStart) || line.starts_with("mtls-milter ")) {
         return classify_body(line, false);
     }
     return classify_prefixed(line, reference);

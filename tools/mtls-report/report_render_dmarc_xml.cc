@@ -74,14 +74,9 @@ void write_record(std::ostream& out, const FeedbackRow& row, std::uint64_t count
         << "        " << element("dkim", row.dkim_aligned ? "pass" : "fail") << '\n'
         << "        " << element("spf", row.spf_aligned ? "pass" : "fail") << '\n';
     if (row.pass_by_mtls_only) {
-        const auto identity = row.mtls_domain.empty()
-                                  ? std::string()
-                                  : fmt::format(" smtp.{}={}", row.mtls_scope == "helo" ? "helo" : "mailfrom",
-                                                row.mtls_domain);
         write_reason(out, "local_policy",
-                     fmt::format("mtls=pass{} aligned: DMARC passed by mtls in place of SPF "
-                                 "(draft-chuang-mutual-tls-email-authentication section 1.2.4)",
-                                 identity));
+                     "mtls=pass aligned: DMARC passed by mtls in place of SPF "
+                     "(draft-chuang-mutual-tls-email-authentication section 1.2.4)");
     }
     if (row.not_enforced) {
         write_reason(out, "local_policy", "DMARC fail tagged only: the policy was not enforced");
@@ -89,23 +84,15 @@ void write_record(std::ostream& out, const FeedbackRow& row, std::uint64_t count
     if (row.temperror) {
         write_reason(out, "other", "dmarc=temperror: the evaluation failed on a DNS error");
     }
+    // The log line names neither the MAIL FROM domain nor the SPF and DKIM
+    // results beyond their alignment: envelope_from is left out and
+    // auth_results empty, saying nothing rather than something invented.
     out << "      </policy_evaluated>\n    </row>\n    <identifiers>\n"
-        << "      " << element("header_from", row.header_from) << '\n';
-    if (!row.envelope_from.empty()) {
-        out << "      " << element("envelope_from", row.envelope_from) << '\n';
-    }
-    // The log line names no SPF or DKIM result beyond alignment: an empty
-    // auth_results says nothing rather than something invented.
-    out << "    </identifiers>\n    <auth_results/>\n";
-    out << "    <mtls:auth_results>\n";
-    if (!row.mtls_domain.empty()) {
-        out << "      " << element("mtls:domain", row.mtls_domain) << '\n'
-            << "      " << element("mtls:scope", row.mtls_scope) << '\n';
-    }
-    if (!row.mtls_result.empty()) {
-        out << "      " << element("mtls:result", row.mtls_result) << '\n';
-    }
-    out << "      " << element("mtls:aligned", row.mtls_aligned ? "yes" : "no") << '\n'
+        << "      " << element("header_from", row.header_from) << '\n'
+        << "    </identifiers>\n    <auth_results/>\n"
+        << "    <mtls:auth_results>\n"
+        << "      " << element("mtls:aligned", row.mtls_aligned ? "yes" : "no") << '\n'
+        << "      " << element("mtls:dmarc", row.result_with_mtls) << '\n'
         << "    </mtls:auth_results>\n  </record>\n";
 }
 
