@@ -9,8 +9,8 @@
 #include <string_view>
 #include <vector>
 
-#include "mtls/verdict_record.h"
 #include "dmarc/dmarc_record_fields.h"
+#include "mtls/verdict_record.h"
 
 namespace fixtures {
 

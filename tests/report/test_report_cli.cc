@@ -265,7 +265,8 @@ TEST_CASE("cli: --format dmarc-xml, one file per policy domain", "[report][cli][
     add(fixtures::dmarc_mtls_only(), "2025-11-24T10:00:00Z", Format::text);
     add(fixtures::dmarc_fail("other.example", "quarantine"), "2025-11-24T11:00:00Z", Format::json);
     add(fixtures::dmarc_none(), "2025-11-24T12:00:00Z", Format::text);
-    lines.push_back(fixtures::short_iso_line("2025-11-24T12:00:00Z", fixtures::body(fixtures::passing(), Format::text)));
+    lines.push_back(
+        fixtures::short_iso_line("2025-11-24T12:00:00Z", fixtures::body(fixtures::passing(), Format::text)));
     const auto log = dir.file("mail.log");
     fixtures::write_file(log, fixtures::join_lines(lines));
     const auto out = dir.file("reports");
@@ -280,8 +281,8 @@ TEST_CASE("cli: --format dmarc-xml, one file per policy domain", "[report][cli][
         const auto path = out / name;
         REQUIRE(std::filesystem::exists(path));
         CHECK(written.out.find(name) != std::string::npos);
-        const auto command = fmt::format("xmllint --noout --schema '{}' '{}' 2>/dev/null", MTLS_REPORT_DMARC_XSD,
-                                         path.string());
+        const auto command =
+            fmt::format("xmllint --noout --schema '{}' '{}' 2>/dev/null", MTLS_REPORT_DMARC_XSD, path.string());
         const int status = std::system(command.c_str());
         CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
     }
@@ -289,8 +290,10 @@ TEST_CASE("cli: --format dmarc-xml, one file per policy domain", "[report][cli][
 
     // Two documents cannot go to one stream; one can.
     CHECK(run("--format dmarc-xml " + identity + "2>/dev/null " + quoted(log)).status == 64);
-    const auto one = run("--format dmarc-xml " + identity + "--since 2025-11-24T09:00:00Z --until "
-                         "2025-11-24T10:30:00Z " + quoted(log));
+    const auto one = run("--format dmarc-xml " + identity +
+                         "--since 2025-11-24T09:00:00Z --until "
+                         "2025-11-24T10:30:00Z " +
+                         quoted(log));
     CHECK(one.status == 0);
     CHECK(one.out.starts_with("<?xml"));
     CHECK(one.out.find("<begin>1763974800</begin>") != std::string::npos);  // --since

@@ -30,8 +30,7 @@ bool schema_valid(const std::string& xml) {
     const fixtures::TempDir dir;
     const auto path = dir.file("report.xml");
     fixtures::write_file(path, xml);
-    const auto command =
-        fmt::format("xmllint --noout --schema '{}' '{}' 2>&1", MTLS_REPORT_DMARC_XSD, path.string());
+    const auto command = fmt::format("xmllint --noout --schema '{}' '{}' 2>&1", MTLS_REPORT_DMARC_XSD, path.string());
     const int status = std::system(command.c_str());
     return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
@@ -169,16 +168,15 @@ TEST_CASE("dmarc-xml: reports validate against the RFC 9990 schema", "[report][d
     auto temperror = fixtures::dmarc_fail();
     temperror.set(F::dmarc, "temperror").set(F::dmarc_rfc9989, "temperror").set(F::disposition, "tempfail");
     add(summary, temperror, "2025-11-24T12:30:00Z", Format::text);
-    add(summary, fixtures::dmarc_mtls_only("example.com", "::ffff:192.0.2.40"), "2025-11-24T13:00:00Z",
-        Format::text);
+    add(summary, fixtures::dmarc_mtls_only("example.com", "::ffff:192.0.2.40"), "2025-11-24T13:00:00Z", Format::text);
     const auto xml = render_xml(summary, "example.com");
     INFO(xml);
     CHECK(schema_valid(xml));
     // Grouped by source address: the two mtls-only messages from one address are one row.
     CHECK(xml.find("<source_ip>192.0.2.25</source_ip>\n      <count>2</count>") != std::string::npos);
     CHECK(xml.find("<source_ip>192.0.2.40</source_ip>") != std::string::npos);  // unmapped
-    CHECK(xml.find("<begin>1763978400</begin>") != std::string::npos);         // 10:00
-    CHECK(xml.find("<end>1763989200</end>") != std::string::npos);             // 13:00
+    CHECK(xml.find("<begin>1763978400</begin>") != std::string::npos);          // 10:00
+    CHECK(xml.find("<end>1763989200</end>") != std::string::npos);              // 13:00
     CHECK(xml.find("<org_name>Example &amp; &lt;Receiver&gt; &quot;Org&quot;</org_name>") != std::string::npos);
     // mtls never poses as SPF: only the aligned SPF pass row says spf pass.
     std::size_t spf_passes = 0;

@@ -109,7 +109,8 @@ void check_dmarc_xml_options(const Request& request) {
         throw UsageError("--format dmarc-xml needs --org-name, in printable ASCII");
     }
     const auto at = request.report_email.rfind('@');
-    const auto domain = at == std::string::npos ? std::string_view{} : std::string_view(request.report_email).substr(at + 1);
+    const auto domain =
+        at == std::string::npos ? std::string_view{} : std::string_view(request.report_email).substr(at + 1);
     const auto canonical = mtls::canonical_host_name(domain);
     if (at == 0 || !canonical || *canonical != domain || !printable_ascii(request.report_email) ||
         request.report_email.find_first_of(" <>\"") != std::string::npos) {
@@ -257,7 +258,8 @@ int write_dmarc_xml(const Request& request, const Summary& summary, const Render
     for (const auto& [domain, report] : reports) {
         std::ostringstream out;
         render_dmarc_xml(out, domain, report, summary, options);
-        const auto path = std::filesystem::path(request.output_dir) / dmarc_xml_file_name(domain, report, summary, options);
+        const auto path =
+            std::filesystem::path(request.output_dir) / dmarc_xml_file_name(domain, report, summary, options);
         if (!write_whole_file(path, out.str())) {
             std::fprintf(stderr, "mtls-report: cannot write %s\n", mtls::escape_for_log(path.string()).c_str());
             return kExitNoInput;

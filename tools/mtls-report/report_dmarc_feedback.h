@@ -33,6 +33,7 @@ struct FeedbackRow {
     bool mtls_aligned = false;
     std::string result_with_mtls;
 
+    // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy misreads the defaulted <=> (its 0 comparisons)
     auto operator<=>(const FeedbackRow&) const = default;
 };
 

@@ -8,8 +8,8 @@
 #include <optional>
 #include <string>
 
-#include "mtls/verdict.h"
 #include "dmarc/dmarc_record_fields.h"
+#include "mtls/verdict.h"
 #include "report_time.h"
 
 namespace mtls::report {
@@ -52,9 +52,7 @@ struct DmarcRecord {
     std::optional<Timestamp> time;
 
     // A pass that only mtls made: what the report calls "passes by mtls only".
-    [[nodiscard]] bool pass_by_mtls_only() const {
-        return result == Result::pass && result_rfc9989 != Result::pass;
-    }
+    [[nodiscard]] bool pass_by_mtls_only() const { return result == Result::pass && result_rfc9989 != Result::pass; }
 };
 
 // Each field's value as the line gave it ("-" for none; JSON's numbers

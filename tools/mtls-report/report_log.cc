@@ -7,9 +7,9 @@
 #include <charconv>
 #include <nlohmann/json.hpp>
 
+#include "dmarc/dmarc_record_fields.h"
 #include "dns/dns_answer.h"
 #include "mail/identity.h"
-#include "dmarc/dmarc_record_fields.h"
 #include "mtls/verdict_record_fields.h"
 
 namespace mtls::report {
@@ -623,7 +623,8 @@ std::optional<TextFields> text_fields(std::string_view text, std::string& proble
             problem = "unterminated quoted value";
             return std::nullopt;
         }
-        // As in parse_text_record: a repeated key could smuggle a second value.
+        // A repeated key could smuggle a second value (parse_text_record also
+        // treats a field's former and current key as one).
         if (std::any_of(fields.begin(), fields.end(), [&](const auto& seen) { return seen.first == field.key; })) {
             problem = "repeated field " + field.key;
             return std::nullopt;
@@ -634,31 +635,20 @@ std::optional<TextFields> text_fields(std::string_view text, std::string& proble
 }
 
 std::optional<Record> parse_text_record(std::string_view text, std::string& problem) {
-    if (!printable_ascii(text)) {
-        problem = "characters the milter never writes";
+    const auto fields = text_fields(text, problem);
+    if (!fields) {
         return std::nullopt;
     }
     Record record;
-    TextTokenizer tokens(text);
-    Field field;
-    std::string_view word;
     std::vector<std::string> seen;  // field names, the current one for a former key
-    for (auto status = tokens.next(field, word); status != TokenStatus::end; status = tokens.next(field, word)) {
-        if (status == TokenStatus::word) {
-            problem = "free text in a record";
-            return std::nullopt;
-        }
-        if (status == TokenStatus::truncated) {
-            problem = "unterminated quoted value";
-            return std::nullopt;
-        }
+    for (const auto& [key, value] : *fields) {
         // A repeated field would let a smuggled "result=pass" compete with
         // the real one: the writer never repeats one, under either of its
         // names ("client=" and "client_addr=" are the same field).
-        const auto known = field_from_text_key(field.key);
-        std::string name = known ? std::string(field_name(*known)) : field.key;
+        const auto known = field_from_text_key(key);
+        std::string name = known ? std::string(field_name(*known)) : key;
         if (std::find(seen.begin(), seen.end(), name) != seen.end()) {
-            problem = "repeated field " + field.key;
+            problem = "repeated field " + key;
             return std::nullopt;
         }
         // Other keys: fields a later milter may add; ignoring them keeps old
@@ -667,7 +657,7 @@ std::optional<Record> parse_text_record(std::string_view text, std::string& prob
         if (!known) {
             continue;
         }
-        if (!apply_text_field(record, *known, field.value, problem)) {
+        if (!apply_text_field(record, *known, value, problem)) {
             return std::nullopt;
         }
     }

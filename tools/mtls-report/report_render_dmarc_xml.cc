@@ -28,7 +28,8 @@ void write_metadata(std::ostream& out, std::string_view policy_domain, const Dat
         at == std::string::npos ? std::string_view{} : std::string_view(options.report_email).substr(at + 1);
     out << "  <report_metadata>\n"
         << "    " << element("org_name", options.org_name) << '\n'
-        << "    " << element("email", options.report_email) << '\n'
+        << "    " << element("email", options.report_email)
+        << '\n'
         // RFC 9990 section 3.5.1's example form, "begin-domain@receiver",
         // with the end added: the same period and domain give the same id,
         // so that a report written again is known as a duplicate.
@@ -102,8 +103,8 @@ DateRange report_period(const Summary& summary, const PolicyReport& report, cons
     const auto& window = summary.options();
     DateRange period;
     period.begin = seconds_of(window.since.value_or(report.first_seen.value_or(options.generated)));
-    period.end = window.until ? seconds_of(*window.until) - 1
-                              : seconds_of(report.last_seen.value_or(options.generated));
+    period.end =
+        window.until ? seconds_of(*window.until) - 1 : seconds_of(report.last_seen.value_or(options.generated));
     period.end = std::max(period.end, period.begin);
     return period;
 }
@@ -125,9 +126,8 @@ void render_dmarc_xml(std::ostream& out, std::string_view policy_domain, const P
     write_metadata(out, policy_domain, report_period(summary, report, options), options);
     write_policy(out, policy_domain, report);
     if (report.omitted != 0) {
-        out << fmt::format(
-            "  <extension>\n    <mtls:omitted_messages>{}</mtls:omitted_messages>\n  </extension>\n",
-            report.omitted);
+        out << fmt::format("  <extension>\n    <mtls:omitted_messages>{}</mtls:omitted_messages>\n  </extension>\n",
+                           report.omitted);
     }
     for (const auto& [row, count] : report.rows) {
         write_record(out, row, count);

@@ -155,8 +155,8 @@ void Summary::add_line(std::string_view line, Timestamp reference) {
     ++input_.lines_read;
     ParsedLine parsed = parse_line(line, reference);
     const bool record = parsed.kind == LineKind::record || parsed.kind == LineKind::dmarc_record;
-    const bool ours = record || parsed.kind == LineKind::milter_skip ||
-                      parsed.kind == LineKind::milter_notice || parsed.kind == LineKind::malformed;
+    const bool ours = record || parsed.kind == LineKind::milter_skip || parsed.kind == LineKind::milter_notice ||
+                      parsed.kind == LineKind::malformed;
     if (ours && parsed.time && !in_window(*parsed.time)) {
         ++input_.outside_window;
         return;
