@@ -237,3 +237,22 @@ TEST_CASE("dmarc-xml: the attachment file name of RFC 9990", "[report][dmarc][xm
     CHECK(dmarc_xml_file_name(name, windowed_report, windowed, xml_options()) ==
           "mx.example.net!example.com!1763942400!1764028799.xml");
 }
+
+TEST_CASE("dmarc log: a line in the writer's exact shape, quoted reason included", "[report][dmarc]") {
+    // As format_text in core/dmarc/dmarc_record.cc writes a message without a From field.
+    const std::string text =
+        "stage=dmarc queue_id=- client_addr=192.0.2.1 header_from=- dmarc=permerror dmarc_rfc9989=permerror "
+        "policy_domain=- org_domain=- p=- sp=- np=- t=- aspf=- adkim=- policy.dmarc=- disposition=none "
+        "aligned_by=- dnssec=unknown queries=0 reason=\"no From field\"";
+    const auto parsed = parse_line(fixtures::syslog_line("Nov 24 10:00:00", text), kReference);
+    INFO(parsed.problem);
+    REQUIRE(parsed.kind == LineKind::dmarc_record);
+    CHECK(parsed.dmarc.result == mtls::Result::permerror);
+    CHECK(parsed.dmarc.header_from.empty());
+    CHECK_FALSE(parsed.dmarc.p);
+    CHECK(parsed.time);
+    Summary summary({});
+    summary.add_line(text, kReference);
+    CHECK(summary.dmarc_domains().front().first == kNoFromDomain);
+    CHECK(summary.feedback().reports().empty());
+}
