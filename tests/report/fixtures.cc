@@ -4,6 +4,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <memory>
@@ -165,6 +166,100 @@ std::string journal_json_line(std::int64_t realtime_micros, std::string_view bod
         {"MESSAGE", body},
     };
     return entry.dump();
+}
+
+DmarcLine& DmarcLine::set(mtls::dmarc::DmarcField field, std::string value) {
+    for (auto& [key, old] : fields) {
+        if (key == field) {
+            old = std::move(value);
+            return *this;
+        }
+    }
+    fields.emplace_back(field, std::move(value));
+    return *this;
+}
+
+namespace {
+
+DmarcLine dmarc_line(std::string_view domain, std::string_view client, std::string_view aligned_by,
+                     std::string_view result, std::string_view result_rfc9989) {
+    using F = mtls::dmarc::DmarcField;
+    DmarcLine line;
+    line.set(F::stage, std::string(mtls::dmarc::kDmarcStageValue))
+        .set(F::queue_id, "4Dm12345")
+        .set(F::client_addr, std::string(client))
+        .set(F::header_from, std::string(domain))
+        .set(F::policy_domain, std::string(domain))
+        .set(F::org_domain, std::string(domain))
+        .set(F::p, "reject")
+        .set(F::sp, "quarantine")
+        .set(F::np, "-")
+        .set(F::t, "n")
+        .set(F::aspf, "r")
+        .set(F::adkim, "r")
+        .set(F::policy_dmarc, "reject")
+        .set(F::disposition, "none")
+        .set(F::aligned_by, std::string(aligned_by))
+        .set(F::dnssec, "secure")
+        .set(F::queries, "1")
+        .set(F::dmarc, std::string(result))
+        .set(F::dmarc_rfc9989, std::string(result_rfc9989))
+        .set(F::reason, "-");
+    return line;
+}
+
+}  // namespace
+
+DmarcLine dmarc_mtls_only(std::string_view domain, std::string_view client) {
+    return dmarc_line(domain, client, "mtls", "pass", "fail");
+}
+
+DmarcLine dmarc_aligned(std::string_view domain, std::string_view client) {
+    return dmarc_line(domain, client, "spf,dkim,mtls", "pass", "pass");
+}
+
+DmarcLine dmarc_fail(std::string_view domain, std::string_view policy, std::string_view client) {
+    auto line = dmarc_line(domain, client, "-", "fail", "fail");
+    line.set(mtls::dmarc::DmarcField::policy_dmarc, std::string(policy));
+    line.set(mtls::dmarc::DmarcField::p, std::string(policy));
+    return line;
+}
+
+DmarcLine dmarc_none(std::string_view domain) {
+    using F = mtls::dmarc::DmarcField;
+    auto line = dmarc_line(domain, "192.0.2.30", "-", "none", "none");
+    for (const auto field : {F::policy_domain, F::org_domain, F::p, F::sp, F::policy_dmarc}) {
+        line.set(field, "-");
+    }
+    return line;
+}
+
+DmarcLine dmarc_at(DmarcLine line, std::string_view iso) {
+    auto time = mtls::report::parse_log_timestamp(iso, mtls::report::now());
+    line.set(mtls::dmarc::DmarcField::ts, mtls::iso8601_utc(*time));
+    return line;
+}
+
+std::string dmarc_body(const DmarcLine& line, Format format) {
+    using F = mtls::dmarc::DmarcField;
+    if (format == Format::text) {
+        std::vector<std::string> parts;
+        for (const auto& [field, value] : line.fields) {
+            parts.push_back(fmt::format("{}={}", mtls::dmarc::field_name(field), value));
+        }
+        return fmt::format("{}", fmt::join(parts, " "));
+    }
+    nlohmann::json object = nlohmann::json::object();
+    for (const auto& [field, value] : line.fields) {
+        const auto key = std::string(mtls::dmarc::field_name(field));
+        if (field == F::queries) {
+            object[key] = std::stoi(value);
+        } else {
+            object[key] = value;
+        }
+    }
+    // Hostile values hold invalid UTF-8: written replaced, as a JSON logger would.
+    return object.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::string skip_body(std::string_view queue_id) {

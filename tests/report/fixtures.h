@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "dmarc/dmarc_record_fields.h"
 #include "mtls/verdict_record.h"
 
 namespace fixtures {
@@ -38,6 +39,27 @@ std::string short_iso_line(std::string_view stamp, std::string_view body);
 // One line of journalctl -o json with MESSAGE = body.
 std::string journal_json_line(std::int64_t realtime_micros, std::string_view body,
                               std::string_view identifier = "mtls-milter");
+
+// Lines of the DMARC stage, from the writer's field table
+// (core/dmarc/dmarc_record_fields.h) in the writer's syntax: every field,
+// "-" for none, stage first, queries a number in JSON. The writer itself
+// (core/dmarc/dmarc_record.cc) comes with the DMARC stage's branch; when
+// both are merged these can be written by it, as stage 1's are.
+struct DmarcLine {
+    std::vector<std::pair<mtls::dmarc::DmarcField, std::string>> fields;
+    DmarcLine& set(mtls::dmarc::DmarcField field, std::string value);
+};
+// From example.com (p=reject) through 192.0.2.25: pass by mtls alone.
+DmarcLine dmarc_mtls_only(std::string_view domain = "example.com", std::string_view client = "192.0.2.25");
+// Aligned SPF and DKIM pass, mtls aligned as well.
+DmarcLine dmarc_aligned(std::string_view domain = "example.com", std::string_view client = "192.0.2.26");
+// Nothing aligned: fail under the given effective policy.
+DmarcLine dmarc_fail(std::string_view domain = "example.com", std::string_view policy = "reject",
+                     std::string_view client = "203.0.113.9");
+// No DMARC record anywhere.
+DmarcLine dmarc_none(std::string_view domain = "plain.example");
+DmarcLine dmarc_at(DmarcLine line, std::string_view iso);
+std::string dmarc_body(const DmarcLine& line, Format format);
 
 // The milter's other lines.
 std::string skip_body(std::string_view queue_id = "4AbC12");

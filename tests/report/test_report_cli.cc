@@ -255,3 +255,59 @@ TEST_CASE("cli: a large log streams through", "[report][cli]") {
     CHECK(report["overflow_messages"] == 40000);
     CHECK(report["timeline"]["bucket_seconds"] == 86400);
 }
+
+TEST_CASE("cli: --format dmarc-xml, one file per policy domain", "[report][cli][dmarc]") {
+    const fixtures::TempDir dir;
+    std::vector<std::string> lines;
+    const auto add = [&lines](const fixtures::DmarcLine& line, std::string_view stamp, Format format) {
+        lines.push_back(fixtures::short_iso_line(stamp, fixtures::dmarc_body(fixtures::dmarc_at(line, stamp), format)));
+    };
+    add(fixtures::dmarc_mtls_only(), "2025-11-24T10:00:00Z", Format::text);
+    add(fixtures::dmarc_fail("other.example", "quarantine"), "2025-11-24T11:00:00Z", Format::json);
+    add(fixtures::dmarc_none(), "2025-11-24T12:00:00Z", Format::text);
+    lines.push_back(
+        fixtures::short_iso_line("2025-11-24T12:00:00Z", fixtures::body(fixtures::passing(), Format::text)));
+    const auto log = dir.file("mail.log");
+    fixtures::write_file(log, fixtures::join_lines(lines));
+    const auto out = dir.file("reports");
+    std::filesystem::create_directory(out);
+    const std::string identity = "--org-name 'Example Mail' --report-email dmarc@mx.example.net ";
+
+    const auto written = run("--format dmarc-xml " + identity + "--output-dir " + quoted(out) + " " + quoted(log));
+    CHECK(written.status == 0);
+    for (const auto* name : {"mx.example.net!example.com!1763978400!1763978400.xml",
+                             "mx.example.net!other.example!1763982000!1763982000.xml"}) {
+        INFO(name);
+        const auto path = out / name;
+        REQUIRE(std::filesystem::exists(path));
+        CHECK(written.out.find(name) != std::string::npos);
+        const auto command =
+            fmt::format("xmllint --noout --schema '{}' '{}' 2>/dev/null", MTLS_REPORT_DMARC_XSD, path.string());
+        const int status = std::system(command.c_str());
+        CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+    }
+    CHECK(std::distance(std::filesystem::directory_iterator(out), std::filesystem::directory_iterator()) == 2);
+
+    // Two documents cannot go to one stream; one can.
+    CHECK(run("--format dmarc-xml " + identity + "2>/dev/null " + quoted(log)).status == 64);
+    const auto one = run("--format dmarc-xml " + identity +
+                         "--since 2025-11-24T09:00:00Z --until "
+                         "2025-11-24T10:30:00Z " +
+                         quoted(log));
+    CHECK(one.status == 0);
+    CHECK(one.out.starts_with("<?xml"));
+    CHECK(one.out.find("<begin>1763974800</begin>") != std::string::npos);  // --since
+    CHECK(one.out.find("<end>1763980199</end>") != std::string::npos);      // --until, exclusive
+    // The report's identity is required and must be safe (one policy
+    // domain in the window, so that nothing else makes it a usage error).
+    const std::string window = "--until 2025-11-24T10:30:00Z ";
+    CHECK(run("--format dmarc-xml --org-name X --report-email a@b.example " + window + quoted(log)).status == 0);
+    for (const char* usage : {"--format dmarc-xml --report-email a@b.example", "--format dmarc-xml --org-name X",
+                              "--format dmarc-xml --org-name X --report-email nobody",
+                              "--format dmarc-xml --org-name X --report-email 'a@B.example'",
+                              "--format dmarc-xml --org-name \"$(printf 'X\\001')\" --report-email a@b.example",
+                              "--format json --output-dir /tmp"}) {
+        INFO(usage);
+        CHECK(run(std::string(usage) + " " + window + "2>/dev/null " + quoted(log)).status == 64);
+    }
+}

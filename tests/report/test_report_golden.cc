@@ -30,6 +30,11 @@ void add(Summary& summary, const mtls::VerdictRecord& record, std::string_view s
     summary.add_line(fixtures::short_iso_line(stamp, fixtures::body(fixtures::at(record, stamp), format)), kReference);
 }
 
+void add(Summary& summary, const fixtures::DmarcLine& line, std::string_view stamp, Format format) {
+    summary.add_line(fixtures::short_iso_line(stamp, fixtures::dmarc_body(fixtures::dmarc_at(line, stamp), format)),
+                     kReference);
+}
+
 struct Report {
     Summary summary;
     RenderOptions options;
@@ -43,13 +48,17 @@ Report small_report() {
     add(report.summary, fixtures::bogus(), "2025-11-24T13:10:00Z", Format::json);
     add(report.summary, fixtures::null_sender(), "2025-11-24T14:00:00Z", Format::text);
     add(report.summary, fixtures::invalid_mail_from("<not an address>"), "2025-11-24T15:00:00Z", Format::json);
+    add(report.summary, fixtures::dmarc_mtls_only(), "2025-11-24T10:00:01Z", Format::text);
+    add(report.summary, fixtures::dmarc_aligned(), "2025-11-24T11:00:00Z", Format::json);
+    add(report.summary, fixtures::dmarc_fail("example.com", "quarantine"), "2025-11-24T12:00:01Z", Format::text);
+    add(report.summary, fixtures::dmarc_none(), "2025-11-24T12:30:01Z", Format::json);
     report.summary.add_line(fixtures::body(fixtures::passing("untimed.example"), Format::text), kReference);
     report.summary.add_line(fixtures::syslog_line("Nov 24 16:00:00", fixtures::skip_body()), kReference);
     report.summary.add_line(fixtures::startup_body(), kReference);
     report.summary.add_line("garbage", kReference);
     report.summary.add_line("queue_id=4Cut client_addr=192.0.2.1 identity=\"smtp.mailfrom:cut", kReference);
     report.options.generated = kReference;
-    report.options.files.push_back({"mail.log", 11, true, ""});
+    report.options.files.push_back({"mail.log", 15, true, ""});
     report.options.files.push_back({"mail.log.1.gz", 0, true, "unexpected end of file"});
     report.options.files.push_back({"bad\x1b[2Jname\xff", 0, false, "No such file or directory"});
     return report;
@@ -78,6 +87,12 @@ Report busy_report() {
         if (i % 4 == 0) {
             add(report.summary, fixtures::passing(domain, fmt::format("out1.{}", domain)), day, Format::json);
         }
+    }
+    // DMARC: more From domains than --top lists and --max-domains keeps.
+    for (int i = 0; i < 30; ++i) {
+        const auto domain = fmt::format("from{:02}.example", i);
+        add(report.summary, i % 3 == 0 ? fixtures::dmarc_mtls_only(domain) : fixtures::dmarc_fail(domain),
+            fmt::format("2025-11-{:02}T08:00:00Z", 10 + (i % 14)), i % 2 == 0 ? Format::text : Format::json);
     }
     add(report.summary, fixtures::passing("late.example"), "2025-11-24T19:00:00Z", Format::text);   // after until
     add(report.summary, fixtures::passing("early.example"), "2025-11-01T00:00:00Z", Format::json);  // before since

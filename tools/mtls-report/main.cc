@@ -3,13 +3,17 @@
 // on-fail=reject would cost wanted mail. See man/mtls-report.1.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <boost/program_options.hpp>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 #include <system_error>
 
+#include "dns/domain_name.h"
 #include "mtls/verdict_record.h"
 #include "report_input.h"
 #include "report_options.h"
@@ -34,6 +38,9 @@ struct Request {
     ReportOptions report;
     std::string format;  // one of the choices of --format
     std::string output;
+    std::string output_dir;
+    std::string org_name;
+    std::string report_email;
     std::size_t top = 0;
     std::int64_t bucket = 0;
 };
@@ -91,6 +98,26 @@ void read_command_line(int argc, char** argv, Parsed& parsed) {
     po::notify(parsed.variables);
 }
 
+bool printable_ascii(std::string_view text) {
+    return std::all_of(text.begin(), text.end(), [](char c) { return c >= 0x20 && c <= 0x7e; });
+}
+
+// --format dmarc-xml writes these into every report: they must be there and
+// must not break the XML (they are escaped as well).
+void check_dmarc_xml_options(const Request& request) {
+    if (request.org_name.empty() || !printable_ascii(request.org_name)) {
+        throw UsageError("--format dmarc-xml needs --org-name, in printable ASCII");
+    }
+    const auto at = request.report_email.rfind('@');
+    const auto domain =
+        at == std::string::npos ? std::string_view{} : std::string_view(request.report_email).substr(at + 1);
+    const auto canonical = mtls::canonical_host_name(domain);
+    if (at == 0 || !canonical || *canonical != domain || !printable_ascii(request.report_email) ||
+        request.report_email.find_first_of(" <>\"") != std::string::npos) {
+        throw UsageError("--format dmarc-xml needs --report-email, an address local@domain (domain in lower case)");
+    }
+}
+
 Request request_from(const po::variables_map& variables, Timestamp started) {
     Request request;
     if (variables.count("file") != 0U) {
@@ -110,6 +137,17 @@ Request request_from(const po::variables_map& variables, Timestamp started) {
     request.report.max_domains = count_option(variables, "max-domains");
     request.report.max_values = count_option(variables, "max-names");
     request.output = mtls::option_text(variables, "output");
+    request.output_dir = mtls::option_text(variables, "output-dir");
+    request.org_name = mtls::option_text(variables, "org-name");
+    request.report_email = mtls::option_text(variables, "report-email");
+    if (request.format == "dmarc-xml") {
+        check_dmarc_xml_options(request);
+    } else if (!request.output_dir.empty()) {
+        throw UsageError("--output-dir goes with --format dmarc-xml");
+    }
+    if (!request.output_dir.empty() && !request.output.empty()) {
+        throw UsageError("--output and --output-dir exclude each other");
+    }
     return request;
 }
 
@@ -170,6 +208,67 @@ void render(std::ostream& out, const Request& request, const Summary& summary, c
     }
 }
 
+// Writes `content` to `path` through a temporary file and rename(2), so that a
+// reader never meets half a report.
+bool write_whole_file(const std::filesystem::path& path, const std::string& content) {
+    auto temporary = path;
+    temporary += ".tmp";
+    {
+        std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+        out << content;
+        out.flush();
+        if (!out) {
+            std::error_code ignored;
+            std::filesystem::remove(temporary, ignored);
+            return false;
+        }
+    }
+    std::error_code error;
+    std::filesystem::rename(temporary, path, error);
+    return !error;
+}
+
+// --format dmarc-xml: one document per policy domain; several go to files.
+int write_dmarc_xml(const Request& request, const Summary& summary, const RenderOptions& options) {
+    const auto& reports = summary.feedback().reports();
+    if (reports.empty()) {
+        std::fprintf(stderr, "mtls-report: no DMARC record with a policy domain: no aggregate report to write\n");
+        return kExitOk;
+    }
+    if (request.output_dir.empty()) {
+        if (reports.size() > 1) {
+            std::fprintf(stderr, "mtls-report: %zu policy domains: give --output-dir for one report each\n",
+                         reports.size());
+            return kExitUsage;
+        }
+        const auto& [domain, report] = *reports.begin();
+        if (request.output.empty()) {
+            render_dmarc_xml(std::cout, domain, report, summary, options);
+            std::cout.flush();
+            return std::cout ? kExitOk : kExitNoInput;
+        }
+        std::ostringstream out;
+        render_dmarc_xml(out, domain, report, summary, options);
+        if (!write_whole_file(request.output, out.str())) {
+            std::fprintf(stderr, "mtls-report: cannot write %s\n", mtls::escape_for_log(request.output).c_str());
+            return kExitNoInput;
+        }
+        return kExitOk;
+    }
+    for (const auto& [domain, report] : reports) {
+        std::ostringstream out;
+        render_dmarc_xml(out, domain, report, summary, options);
+        const auto path =
+            std::filesystem::path(request.output_dir) / dmarc_xml_file_name(domain, report, summary, options);
+        if (!write_whole_file(path, out.str())) {
+            std::fprintf(stderr, "mtls-report: cannot write %s\n", mtls::escape_for_log(path.string()).c_str());
+            return kExitNoInput;
+        }
+        std::printf("%s\n", mtls::escape_for_log(path.string()).c_str());
+    }
+    return kExitOk;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -195,6 +294,9 @@ int main(int argc, char** argv) {
         options.top = request->top;
         options.bucket_width = request->bucket;
         options.generated = started;
+        options.org_name = request->org_name;
+        options.report_email = request->report_email;
+        options.generator = std::string("mtls-report ") + MTLS_VERSION;
         bool any_opened = false;
         for (const auto& name : request->files) {
             options.files.push_back(read_file(name, summary));
@@ -203,6 +305,9 @@ int main(int argc, char** argv) {
         if (!any_opened) {
             std::fprintf(stderr, "mtls-report: no input could be read\n");
             return kExitNoInput;
+        }
+        if (request->format == "dmarc-xml") {
+            return write_dmarc_xml(*request, summary, options);
         }
         if (request->output.empty()) {
             render(std::cout, *request, summary, options);

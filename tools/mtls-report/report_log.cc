@@ -7,6 +7,7 @@
 #include <charconv>
 #include <nlohmann/json.hpp>
 
+#include "dmarc/dmarc_record_fields.h"
 #include "dns/dns_answer.h"
 #include "mail/identity.h"
 #include "mtls/verdict_record_fields.h"
@@ -321,6 +322,77 @@ std::optional<Record> record_from_json(const json& object, std::string& problem)
     return record;
 }
 
+// --- the DMARC stage's lines ------------------------------------------------
+
+// Values of a JSON line as strings, numbers (queries) written out; anything
+// else is not ours.
+std::optional<DmarcValues> dmarc_values_from_json(const json& object, std::string& problem) {
+    DmarcValues values;
+    for (const auto& spec : kDmarcFields) {
+        const auto it = object.find(spec.name);
+        if (it == object.end()) {
+            continue;
+        }
+        auto& value = values.at(static_cast<std::size_t>(spec.field));
+        if (it->is_string() && printable_ascii(it->get_ref<const std::string&>())) {
+            value = it->get<std::string>();
+        } else if (it->is_number()) {
+            value = it->dump();
+        } else {
+            problem = fmt::format("field {} is not a printable string", spec.name);
+            return std::nullopt;
+        }
+    }
+    return values;
+}
+
+std::optional<DmarcValues> dmarc_values_from_text(const TextFields& fields) {
+    DmarcValues values;
+    for (const auto& [key, value] : fields) {
+        for (const auto& spec : kDmarcFields) {
+            if (spec.name == key) {
+                values.at(static_cast<std::size_t>(spec.field)) = value;
+            }
+        }
+    }
+    return values;
+}
+
+ParsedLine dmarc_line(const std::optional<DmarcValues>& values, std::string problem) {
+    ParsedLine parsed;
+    parsed.kind = LineKind::malformed;
+    if (!values) {
+        parsed.problem = std::move(problem);
+        return parsed;
+    }
+    auto record = dmarc_record_from(*values, parsed.problem);
+    if (!record) {
+        return parsed;
+    }
+    if (const auto& ts = values->at(static_cast<std::size_t>(DmarcField::ts)); ts && !ts->empty()) {
+        record->time = ts_from(*ts);
+    }
+    parsed.kind = LineKind::dmarc_record;
+    parsed.time = record->time;
+    parsed.dmarc = std::move(*record);
+    return parsed;
+}
+
+// The DMARC stage's lines begin "stage=dmarc " (text) and carry
+// "stage":"dmarc" (JSON); stage 1's have no stage field.
+constexpr std::string_view kDmarcTextStart = "stage=dmarc ";
+
+bool is_dmarc_json(const json& object) {
+    const auto it = object.find(dmarc::field_name(DmarcField::stage));
+    return it != object.end() && it->is_string() && it->get_ref<const std::string&>() == dmarc::kDmarcStageValue;
+}
+
+ParsedLine classify_dmarc_text(std::string_view body) {
+    std::string problem;
+    const auto fields = text_fields(body, problem);
+    return dmarc_line(fields ? dmarc_values_from_text(*fields) : std::nullopt, std::move(problem));
+}
+
 // --- whole lines -------------------------------------------------------------
 
 ParsedLine classify_text(std::string_view body) {
@@ -358,6 +430,11 @@ ParsedLine classify_text(std::string_view body) {
 }
 
 ParsedLine classify_json(const json& object) {
+    if (object.is_object() && is_dmarc_json(object)) {
+        std::string problem;
+        auto values = dmarc_values_from_json(object, problem);
+        return dmarc_line(values, std::move(problem));
+    }
     ParsedLine parsed;
     if (auto record = record_from_json(object, parsed.problem)) {
         parsed.kind = LineKind::record;
@@ -387,6 +464,9 @@ ParsedLine classify_body(std::string_view body, bool ours) {
     }
     if (body.starts_with("queue_id=")) {
         return classify_text(body);
+    }
+    if (body.starts_with(kDmarcTextStart)) {
+        return classify_dmarc_text(body);
     }
     ParsedLine parsed;
     parsed.kind = ours || body.starts_with("mtls-milter ") ? LineKind::milter_notice : LineKind::not_mtls;
@@ -498,6 +578,7 @@ ParsedLine classify_prefixed(std::string_view line, Timestamp reference) {
 std::string_view to_string(LineKind kind) {
     switch (kind) {
         case LineKind::record: return "record";
+        case LineKind::dmarc_record: return "dmarc_record";
         case LineKind::milter_skip: return "milter_skip";
         case LineKind::milter_notice: return "milter_notice";
         case LineKind::empty: return "empty";
@@ -512,6 +593,7 @@ std::string_view to_string(LineKind kind) {
 std::string_view describe(LineKind kind) {
     switch (kind) {
         case LineKind::record: return "per-message record";
+        case LineKind::dmarc_record: return "per-message DMARC record";
         case LineKind::milter_skip: return "message the milter skipped (SMTP-AUTH client)";
         case LineKind::milter_notice: return "other mtls-milter line (start, stop, error)";
         case LineKind::empty: return "empty line";
@@ -523,16 +605,15 @@ std::string_view describe(LineKind kind) {
     return "";
 }
 
-std::optional<Record> parse_text_record(std::string_view text, std::string& problem) {
+std::optional<TextFields> text_fields(std::string_view text, std::string& problem) {
     if (!printable_ascii(text)) {
         problem = "characters the milter never writes";
         return std::nullopt;
     }
-    Record record;
+    TextFields fields;
     TextTokenizer tokens(text);
     Field field;
     std::string_view word;
-    std::vector<std::string> seen;  // field names, the current one for a former key
     for (auto status = tokens.next(field, word); status != TokenStatus::end; status = tokens.next(field, word)) {
         if (status == TokenStatus::word) {
             problem = "free text in a record";
@@ -542,13 +623,32 @@ std::optional<Record> parse_text_record(std::string_view text, std::string& prob
             problem = "unterminated quoted value";
             return std::nullopt;
         }
+        // A repeated key could smuggle a second value (parse_text_record also
+        // treats a field's former and current key as one).
+        if (std::any_of(fields.begin(), fields.end(), [&](const auto& seen) { return seen.first == field.key; })) {
+            problem = "repeated field " + field.key;
+            return std::nullopt;
+        }
+        fields.emplace_back(field.key, field.value);
+    }
+    return fields;
+}
+
+std::optional<Record> parse_text_record(std::string_view text, std::string& problem) {
+    const auto fields = text_fields(text, problem);
+    if (!fields) {
+        return std::nullopt;
+    }
+    Record record;
+    std::vector<std::string> seen;  // field names, the current one for a former key
+    for (const auto& [key, value] : *fields) {
         // A repeated field would let a smuggled "result=pass" compete with
         // the real one: the writer never repeats one, under either of its
         // names ("client=" and "client_addr=" are the same field).
-        const auto known = field_from_text_key(field.key);
-        std::string name = known ? std::string(field_name(*known)) : field.key;
+        const auto known = field_from_text_key(key);
+        std::string name = known ? std::string(field_name(*known)) : key;
         if (std::find(seen.begin(), seen.end(), name) != seen.end()) {
-            problem = "repeated field " + field.key;
+            problem = "repeated field " + key;
             return std::nullopt;
         }
         // Other keys: fields a later milter may add; ignoring them keeps old
@@ -557,7 +657,7 @@ std::optional<Record> parse_text_record(std::string_view text, std::string& prob
         if (!known) {
             continue;
         }
-        if (!apply_text_field(record, *known, field.value, problem)) {
+        if (!apply_text_field(record, *known, value, problem)) {
             return std::nullopt;
         }
     }
@@ -613,7 +713,7 @@ ParsedLine parse_line(std::string_view line, Timestamp reference) {
         }
         return classify_json(object);
     }
-    if (line.starts_with("queue_id=") || line.starts_with("mtls-milter ")) {
+    if (line.starts_with("queue_id=") || line.starts_with(kDmarcTextStart) || line.starts_with("mtls-milter ")) {
         return classify_body(line, false);
     }
     return classify_prefixed(line, reference);

@@ -7,9 +7,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "mtls/verdict.h"
+#include "report_dmarc_log.h"
 #include "report_time.h"
 
 namespace mtls::report {
@@ -48,6 +50,7 @@ struct Record {
 
 enum class LineKind {
     record,         // a per-message record
+    dmarc_record,   // a per-message record of the DMARC stage
     milter_skip,    // "queue_id=... client=... skipped: SMTP-AUTH client"
     milter_notice,  // other milter lines: start-up, stop, errors
     empty,          // nothing but white space
@@ -57,7 +60,7 @@ enum class LineKind {
     too_long,       // longer than kMaxLineLength (set by the reader)
 };
 
-inline constexpr std::size_t kLineKindCount = 8;
+inline constexpr std::size_t kLineKindCount = 9;
 std::string_view to_string(LineKind kind);
 // Operator wording for a skip reason, e.g. "not an mtls-milter line".
 std::string_view describe(LineKind kind);
@@ -65,6 +68,7 @@ std::string_view describe(LineKind kind);
 struct ParsedLine {
     LineKind kind = LineKind::not_mtls;
     Record record;                  // when kind == record
+    DmarcRecord dmarc;              // when kind == dmarc_record
     std::optional<Timestamp> time;  // from the record's "ts", else the prefix
     std::string problem;            // why a line is malformed, for --verbose
 };
@@ -77,6 +81,13 @@ ParsedLine parse_line(std::string_view line, Timestamp reference);
 // set when the text is not a complete, valid record.
 std::optional<Record> parse_text_record(std::string_view text, std::string& problem);
 std::optional<Record> parse_json_record(std::string_view text, std::string& problem);
+
+// The key=value fields of a text line in the syntax format_text writes
+// (core/mtls/verdict_record.cc), in order; std::nullopt with `problem` set
+// when the text holds free words, an unterminated quote, a repeated key or
+// characters the milter never writes.
+using TextFields = std::vector<std::pair<std::string, std::string>>;
+std::optional<TextFields> text_fields(std::string_view text, std::string& problem);
 
 // Splits "10:out.example.org" into its host ("." for a null Client MX).
 std::string_view client_mx_host(std::string_view entry);

@@ -5,10 +5,10 @@
 namespace mtls::report {
 namespace {
 
-constexpr std::array<std::string_view, 4> kFormatChoices = {"text", "json", "csv", "html"};
+constexpr std::array<std::string_view, 5> kFormatChoices = {"text", "json", "csv", "html", "dmarc-xml"};
 constexpr std::array<std::string_view, 4> kBucketChoices = {"auto", "hour", "day", "week"};
 
-constexpr std::array<OptionSpec, 11> kReportOptions = {{
+constexpr std::array<OptionSpec, 14> kReportOptions = {{
     {.name = "since",
      .placeholder = "TIME",
      .help = "Only lines at or after TIME (ISO 8601, syslog, @EPOCH, or -30m/-24h/-7d).",
@@ -56,10 +56,10 @@ is; either way the report gives their number.)roff",
      .programs = kReport,
      .in_config = false},
     {.name = "format",
-     .placeholder = "text|json|csv|html",
+     .placeholder = "text|json|csv|html|dmarc-xml",
      .type = ValueType::choice,
      .default_value = "text",
-     .help = "Output format: text, json, csv or html.",
+     .help = "Output format: text, json, csv, html, or dmarc-xml (RFC 9990 aggregate reports).",
      .doc = R"roff(The output format; see
 .BR OUTPUT .)roff",
      .programs = kReport,
@@ -73,6 +73,51 @@ is; either way the report gives their number.)roff",
 instead of standard output.)roff",
      .programs = kReport,
      .short_name = 'o',
+     .in_config = false},
+    {.name = "output-dir",
+     .placeholder = "DIR",
+     .help = "With --format dmarc-xml: one file per policy domain in DIR.",
+     .doc = R"roff(With
+.BR "\-\-format dmarc\-xml" ,
+write one report per policy domain into the existing directory
+.IR DIR ,
+each named as RFC 9990 section 3.5.2 names the attachment:
+.IB receiver ! policy\-domain ! begin ! end .xml\fR,
+where
+.I receiver
+is the domain of
+.BR \-\-report\-email .
+A file of that name is replaced, as a report sent again keeps its name.
+Without
+.BR \-\-output\-dir ,
+a log whose messages name one policy domain gives its report on standard output (or
+.BR \-\-output );
+several documents cannot be joined into one XML file, so more than one
+policy domain needs
+.BR \-\-output\-dir .)roff",
+     .programs = kReport,
+     .in_config = false},
+    {.name = "org-name",
+     .placeholder = "NAME",
+     .help = "With --format dmarc-xml: the reporting organization (org_name).",
+     .doc = R"roff(With
+.BR "\-\-format dmarc\-xml" ,
+the name of the reporting organization, written as
+.BR org_name ;
+required for that format. Printable ASCII.)roff",
+     .programs = kReport,
+     .in_config = false},
+    {.name = "report-email",
+     .placeholder = "ADDRESS",
+     .help = "With --format dmarc-xml: the reporting organization's contact address.",
+     .doc = R"roff(With
+.BR "\-\-format dmarc\-xml" ,
+the contact address of the reporting organization, written as
+.BR email ;
+its domain names the files of
+.B \-\-output\-dir
+and ends the report ids. Required for that format.)roff",
+     .programs = kReport,
      .in_config = false},
     {.name = "top",
      .placeholder = "N",

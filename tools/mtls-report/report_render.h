@@ -26,12 +26,36 @@ struct RenderOptions {
     std::size_t top = 0;            // domains listed, 0 = all
     std::int64_t bucket_width = 0;  // chart/timeline bucket in seconds, 0 = automatic
     Timestamp generated{};
+    // --format dmarc-xml: report_metadata's org_name and email, and the
+    // generator element ("mtls-report 1.2").
+    std::string org_name;
+    std::string report_email;
+    std::string generator;
 };
 
 void render_text(std::ostream& out, const Summary& summary, const RenderOptions& options);
 void render_json(std::ostream& out, const Summary& summary, const RenderOptions& options);
 void render_csv(std::ostream& out, const Summary& summary, const RenderOptions& options);
 void render_html(std::ostream& out, const Summary& summary, const RenderOptions& options);
+
+// --format dmarc-xml: one RFC 9990 aggregate report per policy domain.
+// The period is --since/--until where given, else the time span of the
+// domain's records, else the time of generation (in seconds, end inclusive).
+struct DateRange {
+    std::int64_t begin = 0;
+    std::int64_t end = 0;
+};
+DateRange report_period(const Summary& summary, const PolicyReport& report, const RenderOptions& options);
+void render_dmarc_xml(std::ostream& out, std::string_view policy_domain, const PolicyReport& report,
+                      const Summary& summary, const RenderOptions& options);
+// RFC 9990 section 3.5.2's attachment file name,
+// "receiver!policy-domain!begin!end.xml", the receiver being the domain of
+// the report e-mail address: a report written again gets the same name.
+std::string dmarc_xml_file_name(std::string_view policy_domain, const PolicyReport& report, const Summary& summary,
+                                const RenderOptions& options);
+// The namespace of the mtls extension elements (RFC 9990 section 5), defined
+// in man/mtls-report.1.
+inline constexpr std::string_view kMtlsReportNamespace = "urn:x-mtls-milter:dmarc-report:mtls:1";
 
 // One RFC 4180 field. A text starting with = + - @ (or tab/CR) gets a leading
 // apostrophe so that spreadsheets show it instead of evaluating a formula

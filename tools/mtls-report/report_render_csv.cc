@@ -45,6 +45,21 @@ void render_csv(std::ostream& out, const Summary& summary, const RenderOptions& 
             << ',' << (stats->first_seen ? format_iso(*stats->first_seen) : "") << ','
             << (stats->last_seen ? format_iso(*stats->last_seen) : "") << "\r\n";
     }
+    if (summary.dmarc_totals().messages == 0) {
+        return;
+    }
+    // The DMARC section is a second table with its own header, after an
+    // empty line: its rows are From organizational domains, not MAIL FROM ones.
+    out << "\r\ndmarc_org_domain,messages,pass,fail,none,temperror,permerror,pass_rfc9989,pass_by_mtls_only,"
+           "would_reject,would_quarantine\r\n";
+    for (const auto& [name, stats] : listed_dmarc_domains(summary, options)) {
+        out << csv_field(name) << ',' << stats->messages;
+        for (const auto count : stats->results) {
+            out << ',' << count;
+        }
+        out << ',' << stats->pass_rfc9989 << ',' << stats->pass_by_mtls_only << ',' << stats->would_reject << ','
+            << stats->would_quarantine << "\r\n";
+    }
 }
 
 }  // namespace mtls::report

@@ -157,6 +157,39 @@ void html_domains(std::ostream& out, const Summary& summary, const RenderOptions
     }
 }
 
+void html_dmarc(std::ostream& out, const Summary& summary, const RenderOptions& options) {
+    const auto& totals = summary.dmarc_totals();
+    if (totals.messages == 0) {
+        return;
+    }
+    const auto domains = listed_dmarc_domains(summary, options);
+    out << fmt::format("<h2>DMARC by From organizational domain ({} of {})</h2>\n", domains.size(),
+                       summary.dmarc_domains().size());
+    out << fmt::format("<p>Pass counts mtls in place of SPF. {}.</p>\n<p>{}.</p>\n",
+                       html_escape(dmarc_totals_sentence(totals)), html_escape(dmarc_enforce_sentence(totals)));
+    if (const auto unreported = unreported_text(summary); !unreported.empty()) {
+        out << fmt::format("<p>Not in aggregate reports: {}.</p>\n", html_escape(unreported));
+    }
+    out << "<table>\n<tr><th>organizational domain</th><th class=\"n\">messages</th>";
+    for (std::size_t i = 0; i < kResultCount; ++i) {
+        out << fmt::format("<th class=\"n\">{}</th>", to_string(result_at(i)));
+    }
+    out << "<th class=\"n\">pass by mtls only</th><th class=\"n\">would reject</th><th class=\"n\">would "
+           "quarantine</th></tr>\n";
+    for (const auto& [name, stats] : domains) {
+        out << fmt::format("<tr><td>{}</td><td class=\"n\">{}</td>", html_escape(name), stats->messages);
+        for (const auto count : stats->results) {
+            out << fmt::format("<td class=\"n\">{}</td>", count);
+        }
+        out << fmt::format("<td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>\n",
+                           stats->pass_by_mtls_only, stats->would_reject, stats->would_quarantine);
+    }
+    out << "</table>\n";
+    if (summary.dmarc_overflow_messages() != 0) {
+        out << fmt::format("<p>{}.</p>\n", html_escape(dmarc_overflow_note(summary)));
+    }
+}
+
 }  // namespace
 
 void render_html(std::ostream& out, const Summary& summary, const RenderOptions& options) {
@@ -165,6 +198,7 @@ void render_html(std::ostream& out, const Summary& summary, const RenderOptions&
     html_results(out, summary, options);
     html_readiness(out, summary);
     html_domains(out, summary, options);
+    html_dmarc(out, summary, options);
     out << "<p>&quot;+N more&quot;: messages with further values that the report did not keep.</p>\n</body>\n</html>\n";
 }
 

@@ -103,6 +103,36 @@ json domain_json(std::string_view name, const DomainStats& stats) {
     return domain;
 }
 
+json dmarc_stats_json(const DmarcDomainStats& stats) {
+    json out = results_json(stats.results);
+    out["messages"] = stats.messages;
+    out["pass_rfc9989"] = stats.pass_rfc9989;
+    out["pass_by_mtls_only"] = stats.pass_by_mtls_only;
+    out["would_reject"] = stats.would_reject;
+    out["would_quarantine"] = stats.would_quarantine;
+    return out;
+}
+
+json dmarc_json(const Summary& summary, const RenderOptions& options) {
+    json domains = json::array();
+    for (const auto& [name, stats] : listed_dmarc_domains(summary, options)) {
+        json domain = {{"org_domain", std::string(name)}};
+        domain.update(dmarc_stats_json(*stats));
+        domains.push_back(std::move(domain));
+    }
+    json unreported = json::array();
+    for (const auto& [why, count] : summary.feedback().unreported()) {
+        unreported.push_back({{"reason", why}, {"count", count}});
+    }
+    return {{"totals", dmarc_stats_json(summary.dmarc_totals())},
+            {"policy_domains", summary.feedback().reports().size()},
+            {"not_in_aggregate_reports", unreported},
+            {"domains_total", summary.dmarc_domains().size()},
+            {"domains_listed", domains.size()},
+            {"overflow_messages", summary.dmarc_overflow_messages()},
+            {"domains", domains}};
+}
+
 json timeline_json(const Summary& summary, const RenderOptions& options) {
     json buckets = json::array();
     const auto width = chart_width(summary, options);
@@ -136,6 +166,7 @@ void render_json(std::ostream& out, const Summary& summary, const RenderOptions&
         {"overflow_messages", summary.overflow_messages()},
         {"domains", domains},
         {"timeline", timeline_json(summary, options)},
+        {"dmarc", dmarc_json(summary, options)},
     };
     // Strings are ASCII (records are validated, names escaped); replace is a
     // second line of defence, since dump() would otherwise throw.

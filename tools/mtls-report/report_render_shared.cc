@@ -67,6 +67,14 @@ ListedDomains listed_domains(const Summary& summary, const RenderOptions& option
     return domains;
 }
 
+ListedDmarcDomains listed_dmarc_domains(const Summary& summary, const RenderOptions& options) {
+    auto domains = summary.dmarc_domains();
+    if (options.top != 0 && domains.size() > options.top) {
+        domains.resize(options.top);
+    }
+    return domains;
+}
+
 std::span<const RejectReadiness::Domain> shown_failing(const RejectReadiness& readiness) {
     return std::span(readiness.failing).first(std::min(readiness.failing.size(), kMaxFailingShown));
 }
@@ -114,6 +122,33 @@ std::string more_failing_note(const RejectReadiness& readiness) {
 std::string overflow_note(const Summary& summary) {
     return fmt::format("{} messages of domains beyond --max-domains are counted under {}", summary.overflow_messages(),
                        kOtherDomains);
+}
+
+std::string dmarc_totals_sentence(const DmarcDomainStats& totals) {
+    return fmt::format("{} messages: {} pass ({} of them by mtls only), {} fail, {} none, {} temperror, {} permerror",
+                       totals.messages, totals.count(Result::pass), totals.pass_by_mtls_only,
+                       totals.count(Result::fail), totals.count(Result::none), totals.count(Result::temperror),
+                       totals.count(Result::permerror));
+}
+
+std::string dmarc_enforce_sentence(const DmarcDomainStats& totals) {
+    return fmt::format(
+        "dmarc-enforce=yes would have rejected {} and quarantined {} messages; without mtls, {} more would not have "
+        "passed",
+        totals.would_reject, totals.would_quarantine, totals.pass_by_mtls_only);
+}
+
+std::string dmarc_overflow_note(const Summary& summary) {
+    return fmt::format("{} messages of From domains beyond --max-domains are counted under {}",
+                       summary.dmarc_overflow_messages(), kOtherDomains);
+}
+
+std::string unreported_text(const Summary& summary) {
+    std::vector<std::string> parts;
+    for (const auto& [why, count] : summary.feedback().unreported()) {
+        parts.push_back(fmt::format("{} ({})", why, count));
+    }
+    return fmt::format("{}", fmt::join(parts, ", "));
 }
 
 }  // namespace mtls::report::render

@@ -40,6 +40,8 @@ std::string dnssec_states(const DomainStats& stats);
 // The domains a report lists, most messages first: all, or the first --top.
 using ListedDomains = std::vector<std::pair<std::string_view, const DomainStats*>>;
 ListedDomains listed_domains(const Summary& summary, const RenderOptions& options);
+using ListedDmarcDomains = std::vector<std::pair<std::string_view, const DmarcDomainStats*>>;
+ListedDmarcDomains listed_dmarc_domains(const Summary& summary, const RenderOptions& options);
 std::span<const RejectReadiness::Domain> shown_failing(const RejectReadiness& readiness);
 
 // Timeline bucket width in seconds: --bucket, else what fits the chart.
@@ -60,5 +62,15 @@ std::string rejected_sentence(const RejectReadiness& readiness);
 std::string more_failing_note(const RejectReadiness& readiness);
 // "N messages of domains beyond --max-domains are counted under (other domains)"
 std::string overflow_note(const Summary& summary);
+
+// The DMARC section's sentences, worded once for text and HTML:
+// "N messages: X pass (Y of them by mtls only), ..." and
+// "dmarc-enforce=yes would have rejected R and quarantined Q messages; without mtls, M more would not have passed"
+std::string dmarc_totals_sentence(const DmarcDomainStats& totals);
+std::string dmarc_enforce_sentence(const DmarcDomainStats& totals);
+// "N messages of From domains beyond --max-domains are counted under (other domains)"
+std::string dmarc_overflow_note(const Summary& summary);
+// "a (3), b (1)": messages no aggregate report holds, by why; "" for none.
+std::string unreported_text(const Summary& summary);
 
 }  // namespace mtls::report::render

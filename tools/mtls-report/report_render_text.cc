@@ -174,6 +174,37 @@ void text_domain_details(std::ostream& out, const ListedDomains& domains) {
     }
 }
 
+void text_dmarc(std::ostream& out, const Summary& summary, const RenderOptions& options) {
+    const auto& totals = summary.dmarc_totals();
+    if (totals.messages == 0) {
+        return;
+    }
+    out << "\nDMARC, by From organizational domain (pass: with mtls in place of SPF)\n";
+    out << fmt::format("  {}\n  {}\n", dmarc_totals_sentence(totals), dmarc_enforce_sentence(totals));
+    if (const auto unreported = unreported_text(summary); !unreported.empty()) {
+        out << fmt::format("  Not in aggregate reports: {}\n", unreported);
+    }
+    Table table({false, true, true, true, true, true, true, true, true, true});
+    table.add({"ORG DOMAIN", "MSGS", "PASS", "MTLS-ONLY", "FAIL", "NONE", "TEMPERR", "PERMERR", "WOULD-REJECT",
+               "WOULD-QUAR"});
+    const auto domains = listed_dmarc_domains(summary, options);
+    for (const auto& [name, stats] : domains) {
+        table.add({clipped(name), std::to_string(stats->messages), std::to_string(stats->count(Result::pass)),
+                   std::to_string(stats->pass_by_mtls_only), std::to_string(stats->count(Result::fail)),
+                   std::to_string(stats->count(Result::none)), std::to_string(stats->count(Result::temperror)),
+                   std::to_string(stats->count(Result::permerror)), std::to_string(stats->would_reject),
+                   std::to_string(stats->would_quarantine)});
+    }
+    table.print(out, "  ");
+    const auto all = summary.dmarc_domains().size();
+    if (domains.size() < all) {
+        out << fmt::format("  (+{} more domains not listed; --top 0 lists all)\n", all - domains.size());
+    }
+    if (summary.dmarc_overflow_messages() != 0) {
+        out << fmt::format("  ({})\n", dmarc_overflow_note(summary));
+    }
+}
+
 }  // namespace
 
 void render_text(std::ostream& out, const Summary& summary, const RenderOptions& options) {
@@ -183,12 +214,13 @@ void render_text(std::ostream& out, const Summary& summary, const RenderOptions&
     const auto domains = listed_domains(summary, options);
     if (domains.empty()) {
         out << "\nNo mtls-milter records found.\n";
-        return;
+    } else {
+        out << '\n';
+        text_domain_table(out, summary, domains, summary.domains().size());
+        text_readiness(out, summary);
+        text_domain_details(out, domains);
     }
-    out << '\n';
-    text_domain_table(out, summary, domains, summary.domains().size());
-    text_readiness(out, summary);
-    text_domain_details(out, domains);
+    text_dmarc(out, summary, options);
 }
 
 }  // namespace mtls::report

@@ -122,7 +122,7 @@ std::vector<SkipReason> InputStats::skip_reasons() const {
     std::vector<SkipReason> out;
     for (std::size_t i = 0; i < kLineKindCount; ++i) {
         const auto kind = static_cast<LineKind>(i);
-        if (kind != LineKind::record && by_kind[i] != 0) {
+        if (kind != LineKind::record && kind != LineKind::dmarc_record && by_kind[i] != 0) {
             out.push_back({std::string(to_string(kind)), std::string(describe(kind)), by_kind[i]});
         }
     }
@@ -139,7 +139,8 @@ std::vector<SkipReason> InputStats::skip_reasons() const {
 
 // --- Summary -----------------------------------------------------------------
 
-Summary::Summary(ReportOptions options) : options_(options), reasons_(kMaxOverallReasons) {}
+Summary::Summary(ReportOptions options)
+    : options_(options), reasons_(kMaxOverallReasons), feedback_(options.max_domains) {}
 
 bool Summary::in_window(Timestamp time) const {
     return (!options_.since || time >= *options_.since) && (!options_.until || time < *options_.until);
@@ -153,13 +154,14 @@ void Summary::add_too_long() {
 void Summary::add_line(std::string_view line, Timestamp reference) {
     ++input_.lines_read;
     ParsedLine parsed = parse_line(line, reference);
-    const bool ours = parsed.kind == LineKind::record || parsed.kind == LineKind::milter_skip ||
-                      parsed.kind == LineKind::milter_notice || parsed.kind == LineKind::malformed;
+    const bool record = parsed.kind == LineKind::record || parsed.kind == LineKind::dmarc_record;
+    const bool ours = record || parsed.kind == LineKind::milter_skip || parsed.kind == LineKind::milter_notice ||
+                      parsed.kind == LineKind::malformed;
     if (ours && parsed.time && !in_window(*parsed.time)) {
         ++input_.outside_window;
         return;
     }
-    if (parsed.kind != LineKind::record) {
+    if (!record) {
         ++input_.by_kind[static_cast<std::size_t>(parsed.kind)];
         return;
     }
@@ -173,8 +175,12 @@ void Summary::add_line(std::string_view line, Timestamp reference) {
         ++input_.untimed_used;
     }
     ++input_.lines_used;
-    ++input_.by_kind[static_cast<std::size_t>(LineKind::record)];
-    add_record(parsed.record, parsed.time);
+    ++input_.by_kind[static_cast<std::size_t>(parsed.kind)];
+    if (parsed.kind == LineKind::dmarc_record) {
+        add_dmarc_record(parsed.dmarc, parsed.time);
+    } else {
+        add_record(parsed.record, parsed.time);
+    }
 }
 
 DomainStats& Summary::stats_for(const std::string& key) {
@@ -219,17 +225,72 @@ void Summary::add_record(const Record& record, std::optional<Timestamp> time) {
     stats.actions.add(record.action.empty() ? "-" : record.action);
     if (time) {
         timeline_.add(*time, record.result);
-        for (auto* first : {&stats.first_seen, &first_}) {
-            if (!*first || *time < **first) {
-                *first = time;
-            }
+        note_time(*time);
+        if (!stats.first_seen || *time < *stats.first_seen) {
+            stats.first_seen = time;
         }
-        for (auto* last : {&stats.last_seen, &last_}) {
-            if (!*last || *time > **last) {
-                *last = time;
-            }
+        if (!stats.last_seen || *time > *stats.last_seen) {
+            stats.last_seen = time;
         }
     }
+}
+
+void Summary::note_time(Timestamp time) {
+    if (!first_ || time < *first_) {
+        first_ = time;
+    }
+    if (!last_ || time > *last_) {
+        last_ = time;
+    }
+}
+
+void DmarcDomainStats::add(const DmarcRecord& record) {
+    ++messages;
+    ++results[index_of(record.result)];
+    if (record.result_rfc9989 == Result::pass) {
+        ++pass_rfc9989;
+    }
+    if (record.pass_by_mtls_only()) {
+        ++pass_by_mtls_only;
+    }
+    if (record.result == Result::fail && record.policy == DmarcPolicy::reject) {
+        ++would_reject;
+    }
+    if (record.result == Result::fail && record.policy == DmarcPolicy::quarantine) {
+        ++would_quarantine;
+    }
+}
+
+void Summary::add_dmarc_record(const DmarcRecord& record, std::optional<Timestamp> time) {
+    std::string key = !record.org_domain.empty()    ? record.org_domain
+                      : !record.header_from.empty() ? record.header_from
+                                                    : std::string(kNoFromDomain);
+    auto it = dmarc_domains_.find(key);
+    if (it == dmarc_domains_.end()) {
+        if (dmarc_domains_.size() >= options_.max_domains) {
+            ++dmarc_overflow_messages_;
+            key = kOtherDomains;
+        }
+        it = dmarc_domains_.try_emplace(key).first;
+    }
+    it->second.add(record);
+    dmarc_totals_.add(record);
+    feedback_.add(record, time);
+    if (time) {
+        note_time(*time);
+    }
+}
+
+std::vector<std::pair<std::string_view, const DmarcDomainStats*>> Summary::dmarc_domains() const {
+    std::vector<std::pair<std::string_view, const DmarcDomainStats*>> out;
+    out.reserve(dmarc_domains_.size());
+    for (const auto& [name, stats] : dmarc_domains_) {
+        out.emplace_back(name, &stats);
+    }
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+        return a.second->messages != b.second->messages ? a.second->messages > b.second->messages : a.first < b.first;
+    });
+    return out;
 }
 
 std::uint64_t Summary::messages() const {

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "report_dmarc_feedback.h"
 #include "report_log.h"
 #include "report_time.h"
 
@@ -29,6 +30,7 @@ Result result_at(std::size_t index);
 inline constexpr std::string_view kInvalidMailFrom = "(invalid MAIL FROM)";
 inline constexpr std::string_view kInvalidHelo = "(invalid HELO)";
 inline constexpr std::string_view kOtherDomains = "(other domains)";
+inline constexpr std::string_view kNoFromDomain = "(no From domain)";
 
 struct ReportOptions {
     std::optional<Timestamp> since;  // inclusive
@@ -74,6 +76,22 @@ struct DomainStats {
     std::optional<Timestamp> last_seen;
 
     [[nodiscard]] std::uint64_t count(Result result) const { return results[index_of(result)]; }
+};
+
+// The DMARC stage's messages of one From organizational domain (or, when the
+// stage could not determine it, the From domain itself).
+struct DmarcDomainStats {
+    std::uint64_t messages = 0;
+    ResultCounts results{};               // with mtls in place of SPF, as tagged
+    std::uint64_t pass_rfc9989 = 0;       // passes of SPF and DKIM alone
+    std::uint64_t pass_by_mtls_only = 0;  // pass, and not without mtls
+    // Fails whose effective policy (policy.dmarc) asks for this: what
+    // dmarc-enforce=yes would have done to them.
+    std::uint64_t would_reject = 0;
+    std::uint64_t would_quarantine = 0;
+
+    [[nodiscard]] std::uint64_t count(Result result) const { return results[index_of(result)]; }
+    void add(const DmarcRecord& record);
 };
 
 // Results over time. Starts at hourly buckets and coarsens (day, week, and
@@ -131,6 +149,7 @@ public:
     void add_too_long();
     // A record that passed the window; `time` may be absent.
     void add_record(const Record& record, std::optional<Timestamp> time);
+    void add_dmarc_record(const DmarcRecord& record, std::optional<Timestamp> time);
 
     [[nodiscard]] const ReportOptions& options() const { return options_; }
     [[nodiscard]] const InputStats& input() const { return input_; }
@@ -145,9 +164,17 @@ public:
     // By messages, most first, then by name.
     [[nodiscard]] std::vector<std::pair<std::string_view, const DomainStats*>> domains() const;
 
+    // The DMARC stage's records: totals, per From organizational domain (by
+    // messages, most first, then by name), and the aggregate reports' data.
+    [[nodiscard]] const DmarcDomainStats& dmarc_totals() const { return dmarc_totals_; }
+    [[nodiscard]] std::vector<std::pair<std::string_view, const DmarcDomainStats*>> dmarc_domains() const;
+    [[nodiscard]] std::uint64_t dmarc_overflow_messages() const { return dmarc_overflow_messages_; }
+    [[nodiscard]] const DmarcFeedback& feedback() const { return feedback_; }
+
 private:
     DomainStats& stats_for(const std::string& key);
     [[nodiscard]] bool in_window(Timestamp time) const;
+    void note_time(Timestamp time);
 
     ReportOptions options_;
     InputStats input_;
@@ -158,6 +185,10 @@ private:
     std::optional<Timestamp> last_;
     std::unordered_map<std::string, DomainStats> domains_;
     std::uint64_t overflow_messages_ = 0;
+    DmarcDomainStats dmarc_totals_;
+    std::unordered_map<std::string, DmarcDomainStats> dmarc_domains_;
+    std::uint64_t dmarc_overflow_messages_ = 0;
+    DmarcFeedback feedback_;
 };
 
 // What an operator weighs before setting on-fail=reject: among the domains
