@@ -55,6 +55,9 @@ std::optional<CachedPolicy> StsPolicyCache::find(const std::string& domain, std:
     // Another writer's (or an older version's) lifetime: never beyond what
     // the policy itself allows.
     entry.value().stored.expires_at = std::min(entry->stored.expires_at, stored->expires_at);
+    if (entry->stored.expires_at <= now) {
+        return std::nullopt;
+    }
     const std::scoped_lock lock(mutex_);
     remember(*entry);
     return entry.value();
