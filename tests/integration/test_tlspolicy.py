@@ -8,20 +8,20 @@ speaks it. No Postfix: the outbound end-to-end rig exercises the answers
 with a sending Postfix.
 """
 
-import re
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
-import time
 import unittest
+import urllib.request
 from pathlib import Path
 
 from rig.base import DEFAULT_CLIENT_MX_TYPE
 from rig.ca import TestCA
 from rig.dns import DnsServer, client_mx_rr
+from rig.process import free_port, wait_until
 from rig.tlspolicy import PolicyWebServer, RedisServer, SocketmapClient, TlsPolicyDaemon, netstring
-
-import os
 
 BUILD_DIR = Path(os.environ.get("MTLS_BUILD_DIR", "build")).resolve()
 BINARY = BUILD_DIR / "tlspolicy" / "mtls-tlspolicy"
@@ -209,6 +209,41 @@ class TlsPolicyTests(unittest.TestCase):
         self.assertEqual(lines[0], f"OK secure match=mx1.sts.{SECURE}:mx2.sts.{SECURE} servername=hostname")
         self.assertIn(f"MX sts.{SECURE}: records (secure)", proc.stdout)
         self.assertRegex(proc.stdout, r"policy \((cached|fetched), \d+ s old\): mode enforce")
+
+    # -- operating it ------------------------------------------------------
+    def test_metrics_reload_and_stop(self):
+        port = free_port()
+        daemon = self.new_daemon("ops", extra=["--metrics", f"127.0.0.1:{port}"])
+        try:
+            self.assertEqual(self.answer(f"cmx.{SECURE}", daemon), f"OK secure match=mx1.cmx.{SECURE} servername=hostname")
+            self.assertEqual(self.answer(f"plain.{SECURE}", daemon), "NOTFOUND ")
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as response:
+                metrics = response.read().decode()
+            self.assertIn('mtls_tlspolicy_answers_total{kind="ok"} 1\n', metrics)
+            self.assertIn('mtls_tlspolicy_answers_total{kind="notfound"} 1\n', metrics)
+            self.assertIn('mtls_tlspolicy_answers_by_rule_total{rule="client-mx"} 1\n', metrics)
+            daemon.proc.send_signal(signal.SIGHUP)
+            wait_until(lambda: "reloaded: " in daemon.log_text(), 30, "the reload's log line")
+            self.assertEqual(self.answer(f"plain.{SECURE}", daemon), "NOTFOUND ")
+            daemon.proc.send_signal(signal.SIGTERM)
+            self.assertEqual(daemon.proc.wait(timeout=60), 0)
+            self.assert_logged(r"mtls-tlspolicy stopped", daemon)
+        finally:
+            daemon.stop()
+
+    def test_check_config(self):
+        socket = f"unix:{self.daemon.dir}/check.sock"
+        proc = self.daemon.run_command("--check-config", "--socket", socket)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(proc.stdout, "mtls-tlspolicy: configuration OK\n")
+        proc = subprocess.run(
+            [str(BINARY), "--check-config", "--cache", "/nonexistent/cache.sqlite", "--trust-anchor-file",
+             str(self.dns.anchor_file)],
+            capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("/nonexistent/cache.sqlite", proc.stderr)
+        self.assertIn("socket unix:/run/mtls-tlspolicy/socketmap.sock: the directory does not exist", proc.stderr)
 
     # -- the cache ---------------------------------------------------------
     def test_restart_keeps_cached_policy(self):

@@ -223,10 +223,12 @@ class TlsPolicyDaemon:
         with SocketmapClient(self.socket) as client:
             return client.query(key)
 
+    def run_command(self, *args):
+        """The binary with this daemon's options and ``args``, to completion."""
+        return subprocess.run(self.command(*args), capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+
     def run_query(self, domain):
-        return subprocess.run(
-            self.command("--query", domain), capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL
-        )
+        return self.run_command("--query", domain)
 
     def log_text(self):
         return self.log.read_text(errors="replace")
