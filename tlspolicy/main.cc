@@ -53,8 +53,7 @@ std::string describe(const TlsPolicySettings& settings, const StsPolicyCache& ca
         settings.metrics ? to_string(*settings.metrics) : "off");
 }
 
-std::string answer_line(std::string_view key, const Decision& decision, std::chrono::microseconds elapsed,
-                        bool json) {
+std::string answer_line(std::string_view key, const Decision& decision, std::chrono::microseconds elapsed, bool json) {
     const auto reply = reply_payload(decision.reply);
     if (json) {
         const nlohmann::json line = {{"key", escape_for_log(key)},
@@ -79,9 +78,8 @@ class Daemon {
 public:
     Daemon(const TlsPolicySettings& settings, std::shared_ptr<Logger> logger)
         : settings_(settings),
-          cache_(open_store(settings), settings.cache_size, [this](Severity severity, std::string_view text) {
-              log(severity, text);
-          }) {
+          cache_(open_store(settings), settings.cache_size,
+                 [this](Severity severity, std::string_view text) { log(severity, text); }) {
         runtime_.logger = std::move(logger);
         runtime_.log_json = settings.shared.log_json;
         runtime_.engine = make_engine(settings);
@@ -195,16 +193,15 @@ void reload(const std::vector<std::string>& arguments, std::vector<std::string>&
     notify_service_manager("RELOADING=1");
     try {
         auto command = parse_command_line(arguments);
+        // Only the engine and the logging change; the start-up options are
+        // reported here and otherwise left as they run.
         auto texts = keep_start_options(command.option_texts, running_texts, daemon);
-        if (texts != command.option_texts) {
-            daemon.log(Severity::warning, "reload: start-up options keep their running values");
-        }
         daemon.reload(command.settings);
         running_texts = std::move(texts);
         daemon.log(Severity::info, "reloaded: " + describe(command.settings, daemon.cache()));
     } catch (const std::exception& error) {
-        daemon.log(Severity::error, fmt::format("reload failed, keeping the running configuration: {}",
-                                                escape_for_log(error.what())));
+        daemon.log(Severity::error,
+                   fmt::format("reload failed, keeping the running configuration: {}", escape_for_log(error.what())));
     }
     notify_service_manager("READY=1");
 }
@@ -224,8 +221,8 @@ int serve(const CommandLine& command, const std::vector<std::string>& arguments)
         Daemon daemon(settings, logger);
         daemon.start_services();
         const PidFile pidfile(settings.shared.pidfile);
-        daemon.log(Severity::info, fmt::format("{} {} started: {}", kProgramName, MTLS_VERSION,
-                                               describe(settings, daemon.cache())));
+        daemon.log(Severity::info,
+                   fmt::format("{} {} started: {}", kProgramName, MTLS_VERSION, describe(settings, daemon.cache())));
         notify_service_manager("READY=1");
         if (report) {
             report->succeeded();
@@ -263,9 +260,8 @@ int query(const CommandLine& command) {
     } catch (const std::exception& error) {
         notes.push_back(fmt::format("policy cache unavailable ({}); fetching afresh", error.what()));
     }
-    StsPolicyCache cache(std::move(store), settings.cache_size, [&](Severity, std::string_view text) {
-        notes.emplace_back(text);
-    });
+    StsPolicyCache cache(std::move(store), settings.cache_size,
+                         [&](Severity, std::string_view text) { notes.emplace_back(text); });
     TlsPolicyMetrics metrics;
     PolicyEngine engine(UnboundResolver::create(settings.shared.unbound), settings.engine, cache, metrics,
                         [&](Severity, std::string_view text) { notes.emplace_back(text); });

@@ -116,15 +116,14 @@ Expected<CachedPolicy> PolicyEngine::fetch_now(const std::string& domain, const 
     auto body = fetcher_(domain);
     if (!body) {
         metrics_.count_fetch(FetchOutcome::failed);
-        log_(Severity::warning, fmt::format("MTA-STS policy of {}: fetch failed: {}", domain,
-                                            escape_for_log(body.error())));
+        log_(Severity::warning,
+             fmt::format("MTA-STS policy of {}: fetch failed: {}", domain, escape_for_log(body.error())));
         return Error{body.error()};
     }
     auto entry = make_cached_policy(domain, id, std::move(body).value(), unix_now());
     if (!entry) {
         metrics_.count_fetch(FetchOutcome::invalid);
-        log_(Severity::warning,
-             fmt::format("MTA-STS policy of {}: {}", domain, escape_for_log(entry.error())));
+        log_(Severity::warning, fmt::format("MTA-STS policy of {}: {}", domain, escape_for_log(entry.error())));
         return entry;
     }
     metrics_.count_fetch(FetchOutcome::fetched);

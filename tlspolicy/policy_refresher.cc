@@ -2,8 +2,7 @@
 
 namespace mtls::tlspolicy {
 
-PolicyRefresher::PolicyRefresher(Refresh refresh, DueDomains due)
-    : refresh_(std::move(refresh)), due_(std::move(due)) {
+PolicyRefresher::PolicyRefresher(Refresh refresh, DueDomains due) : refresh_(std::move(refresh)), due_(std::move(due)) {
     thread_ = std::thread([this] { run(); });
 }
 

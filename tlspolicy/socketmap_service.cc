@@ -44,9 +44,9 @@ public:
     }
 
     [[nodiscard]] std::string protocol_error() const override {
-        return overflow_ ? fmt::format("more than {} requests without reading the answers",
-                                       owner_.limits_.max_in_flight)
-                         : reader_.error();
+        return overflow_
+                   ? fmt::format("more than {} requests without reading the answers", owner_.limits_.max_in_flight)
+                   : reader_.error();
     }
 
 private:
@@ -62,29 +62,29 @@ private:
                 return;
             }
             if (!*request) {
-                owner_.log_(Severity::warning, fmt::format("{}: connection #{}: invalid request: {}", kLogName,
-                                                           serial_, escape_for_log(request->error())));
+                owner_.log_(Severity::warning, fmt::format("{}: connection #{}: invalid request: {}", kLogName, serial_,
+                                                           escape_for_log(request->error())));
                 outbox_->slots.emplace_back(encode_reply(SocketmapReply::perm("invalid request: " + request->error())));
                 continue;
             }
             outbox_->slots.emplace_back();
             auto& slot = outbox_->slots.back();
-            const auto submitted = owner_.pool_->submit([&owner = owner_, outbox = outbox_, slot = &slot,
-                                                         key = (*request)->key] {
-                std::string reply;
-                try {
-                    reply = encode_reply(owner.answer_(key).reply);
-                } catch (const std::exception& error) {
-                    owner.log_(Severity::error, fmt::format("{}: {}: {}", kLogName, escape_for_log(key),
-                                                            escape_for_log(error.what())));
-                    reply = encode_reply(SocketmapReply::temp("internal error"));
-                }
-                {
-                    const std::scoped_lock done(outbox->mutex);
-                    *slot = std::move(reply);
-                }
-                owner.server_->replies_ready();
-            });
+            const auto submitted =
+                owner_.pool_->submit([&owner = owner_, outbox = outbox_, slot = &slot, key = (*request)->key] {
+                    std::string reply;
+                    try {
+                        reply = encode_reply(owner.answer_(key).reply);
+                    } catch (const std::exception& error) {
+                        owner.log_(Severity::error, fmt::format("{}: {}: {}", kLogName, escape_for_log(key),
+                                                                escape_for_log(error.what())));
+                        reply = encode_reply(SocketmapReply::temp("internal error"));
+                    }
+                    {
+                        const std::scoped_lock done(outbox->mutex);
+                        *slot = std::move(reply);
+                    }
+                    owner.server_->replies_ready();
+                });
             if (!submitted) {
                 owner_.log_(Severity::warning,
                             fmt::format("{}: {} answers waiting, answering TEMP", kLogName, owner_.limits_.max_queued));
@@ -106,8 +106,7 @@ SocketmapService::SocketmapService(const ListenAddress& address, Answerer answer
     pool_.emplace(limits_.workers, limits_.max_queued);
     server_.emplace(
         server::Listener(address, "socket " + to_string(address), kBacklog), std::string(kLogName),
-        [this](std::uint64_t serial) { return std::make_unique<Connection>(*this, serial); }, log_,
-        limits_.stream);
+        [this](std::uint64_t serial) { return std::make_unique<Connection>(*this, serial); }, log_, limits_.stream);
 }
 
 SocketmapService::~SocketmapService() {

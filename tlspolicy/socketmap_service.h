@@ -50,7 +50,7 @@ private:
     Answerer answer_;
     Log log_;
     SocketmapServiceLimits limits_;
-    std::optional<server::WorkerPool> pool_;      // stopped before server_ goes: its jobs wake server_
+    std::optional<server::WorkerPool> pool_;  // stopped before server_ goes: its jobs wake server_
     std::optional<server::StreamServer> server_;
 };
 

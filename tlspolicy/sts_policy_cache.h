@@ -57,7 +57,7 @@ public:
     [[nodiscard]] std::string describe() const { return store_ ? store_->describe() : "memory"; }
 
 private:
-    using Entries = std::list<CachedPolicy>;  // most recently used first
+    using Entries = std::list<CachedPolicy>;   // most recently used first
     void remember(const CachedPolicy& entry);  // with mutex_ held
 
     std::unique_ptr<PolicyStore> store_;

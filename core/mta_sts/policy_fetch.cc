@@ -64,8 +64,8 @@ std::string resolve_entry(std::string_view host, std::uint16_t port, std::span<c
 template <typename T>
 void set(CURL* curl, CURLoption option, T value) {
     if (const auto code = curl_easy_setopt(curl, option, value); code != CURLE_OK) {
-        throw std::runtime_error(fmt::format("libcurl option {}: {}", static_cast<int>(option),
-                                             curl_easy_strerror(code)));
+        throw std::runtime_error(
+            fmt::format("libcurl option {}: {}", static_cast<int>(option), curl_easy_strerror(code)));
     }
 }
 
@@ -81,8 +81,9 @@ Expected<std::string> accept_policy_response(const PolicyResponse& response) {
                                  redirect ? " (redirects are not followed: RFC 8461, section 3.3)" : "")};
     }
     // "text/plain", any case, parameters (charset) allowed.
-    const auto media_type = trim(std::string_view(response.content_type).substr(
-        0, std::min(response.content_type.find(';'), response.content_type.size())));
+    const auto media_type =
+        trim(std::string_view(response.content_type)
+                 .substr(0, std::min(response.content_type.find(';'), response.content_type.size())));
     if (!ascii_iequals(media_type, "text/plain")) {
         return Error{fmt::format("media type \"{}\", not text/plain (RFC 8461, section 3.2)",
                                  escape_for_log(response.content_type))};

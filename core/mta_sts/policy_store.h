@@ -21,9 +21,9 @@
 namespace mtls {
 
 struct StoredPolicy {
-    std::string domain;  // canonical policy domain
-    std::string id;      // the _mta-sts TXT id it was fetched under
-    std::string text;    // the policy file as served
+    std::string domain;           // canonical policy domain
+    std::string id;               // the _mta-sts TXT id it was fetched under
+    std::string text;             // the policy file as served
     std::int64_t fetched_at = 0;  // Unix seconds
     std::int64_t expires_at = 0;  // fetched_at + max_age (capped to one year)
     friend bool operator==(const StoredPolicy&, const StoredPolicy&) = default;

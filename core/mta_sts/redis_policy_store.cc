@@ -38,8 +38,8 @@ redisContext* RedisPolicyStore::connection() {
     std::unique_ptr<redisContext, FreeWith<&redisFree>> context(
         redisConnectWithTimeout(host_.c_str(), port_, kRedisTimeout));
     if (!context || context->err != 0) {
-        throw std::runtime_error(fmt::format("cannot connect to Redis at {}: {}", describe(),
-                                             context ? context->errstr : "out of memory"));
+        throw std::runtime_error(
+            fmt::format("cannot connect to Redis at {}: {}", describe(), context ? context->errstr : "out of memory"));
     }
     redisSetTimeout(context.get(), kRedisTimeout);
     if (database_ != 0) {
@@ -68,8 +68,7 @@ RedisPolicyStore::Reply RedisPolicyStore::command(const std::vector<std::string>
         throw std::runtime_error(fmt::format("Redis at {}: {}", describe(), why));
     }
     if (reply->type == REDIS_REPLY_ERROR) {
-        throw std::runtime_error(
-            fmt::format("Redis at {}: {}", describe(), std::string_view(reply->str, reply->len)));
+        throw std::runtime_error(fmt::format("Redis at {}: {}", describe(), std::string_view(reply->str, reply->len)));
     }
     return reply;
 }
@@ -86,9 +85,8 @@ std::optional<StoredPolicy> RedisPolicyStore::load(std::string_view domain) {
         return std::nullopt;
     }
     try {
-        return StoredPolicy{std::string(domain), json.at("id").get<std::string>(),
-                            json.at("policy").get<std::string>(), json.at("fetched_at").get<std::int64_t>(),
-                            json.at("expires_at").get<std::int64_t>()};
+        return StoredPolicy{std::string(domain), json.at("id").get<std::string>(), json.at("policy").get<std::string>(),
+                            json.at("fetched_at").get<std::int64_t>(), json.at("expires_at").get<std::int64_t>()};
     } catch (const nlohmann::json::exception&) {
         return std::nullopt;
     }
@@ -104,7 +102,8 @@ void RedisPolicyStore::save(const StoredPolicy& policy) {
                                  {"fetched_at", policy.fetched_at},
                                  {"expires_at", policy.expires_at}};
     const std::scoped_lock lock(mutex_);
-    command({"SET", key_of(policy.domain), json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "EX", std::to_string(ttl)});
+    command({"SET", key_of(policy.domain), json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "EX",
+             std::to_string(ttl)});
 }
 
 }  // namespace mtls

@@ -43,8 +43,8 @@ std::string column_text(sqlite3_stmt* statement, int column) {
 SqlitePolicyStore::SqlitePolicyStore(const std::string& path, std::size_t max_entries)
     : path_(path), max_entries_(max_entries) {
     sqlite3* raw = nullptr;
-    const int opened = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                                                               SQLITE_OPEN_NOMUTEX, nullptr);
+    const int opened =
+        sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     db_.reset(raw);
     if (opened != SQLITE_OK) {
         throw std::runtime_error(fmt::format("cannot open the policy cache {}: {}", path,
@@ -69,8 +69,7 @@ void SqlitePolicyStore::execute(const char* sql) {
 
 std::optional<StoredPolicy> SqlitePolicyStore::load(std::string_view domain) {
     const std::scoped_lock lock(mutex_);
-    auto statement =
-        prepare(db_.get(), "SELECT id, policy, fetched_at, expires_at FROM sts_policy WHERE domain = ?1");
+    auto statement = prepare(db_.get(), "SELECT id, policy, fetched_at, expires_at FROM sts_policy WHERE domain = ?1");
     bind_text(db_.get(), statement.get(), 1, domain);
     const int step = sqlite3_step(statement.get());
     if (step == SQLITE_DONE) {

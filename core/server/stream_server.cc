@@ -122,8 +122,7 @@ int StreamServer::poll_timeout(const std::vector<Client>& clients, Clock::time_p
     return static_cast<int>(std::clamp<decltype(wait)>(wait, 0, kMaxPollMs));
 }
 
-void StreamServer::handle_events(std::vector<Client>& clients, const std::vector<pollfd>& fds,
-                                 bool replies_ready) {
+void StreamServer::handle_events(std::vector<Client>& clients, const std::vector<pollfd>& fds, bool replies_ready) {
     constexpr std::size_t kFirstClient = 3;  // after the wakeup, the listener and the ready event
     const auto now = Clock::now();
     for (std::size_t i = 0; i < clients.size(); ++i) {

@@ -50,7 +50,8 @@ def policy(mode, *mx, max_age=86400, extra=""):
     )
 
 
-# Domains in the signed zone: label -> (MX hosts, TXT, policy text or None)
+# The domains of secure.test whose policy host mta-sts.<label>.secure.test
+# the HTTPS server's certificate names.
 WEB_DOMAINS = ["sts", "testing", "dsecok", "redir", "big", "persist", "shared", "twoid", "html"]
 
 
@@ -63,7 +64,9 @@ class TlsPolicyTests(unittest.TestCase):
         cls.dir.chmod(0o755)
         cls.ca = TestCA(cls.dir / "ca")
         hosts = [f"mta-sts.{label}.{SECURE}" for label in WEB_DOMAINS] + [f"mta-sts.dsec.{INSECURE}"]
-        web_cert = cls.ca.issue("web", "/CN=mta-sts web", eku="serverAuth", san=",".join(f"DNS:{h}" for h in hosts))
+        web_cert = cls.ca.issue(
+            "web", "/CN=mta-sts web", eku="serverAuth", san=",".join(f"DNS:{h}" for h in hosts)
+        )
         cls.web = PolicyWebServer(web_cert.cert, web_cert.key)
         web = cls.web.address
         secure = (
@@ -82,7 +85,7 @@ class TlsPolicyTests(unittest.TestCase):
             # DANE: every MX host with TLSA, and one of two.
             + sts_domain("dall", SECURE, ["mx1.dall"], txt=None)
             + [f"_25._tcp.mx1.dall\tIN\tTLSA\t3 1 1 {TLSA_DIGEST}"]
-            + [f"dpart\tIN\tMX\t10 mx1.dall", "dpart\tIN\tMX\t20 mx1.dpart", "mx1.dpart\tIN\tA\t127.0.0.1"]
+            + ["dpart\tIN\tMX\t10 mx1.dall", "dpart\tIN\tMX\t20 mx1.dpart", "mx1.dpart\tIN\tA\t127.0.0.1"]
             # Nothing at all.
             + sts_domain("plain", SECURE, ["mx1.plain"], txt=None)
         )
@@ -96,8 +99,16 @@ class TlsPolicyTests(unittest.TestCase):
         serve(f"testing.{SECURE}", policy("testing", f"mx1.testing.{SECURE}"))
         serve(f"dsecok.{SECURE}", policy("enforce", f"mx1.dsecok.{SECURE}", extra="dnssec: yes\r\n"))
         serve(f"dsec.{INSECURE}", policy("enforce", f"mx1.dsec.{INSECURE}", extra="dnssec: yes\r\n"))
-        serve(f"redir.{SECURE}", "", status=302, headers={"Location": f"https://mta-sts.sts.{SECURE}/.well-known/mta-sts.txt"})
-        serve(f"big.{SECURE}", policy("enforce", f"mx1.big.{SECURE}") + "x-padding: " + "x" * (2 * 1024 * 1024) + "\r\n")
+        serve(
+            f"redir.{SECURE}",
+            "",
+            status=302,
+            headers={"Location": f"https://mta-sts.sts.{SECURE}/.well-known/mta-sts.txt"},
+        )
+        serve(
+            f"big.{SECURE}",
+            policy("enforce", f"mx1.big.{SECURE}") + "x-padding: " + "x" * (2 * 1024 * 1024) + "\r\n",
+        )
         serve(f"html.{SECURE}", policy("enforce", f"mx1.html.{SECURE}"), content_type="text/html")
         serve(f"persist.{SECURE}", policy("enforce", f"mx1.persist.{SECURE}"))
         serve(f"shared.{SECURE}", policy("enforce", f"mx1.shared.{SECURE}"))
@@ -159,7 +170,9 @@ class TlsPolicyTests(unittest.TestCase):
         )
 
     def test_client_mx_optin(self):
-        self.assertEqual(self.answer(f"cmx.{SECURE}"), f"OK secure match=mx1.cmx.{SECURE} servername=hostname")
+        self.assertEqual(
+            self.answer(f"cmx.{SECURE}"), f"OK secure match=mx1.cmx.{SECURE} servername=hostname"
+        )
 
     def test_dane(self):
         self.assertEqual(self.answer(f"dall.{SECURE}"), "OK dane-only")
@@ -215,7 +228,9 @@ class TlsPolicyTests(unittest.TestCase):
         port = free_port()
         daemon = self.new_daemon("ops", extra=["--metrics", f"127.0.0.1:{port}"])
         try:
-            self.assertEqual(self.answer(f"cmx.{SECURE}", daemon), f"OK secure match=mx1.cmx.{SECURE} servername=hostname")
+            self.assertEqual(
+                self.answer(f"cmx.{SECURE}", daemon), f"OK secure match=mx1.cmx.{SECURE} servername=hostname"
+            )
             self.assertEqual(self.answer(f"plain.{SECURE}", daemon), "NOTFOUND ")
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as response:
                 metrics = response.read().decode()
@@ -243,7 +258,9 @@ class TlsPolicyTests(unittest.TestCase):
         )  # fmt: skip
         self.assertEqual(proc.returncode, 1, proc.stderr)
         self.assertIn("/nonexistent/cache.sqlite", proc.stderr)
-        self.assertIn("socket unix:/run/mtls-tlspolicy/socketmap.sock: the directory does not exist", proc.stderr)
+        self.assertIn(
+            "socket unix:/run/mtls-tlspolicy/socketmap.sock: the directory does not exist", proc.stderr
+        )
 
     # -- the cache ---------------------------------------------------------
     def test_restart_keeps_cached_policy(self):

@@ -239,14 +239,16 @@ class DnsServer:
 
     BOGUS_ZONES = ("bogus.test.", "tampered.test.", "stripped.test.", "wrongds.test.")
 
-    def __init__(self, directory: Path, rrtype=DEFAULT_CLIENT_MX_TYPE, tlsa=None, tampered_tlsa=None, extra=None):
-        """``extra``: {zone: [zone-file lines]} added to secure.test. or
-        insecure.test. (the policy daemon's tests publish MX, MTA-STS and
-        TLSA records there). ``tlsa``: {zone: [(relative owner, "U S M", hex digest)]}, the
+    def __init__(
+        self, directory: Path, rrtype=DEFAULT_CLIENT_MX_TYPE, tlsa=None, tampered_tlsa=None, extra=None
+    ):
+        """``tlsa``: {zone: [(relative owner, "U S M", hex digest)]}, the
         TLSA records to publish (Rig passes DANE_TLSA with the digests of
         its certificates); None publishes none. ``tampered_tlsa``: (signed
         digest, served digest) for tampered.test's TLSA record, rewritten
-        after signing."""
+        after signing. ``extra``: {zone: [zone-file lines]} added to
+        secure.test. or insecure.test. (mtls-tlspolicy's tests publish MX,
+        MTA-STS and TLSA records there)."""
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
         self.rrtype = rrtype

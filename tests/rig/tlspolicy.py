@@ -125,7 +125,9 @@ class PolicyWebServer:
         context.load_cert_chain(str(cert), str(key))
         self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
         self.httpd.timeout = 10
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True
+        )
         self.thread.start()
 
     @property
@@ -155,8 +157,21 @@ class RedisServer:
 
     def start(self):
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.dir), "--logfile", str(self.dir / "redis.log")],
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.dir),
+                "--logfile",
+                str(self.dir / "redis.log"),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
             preexec_fn=die_with_parent,
@@ -176,7 +191,9 @@ class TlsPolicyDaemon:
     """mtls-tlspolicy in the foreground, logging to a file, on a unix socket
     in its directory."""
 
-    def __init__(self, binary: Path, directory: Path, *, unbound_conf, trust_anchor, ca_file, cache=None, extra=()):
+    def __init__(
+        self, binary: Path, directory: Path, *, unbound_conf, trust_anchor, ca_file, cache=None, extra=()
+    ):
         self.binary = binary
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -225,7 +242,9 @@ class TlsPolicyDaemon:
 
     def run_command(self, *args):
         """The binary with this daemon's options and ``args``, to completion."""
-        return subprocess.run(self.command(*args), capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+        return subprocess.run(
+            self.command(*args), capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL
+        )
 
     def run_query(self, domain):
         return self.run_command("--query", domain)

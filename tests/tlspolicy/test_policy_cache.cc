@@ -21,8 +21,8 @@ namespace {
 constexpr std::int64_t kNow = 1'800'000'000;
 
 std::string policy_text(std::string_view mode, int max_age, std::string_view extra = "") {
-    return "version: STSv1\nmode: " + std::string(mode) + "\nmx: mx.example.com\nmax_age: " +
-           std::to_string(max_age) + "\n" + std::string(extra);
+    return "version: STSv1\nmode: " + std::string(mode) + "\nmx: mx.example.com\nmax_age: " + std::to_string(max_age) +
+           "\n" + std::string(extra);
 }
 
 struct TempDir {
@@ -149,7 +149,7 @@ TEST_CASE("the memory cache answers from memory, reads the store on a miss, drop
     CHECK(store.entries.count("a.example") == 1);
     const auto loads = store.loads;
     REQUIRE(cache.find("a.example", kNow + 10));
-    CHECK(store.loads == loads);  // from memory
+    CHECK(store.loads == loads);                       // from memory
     CHECK_FALSE(cache.find("a.example", kNow + 600));  // expired
 
     // Written by another daemon (a shared Redis): found through the store.

@@ -12,8 +12,8 @@
 #include <cctype>
 #include <chrono>
 #include <deque>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>

@@ -168,7 +168,7 @@ constexpr std::array kSections = {
 };
 
 constexpr std::array<std::string_view, 7> kFiles = {
-    "man/mtls-milter.conf.5", "man/mtls-milter.8", "man/mtls-check.1",    "man/mtls-report.1",
+    "man/mtls-milter.conf.5", "man/mtls-milter.8", "man/mtls-check.1",     "man/mtls-report.1",
     "man/mtls-tlspolicy.8",   "README.md",         "conf/mtls-milter.conf"};
 
 std::string begin_marker(const Section& section) {
