@@ -127,7 +127,7 @@ void StreamServer::handle_events(std::vector<Client>& clients, const std::vector
     const auto now = Clock::now();
     for (std::size_t i = 0; i < clients.size(); ++i) {
         Client& client = clients[i];
-        const short events = i + kFirstClient < fds.size() ? fds[i + kFirstClient].revents : 0;
+        const short events = i + kFirstClient < fds.size() ? fds[i + kFirstClient].revents : short{0};
         if ((events & (POLLIN | POLLHUP | POLLERR)) != 0 && !receive(client)) {
             client.closing = true;
         }

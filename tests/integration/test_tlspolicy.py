@@ -207,6 +207,8 @@ class TlsPolicyTests(unittest.TestCase):
             client.send_raw(netstring(b"no-space-here"))
             self.assertTrue(client.read_reply().startswith("PERM "))
             self.assertTrue(client.query("..example").startswith("PERM "))
+            # Postfix's parent-domain lookup after a NOTFOUND: never PERM.
+            self.assertEqual(client.query(f".{SECURE}"), "NOTFOUND ")
             # The connection stays in step after answered errors.
             self.assertEqual(client.query(f"plain.{SECURE}"), "NOTFOUND ")
             # Not a netstring at all: the connection is closed.
