@@ -266,6 +266,7 @@ and exit 0; otherwise print each problem and exit 1.)roff",
 
 std::vector<OptionSpec> own_specs() {
     std::vector<OptionSpec> specs;
+    specs.reserve(kOptions.size());
     for (const auto& option : kOptions) {
         specs.push_back(option.spec);
     }
