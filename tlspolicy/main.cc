@@ -13,6 +13,7 @@
 
 #include <boost/program_options/errors.hpp>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <mutex>
@@ -256,9 +257,9 @@ int query(const CommandLine& command) {
     std::vector<std::string> notes;
     std::unique_ptr<PolicyStore> store;
     try {
-        store = open_policy_store(settings.cache, settings.cache_size);
+        store = open_policy_store(settings.cache, settings.cache_size, StoreAccess::read_only);
     } catch (const std::exception& error) {
-        notes.push_back(fmt::format("policy cache unavailable ({}); fetching afresh", error.what()));
+        notes.push_back(fmt::format("policy cache unavailable ({}); fetching afresh", escape_for_log(error.what())));
     }
     StsPolicyCache cache(std::move(store), settings.cache_size,
                          [&](Severity, std::string_view text) { notes.emplace_back(text); });
@@ -287,10 +288,19 @@ int check_config(const CommandLine& command) {
     } catch (const std::exception& error) {
         problems.emplace_back(error.what());
     }
-    try {
-        const auto store = open_policy_store(settings.cache, settings.cache_size);
-    } catch (const std::exception& error) {
-        problems.emplace_back(error.what());
+    // Read-only: run by root, a created file would lock the daemon's user out.
+    const auto& sqlite_path = settings.cache.sqlite_path;
+    if (!sqlite_path.empty() && !std::filesystem::exists(sqlite_path)) {
+        const auto directory = std::filesystem::path(sqlite_path).parent_path();
+        if (!directory.empty() && !std::filesystem::is_directory(directory)) {
+            problems.push_back(fmt::format("cache {}: the directory does not exist", sqlite_path));
+        }
+    } else {
+        try {
+            const auto store = open_policy_store(settings.cache, settings.cache_size, StoreAccess::read_only);
+        } catch (const std::exception& error) {
+            problems.emplace_back(error.what());
+        }
     }
     for (const auto& problem : problems) {
         std::fprintf(stderr, "%s: %s\n", kProgramName, problem.c_str());

@@ -65,11 +65,33 @@ Expected<StoreLocation> parse_store_location(std::string_view text) {
     return location;
 }
 
-std::unique_ptr<PolicyStore> open_policy_store(const StoreLocation& location, std::size_t max_entries) {
+namespace {
+
+class ReadOnlyStore final : public PolicyStore {
+public:
+    explicit ReadOnlyStore(std::unique_ptr<PolicyStore> store) : store_(std::move(store)) {}
+    std::optional<StoredPolicy> load(std::string_view domain) override { return store_->load(domain); }
+    void save([[maybe_unused]] const StoredPolicy& policy) override {}
+    [[nodiscard]] std::string describe() const override { return store_->describe() + " (read-only)"; }
+
+private:
+    std::unique_ptr<PolicyStore> store_;
+};
+
+}  // namespace
+
+std::unique_ptr<PolicyStore> open_policy_store(const StoreLocation& location, std::size_t max_entries,
+                                               StoreAccess access) {
+    std::unique_ptr<PolicyStore> store;
     if (!location.sqlite_path.empty()) {
-        return std::make_unique<SqlitePolicyStore>(location.sqlite_path, max_entries);
+        store = std::make_unique<SqlitePolicyStore>(location.sqlite_path, max_entries, access);
+    } else {
+        store = std::make_unique<RedisPolicyStore>(location.redis_host, location.redis_port, location.redis_database);
     }
-    return std::make_unique<RedisPolicyStore>(location.redis_host, location.redis_port, location.redis_database);
+    if (access == StoreAccess::read_only) {
+        return std::make_unique<ReadOnlyStore>(std::move(store));
+    }
+    return store;
 }
 
 }  // namespace mtls

@@ -58,7 +58,17 @@ struct StoreLocation {
 
 Expected<StoreLocation> parse_store_location(std::string_view text);
 
-// Opens (and for SQLite creates) the store; throws std::runtime_error.
-std::unique_ptr<PolicyStore> open_policy_store(const StoreLocation& location, std::size_t max_entries);
+enum class StoreAccess {
+    read_write,  // the daemon: creates a missing SQLite file
+    // --query, often run as root beside a daemon running as its own user:
+    // reads what the daemon cached, writes nothing (no file, journal or
+    // entry the daemon could not use afterwards); saving does nothing.
+    read_only,
+};
+
+// Opens (and for SQLite read_write creates) the store; throws
+// std::runtime_error.
+std::unique_ptr<PolicyStore> open_policy_store(const StoreLocation& location, std::size_t max_entries,
+                                               StoreAccess access = StoreAccess::read_write);
 
 }  // namespace mtls

@@ -40,17 +40,21 @@ std::string column_text(sqlite3_stmt* statement, int column) {
 
 }  // namespace
 
-SqlitePolicyStore::SqlitePolicyStore(const std::string& path, std::size_t max_entries)
+SqlitePolicyStore::SqlitePolicyStore(const std::string& path, std::size_t max_entries, StoreAccess access)
     : path_(path), max_entries_(max_entries) {
     sqlite3* raw = nullptr;
-    const int opened =
-        sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+    const int mode =
+        access == StoreAccess::read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    const int opened = sqlite3_open_v2(path.c_str(), &raw, mode | SQLITE_OPEN_NOMUTEX, nullptr);
     db_.reset(raw);
     if (opened != SQLITE_OK) {
         throw std::runtime_error(fmt::format("cannot open the policy cache {}: {}", path,
                                              raw != nullptr ? sqlite3_errmsg(raw) : "out of memory"));
     }
     sqlite3_busy_timeout(db_.get(), 2000);  // another process (a second daemon) holding the lock
+    if (access == StoreAccess::read_only) {
+        return;
+    }
     execute("PRAGMA journal_mode=WAL");
     execute("PRAGMA synchronous=NORMAL");
     execute(

@@ -15,7 +15,7 @@ namespace mtls {
 
 class SqlitePolicyStore final : public PolicyStore {
 public:
-    SqlitePolicyStore(const std::string& path, std::size_t max_entries);
+    SqlitePolicyStore(const std::string& path, std::size_t max_entries, StoreAccess access = StoreAccess::read_write);
 
     std::optional<StoredPolicy> load(std::string_view domain) override;
     void save(const StoredPolicy& policy) override;

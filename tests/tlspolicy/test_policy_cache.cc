@@ -134,6 +134,24 @@ TEST_CASE("SQLite store: entries survive reopening, and the table stays bounded"
     CHECK(small.load("d199.example"));  // the most recent are kept
 }
 
+TEST_CASE("read-only access (--query) reads the daemon's entries and writes nothing") {
+    const TempDir dir;
+    const auto path = (dir.path / "cache.sqlite").string();
+    StoreLocation location;
+    location.sqlite_path = path;
+    CHECK_THROWS(open_policy_store(location, 10, StoreAccess::read_only));  // no file: none is created
+    CHECK_FALSE(std::filesystem::exists(path));
+    const StoredPolicy policy{"example.com", "id1", policy_text("enforce", 600), kNow, kNow + 600};
+    open_policy_store(location, 10)->save(policy);
+    const auto reader = open_policy_store(location, 10, StoreAccess::read_only);
+    CHECK(reader->load("example.com") == policy);
+    auto other = policy;
+    other.domain = "other.example";
+    reader->save(other);
+    CHECK_FALSE(reader->load("other.example"));
+    CHECK(reader->describe() == "sqlite:" + path + " (read-only)");
+}
+
 TEST_CASE("SQLite store: a file that cannot be created is an error with the path") {
     CHECK_THROWS_WITH(SqlitePolicyStore("/nonexistent-dir/cache.sqlite", 10),
                       Catch::Contains("/nonexistent-dir/cache.sqlite"));
