@@ -17,6 +17,10 @@ enum class NextHopKind {
     domain,      // MX delivery to `domain`
     bracketed,   // [host] or [host]:port: not ours to decide
     other_port,  // domain:port with a port other than 25 (submission relays): RFC 8461 covers port 25 MX delivery only
+    // ".example.com": Postfix's own parent-domain lookup after NOTFOUND for
+    // sub.example.com (smtp_tls_policy_maps works like transport(5)). The
+    // policies here belong to one exact domain each, never to its children.
+    parent_domain,
 };
 
 struct NextHop {

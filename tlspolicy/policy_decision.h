@@ -1,6 +1,7 @@
 // The TLS policy for one next hop, as the socketmap answers Postfix's
 // smtp_tls_policy_maps, in the order of issue 15's "Decisions":
-//   0. a bracketed next hop or one on a port other than 25: NOTFOUND;
+//   0. a bracketed next hop, one on a port other than 25, or Postfix's
+//      parent-domain lookup (".example.com"): NOTFOUND;
 //   1. DANE: a secure MX RRset and every MX host with secure addresses and
 //      usable TLSA records: "OK dane-only"; some of them: "OK dane" (unless 3
 //      forbids it);

@@ -239,17 +239,22 @@ class DnsServer:
 
     BOGUS_ZONES = ("bogus.test.", "tampered.test.", "stripped.test.", "wrongds.test.")
 
-    def __init__(self, directory: Path, rrtype=DEFAULT_CLIENT_MX_TYPE, tlsa=None, tampered_tlsa=None):
+    def __init__(
+        self, directory: Path, rrtype=DEFAULT_CLIENT_MX_TYPE, tlsa=None, tampered_tlsa=None, extra=None
+    ):
         """``tlsa``: {zone: [(relative owner, "U S M", hex digest)]}, the
         TLSA records to publish (Rig passes DANE_TLSA with the digests of
         its certificates); None publishes none. ``tampered_tlsa``: (signed
         digest, served digest) for tampered.test's TLSA record, rewritten
-        after signing."""
+        after signing. ``extra``: {zone: [zone-file lines]} added to
+        secure.test. or insecure.test. (mtls-tlspolicy's tests publish MX,
+        MTA-STS and TLSA records there)."""
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
         self.rrtype = rrtype
         self.tlsa = tlsa or {}
         self.tampered_tlsa = tampered_tlsa
+        self.extra = extra or {}
         self.port = free_port(udp_too=True)
         self.proc = None
         self.anchor_file = self.dir / "test.anchor"
@@ -315,6 +320,7 @@ class DnsServer:
             + [generic_rr(owner, t, rdata) for owner, rdata in MALFORMED_CLIENT_MX.items()]
             + self._dane_client_mx()
             + self._tlsa_lines("secure.test.")
+            + list(self.extra.get("secure.test.", ()))
         )
 
     def _tlsa_lines(self, zone):
@@ -344,6 +350,7 @@ class DnsServer:
                 "dane\tIN\tA\t127.0.0.1",
             ]
             + self._tlsa_lines("insecure.test.")
+            + list(self.extra.get("insecure.test.", ()))
         )
 
     def _bogus_zone(self, origin, target="out1.secure.test."):

@@ -39,6 +39,26 @@ TEST_CASE("a domain on another port is not MX delivery to port 25: NOTFOUND") {
     CHECK(reply_payload(decision->reply) == "NOTFOUND ");
 }
 
+TEST_CASE("Postfix's parent-domain lookups (\".example.com\") are NOTFOUND, never PERM") {
+    // After NOTFOUND for mail.example.com Postfix asks for .example.com
+    // (smtp_tls_policy_maps works like transport(5)); a PERM would defer
+    // the mail as a table lookup error.
+    for (const auto* key : {".example.com", ".com", ".EXAMPLE.com"}) {
+        INFO(key);
+        const auto hop = parse_next_hop(key);
+        REQUIRE(hop);
+        CHECK(hop->kind == NextHopKind::parent_domain);
+        const auto decision = decide_without_lookup(key, hop);
+        REQUIRE(decision);
+        CHECK(reply_payload(decision->reply) == "NOTFOUND ");
+        CHECK(decision->basis == Basis::not_mx_delivery);
+    }
+    for (const auto* key : {".", "..com", ".-bad-.example"}) {
+        INFO(key);
+        CHECK_FALSE(parse_next_hop(key));
+    }
+}
+
 TEST_CASE("keys that are no next hop get PERM with the reason") {
     for (const auto* key : {"", "[", "[]", "[mx.example", "[mx.example]x", "[mx.example]:", "[mx.example]:99999",
                             "example.com:", "example.com:smtp", "exa mple.com", "-bad-.example", "192.0.2.1", "a..b",

@@ -112,7 +112,7 @@ TEST_CASE("every option is an option of its programs", "[settings]") {
         CHECK_FALSE(option.help.empty());
         CHECK_FALSE(option.placeholder.empty());
     }
-    CHECK(kConfigOption.programs == (kMilter | kCheck));
+    CHECK(kConfigOption.programs == (kMilter | kCheck | kTlsPolicy));
 }
 
 TEST_CASE("every option is accepted on the command line and in a config file", "[settings]") {

@@ -11,7 +11,9 @@
 #include <atomic>
 #include <cctype>
 #include <chrono>
+#include <deque>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -22,6 +24,7 @@
 #include "server/listener.h"
 #include "server/metrics_http.h"
 #include "server/stream_server.h"
+#include "server/worker_pool.h"
 #include "test_sockets.h"
 
 using namespace mtls;
@@ -166,6 +169,96 @@ TEST_CASE("stream server: a client that reads none of its replies is dropped", "
     send_all(client, lines);
     CHECK(closed_by_server(client));
     CHECK(log.count("does not read its answers") == 1);
+}
+
+namespace {
+
+// Answers each line later, from a WorkerPool thread, as mtls-tlspolicy's
+// socketmap does; replies keep the order of the requests.
+class DeferredHandler final : public ConnectionHandler {
+public:
+    DeferredHandler(WorkerPool& pool, std::function<void()> ready) : pool_(pool), ready_(std::move(ready)) {}
+
+    void received(std::string_view bytes) override { buffer_.append(bytes); }
+
+    std::optional<std::string> next_reply() override {
+        for (auto end = buffer_.find('\n'); end != std::string::npos; end = buffer_.find('\n')) {
+            auto line = buffer_.substr(0, end);
+            buffer_.erase(0, end + 1);
+            const std::scoped_lock lock(state_->mutex);
+            state_->replies.emplace_back();
+            auto* slot = &state_->replies.back();
+            // The first line waits longest, so later ones finish first.
+            const auto delay = state_->replies.size() == 1 ? 100ms : 1ms;
+            REQUIRE(pool_.submit([state = state_, slot, line, delay, ready = ready_] {
+                std::this_thread::sleep_for(delay);
+                {
+                    const std::scoped_lock done(state->mutex);
+                    *slot = "LATER " + line + "\n";
+                }
+                ready();
+            }));
+        }
+        const std::scoped_lock lock(state_->mutex);
+        if (state_->replies.empty() || !state_->replies.front()) {
+            return std::nullopt;
+        }
+        auto reply = std::move(*state_->replies.front());
+        state_->replies.pop_front();
+        return reply;
+    }
+
+    [[nodiscard]] std::string protocol_error() const override { return {}; }
+
+private:
+    struct State {
+        std::mutex mutex;
+        std::deque<std::optional<std::string>> replies;
+    };
+    WorkerPool& pool_;
+    std::function<void()> ready_;
+    std::string buffer_;
+    std::shared_ptr<State> state_ = std::make_shared<State>();
+};
+
+}  // namespace
+
+TEST_CASE("stream server: replies computed on other threads go out in request order", "[server]") {
+    LogCapture log;
+    WorkerPool pool(4, 16);
+    std::optional<StreamServer> server;
+    server.emplace(
+        Listener(loopback_any_port(), "test-socket", 16), "deferred service",
+        [&](std::uint64_t) { return std::make_unique<DeferredHandler>(pool, [&] { server->replies_ready(); }); },
+        log.sink(), StreamLimits{});
+    const auto client = connect_loopback(server->port());
+    send_all(client, "a\nb\nc\n");
+    CHECK(receive(client, 24) == "LATER a\nLATER b\nLATER c\n");
+    pool.stop();
+}
+
+TEST_CASE("worker pool: runs what it accepts, refuses beyond its queue and after stop", "[server]") {
+    std::atomic<int> ran{0};
+    std::mutex gate;
+    std::unique_lock closed(gate);
+    WorkerPool pool(1, 2);
+    REQUIRE(pool.submit([&] {
+        const std::scoped_lock wait(gate);  // holds the only thread until the gate opens
+        ++ran;
+    }));
+    // The thread may or may not have taken the first job off the queue of
+    // two yet: one or two more fit, the rest are refused.
+    int accepted = 0;
+    for (int i = 0; i < 5; ++i) {
+        accepted += pool.submit([&] { ++ran; }) ? 1 : 0;
+    }
+    CHECK(accepted >= 1);
+    CHECK(accepted <= 2);
+    closed.unlock();
+    pool.stop();
+    CHECK(ran == accepted + 1);
+    CHECK_FALSE(pool.submit([&] { ++ran; }));
+    CHECK(pool.pending() == 0);
 }
 
 TEST_CASE("listener: a unix socket is replaced when stale, kept when live, removed at the end", "[server]") {
