@@ -25,6 +25,7 @@ the sending Postfix's log (OutboundRig.wait_outcome)."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import http.server
 import os
 import re
@@ -44,6 +45,7 @@ from .dns import client_mx_rr, dns_probe, DnsServer
 from .messages import message_text, new_subject
 from .netns import NetNamespace
 from .postfix import PostfixInstance
+from .rig import track_rig, untrack_rig
 from .process import can_connect, kill_process_group, log_tail, wait_until
 from .socketmap import socketmap_query
 from .swaks import parse_swaks_output
@@ -481,6 +483,7 @@ class OutboundRig:
         self.sender = None
 
     def start(self):
+        track_rig(self)
         try:
             self._start()
         except BaseException:
@@ -535,7 +538,6 @@ class OutboundRig:
                 settings={"relay_domains": domains},
             )
             instance.write_config()
-            instance.start()
             self.receivers[handle] = instance
 
         self.policy = self._policy_server()
@@ -572,7 +574,10 @@ class OutboundRig:
             },
         )
         self.sender.write_config()
-        self.sender.start()
+        # "postfix check" takes seconds: start the four instances at once.
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            for started in [pool.submit(p.start) for p in (*self.receivers.values(), self.sender)]:
+                started.result()
 
     def _policy_server(self):
         if self.policy_kind == "mtls-tlspolicy":
@@ -601,6 +606,7 @@ class OutboundRig:
                 errors.append(exc)
         self.sender = self.policy = self.web = self.resolver = self.dns = self.netns = None
         self.receivers = {}
+        untrack_rig(self)
         if self.dir and self.dir.exists() and not self.keep:
             shutil.rmtree(self.dir, ignore_errors=True)
         if errors:
