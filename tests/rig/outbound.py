@@ -289,7 +289,7 @@ class PolicyWebServer:
             def do_GET(self):
                 host = (self.headers.get("Host") or "").split(":")[0].lower()
                 web.fetches[host] = web.fetches.get(host, 0) + 1
-                body = web.policies.get(host)
+                body = web.policy_for(host)
                 if self.path != "/.well-known/mta-sts.txt" or body is None:
                     self.send_error(404)
                     return
@@ -323,6 +323,10 @@ class PolicyWebServer:
             target=self.server.serve_forever, kwargs={"poll_interval": 0.2}, name="mta-sts-web", daemon=True
         )
         self.thread.start()
+
+    def policy_for(self, host):
+        """The policy text served to ``host`` (None: 404)."""
+        return self.policies.get(host)
 
     def stop(self):
         if self.server is not None:
