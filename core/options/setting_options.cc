@@ -169,7 +169,7 @@ A forwarder must pass on DNSSEC records
                    .default_note = R"roff(empty; libunbound then resolves from the root servers itself and
 does not read
 .IR /etc/resolv.conf .)roff",
-                   .programs = kMilter | kCheck,
+                   .programs = kMilter | kCheck | kTlsPolicy,
                    .stage = Stage::reload},
                   [](Settings& settings, [[maybe_unused]] const OptionSpec& option, const std::string& value) {
                       settings.unbound.config_file = value;
@@ -186,7 +186,7 @@ with no trust anchor at all nothing is validated and every answer counts as
 insecure.
 The file is only read; it is not updated as RFC 5011 describes.)roff",
                    .default_note = R"roff((Debian package dns\-root\-data))roff",
-                   .programs = kMilter | kCheck,
+                   .programs = kMilter | kCheck | kTlsPolicy,
                    .stage = Stage::reload},
                   [](Settings& settings, [[maybe_unused]] const OptionSpec& option, const std::string& value) {
                       settings.unbound.trust_anchor_file = value;
@@ -199,7 +199,7 @@ The file is only read; it is not updated as RFC 5011 describes.)roff",
                    .doc = R"roff(The DNS RR type number of Client MX records, 1 to 65535, except 41 (OPT)
 and 128 to 255 (query types).
 The draft proposes 265, which IANA has not assigned.)roff",
-                   .programs = kMilter | kCheck,
+                   .programs = kMilter | kCheck | kTlsPolicy,
                    .stage = Stage::reload,
                    .minimum = 1,
                    .maximum = 65535},
@@ -447,9 +447,10 @@ are still removed.)roff",
                    .placeholder = "text|json",
                    .type = ValueType::choice,
                    .default_value = "text",
-                   .help = "Format of the per-message log line.",
-                   .doc = R"roff(Format of the one log line written per message.)roff",
-                   .programs = kMilter,
+                   .help = "Format of the per-message (mtls-milter) or per-answer (mtls-tlspolicy) log line.",
+                   .doc = R"roff(Format of the one log line written per message (mtls\-milter) or per
+socketmap answer (mtls\-tlspolicy).)roff",
+                   .programs = kMilter | kTlsPolicy,
                    .stage = Stage::reload,
                    .choices = kLogFormatChoices},
                   [](Settings& settings, [[maybe_unused]] const OptionSpec& option, const std::string& value) {
@@ -460,9 +461,11 @@ are still removed.)roff",
                    .type = ValueType::boolean,
                    .default_value = "yes",
                    .help = "Log to syslog.",
-                   .doc = R"roff(Log to syslog, with the ident
-.BR mtls\-milter .)roff",
-                   .programs = kMilter,
+                   .doc = R"roff(Log to syslog, with the program's name
+.RB ( mtls\-milter ,
+.BR mtls\-tlspolicy )
+as ident.)roff",
+                   .programs = kMilter | kTlsPolicy,
                    .stage = Stage::reload},
                   [](Settings& settings, [[maybe_unused]] const OptionSpec& option, const std::string& value) {
                       settings.syslog = parse_boolean(option, value);
@@ -480,7 +483,7 @@ or
 .B local0
 to
 .BR local7 .)roff",
-                   .programs = kMilter,
+                   .programs = kMilter | kTlsPolicy,
                    .stage = Stage::reload,
                    .choices = kFacilityChoices},
                   [](Settings& settings, [[maybe_unused]] const OptionSpec& option, const std::string& value) {
@@ -493,7 +496,7 @@ to
                    .help = "Also log to standard error (for systemd or a terminal).",
                    .doc = R"roff(Also write every log line to standard error, for systemd's journal or a
 terminal.)roff",
-                   .programs = kMilter,
+                   .programs = kMilter | kTlsPolicy,
                    .stage = Stage::reload},
                   [](Settings& settings, [[maybe_unused]] const OptionSpec& option, const std::string& value) {
                       settings.log_stderr = parse_boolean(option, value);
@@ -510,7 +513,7 @@ this user and its directory must be writable by it.
 Started by any user other than root, the daemon can only continue when
 it already runs as this user; otherwise start\-up fails.)roff",
          .default_note = R"roff(empty, meaning no switch.)roff",
-         .programs = kMilter,
+         .programs = kMilter | kTlsPolicy,
          .stage = Stage::start},
         [](Settings& settings, [[maybe_unused]] const OptionSpec& option, const std::string& value) {
             settings.user = value;
@@ -526,7 +529,7 @@ The default
 .B 007
 gives the socket mode 0770: the MTA can connect when it runs as, or in the
 group of, the daemon's user.)roff",
-                   .programs = kMilter,
+                   .programs = kMilter | kTlsPolicy,
                    .stage = Stage::start,
                    .minimum = 0,
                    .maximum = 0777,
@@ -542,7 +545,7 @@ group of, the daemon's user.)roff",
                    .doc = R"roff(Write the daemon's process id here; the file is removed when the daemon
 exits normally.)roff",
                    .default_note = R"roff(empty, meaning no pid file.)roff",
-                   .programs = kMilter,
+                   .programs = kMilter | kTlsPolicy,
                    .stage = Stage::start},
                   [](Settings& settings, [[maybe_unused]] const OptionSpec& option, const std::string& value) {
                       settings.pidfile = value;
@@ -556,7 +559,7 @@ exits normally.)roff",
 Use
 .B yes
 under systemd.)roff",
-                   .programs = kMilter,
+                   .programs = kMilter | kTlsPolicy,
                    .stage = Stage::start},
                   [](Settings& settings, [[maybe_unused]] const OptionSpec& option, const std::string& value) {
                       settings.foreground = parse_boolean(option, value);
@@ -673,7 +676,7 @@ const OptionSpec kConfigOption{.name = "config",
 in the format of
 .BR mtls-milter.conf (5);
 the command line wins over the file.)roff",
-                               .programs = kMilter | kCheck,
+                               .programs = kMilter | kCheck | kTlsPolicy,
                                .in_config = false};
 
 std::span<const SettingOption> setting_options() {

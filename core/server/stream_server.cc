@@ -84,6 +84,7 @@ void StreamServer::serve_until_stopped() {
         fds.clear();
         fds.push_back({wakeup_.fd(), POLLIN, 0});
         fds.push_back({listener_.fd(), static_cast<short>(accepting ? POLLIN : 0), 0});
+        fds.push_back({ready_.fd(), POLLIN, 0});
         for (const auto& client : clients) {
             fds.push_back({client.fd.get(), static_cast<short>(client.unsent.empty() ? POLLIN : POLLIN | POLLOUT), 0});
         }
@@ -96,7 +97,12 @@ void StreamServer::serve_until_stopped() {
         if (stopping_) {
             break;
         }
-        handle_events(clients, fds);
+        const bool replies_ready = (fds[2].revents & POLLIN) != 0;
+        if (replies_ready) {
+            std::uint64_t count = 0;  // reset the event (non-blocking)
+            [[maybe_unused]] const auto got = read(ready_.fd(), &count, sizeof count);
+        }
+        handle_events(clients, fds, replies_ready);
         if ((fds[1].revents & POLLIN) != 0) {
             accept_clients(clients);
         }
@@ -116,12 +122,17 @@ int StreamServer::poll_timeout(const std::vector<Client>& clients, Clock::time_p
     return static_cast<int>(std::clamp<decltype(wait)>(wait, 0, kMaxPollMs));
 }
 
-void StreamServer::handle_events(std::vector<Client>& clients, const std::vector<pollfd>& fds) {
+void StreamServer::handle_events(std::vector<Client>& clients, const std::vector<pollfd>& fds,
+                                 bool replies_ready) {
+    constexpr std::size_t kFirstClient = 3;  // after the wakeup, the listener and the ready event
     const auto now = Clock::now();
     for (std::size_t i = 0; i < clients.size(); ++i) {
         Client& client = clients[i];
-        const short events = fds[i + 2].revents;
+        const short events = i + kFirstClient < fds.size() ? fds[i + kFirstClient].revents : 0;
         if ((events & (POLLIN | POLLHUP | POLLERR)) != 0 && !receive(client)) {
+            client.closing = true;
+        }
+        if (!client.closing && replies_ready && (!answer(client) || !flush(client))) {
             client.closing = true;
         }
         if (!client.closing && (events & POLLOUT) != 0 && !flush(client)) {

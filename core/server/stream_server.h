@@ -5,7 +5,9 @@
 // ConnectionHandler per connection; the loop does the sockets and the
 // limits, so that no peer can make it block, busy-loop or grow unbounded:
 // clients are bounded in number, idle time and unread replies, and one busy
-// client cannot starve the others.
+// client cannot starve the others. A handler may also answer later, from
+// another thread, and say so with replies_ready() (tlspolicy/ does, whose
+// answers wait for DNS and HTTPS).
 #pragma once
 
 #include <poll.h>
@@ -78,6 +80,11 @@ public:
     // Open client connections, for tests and diagnostics.
     [[nodiscard]] std::size_t clients() const { return client_count_; }
 
+    // From any thread: some handler has a reply ready that was not ready
+    // when its request arrived (a handler that answers from worker threads);
+    // the server asks every handler's next_reply() again.
+    void replies_ready() const noexcept { ready_.signal(); }
+
 private:
     using Clock = std::chrono::steady_clock;
     struct Client;
@@ -85,7 +92,7 @@ private:
     void serve();
     void serve_until_stopped();
     int poll_timeout(const std::vector<Client>& clients, Clock::time_point now) const;
-    void handle_events(std::vector<Client>& clients, const std::vector<pollfd>& fds);
+    void handle_events(std::vector<Client>& clients, const std::vector<pollfd>& fds, bool replies_ready);
     void accept_clients(std::vector<Client>& clients);
     void note_refusal(Clock::time_point now, std::string_view why);
     // Reads what is there and answers every complete request; false when
@@ -101,6 +108,7 @@ private:
     StreamLimits limits_;
     std::uint16_t port_ = 0;
     WakeupEvent wakeup_;  // ends serve()
+    WakeupEvent ready_;   // replies_ready()
     std::atomic<bool> stopping_{false};
     std::atomic<std::size_t> client_count_{0};
     std::uint64_t connection_serial_ = 0;

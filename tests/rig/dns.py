@@ -242,9 +242,17 @@ class DnsServer:
     BOGUS_ZONES = ("bogus.test.", "tampered.test.", "stripped.test.", "wrongds.test.")
 
     def __init__(
-        self, directory: Path, rrtype=DEFAULT_CLIENT_MX_TYPE, tlsa=None, tampered_tlsa=None, netns=None
+        self,
+        directory: Path,
+        rrtype=DEFAULT_CLIENT_MX_TYPE,
+        tlsa=None,
+        tampered_tlsa=None,
+        extra=None,
+        netns=None,
     ):
-        """``tlsa``: {zone: [(relative owner, "U S M", hex digest)]}, the
+        """``extra``: {zone: [zone-file lines]} added to secure.test. or
+        insecure.test. (the policy daemon's tests publish MX, MTA-STS and
+        TLSA records there). ``tlsa``: {zone: [(relative owner, "U S M", hex digest)]}, the
         TLSA records to publish (Rig passes DANE_TLSA with the digests of
         its certificates); None publishes none. ``tampered_tlsa``: (signed
         digest, served digest) for tampered.test's TLSA record, rewritten
@@ -256,6 +264,7 @@ class DnsServer:
         self.rrtype = rrtype
         self.tlsa = tlsa or {}
         self.tampered_tlsa = tampered_tlsa
+        self.extra = extra or {}
         self.port = free_port(udp_too=True)
         self.proc = None
         self.anchor_file = self.dir / "test.anchor"
@@ -321,6 +330,7 @@ class DnsServer:
             + [generic_rr(owner, t, rdata) for owner, rdata in MALFORMED_CLIENT_MX.items()]
             + self._dane_client_mx()
             + self._tlsa_lines("secure.test.")
+            + list(self.extra.get("secure.test.", ()))
         )
 
     def _tlsa_lines(self, zone):
@@ -350,6 +360,7 @@ class DnsServer:
                 "dane\tIN\tA\t127.0.0.1",
             ]
             + self._tlsa_lines("insecure.test.")
+            + list(self.extra.get("insecure.test.", ()))
         )
 
     def _bogus_zone(self, origin, target="out1.secure.test."):

@@ -8,6 +8,7 @@
 #include "options.h"
 #include "options/settings.h"
 #include "report_options.h"
+#include "tlspolicy_options.h"
 
 namespace mtls::docs {
 namespace {
@@ -135,6 +136,18 @@ std::string check_page() {
            "file they are accepted and ignored.\n";
 }
 
+// mtls-tlspolicy takes every option on the command line and in --config.
+std::vector<OptionSpec> tlspolicy_flags() {
+    const auto specs = tlspolicy::tlspolicy_specs();
+    return concat({std::span(&kConfigOption, 1), specs, tlspolicy::tlspolicy_commands()});
+}
+
+std::string tlspolicy_page() {
+    return roff_flag_entries(tlspolicy_flags()) +
+           ".PP\nIn a\n.B \\-\\-config\nfile each option is written as\n.IB name \" = \" value\n"
+           "without the leading dashes, one per line, as in\n.BR mtls-milter.conf (5).\n";
+}
+
 constexpr std::array kSections = {
     Section{"man/mtls-milter.conf.5", "mtls-milter", Style::roff,
             [] { return roff_config_entries(setting_specs_for(kMilter)); }},
@@ -149,12 +162,14 @@ constexpr std::array kSections = {
     Section{"README.md", "mtls-check", Style::markdown, [] { return markdown_flag_table(check_flags()); }},
     Section{"README.md", "mtls-report", Style::markdown,
             [] { return markdown_flag_table(documented(report::report_options())); }},
+    Section{"README.md", "mtls-tlspolicy", Style::markdown, [] { return markdown_flag_table(tlspolicy_flags()); }},
+    Section{"man/mtls-tlspolicy.8", "mtls-tlspolicy", Style::roff, tlspolicy_page},
     Section{"conf/mtls-milter.conf", "mtls-milter", Style::sample_config, nullptr},
 };
 
-constexpr std::array<std::string_view, 6> kFiles = {
-    "man/mtls-milter.conf.5", "man/mtls-milter.8", "man/mtls-check.1",
-    "man/mtls-report.1",      "README.md",         "conf/mtls-milter.conf"};
+constexpr std::array<std::string_view, 7> kFiles = {
+    "man/mtls-milter.conf.5", "man/mtls-milter.8", "man/mtls-check.1",    "man/mtls-report.1",
+    "man/mtls-tlspolicy.8",   "README.md",         "conf/mtls-milter.conf"};
 
 std::string begin_marker(const Section& section) {
     switch (section.style) {

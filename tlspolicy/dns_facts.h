@@ -1,0 +1,38 @@
+// The DNS half of DomainFacts (domain_facts.h): D's MX RRset, its hosts'
+// A/AAAA and TLSA records, the _mta-sts TXT record and the Client MX RRset,
+// all through the daemon's validating resolver (core/dns/resolver.h). The
+// lookups that do not depend on each other run at once, and all of them
+// share one deadline, so a query never takes much longer than dns-timeout
+// whatever the zone does.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "dns/resolver.h"
+#include "domain_facts.h"
+
+namespace mtls::tlspolicy {
+
+// RFC 7672 asks for no limit, but a zone listing hundreds of MX hosts must
+// not make one query start hundreds of lookups; Postfix itself tries at
+// most smtp_mx_address_limit (5) addresses.
+inline constexpr std::size_t kMaxMxHosts = 16;
+
+struct DnsQuerySettings {
+    std::chrono::milliseconds timeout{std::chrono::seconds(10)};  // for all lookups of one query together
+    std::uint16_t client_mx_type = 265;
+};
+
+// Everything but the MTA-STS policy (facts.sts.policy and fetch_error),
+// which the policy cache supplies.
+DomainFacts gather_dns_facts(Resolver& resolver, const std::string& domain, const DnsQuerySettings& settings);
+
+// The addresses of host (A and AAAA), literal, for pinning an HTTPS
+// connection; bogus answers yield none.
+std::vector<std::string> resolve_addresses(Resolver& resolver, const std::string& host,
+                                           std::chrono::milliseconds timeout);
+
+}  // namespace mtls::tlspolicy

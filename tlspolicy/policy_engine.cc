@@ -1,0 +1,147 @@
+#include "policy_engine.h"
+
+#include <fmt/format.h>
+
+#include <ctime>
+
+#include "mtls/verdict_record.h"
+
+namespace mtls::tlspolicy {
+
+std::int64_t unix_now() {
+    return static_cast<std::int64_t>(std::time(nullptr));
+}
+
+PolicyEngine::PolicyEngine(std::shared_ptr<Resolver> resolver, EngineSettings settings, StsPolicyCache& cache,
+                           TlsPolicyMetrics& metrics, Log log, RefreshRequest request_refresh)
+    : resolver_(std::move(resolver)),
+      settings_(std::move(settings)),
+      cache_(cache),
+      metrics_(metrics),
+      log_(std::move(log)),
+      request_refresh_(std::move(request_refresh)) {
+    fetcher_ = [this](const std::string& domain) -> Expected<std::string> {
+        // The policy host's address from our validating resolver, pinned
+        // into libcurl; a bogus answer gives no address, so no fetch.
+        const auto addresses = resolve_addresses(*resolver_, "mta-sts." + domain, settings_.dns.timeout);
+        return fetch_sts_policy(domain, addresses, settings_.fetch);
+    };
+}
+
+Decision PolicyEngine::answer(std::string_view key) {
+    const auto next_hop = parse_next_hop(key);
+    if (auto decision = decide_without_lookup(key, next_hop)) {
+        return std::move(decision).value();
+    }
+    auto facts = gather_dns_facts(*resolver_, next_hop->domain, settings_.dns);
+    attach_policy(facts);
+    return decide(facts, settings_.decision);
+}
+
+void PolicyEngine::attach_policy(DomainFacts& facts) {
+    const auto now = unix_now();
+    auto& sts = facts.sts;
+    auto cached = cache_.find(facts.domain, now);
+    const auto use_cached = [&](const CachedPolicy& entry) {
+        sts.policy = entry.policy;
+        sts.policy_from_cache = true;
+        sts.policy_age = std::chrono::seconds(std::max<std::int64_t>(now - entry.stored.fetched_at, 0));
+        facts.dnssec_expectation_cached = entry.policy.mode != StsMode::none && entry.policy.dnssec_expected;
+    };
+    if (!sts.record) {
+        // RFC 8461, section 5.1: without a record (removed, or DNS failing)
+        // an unexpired cached policy still applies.
+        if (cached) {
+            metrics_.count_cache(true);
+            use_cached(*cached);
+        }
+        return;
+    }
+    if (cached && cached->stored.id == sts.record->id) {
+        metrics_.count_cache(true);
+        use_cached(*cached);
+        if (request_refresh_ && cached->due_for_refresh(now)) {
+            request_refresh_(facts.domain);
+        }
+        return;
+    }
+    // No policy yet, or the id changed: fetch now, so the first answer
+    // already carries the policy (Postfix would deliver without it meanwhile).
+    metrics_.count_cache(false);
+    auto fetched = fetch(facts.domain, sts.record->id);
+    if (fetched) {
+        sts.policy = fetched->policy;
+        sts.policy_age = std::chrono::seconds(std::max<std::int64_t>(now - fetched->stored.fetched_at, 0));
+        return;
+    }
+    sts.fetch_error = fetched.error();
+    if (cached) {
+        use_cached(*cached);  // a failed refresh keeps the unexpired policy
+    }
+}
+
+Expected<CachedPolicy> PolicyEngine::fetch(const std::string& domain, const std::string& id) {
+    std::shared_ptr<Flight> flight;
+    bool leader = false;
+    {
+        std::unique_lock lock(flights_mutex_);
+        auto& slot = flights_[domain];
+        if (!slot) {
+            slot = std::make_shared<Flight>();
+            leader = true;
+        }
+        flight = slot;
+        if (!leader) {
+            flight_done_.wait(lock, [&] { return flight->done; });
+            return *flight->result;
+        }
+    }
+    std::optional<Expected<CachedPolicy>> result;
+    try {
+        result = fetch_now(domain, id);
+    } catch (const std::exception& error) {
+        result = Error{fmt::format("internal error: {}", error.what())};
+    }
+    {
+        const std::scoped_lock lock(flights_mutex_);
+        flight->result = result;
+        flight->done = true;
+        flights_.erase(domain);
+    }
+    flight_done_.notify_all();
+    return *result;
+}
+
+Expected<CachedPolicy> PolicyEngine::fetch_now(const std::string& domain, const std::string& id) {
+    auto body = fetcher_(domain);
+    if (!body) {
+        metrics_.count_fetch(FetchOutcome::failed);
+        log_(Severity::warning, fmt::format("MTA-STS policy of {}: fetch failed: {}", domain,
+                                            escape_for_log(body.error())));
+        return Error{body.error()};
+    }
+    auto entry = make_cached_policy(domain, id, std::move(body).value(), unix_now());
+    if (!entry) {
+        metrics_.count_fetch(FetchOutcome::invalid);
+        log_(Severity::warning,
+             fmt::format("MTA-STS policy of {}: {}", domain, escape_for_log(entry.error())));
+        return entry;
+    }
+    metrics_.count_fetch(FetchOutcome::fetched);
+    cache_.put(*entry);
+    metrics_.set_cached_policies(cache_.size());
+    log_(Severity::info, fmt::format("MTA-STS policy of {} fetched: id={} mode={} max_age={}{}", domain, id,
+                                     to_string(entry->policy.mode), entry->policy.max_age,
+                                     entry->policy.dnssec_expected ? " dnssec=yes" : ""));
+    return entry;
+}
+
+void PolicyEngine::refresh(const std::string& domain) {
+    const auto facts = gather_dns_facts(*resolver_, domain, settings_.dns);
+    if (!facts.sts.record) {
+        return;  // no record now: the cached policy runs out by itself
+    }
+    static_cast<void>(fetch(domain, facts.sts.record->id));
+}
+
+}  // namespace mtls::tlspolicy

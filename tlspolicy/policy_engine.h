@@ -1,0 +1,84 @@
+// One answer, from the socketmap key to the Decision: the next hop parsed,
+// the DNS facts gathered (dns_facts.h), the MTA-STS policy taken from the
+// cache or fetched (RFC 8461, section 5.1), and policy_decision.h's rules
+// applied. Thread-safe: the socketmap workers, the background refresher and
+// --query share it.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "dns/resolver.h"
+#include "dns_facts.h"
+#include "mta_sts/policy_fetch.h"
+#include "policy_decision.h"
+#include "sts_policy_cache.h"
+#include "tlspolicy_metrics.h"
+
+namespace mtls::tlspolicy {
+
+struct EngineSettings {
+    DnsQuerySettings dns;
+    PolicyFetchSettings fetch;
+    DecisionSettings decision;
+};
+
+// How a policy body is fetched; production: fetch_sts_policy() after
+// resolving mta-sts.<domain> through the engine's resolver.
+using PolicyFetcher = std::function<Expected<std::string>(const std::string& domain)>;
+
+class PolicyEngine {
+public:
+    using Log = std::function<void(Severity, std::string_view)>;
+    // Called with a domain whose cached policy should be refreshed soon,
+    // without the caller waiting for it (the background refresher).
+    using RefreshRequest = std::function<void(const std::string& domain)>;
+
+    PolicyEngine(std::shared_ptr<Resolver> resolver, EngineSettings settings, StsPolicyCache& cache,
+                 TlsPolicyMetrics& metrics, Log log, RefreshRequest request_refresh = {});
+
+    // The answer to the socketmap key (everything after "postfix ").
+    Decision answer(std::string_view key);
+
+    // For the background refresher: looks at the domain's _mta-sts record
+    // and fetches its policy again (a failure keeps the cached one).
+    void refresh(const std::string& domain);
+
+    [[nodiscard]] const EngineSettings& settings() const { return settings_; }
+
+private:
+    // Sets facts.sts.policy (and its age, source, fetch error) and
+    // facts.dnssec_expectation_cached.
+    void attach_policy(DomainFacts& facts);
+    // Fetches and caches the policy for (domain, id); one fetch per domain at
+    // a time, later callers wait for it and share its result.
+    Expected<CachedPolicy> fetch(const std::string& domain, const std::string& id);
+    Expected<CachedPolicy> fetch_now(const std::string& domain, const std::string& id);
+
+    std::shared_ptr<Resolver> resolver_;
+    EngineSettings settings_;
+    StsPolicyCache& cache_;
+    TlsPolicyMetrics& metrics_;
+    Log log_;
+    RefreshRequest request_refresh_;
+    PolicyFetcher fetcher_;
+
+    struct Flight {
+        bool done = false;
+        std::optional<Expected<CachedPolicy>> result;
+    };
+    std::mutex flights_mutex_;
+    std::condition_variable flight_done_;
+    std::map<std::string, std::shared_ptr<Flight>> flights_;
+};
+
+// Unix seconds now.
+std::int64_t unix_now();
+
+}  // namespace mtls::tlspolicy

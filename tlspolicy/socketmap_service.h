@@ -1,0 +1,57 @@
+// The socketmap server Postfix's smtp_tls_policy_maps talks to
+// (socketmap_table(5)): netstring requests "<name> <next-hop>", one netstring
+// reply each, in order, on connections Postfix keeps open. The sockets are
+// served by a StreamServer thread (core/server/stream_server.h); answers
+// that need DNS or HTTPS are computed on a WorkerPool
+// (core/server/worker_pool.h), so one slow domain never holds up the
+// answers for others.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string_view>
+
+#include "policy_decision.h"
+#include "server/listen_address.h"
+#include "server/stream_server.h"
+#include "server/worker_pool.h"
+
+namespace mtls::tlspolicy {
+
+struct SocketmapServiceLimits {
+    std::size_t workers = 32;
+    std::size_t max_queued = 4096;  // answers waiting for a worker; beyond: TEMP at once
+    // Requests of one connection awaiting their answers. Postfix sends one
+    // and waits; a peer that sends more without reading is cut off.
+    std::size_t max_in_flight = 16;
+    server::StreamLimits stream;
+};
+
+class SocketmapService {
+public:
+    // The answer to one key (after the map name); called on worker threads,
+    // also logs and counts it. An exception becomes "TEMP internal error".
+    using Answerer = std::function<Decision(std::string_view key)>;
+    using Log = server::StreamServer::Log;
+
+    // Listens at once; throws std::runtime_error when it cannot.
+    SocketmapService(const ListenAddress& address, Answerer answer, Log log, SocketmapServiceLimits limits = {});
+    // Stops accepting, lets the answers in progress finish (bounded by the
+    // DNS and HTTPS timeouts), then closes every connection.
+    ~SocketmapService();
+    SocketmapService(const SocketmapService&) = delete;
+    SocketmapService& operator=(const SocketmapService&) = delete;
+
+    [[nodiscard]] std::uint16_t port() const { return server_->port(); }
+
+private:
+    class Connection;
+
+    Answerer answer_;
+    Log log_;
+    SocketmapServiceLimits limits_;
+    std::optional<server::WorkerPool> pool_;      // stopped before server_ goes: its jobs wake server_
+    std::optional<server::StreamServer> server_;
+};
+
+}  // namespace mtls::tlspolicy
