@@ -31,20 +31,20 @@ struct conn {
 static char reply[512];
 static size_t reply_len;
 
-static void drop(int ep, struct conn *c) {
+static void drop(int ep, struct conn* c) {
     epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
     free(c);
 }
 
 /* Answers every complete netstring in c->buf; -1 on a malformed one. */
-static int serve(struct conn *c) {
+static int serve(struct conn* c) {
     size_t off = 0;
     for (;;) {
-        char *colon = memchr(c->buf + off, ':', c->len - off);
+        char* colon = memchr(c->buf + off, ':', c->len - off);
         if (colon == NULL)
             break;
-        char *end = NULL;
+        char* end = NULL;
         unsigned long n = strtoul(c->buf + off, &end, 10);
         if (end != colon || n > MAX_REQUEST)
             return -1;
@@ -62,12 +62,12 @@ static int serve(struct conn *c) {
     return c->len > MAX_REQUEST ? -1 : 0;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char** argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: null_socketmap PATH [REPLY]\n");
         return 2;
     }
-    const char *text = argc > 2 ? argv[2] : "OK secure match=mx.bench.test";
+    const char* text = argc > 2 ? argv[2] : "OK secure match=mx.bench.test";
     reply_len = (size_t)snprintf(reply, sizeof reply, "%zu:%s,", strlen(text), text);
     if (reply_len >= sizeof reply)
         return 2;
@@ -79,7 +79,7 @@ int main(int argc, char **argv) {
     strcpy(sa.sun_path, argv[1]);
     unlink(argv[1]);
     int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(lfd, 1024) != 0) {
+    if (lfd < 0 || bind(lfd, (struct sockaddr*)&sa, sizeof sa) != 0 || listen(lfd, 1024) != 0) {
         perror("null_socketmap: listen");
         return 1;
     }
@@ -94,11 +94,11 @@ int main(int argc, char **argv) {
         if (n < 0 && errno != EINTR)
             return 1;
         for (int i = 0; i < n; i++) {
-            struct conn *c = events[i].data.ptr;
+            struct conn* c = events[i].data.ptr;
             if (c == NULL) {
                 int fd;
                 while ((fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-                    struct conn *nc = calloc(1, sizeof *nc);
+                    struct conn* nc = calloc(1, sizeof *nc);
                     if (nc == NULL) {
                         close(fd);
                         continue;

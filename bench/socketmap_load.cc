@@ -426,7 +426,8 @@ int main(int argc, char** argv) {
     const long answered = static_cast<long>(lat.size());
     std::printf("{\"socket\": \"%s\", \"clients\": %d, \"requests\": %ld, \"answered\": %ld, ", g_opt.socket.c_str(),
                 g_opt.clients, g_opt.requests, answered);
-    std::printf("\"seconds\": %.4f, \"per_s\": %.1f, ", seconds, seconds > 0 ? static_cast<double>(answered) / seconds : 0.0);
+    std::printf("\"seconds\": %.4f, \"per_s\": %.1f, ", seconds,
+                seconds > 0 ? static_cast<double>(answered) / seconds : 0.0);
     std::printf("\"p50_us\": %u, \"p90_us\": %u, \"p99_us\": %u, \"max_us\": %u, ", bench::percentile(lat, 0.50),
                 bench::percentile(lat, 0.90), bench::percentile(lat, 0.99), lat.empty() ? 0U : lat.back());
     std::printf("\"replies\": {");

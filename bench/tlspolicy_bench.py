@@ -116,7 +116,9 @@ class MintingWebServer(PolicyWebServer):
             self._leaf_key_file = self.ca.dir / "minted.key"
             self._leaf_key_file.write_bytes(
                 self._leaf_key.private_bytes(
-                    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+                    serialization.Encoding.PEM,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption(),
                 )
             )
             self._issuer = True
@@ -285,7 +287,11 @@ class TlsPolicyBench:
             "--max-time",
             "1800",
         ]
-        cmd += ["--requests", "1000000000", "--duration", str(duration)] if duration else ["--requests", str(len(keys))]
+        cmd += (
+            ["--requests", "1000000000", "--duration", str(duration)]
+            if duration
+            else ["--requests", str(len(keys))]
+        )
         cpu_before = proc_cpu_s(server.proc.pid)
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=2000)
         cpu_after = proc_cpu_s(server.proc.pid)
@@ -300,7 +306,9 @@ class TlsPolicyBench:
                 "case": case,
                 "rss_kib": rss,
                 "hwm_kib": hwm,
-                "server_cpu_s": round(cpu_after - cpu_before, 3) if None not in (cpu_before, cpu_after) else None,
+                "server_cpu_s": round(cpu_after - cpu_before, 3)
+                if None not in (cpu_before, cpu_after)
+                else None,
             }
         )
         bad = res["unexpected"] + res["io_errors"] + res["protocol_errors"] + res["timeouts"]
@@ -341,5 +349,9 @@ class TlsPolicyBench:
             rows = self.run()
         finally:
             self.close()
-        return {"rows": rows, "params": {k: list(v) if isinstance(v, tuple) else v for k, v in self.p.items()},
-                "broken": self.broken, "notes": self.notes}
+        return {
+            "rows": rows,
+            "params": {k: list(v) if isinstance(v, tuple) else v for k, v in self.p.items()},
+            "broken": self.broken,
+            "notes": self.notes,
+        }

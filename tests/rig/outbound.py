@@ -47,7 +47,7 @@ from .netns import NetNamespace
 from .postfix import PostfixInstance
 from .rig import track_rig, untrack_rig
 from .process import can_connect, kill_process_group, log_tail, wait_until
-from .socketmap import socketmap_query
+from .tlspolicy import SocketmapClient, TlsPolicyDaemon
 from .swaks import parse_swaks_output
 
 WEB_ADDRESS = "127.0.0.10"
@@ -194,7 +194,9 @@ class OutboundDns(DnsServer):
         valid = (now - 3600, now + 7 * 86400)
         keys = {zone: self._keygen(zone) for zone in ("test.", "signed.test.")}
         self.zone_files = {
-            "signed.test.": self._sign("signed.test.", self.zone_lines("signed.test."), keys["signed.test."][0], *valid)
+            "signed.test.": self._sign(
+                "signed.test.", self.zone_lines("signed.test."), keys["signed.test."][0], *valid
+            )
         }
         plain = self.dir / "plain.test.zone"
         plain.write_text("\n".join(self.zone_lines("plain.test.")) + "\n")
@@ -373,7 +375,8 @@ class PolicyServer:
         wait_until(listening, timeout, f"{self.name} on {self.socket_path}")
 
     def query(self, domain):
-        return socketmap_query(self.socket_path, domain)
+        with SocketmapClient(self.socket_path) as client:
+            return client.query(domain)
 
     def log_text(self):
         try:
@@ -423,27 +426,23 @@ class TlsPolicy(PolicyServer):
 
     name = "mtls-tlspolicy"
 
-    def __init__(self, netns, directory, binary, dns: DnsServer, ca_file, options=None):
+    def __init__(self, netns, directory, binary, dns: DnsServer, ca_file, extra=()):
+        """``extra``: more command-line arguments."""
         super().__init__(netns, directory)
-        self.binary = binary
-        self.dns = dns
-        self.ca_file = ca_file
-        self.options = dict(options or {})
+        # Its options as test_tlspolicy.py runs it (rig/tlspolicy.py).
+        self.daemon = TlsPolicyDaemon(
+            binary,
+            directory,
+            unbound_conf=dns.unbound_conf,
+            trust_anchor=dns.anchor_file,
+            ca_file=ca_file,
+            extra=extra,
+        )
 
     def command(self):
-        options = {
-            "socket": f"unix:{self.socket_path}",
-            "unbound-config": self.dns.unbound_conf,
-            "trust-anchor-file": self.dns.anchor_file,
-            "ca-file": self.ca_file,
-            "cache": self.dir / "cache.sqlite",
-            "foreground": "yes",
-            **self.options,
-        }
-        args = [self.binary]
-        for name, value in options.items():
-            args += [f"--{name}", str(value)]
-        return args
+        return self.daemon.command(
+            "--socket", f"unix:{self.socket_path}", "--foreground", "--syslog", "no", "--log-stderr"
+        )
 
 
 @dataclass
@@ -469,7 +468,9 @@ class OutboundRig:
     """Everything above for one test class; close() stops it all."""
 
     def __init__(self, build_dir=None, policy_server="mtls-tlspolicy", keep=None, policy_options=None):
-        """``policy_server``: "mtls-tlspolicy" or "mta-sts-resolver"."""
+        """``policy_server``: "mtls-tlspolicy" or "mta-sts-resolver";
+        ``policy_options``: keyword arguments of TlsPolicy or
+        MtaStsResolver."""
         self.build_dir = Path(build_dir or os.environ.get("MTLS_BUILD_DIR", "build")).resolve()
         self.policy_bin = self.build_dir / "tlspolicy" / "mtls-tlspolicy"
         self.policy_kind = policy_server
@@ -508,9 +509,13 @@ class OutboundRig:
         self.ca = TestCA(self.dir / "ca")
         for handle, receiver in RECEIVERS.items():
             sans = ",".join(f"DNS:{n}" for n in receiver.names)
-            self.ca.issue(handle, f"/CN={receiver.names[0]}", eku="serverAuth", san=sans, validity=receiver.validity)
+            self.ca.issue(
+                handle, f"/CN={receiver.names[0]}", eku="serverAuth", san=sans, validity=receiver.validity
+            )
         web_names = [f"mta-sts.{d}" for d, spec in OUTBOUND_DOMAINS.items() if spec.sts]
-        self.ca.issue("web", f"/CN={web_names[0]}", eku="serverAuth", san=",".join(f"DNS:{n}" for n in web_names))
+        self.ca.issue(
+            "web", f"/CN={web_names[0]}", eku="serverAuth", san=",".join(f"DNS:{n}" for n in web_names)
+        )
         self.ca.issue("sender", f"/CN={SENDER_HOSTNAME}", eku="serverAuth", san=f"DNS:{SENDER_HOSTNAME}")
         tlsa = {host: "3 1 1 " + self.ca.tlsa_digest(MX_HOSTS[host], 1) for host in TLSA_HOSTS}
 
@@ -591,7 +596,7 @@ class OutboundRig:
                 self.policy_bin,
                 self.dns,
                 self.ca.ca.cert,
-                self.policy_options,
+                **self.policy_options,
             )
         if self.policy_kind == "mta-sts-resolver":
             return MtaStsResolver(self.netns, self.dir / "policy", self.ca.ca.cert, **self.policy_options)
@@ -599,7 +604,15 @@ class OutboundRig:
 
     def close(self):
         """Stop everything, in reverse order; safe after a failed start."""
-        parts = [self.sender, self.policy, *self.receivers.values(), self.web, self.resolver, self.dns, self.netns]
+        parts = [
+            self.sender,
+            self.policy,
+            *self.receivers.values(),
+            self.web,
+            self.resolver,
+            self.dns,
+            self.netns,
+        ]
         errors = []
         for part in parts:
             if part is None:
@@ -646,7 +659,9 @@ class OutboundRig:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
         code, reply, qid = parse_swaks_output(proc.stdout + proc.stderr)
         if code != 250 or not qid:
-            raise RigError(f"the sending Postfix did not queue mail for {rcpt}: {code} {reply}\n{proc.stdout}")
+            raise RigError(
+                f"the sending Postfix did not queue mail for {rcpt}: {code} {reply}\n{proc.stdout}"
+            )
         return qid
 
     def outcome(self, queue_id):
@@ -672,7 +687,9 @@ class OutboundRig:
         """Send to user@domain and wait for the first attempt's Outcome."""
         qid = self.send(domain)
         try:
-            return wait_until(lambda: self.outcome(qid), timeout, f"a delivery attempt of {qid} to {domain}", 0.2)
+            return wait_until(
+                lambda: self.outcome(qid), timeout, f"a delivery attempt of {qid} to {domain}", 0.2
+            )
         except RigError as exc:
             raise RigError(
                 f"{exc}\n--- sender maillog ---\n{log_tail(self.sender.maillog)}"
