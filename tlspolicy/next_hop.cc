@@ -27,6 +27,13 @@ Expected<NextHop> parse_next_hop(std::string_view key) {
         }
         return NextHop{NextHopKind::bracketed, std::string(key)};
     }
+    if (key.starts_with('.')) {
+        auto parent = canonical_host_name(key.substr(1));
+        if (!parent) {
+            return Error{"parent-domain key is not a domain name: " + parent.error()};
+        }
+        return NextHop{NextHopKind::parent, std::string(key)};
+    }
     std::string_view host = key;
     std::string_view port;
     if (const auto colon = key.rfind(':'); colon != std::string_view::npos) {

@@ -166,6 +166,10 @@ std::optional<Decision> decide_without_lookup(std::string_view key, const Expect
             out.note(std::string(key) +
                      ": a bracketed next hop (no MX lookup): recipient-domain policies do not apply");
             return out.answer(Basis::not_mx_delivery, SocketmapReply::not_found());
+        case NextHopKind::parent:
+            out.note(std::string(key) +
+                     ": Postfix's parent-domain lookup: MTA-STS, DANE and Client MX name exact domains only");
+            return out.answer(Basis::not_mx_delivery, SocketmapReply::not_found());
         case NextHopKind::other_port:
             out.note(std::string(key) + ": not port 25 MX delivery: recipient-domain policies do not apply");
             return out.answer(Basis::not_mx_delivery, SocketmapReply::not_found());

@@ -26,6 +26,7 @@ the sending Postfix's log (OutboundRig.wait_outcome)."""
 from __future__ import annotations
 
 import concurrent.futures
+import grp
 import http.server
 import os
 import re
@@ -349,7 +350,12 @@ class PolicyServer:
         self.netns = netns
         self.dir = directory
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.dir.chmod(0o755)
+        # Postfix's smtp(8) runs as postfix and connects to a socket made
+        # with the daemon's umask (mtls-tlspolicy: 007): a setgid directory
+        # of group postfix gives the socket that group, as the packaged
+        # socket directory does.
+        os.chown(self.dir, 0, grp.getgrnam("postfix").gr_gid)
+        self.dir.chmod(0o2750)
         self.socket_path = self.dir / "socketmap.sock"
         self.log = self.dir / "daemon.log"
         self.proc = None

@@ -30,6 +30,21 @@ TEST_CASE("bracketed next hops, with or without a port, are NOTFOUND") {
     }
 }
 
+TEST_CASE("Postfix's parent-domain lookups (.example.com after example.com) are NOTFOUND") {
+    for (const auto* key : {".example.com", ".com", ".plain.test"}) {
+        INFO(key);
+        const auto hop = parse_next_hop(key);
+        REQUIRE(hop);
+        CHECK(hop->kind == NextHopKind::parent);
+        const auto decision = decide_without_lookup(key, hop);
+        REQUIRE(decision);
+        CHECK(reply_payload(decision->reply) == "NOTFOUND ");
+    }
+    CHECK_FALSE(parse_next_hop(".."));
+    CHECK_FALSE(parse_next_hop("."));
+    CHECK_FALSE(parse_next_hop(".exa mple.com"));
+}
+
 TEST_CASE("a domain on another port is not MX delivery to port 25: NOTFOUND") {
     const auto hop = parse_next_hop("example.com:587");
     REQUIRE(hop);
