@@ -93,6 +93,9 @@ REQUIRED = {
     "openssl": "openssl",
     "unshare": "util-linux",
     "mount": "mount",
+    "nsenter": "util-linux",
+    "unbound": "unbound",
+    "mta-sts-daemon": "postfix-mta-sts-resolver",
 }
 
 
@@ -764,7 +767,7 @@ class Bench:
         self.postfix = None
         self.sink = None
         self.filters = {}
-        self.results = {"postfix": [], "milter": [], "delay": [], "meta": {}}
+        self.results = {"postfix": [], "milter": [], "delay": [], "tlspolicy": {}, "meta": {}}
         self.broken = []
         self.next_cold = 0
 
@@ -1375,6 +1378,16 @@ class Bench:
                 )
 
     # -- everything ----------------------------------------------------------
+    def run_tlspolicy(self):
+        """The sending side's policy servers over socketmap
+        (bench/tlspolicy_bench.py): its own namespace, DNS and HTTPS."""
+        import tlspolicy_bench
+
+        log("TLS policy servers over socketmap (mtls-tlspolicy, postfix-mta-sts-resolver, ceiling)")
+        section = tlspolicy_bench.TlsPolicyBench(self.build_dir, self.tools, self.args.quick, log).measure()
+        self.results["tlspolicy"] = section
+        self.broken += section["broken"]
+
     def run_all(self):
         started = time.time()
         self.results["meta"].update(machine_info())
@@ -1389,6 +1402,8 @@ class Bench:
         if not self.args.skip_milter:
             self.run_milter()
             self.run_delay()
+        if not self.args.skip_tlspolicy:
+            self.run_tlspolicy()
         self.results["meta"]["duration_s"] = round(time.time() - started, 1)
         self.results["meta"]["broken"] = self.broken
 
@@ -1485,6 +1500,7 @@ def main():
         help="give OpenDKIM the libunbound configuration file (crashes it under load)",
     )
     ap.add_argument("--skip-milter", action="store_true")
+    ap.add_argument("--skip-tlspolicy", action="store_true", help="leave out the TLS policy servers")
     ap.add_argument(
         "--render", metavar="RESULTS_JSON", help="only turn an earlier results.json into the report"
     )

@@ -145,12 +145,13 @@ def document(results, d, body, have_png):
         f"{_n(d.pf_value('warm-tput', 'opendkim-unix', 'filter_cpu_per_k'), 2)} (it also checks an RSA "
         f"signature), OpenDMARC {_n(d.pf_value('warm-tput', 'opendmarc-unix', 'filter_cpu_per_k'), 2)}.\n"
     )
+    out.append(tlspolicy_summary(results) + "\n")
 
     out.append("## How to run\n")
     out.append(
         """```sh
 scripts/build                      # or any build dir: bench/run --build-dir DIR
-sudo bench/run --quick             # CI: every configuration once, ~75 s, no timing assertions
+sudo bench/run --quick             # CI: every configuration once, ~2 min, no timing assertions
 sudo bench/run                     # full run, ~25 min on 2 cores; results in /tmp/mtls-bench-results-*/
 sudo bench/run --docs              # full run, then rewrite docs/PERFORMANCE.md and docs/performance.png
 bench/bench.py --render DIR/results.json --docs   # redo the report from a saved run
@@ -164,7 +165,8 @@ are reported, never enforced: timings on shared machines are noise for a pass/fa
 Debian packages it needs beyond the project's build and test dependencies: **opendkim, opendmarc,
 gnuplot-nox** (the plot; without it the run still works), **python3-cryptography** (DKIM signing),
 and, already among the test dependencies, postfix (smtp-source, smtp-sink), nsd, ldnsutils,
-openssl, util-linux (unshare) and mount.
+openssl, util-linux (unshare, nsenter) and mount; for the TLS policy servers **unbound** (the
+resolver postfix-mta-sts-resolver asks) and **postfix-mta-sts-resolver** (the peer).
 """
     )
 
@@ -214,6 +216,17 @@ smtp-source / smtp_load ──SMTP──> Postfix: one smtpd listener per filter
   with the TLS macros of a verified client certificate (so mtls-milter's verdict is `pass`), N
   sessions at once, one message per connection, and checks every reply. **Slow DNS**:
   bench/dns_delay, a UDP proxy between libunbound and NSD, holds every answer back for a fixed time.
+- **TLS policy servers** (the sending side, bench/tlspolicy_bench.py): mtls-tlspolicy,
+  postfix-mta-sts-resolver 1.1.2 as Debian ships it (SQLite cache) and with its in-memory cache,
+  and bench/null_socketmap.c, a socketmap server that answers at once and looks nothing up (the
+  ceiling). They run in a network namespace of the benchmark's own (the outbound test rig,
+  tests/rig/outbound.py) with NSD serving every recipient domain's MX, `_mta-sts` TXT and
+  `mta-sts` address, a validating unbound behind the namespace's resolv.conf, and an HTTPS server
+  whose certificate for each `mta-sts.<domain>` the test CA makes on first use. bench/socketmap_load
+  plays Postfix's smtp(8) processes: N clients, one connection each, one request at a time, every
+  reply checked (`OK secure ...`, or the run is broken). Cached lookups run for the same time per
+  server at 1, 20 and 200 clients, interleaved; cold lookups are domains never asked before, one
+  client; memory is mtls-tlspolicy's VmRSS after caching 100,000 more domains (the quick run: fewer).
 """
     )
 
@@ -385,3 +398,34 @@ libmilter filter pays. A cold name still takes the full path through libunbound.
 """
     )
     return "\n".join(out)
+
+
+def tlspolicy_summary(results):
+    """The "In short" line of the TLS policy servers."""
+    import tlspolicy_report as t
+
+    if not t.section(results).get("rows"):
+        return "- **TLS policy servers**: not measured in this run."
+
+    def per_s(server, clients):
+        return t.value(results, "warm", server, "per_s", clients)
+
+    rows = t.targets(results)
+    met = sum(1 for r in rows if r[3] == "met")
+    rss = t.find(results, "rss", t.OURS)
+    return (
+        f"- **TLS policy servers (socketmap)**: cached lookups per second at 20 and 200 clients, "
+        f"mtls-tlspolicy {_n(per_s(t.OURS, 20), 0)} and {_n(per_s(t.OURS, 200), 0)}, "
+        f"{_n(ratio(per_s(t.OURS, 20), per_s(t.PEER, 20)), 1)}× and "
+        f"{_n(ratio(per_s(t.OURS, 200), per_s(t.PEER, 200)), 1)}× postfix-mta-sts-resolver with Debian's "
+        f"SQLite cache, {_n(ratio(per_s(t.OURS, 20), per_s('mta-sts-internal', 20)), 1)}× and "
+        f"{_n(ratio(per_s(t.OURS, 200), per_s('mta-sts-internal', 200)), 1)}× it with its in-memory cache; "
+        f"the do-nothing server's ceiling was {_n(per_s('null-socketmap', 20), 0)} and "
+        f"{_n(per_s('null-socketmap', 200), 0)}. One client: p99 "
+        f"{_n(t.ms(t.value(results, 'warm', t.OURS, 'p99_us', 1)), 3, ' ms')} cached; a cold lookup "
+        f"(DNS and the HTTPS fetch) p50 {_n(t.ms(t.value(results, 'cold', t.OURS, 'p50_us')), 1, ' ms')} against "
+        f"{_n(t.ms(t.value(results, 'cold', t.PEER, 'p50_us')), 1, ' ms')} for the peer. RSS with "
+        f"{_n(rss['answered'] if rss else None, 0)} more domains cached: "
+        f"{_n(rss['rss_kib'] / 1024 if rss and rss.get('rss_kib') else None, 1, ' MiB')}. Targets: {met} of "
+        f"{len(rows)} met."
+    )

@@ -522,9 +522,15 @@ def targets(d: Data):
     return rows
 
 
+def all_targets(d: Data):
+    import tlspolicy_report
+
+    return targets(d) + tlspolicy_report.targets(d.r)
+
+
 def targets_table(d: Data):
     out = ["| target | measured (median ratio) | lowest–highest repetition | |", "|---|---:|---:|---|"]
-    for desc, shown, spread, verdict in targets(d):
+    for desc, shown, spread, verdict in all_targets(d):
         out.append(f"| {desc} | {shown} | {spread} | {verdict} |")
     return "\n".join(out) + "\n"
 
@@ -654,7 +660,12 @@ def meta_block(r):
 def render(results, out_dir: Path, docs: Path | None = None, quick=False):
     d = Data(results)
     broken = results["meta"].get("broken", [])
-    total = len(results["postfix"]) + len(results["milter"]) + len(results["delay"])
+    total = (
+        len(results["postfix"])
+        + len(results["milter"])
+        + len(results["delay"])
+        + len(results.get("tlspolicy", {}).get("rows", []))
+    )
     parts = []
     parts.append("## Run\n")
     parts.append(meta_block(results) + "\n")
@@ -675,6 +686,10 @@ def render(results, out_dir: Path, docs: Path | None = None, quick=False):
     parts.append(milter_table(d))
     parts.append("\n## Cold cache behind slow DNS (milter_load)\n")
     parts.append(delay_table(d))
+    import tlspolicy_report
+
+    parts.append("\n## TLS policy servers over socketmap (socketmap_load, no MTA)\n")
+    parts.append(tlspolicy_report.tables(results))
     body = "\n".join(parts)
     png = plot(d, out_dir)
     (out_dir / "report.md").write_text(body)
@@ -686,7 +701,7 @@ def render(results, out_dir: Path, docs: Path | None = None, quick=False):
             shutil.copy(png, docs / "performance.png")
         (docs / "PERFORMANCE.md").write_text(perf_doc.document(results, d, body, png is not None))
     summary = ["", "=== targets (ratios; informational, never the exit status) ==="]
-    for desc, shown, _, verdict in targets(d):
+    for desc, shown, _, verdict in all_targets(d):
         summary.append(f"  {verdict.strip('*'):7} {shown:>10}  {desc}")
     summary.append(
         f"=== {total} runs, {len(broken)} broken; report: {out_dir / 'report.md'}"

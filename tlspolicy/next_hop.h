@@ -3,7 +3,12 @@
 // delivery to that domain, which is where MTA-STS, DANE and Client MX opt-in
 // apply. "[mx.example.com]" or "[192.0.2.1]:587" names a host with MX lookups
 // suppressed (a relayhost, a transport(5) entry): the recipient domain's
-// policies say nothing about it, so the answer is NOTFOUND.
+// policies say nothing about it, so the answer is NOTFOUND. ".example.com"
+// is Postfix's own parent-domain lookup: after NOTFOUND for
+// "mail.example.com", smtp(8) asks for ".example.com", then ".com" (seen in
+// tests/integration/test_tlspolicy_outbound.py); RFC 8461 and DANE policies
+// belong to one exact domain, so that is NOTFOUND too, and an error there
+// would defer the mail ("policy table lookup error").
 #pragma once
 
 #include <string>

@@ -34,8 +34,11 @@ gets a module of its own beside them):
 * ``process``: running commands, bounded waits, ports, stopping processes;
 * ``ca``: the test CA and CERT_SPECS;
 * ``dns``: NSD, signed zones, Client MX and TLSA records, StubResponder;
-* ``postfix``: the private receiving Postfix (an outbound Postfix belongs
-  beside it);
+* ``postfix``: a private Postfix instance (the receiving one, and the
+  outbound rig's sender and receivers);
+* ``netns``: a network + mount namespace of a rig's own;
+* ``outbound``: the sending side's rig (sending Postfix, TLS policy server,
+  receivers, NSD, unbound, MTA-STS over HTTPS, in a namespace);
 * ``messages``: messages sent and delivered, Authentication-Results;
 * ``swaks`` and ``smtp``: the two SMTP clients;
 * ``milter_protocol``: a milter-protocol client that plays Sendmail's part;

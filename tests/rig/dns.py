@@ -88,15 +88,17 @@ def client_mx_rr(owner, host, rrtype, preference=10):
     return f"{owner}\tIN\tTYPE{rrtype}\t\\# {len(rdata)} {rdata.hex()}"
 
 
-def dns_probe(port, qname, qtype=6, timeout=1.0):
+def dns_probe(port, qname, qtype=6, timeout=1.0, netns=None):
     """Send one UDP query to 127.0.0.1:port; return (rcode, aa) or None.
 
     Used only to learn that NSD is up and has loaded a zone (authoritative
-    answer, NOERROR), without needing dig or unbound-host."""
+    answer, NOERROR), without needing dig or unbound-host. ``netns``: ask
+    inside that namespace (netns.NetNamespace)."""
     qid = random.randrange(65536)
     packet = struct.pack("!HHHHHH", qid, 0, 1, 0, 0, 0)
     packet += encode_dns_name(qname) + struct.pack("!HH", qtype, 1)
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+    make = netns.socket if netns else socket.socket
+    with make(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.settimeout(timeout)
         try:
             sock.sendto(packet, ("127.0.0.1", port))
@@ -240,16 +242,24 @@ class DnsServer:
     BOGUS_ZONES = ("bogus.test.", "tampered.test.", "stripped.test.", "wrongds.test.")
 
     def __init__(
-        self, directory: Path, rrtype=DEFAULT_CLIENT_MX_TYPE, tlsa=None, tampered_tlsa=None, extra=None
+        self,
+        directory: Path,
+        rrtype=DEFAULT_CLIENT_MX_TYPE,
+        tlsa=None,
+        tampered_tlsa=None,
+        extra=None,
+        netns=None,
     ):
-        """``tlsa``: {zone: [(relative owner, "U S M", hex digest)]}, the
+        """``extra``: {zone: [zone-file lines]} added to secure.test. or
+        insecure.test. (the policy daemon's tests publish MX, MTA-STS and
+        TLSA records there). ``tlsa``: {zone: [(relative owner, "U S M", hex digest)]}, the
         TLSA records to publish (Rig passes DANE_TLSA with the digests of
         its certificates); None publishes none. ``tampered_tlsa``: (signed
         digest, served digest) for tampered.test's TLSA record, rewritten
-        after signing. ``extra``: {zone: [zone-file lines]} added to
-        secure.test. or insecure.test. (mtls-tlspolicy's tests publish MX,
-        MTA-STS and TLSA records there)."""
+        after signing. ``netns``: run NSD inside that namespace
+        (netns.NetNamespace) instead of on the host's loopback."""
         self.dir = directory
+        self.netns = netns
         self.dir.mkdir(parents=True, exist_ok=True)
         self.rrtype = rrtype
         self.tlsa = tlsa or {}
@@ -453,9 +463,15 @@ class DnsServer:
             parent.append(f"{label}\tIN\tNS\tns.test.")
         self.zone_files["test."] = self._sign("test.", parent, keys["test."][0], *valid)
 
+        self.write_server_configs(keys["test."][1])
+
+    def write_server_configs(self, test_ds):
+        """The trust anchor (``test_ds``: the DS line of test.), the
+        libunbound configuration and nsd.conf for the zones in
+        self.zone_files."""
         # The DS of test. is the trust anchor; libunbound and unbound-host
         # both accept a zone-file line for it.
-        self.anchor_file.write_text(keys["test."][1] + "\n")
+        self.anchor_file.write_text(test_ds + "\n")
         stubs = {"test.": self.port}
         stubs.update({f"{mode}.test.": r.port for mode, r in self.responders.items()})
         self.unbound_conf.write_text(
@@ -504,8 +520,10 @@ class DnsServer:
     def start(self, timeout=15):
         for responder in self.responders.values():
             responder.start()
-        self.proc = subprocess.Popen(
-            ["nsd", "-d", "-c", str(self.conf)],
+        command = ["nsd", "-d", "-c", str(self.conf)]
+        popen = self.netns.popen if self.netns else subprocess.Popen
+        self.proc = popen(
+            command,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
             preexec_fn=die_with_parent,
@@ -518,7 +536,7 @@ class DnsServer:
                     + log_tail(self.log_file)
                     + log_tail(self.dir / "nsd.stderr")
                 )
-            return all(dns_probe(self.port, z) == (0, True) for z in self.zone_files)
+            return all(dns_probe(self.port, z, netns=self.netns) == (0, True) for z in self.zone_files)
 
         wait_until(all_zones_loaded, timeout, f"nsd on port {self.port} to serve all zones")
 

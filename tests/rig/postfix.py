@@ -33,16 +33,38 @@ class PostfixInstance:
         directory: Path,
         inbox: Path,
         ca: TestCA,
-        milter_socket: str,
+        milter_socket: str | None,
         test_features=False,
         policy_service=None,
+        *,
+        address="127.0.0.1",
+        smtp_port=None,
+        hostname="mx.inbox.test",
+        server_cert=None,
+        netns=None,
+        settings=None,
     ):
-        """``test_features``: SMTPUTF8 and SMTP-AUTH (Cyrus SASL, sasldb),
-        which the test rig needs and other users (bench/) may not want.
-        ``policy_service``: a policy server (Postfix syntax, inet:host:port
-        or unix:/path) that smtpd calls at RCPT with check_policy_service,
-        with SHA-256 certificate fingerprints (the milter's policy-socket)."""
+        """``milter_socket``: Postfix syntax (inet:host:port / unix:path),
+        None for an smtpd without milter. ``test_features``: SMTPUTF8 and
+        SMTP-AUTH (Cyrus SASL, sasldb), which the test rig needs and other
+        users (bench/) may not want. ``policy_service``: a policy server
+        (Postfix syntax, inet:host:port or unix:/path) that smtpd calls at
+        RCPT with check_policy_service, with SHA-256 certificate fingerprints
+        (the milter's policy-socket).
+
+        The outbound rig (rig/outbound.py) runs several instances in a
+        network namespace: ``address``/``smtp_port`` (default: a free port
+        on 127.0.0.1) is where smtpd listens, ``hostname`` its name,
+        ``server_cert`` its certificate (default: the CA's "server"),
+        ``netns`` the netns.NetNamespace every command runs in, and
+        ``settings`` main.cf parameters on top of (or replacing) the
+        defaults."""
         self.policy_service = policy_service
+        self.address = address
+        self.hostname = hostname
+        self.server_cert = server_cert
+        self.netns = netns
+        self.settings = dict(settings or {})
         self.dir = directory
         self.test_features = test_features
         self.config_dir = directory / "etc"
@@ -52,7 +74,7 @@ class PostfixInstance:
         self.inbox = inbox
         self.ca = ca
         self.milter_socket = milter_socket  # Postfix syntax: inet:host:port / unix:path
-        self.smtp_port = free_port()
+        self.smtp_port = smtp_port or free_port()
         self._registered_alternate = False
 
     def write_config(self):
@@ -92,18 +114,18 @@ class PostfixInstance:
     def _main_cf(self):
         """main.cf as {parameter: value}; the policy channel and the test
         features (SMTPUTF8, SMTP-AUTH) only when asked for."""
-        server = self.ca.certs["server"]
+        server = self.server_cert or self.ca.certs["server"]
         main_cf = {
             "compatibility_level": "3.6",
             "queue_directory": self.queue_dir,
             "data_directory": self.data_dir,
             "maillog_file": self.maillog,
             "maillog_file_prefixes": self.dir,
-            "myhostname": "mx.inbox.test",
+            "myhostname": self.hostname,
             "mydomain": "inbox.test",
             "myorigin": "$myhostname",
             "mydestination": "",
-            "inet_interfaces": "127.0.0.1",
+            "inet_interfaces": self.address,
             "inet_protocols": "ipv4",
             "mynetworks": "127.0.0.0/8",
             "relay_domains": "inbox.test",
@@ -128,7 +150,7 @@ class PostfixInstance:
             "smtpd_tls_CAfile": self.ca.ca.cert,
             "smtpd_tls_received_header": "yes",
             "smtpd_tls_loglevel": "1",
-            "smtpd_milters": self.milter_socket,
+            "smtpd_milters": self.milter_socket or "",
             "milter_default_action": "tempfail",
             "milter_connect_timeout": "5s",
             "milter_command_timeout": "30s",
@@ -164,6 +186,7 @@ class PostfixInstance:
                     "smtpd_sasl_security_options": "noanonymous",
                 }
             )
+        main_cf.update(self.settings)
         return main_cf
 
     def _write_master_cf(self, deliver):
@@ -172,7 +195,7 @@ class PostfixInstance:
         (self.config_dir / "master.cf").write_text(
             f"""\
 # service type  private unpriv  chroot  wakeup  maxproc command
-127.0.0.1:{self.smtp_port} inet n - n - - smtpd
+{self.address}:{self.smtp_port} inet n - n - - smtpd
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
@@ -251,6 +274,8 @@ capture   unix  -       n       n       -       -       pipe
         to syslog, which these machines lack (docs/MTA-FACTS.md, "Postfix"): run it under
         script(1) for a pseudo-terminal when available."""
         cmd = ["postfix", "-c", str(self.config_dir), command]
+        if self.netns:
+            cmd = [*self.netns.prefix(), *cmd]
         if shutil.which("script"):
             cmd = ["script", "-qec", shlex.join(cmd), "/dev/null"]
         return run(cmd, check=False, timeout=timeout)
@@ -269,12 +294,12 @@ capture   unix  -       n       n       -       -       pipe
         wait_until(
             self._banner,
             timeout,
-            f"Postfix smtpd banner on 127.0.0.1:{self.smtp_port} " f"(maillog: {self.maillog})",
+            f"Postfix smtpd banner on {self.address}:{self.smtp_port} " f"(maillog: {self.maillog})",
             interval=0.2,
         )
 
     def _banner(self):
-        return smtp_banner(self.smtp_port)
+        return smtp_banner(self.smtp_port, self.address, self.netns)
 
     def master_pid(self):
         try:

@@ -98,10 +98,13 @@ def can_connect(address, timeout=0.5):
     return True
 
 
-def smtp_banner(port, host="127.0.0.1"):
-    """True when an SMTP server on host:port greets with 220 (then QUIT)."""
+def smtp_banner(port, host="127.0.0.1", netns=None):
+    """True when an SMTP server on host:port greets with 220 (then QUIT);
+    ``netns``: the server is inside that netns.NetNamespace."""
     try:
-        with socket.create_connection((host, port), timeout=2) as s:
+        with netns.socket() if netns else socket.socket() as s:
+            s.settimeout(2)
+            s.connect((host, port))
             s.settimeout(5)
             banner = s.recv(512)
             s.sendall(b"QUIT\r\n")

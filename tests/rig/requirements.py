@@ -21,6 +21,11 @@ REQUIRED_TOOLS = {
     "postconf": "postfix",
     "swaks": "swaks",
     "saslpasswd2": "sasl2-bin",
+    # The outbound rig (rig/outbound.py).
+    "unbound": "unbound",
+    "unshare": "util-linux",
+    "nsenter": "util-linux",
+    "mta-sts-daemon": "postfix-mta-sts-resolver",
 }
 
 

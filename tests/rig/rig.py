@@ -43,6 +43,16 @@ def close_all_rigs():
 atexit.register(close_all_rigs)
 
 
+def track_rig(rig):
+    """Have close_all_rigs() close ``rig`` (anything with close()), e.g. an
+    outbound.OutboundRig, at exit or after Ctrl-C."""
+    _live_rigs.add(rig)
+
+
+def untrack_rig(rig):
+    _live_rigs.discard(rig)
+
+
 def start_module_rig(**options):
     """The rig a test module shares: built from MTLS_BUILD_DIR and started.
     A missing binary is an error, not a skip: a suite that skips what it

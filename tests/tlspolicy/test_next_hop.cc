@@ -53,7 +53,7 @@ TEST_CASE("Postfix's parent-domain lookups (\".example.com\") are NOTFOUND, neve
         CHECK(reply_payload(decision->reply) == "NOTFOUND ");
         CHECK(decision->basis == Basis::not_mx_delivery);
     }
-    for (const auto* key : {".", "..com", ".-bad-.example"}) {
+    for (const auto* key : {".", "..", "..com", ".-bad-.example", ".exa mple.com"}) {
         INFO(key);
         CHECK_FALSE(parse_next_hop(key));
     }
