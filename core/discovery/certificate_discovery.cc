@@ -297,7 +297,7 @@ DiscoveryTicket CertificateDiscovery::Engine::start(const IpAddress& client, con
                                      settings_.helo_name, tls_.get(), ProbeTiming{deadline, settings_.step_timeout}),
          shared, std::move(key)});
     wake();
-    return DiscoveryTicket(std::move(shared));
+    return DiscoveryTicket(std::move(shared), true);
 }
 
 void CertificateDiscovery::Engine::complete(Job& job) {
