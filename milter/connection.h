@@ -163,7 +163,7 @@ private:
     std::shared_ptr<const Runtime> runtime_;
     bool headers_need_no_reply_;
     std::string client_address_ = "unknown";
-    std::optional<IpAddress> client_;  // the only address certificate discovery connects to
+    std::optional<IpAddress> client_;   // the only address certificate discovery connects to
     std::optional<Endpoint> endpoint_;  // for the policy channel
     StoreClock::time_point connected_at_ = StoreClock::now();
     std::string helo_;

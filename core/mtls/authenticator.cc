@@ -29,8 +29,7 @@ bool Authenticator::discover(PendingCheck& check, const TlsEvidence& evidence) c
     return discovery_worth_starting(evidence) && start_probe(check, *evidence.fingerprints.certificate);
 }
 
-void Authenticator::apply_discovery_to(PendingCheck& check, const TlsEvidence& evidence,
-                                       Evaluation& evaluation) const {
+void Authenticator::apply_discovery_to(PendingCheck& check, const TlsEvidence& evidence, Evaluation& evaluation) const {
     if (!discovery_ || !discovery_applicable(evaluation.verdict, evidence)) {
         return;
     }

@@ -15,10 +15,20 @@ constexpr std::array kActions = {Action::tag, Action::reject, Action::tempfail, 
 // Every per-message outcome of certificate discovery, so that each series is
 // rendered from the start.
 const std::vector<std::string>& discovery_outcomes() {
-    static const std::vector<std::string> outcomes = {
-        std::string(kDiscoveryPass), std::string(kDiscoveryNameMismatch), std::string(kDiscoveryChainInvalid),
-        "other-certificate", "no-listener", "no-starttls", "smtp-failed", "tls-failed", "timed-out",
-        std::string(kDiscoveryPending), "not-allowed", "rate-limited", "overloaded", "shut-down"};
+    static const std::vector<std::string> outcomes = {std::string(kDiscoveryPass),
+                                                      std::string(kDiscoveryNameMismatch),
+                                                      std::string(kDiscoveryChainInvalid),
+                                                      "other-certificate",
+                                                      "no-listener",
+                                                      "no-starttls",
+                                                      "smtp-failed",
+                                                      "tls-failed",
+                                                      "timed-out",
+                                                      std::string(kDiscoveryPending),
+                                                      "not-allowed",
+                                                      "rate-limited",
+                                                      "overloaded",
+                                                      "shut-down"};
     return outcomes;
 }
 

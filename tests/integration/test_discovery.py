@@ -97,7 +97,9 @@ class DiscoveryTests(RigTestCase):
             local_interface=address,
         )
         self.assertEqual(
-            postfix_client_cn(msg) or None, client_cn, f"test premise broken: Postfix read another CN:\n{describe(msg)}"
+            postfix_client_cn(msg) or None,
+            client_cn,
+            f"test premise broken: Postfix read another CN:\n{describe(msg)}",
         )
         record = self.rig.wait_log_record(sent.queue_id)
         self.assertEqual(record.get("policy_channel"), "matched", record)
@@ -118,7 +120,9 @@ class DiscoveryTests(RigTestCase):
         self.assertEqual(record.get("discovery"), "pass", record)
 
     def test_pass_by_a_san_that_is_not_the_cn(self):
-        record = self.discover(SAN_LIST_HOST, "disc-san-list", "pass", "discovered", client_cn="rogue.secure.test")
+        record = self.discover(
+            SAN_LIST_HOST, "disc-san-list", "pass", "discovered", client_cn="rogue.secure.test"
+        )
         self.assertEqual(record.get("cert_names"), [], "Postfix gave the milter a name after all")
         self.assertEqual(record.get("via"), "discovered", record)
         self.assertEqual(self.server[SAN_LIST_HOST].counts()[1], 1, "one TLS handshake with the sending host")
@@ -131,7 +135,9 @@ class DiscoveryTests(RigTestCase):
         self.assertEqual(record.get("discovery"), "other-certificate", record)
 
     def test_fail_when_nothing_listens(self):
-        record = self.discover(SILENT_HOST, "disc-unserved", "fail", "certificate discovery: connection refused")
+        record = self.discover(
+            SILENT_HOST, "disc-unserved", "fail", "certificate discovery: connection refused"
+        )
         self.assertEqual(record.get("discovery"), "no-listener", record)
 
     def test_fail_expired_certificate(self):
@@ -143,7 +149,11 @@ class DiscoveryTests(RigTestCase):
         # discdane.secure.test publishes secure TLSA records naming another
         # key; the certificate's SAN names the host all the same.
         record = self.discover(
-            PASS_HOST, "disc-server-auth", "fail", "no TLSA record matches the client key", domain="discdane.secure.test"
+            PASS_HOST,
+            "disc-server-auth",
+            "fail",
+            "no TLSA record matches the client key",
+            domain="discdane.secure.test",
         )
         self.assertNotIn("discovery", record)
 
@@ -151,7 +161,9 @@ class DiscoveryTests(RigTestCase):
     def test_unlisted_private_address_is_not_probed(self):
         record = self.discover(UNLISTED_HOST, "disc-server-auth", "fail", "no verified client certificate")
         self.assertEqual(record.get("discovery"), "not-allowed", record)
-        self.assertEqual(self.server[UNLISTED_HOST].counts()[0], 0, "the milter connected to an unlisted address")
+        self.assertEqual(
+            self.server[UNLISTED_HOST].counts()[0], 0, "the milter connected to an unlisted address"
+        )
 
     # -- timing --------------------------------------------------------------------
     def test_slow_server_temperror_then_pass_from_cache(self):

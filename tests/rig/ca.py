@@ -93,16 +93,23 @@ CERT_SPECS = {
         san="DNS:disc.secure.test,DNS:discdane.secure.test",
     ),
     # Presented by a client whose port 25 serves another certificate, or nothing.
-    "disc-unserved": CertSpec("/O=mtls-milter tests discovery unserved", eku="serverAuth", san="DNS:disc.secure.test"),
+    "disc-unserved": CertSpec(
+        "/O=mtls-milter tests discovery unserved", eku="serverAuth", san="DNS:disc.secure.test"
+    ),
     # The CN is not the Client MX host, a SAN is: names come from the SANs.
     "disc-san-list": CertSpec(
         "/CN=rogue.secure.test", eku="serverAuth", san="DNS:rogue.secure.test,DNS:disc.secure.test"
     ),
     "disc-expired": CertSpec(
-        "/O=mtls-milter tests discovery expired", eku="serverAuth", san="DNS:disc.secure.test", validity="expired"
+        "/O=mtls-milter tests discovery expired",
+        eku="serverAuth",
+        san="DNS:disc.secure.test",
+        validity="expired",
     ),
     # Served by a host that answers only when the test says so.
-    "disc-slow": CertSpec("/O=mtls-milter tests discovery slow", eku="serverAuth", san="DNS:disc.secure.test"),
+    "disc-slow": CertSpec(
+        "/O=mtls-milter tests discovery slow", eku="serverAuth", san="DNS:disc.secure.test"
+    ),
     # Verifies for clientAuth and its CN is the Client MX host, which also
     # publishes TLSA for its key: the certificate path decides, not DANE.
     "dane-dual": CertSpec("/CN=danedual.secure.test"),

@@ -96,9 +96,9 @@ TEST_CASE("discovery: never for a host whose secure TLSA records named another k
 TEST_CASE("discovery: a verified chain naming a Client MX host passes") {
     const std::vector<std::string> hosts = {"out1.example.org"};
     DiscoveryReport report;
-    const auto verdict =
-        apply_discovery(failed_for(hosts), matched(CertificateStatus::verified, {"other.example.org", "out1.example.org"}),
-                        hosts, false, report);
+    const auto verdict = apply_discovery(
+        failed_for(hosts), matched(CertificateStatus::verified, {"other.example.org", "out1.example.org"}), hosts,
+        false, report);
     CHECK(verdict.result == Result::pass);
     CHECK(verdict.method == PassMethod::discovered);
     CHECK(verdict.reason == "discovered");
@@ -123,11 +123,11 @@ TEST_CASE("discovery: invalid chains and other names fail, saying which") {
     CHECK(report.from_cache);
 
     // Wildcards only with allow-wildcards.
-    verdict = apply_discovery(failed_for(hosts), matched(CertificateStatus::verified, {"*.example.org"}), hosts,
-                              false, report);
+    verdict = apply_discovery(failed_for(hosts), matched(CertificateStatus::verified, {"*.example.org"}), hosts, false,
+                              report);
     CHECK(verdict.result == Result::fail);
-    verdict = apply_discovery(failed_for(hosts), matched(CertificateStatus::verified, {"*.example.org"}), hosts,
-                              true, report);
+    verdict = apply_discovery(failed_for(hosts), matched(CertificateStatus::verified, {"*.example.org"}), hosts, true,
+                              report);
     CHECK(verdict.result == Result::pass);
 }
 
@@ -143,7 +143,8 @@ TEST_CASE("discovery: each probe failure has its own fixed reason") {
     for (const auto& [outcome, reason] : cases) {
         DiscoveryReport report;
         // The probe's words (peer text) stay out of the header's reason.
-        const auto verdict = apply_discovery(failed_for(hosts), probed(outcome, "peer said \"evil\""), hosts, false, report);
+        const auto verdict =
+            apply_discovery(failed_for(hosts), probed(outcome, "peer said \"evil\""), hosts, false, report);
         CHECK(verdict.result == Result::fail);
         CHECK(verdict.reason == reason);
         CHECK(report.outcome == discovery::to_string(outcome));

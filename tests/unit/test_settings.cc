@@ -387,10 +387,10 @@ TEST_CASE("every option has one stage, and the start-up options are those a relo
             start.emplace_back(option.name);
         }
     }
-    CHECK(start == std::vector<std::string>{"socket", "cert-discovery", "cert-discovery-port",
-                                            "cert-discovery-timeout", "cert-discovery-networks", "ca-file", "ca-path",
-                                            "user", "umask", "pidfile", "foreground", "metrics", "policy-socket",
-                                            "policy-lifetime", "policy-max-sessions"});
+    CHECK(start == std::vector<std::string>{"socket", "cert-discovery", "cert-discovery-port", "cert-discovery-timeout",
+                                            "cert-discovery-networks", "ca-file", "ca-path", "user", "umask", "pidfile",
+                                            "foreground", "metrics", "policy-socket", "policy-lifetime",
+                                            "policy-max-sessions"});
 }
 
 TEST_CASE("on-internal-error: tempfail by default, accept on request, nothing else", "[settings]") {
@@ -412,9 +412,9 @@ TEST_CASE("cert-discovery: off by default, connect-back on request, with its bou
     CHECK(defaults.trust_anchors.ca_file.empty());
     CHECK(defaults.trust_anchors.ca_path.empty());
 
-    const auto on = settings({"--cert-discovery", "connect-back", "--cert-discovery-port", "2525",
-                              "--cert-discovery-networks", "10.0.0.0/8, 192.168.1.1", "--ca-file", "/etc/roots.pem",
-                              "--ca-path", "/etc/roots"});
+    const auto on =
+        settings({"--cert-discovery", "connect-back", "--cert-discovery-port", "2525", "--cert-discovery-networks",
+                  "10.0.0.0/8, 192.168.1.1", "--ca-file", "/etc/roots.pem", "--ca-path", "/etc/roots"});
     CHECK(on.cert_discovery.enabled);
     CHECK(on.cert_discovery.port == 2525);
     CHECK(on.cert_discovery.networks.contains(*IpAddress::parse("10.1.2.3")));

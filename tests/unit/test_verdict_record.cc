@@ -249,8 +249,8 @@ VerdictRecord full_record() {
     record.evidence.fingerprints.certificate = Sha256Digest{};
     record.evidence.fingerprints.public_key = Sha256Digest{};
     record.policy_channel = "matched";
-    record.discovery = DiscoveryReport{"other-certificate", "192.0.2.25 port 25 presented another certificate", true,
-                                       true};
+    record.discovery =
+        DiscoveryReport{"other-certificate", "192.0.2.25 port 25 presented another certificate", true, true};
     record.verdict.reason = "dane";
     record.dns_detail = "detail";
     record.time = std::chrono::system_clock::time_point(std::chrono::milliseconds(1795560918123LL));
