@@ -11,7 +11,7 @@ PendingCheck Authenticator::begin(Identity identity, std::optional<IpAddress> cl
         return PendingCheck(std::move(identity));
     }
     auto lookup = resolver_->start(identity.domain, settings_.client_mx_type, settings_.dns_timeout);
-    return PendingCheck(std::move(identity), std::move(lookup), std::move(client));
+    return PendingCheck(std::move(identity), std::move(lookup), client);
 }
 
 bool Authenticator::start_probe(PendingCheck& check, const Sha256Digest& fingerprint) const {

@@ -63,7 +63,7 @@ class PendingCheck {
 public:
     explicit PendingCheck(Identity identity, std::optional<Lookup> lookup = std::nullopt,
                           std::optional<IpAddress> client = std::nullopt)
-        : identity_(std::move(identity)), lookup_(std::move(lookup)), client_(std::move(client)) {}
+        : identity_(std::move(identity)), lookup_(std::move(lookup)), client_(client) {}
 
     [[nodiscard]] const Identity& identity() const { return identity_; }
 
