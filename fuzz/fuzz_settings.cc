@@ -67,10 +67,16 @@ void check_settings(const Settings& settings, std::string_view input, bool takes
         const auto socket = to_milter_connection(settings.socket);
         const auto again = parse_listen_address(socket);
         FUZZ_CHECK(again && to_milter_connection(*again) == socket, input);
+        // Certificate discovery: a real port, a bounded probe.
+        FUZZ_CHECK(settings.cert_discovery.port >= 1, input);
+        FUZZ_CHECK(settings.cert_discovery.timeout.count() >= 1000 && settings.cert_discovery.timeout.count() <= 300000,
+                   input);
     }
     // Round trip of the ignore-hosts list through its own text form.
     const auto hosts = HostList::parse(settings.ignore_hosts.to_string());
     FUZZ_CHECK(hosts && hosts->to_string() == settings.ignore_hosts.to_string(), input);
+    const auto networks = HostList::parse(settings.cert_discovery.networks.to_string());
+    FUZZ_CHECK(networks && networks->to_string() == settings.cert_discovery.networks.to_string(), input);
 }
 
 }  // namespace

@@ -29,6 +29,7 @@ Connection::Connection(Connection&& other) noexcept
     : runtime_(std::move(other.runtime_)),
       headers_need_no_reply_(other.headers_need_no_reply_),
       client_address_(std::move(other.client_address_)),
+      client_(other.client_),
       endpoint_(std::exchange(other.endpoint_, std::nullopt)),
       connected_at_(other.connected_at_),
       helo_(std::move(other.helo_)),
@@ -58,6 +59,7 @@ void Connection::close() noexcept {
 
 Status Connection::connect(std::optional<IpAddress> client, std::uint16_t client_port) {
     connected_at_ = StoreClock::now();
+    client_ = client;
     if (client) {
         client_address_ = client->to_string();
         if (client_port != 0) {
@@ -99,7 +101,8 @@ Status Connection::mail_from(MtaSession& mta, std::string_view reverse_path) {
     // no host inside this TLS session.
     const bool helo_predates_tls = message.evidence.status != CertificateStatus::no_tls && !helo_under_tls_;
     message.helo = helo_predates_tls ? std::string() : helo_;
-    message.check = runtime_->authenticator.begin(identity_from_envelope(reverse_path, message.helo));
+    message.check = runtime_->authenticator.begin(identity_from_envelope(reverse_path, message.helo), client_);
+    start_discovery(message);  // Sendmail's {cert_fp} is known now
     return Status::proceed;
 }
 
@@ -109,6 +112,13 @@ Status Connection::header(std::string_view name, std::string_view value) {
         if (claims_authserv_id(value, runtime_->settings.authserv_id)) {
             message_->forged_indexes.push_back(message_->header_count);
         }
+    }
+    if (message_ && !message_->discovery_looked && message_->check && runtime_->discovery) {
+        // Postfix asked the policy channel at RCPT: the fingerprint is known
+        // by the first header, and the probe runs while the body arrives.
+        message_->discovery_looked = true;
+        add_policy_fingerprints(nullptr, *message_);
+        start_discovery(*message_);
     }
     return headers_need_no_reply_ ? Status::no_reply : Status::proceed;
 }
@@ -130,15 +140,24 @@ bool Connection::remove_forged_headers(MtaSession& mta, MessageState& message) c
     return true;
 }
 
-void Connection::add_policy_fingerprints(MtaSession& mta, MessageState& message) {
+void Connection::start_discovery(MessageState& message) const {
+    if (runtime_->discovery && message.check && runtime_->authenticator.discover(*message.check, message.evidence)) {
+        runtime_->metrics->count_discovery_probe();
+    }
+}
+
+void Connection::add_policy_fingerprints(MtaSession* mta, MessageState& message) {
     const auto& sessions = runtime_->sessions;
     if (!sessions || !message.evidence.fingerprints.empty() || message.evidence.status == CertificateStatus::no_tls ||
         message.evidence.status == CertificateStatus::no_certificate) {
         return;
     }
+    if (!endpoint_ && mta == nullptr) {
+        return;  // end of message asks the MTA
+    }
     if (!endpoint_) {
-        const auto address = mta.macro("{client_addr}");
-        const auto port = mta.macro("{client_port}");
+        const auto address = mta->macro("{client_addr}");
+        const auto port = mta->macro("{client_port}");
         if (address && port) {
             endpoint_ = Endpoint::parse(*address, *port);
         }
@@ -206,8 +225,14 @@ Status Connection::end_of_message(MtaSession& mta) {
         return Status::proceed;
     }
 
-    add_policy_fingerprints(mta, message);
+    add_policy_fingerprints(&mta, message);
     const Evaluation evaluation = evaluate(message);
+    if (evaluation.discovery.probe_started) {
+        runtime_->metrics->count_discovery_probe();
+    }
+    if (!evaluation.discovery.outcome.empty()) {
+        runtime_->metrics->count_discovery(evaluation.discovery.outcome, evaluation.discovery.from_cache);
+    }
     const Action action = decide_action(evaluation.verdict.result, runtime_->settings.policy);
     const Status status = act(mta, message, evaluation.verdict, action);
     message.decided = status;
@@ -259,6 +284,7 @@ void Connection::log_verdict(const MessageState& message, const Evaluation& eval
     record.dns_detail = identity.usable() ? evaluation.answer.detail : identity.problem;
     record.lookup_time = evaluation.answer.elapsed;
     record.policy_channel = message.policy_channel;
+    record.discovery = evaluation.discovery;
     record.time = std::chrono::system_clock::now();
     runtime_->logger->log(Severity::info, runtime_->settings.log_json ? format_json(record) : format_text(record));
 }

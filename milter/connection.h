@@ -92,6 +92,7 @@ struct MessageState {
     int header_count = 0;             // Authentication-Results seen so far
     std::vector<int> forged_indexes;  // those claiming our authserv-id (1-based)
     std::string policy_channel;       // "matched", "none", or "" when not asked
+    bool discovery_looked = false;    // the first header looked for a fingerprint to probe for
     // A callback for this transaction failed (see Connection::recover): it
     // gets no verdict, only what on-internal-error allows.
     bool internal_error = false;
@@ -139,7 +140,11 @@ public:
 
 private:
     // Fills in fingerprints learnt on the policy channel, when configured.
-    void add_policy_fingerprints(MtaSession& mta, MessageState& message);
+    // mta: for the client's address and port when connect gave none; null
+    // before end of message, when they are not asked for.
+    void add_policy_fingerprints(MtaSession* mta, MessageState& message);
+    // Starts certificate discovery once the fingerprint is known.
+    void start_discovery(MessageState& message) const;
     // False when the MTA refused a deletion: the message must not be accepted.
     bool remove_forged_headers(MtaSession& mta, MessageState& message) const;
     // End of message for a transaction with message.internal_error set.
@@ -158,6 +163,7 @@ private:
     std::shared_ptr<const Runtime> runtime_;
     bool headers_need_no_reply_;
     std::string client_address_ = "unknown";
+    std::optional<IpAddress> client_;   // the only address certificate discovery connects to
     std::optional<Endpoint> endpoint_;  // for the policy channel
     StoreClock::time_point connected_at_ = StoreClock::now();
     std::string helo_;

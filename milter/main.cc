@@ -60,13 +60,13 @@ std::string describe(const Settings& settings) {
     return fmt::format(
         "socket={} authserv-id={} client-mx-type={} dns-timeout={}ms require-dnssec={} allow-wildcards={} "
         "on-fail={} on-temperror={} on-internal-error={} ignore-hosts=[{}] skip-authenticated={} metrics={} "
-        "policy-socket={}",
+        "policy-socket={} cert-discovery={}",
         escape_for_log(to_milter_connection(settings.socket)), settings.authserv_id, engine.client_mx_type,
         engine.dns_timeout.count(), engine.verdict.require_dnssec ? "yes" : "no",
         engine.verdict.allow_wildcards ? "yes" : "no", to_string(settings.policy.on_fail),
         to_string(settings.policy.on_temperror), to_string(settings.policy.on_internal_error),
         settings.ignore_hosts.to_string(), settings.skip_authenticated ? "yes" : "no", endpoint_text(settings),
-        escape_for_log(policy_socket_text(settings)));
+        escape_for_log(policy_socket_text(settings)), settings.cert_discovery.enabled ? "connect-back" : "off");
 }
 
 // For what outlives one Runtime (the policy server, the session store): the

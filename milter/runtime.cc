@@ -6,6 +6,26 @@
 
 namespace mtls::milter {
 
+namespace {
+
+std::shared_ptr<discovery::CertificateDiscovery> make_discovery(const Settings& settings) {
+    const auto& options = settings.cert_discovery;
+    discovery::DiscoverySettings wanted;
+    wanted.helo_name = local_host_name();
+    wanted.port = options.port;
+    wanted.timeout = options.timeout;
+    wanted.step_timeout = options.timeout / 3;  // connect, each reply, the handshake
+    wanted.networks = options.networks;
+    wanted.verification = settings.trust_anchors;
+    auto created = discovery::CertificateDiscovery::create(std::move(wanted));
+    if (!created) {
+        throw std::runtime_error(fmt::format("cert-discovery: {}", created.error()));
+    }
+    return std::move(created).value();
+}
+
+}  // namespace
+
 LoggerSettings logger_settings_for(const Settings& settings) {
     return LoggerSettings{settings.syslog, settings.syslog_facility, settings.log_stderr, kProgramName};
 }
@@ -35,8 +55,14 @@ std::shared_ptr<const Runtime> make_runtime(const Settings& settings, const Runt
                                                         client.address.to_string(), client.port, why));
             });
     }
+    std::shared_ptr<discovery::CertificateDiscovery> discovery;
+    if (previous != nullptr) {
+        discovery = previous->discovery;
+    } else if (settings.cert_discovery.enabled) {
+        discovery = make_discovery(settings);
+    }
     return std::make_shared<const Runtime>(settings, std::move(resolver), std::move(logger), std::move(metrics),
-                                           std::move(sessions));
+                                           std::move(sessions), std::move(discovery));
 }
 
 }  // namespace mtls::milter

@@ -27,16 +27,21 @@ struct Runtime {
     // Fingerprints from the policy channel; null when policy-socket is off.
     // Lives across reloads, like the policy socket itself.
     std::shared_ptr<FingerprintStore> sessions;
+    // Certificate discovery; null when cert-discovery is off. Lives across
+    // reloads with its caches (its options take a restart).
+    std::shared_ptr<discovery::CertificateDiscovery> discovery;
 
     Runtime(Settings settings_in, std::shared_ptr<Resolver> resolver_in, std::shared_ptr<Logger> logger_in,
             std::shared_ptr<Metrics> metrics_in = std::make_shared<Metrics>(),
-            std::shared_ptr<FingerprintStore> sessions_in = nullptr)
+            std::shared_ptr<FingerprintStore> sessions_in = nullptr,
+            std::shared_ptr<discovery::CertificateDiscovery> discovery_in = nullptr)
         : settings(std::move(settings_in)),
           resolver(resolver_in),
-          authenticator(std::move(resolver_in), settings.authenticator),
+          authenticator(std::move(resolver_in), settings.authenticator, discovery_in),
           logger(std::move(logger_in)),
           metrics(std::move(metrics_in)),
-          sessions(std::move(sessions_in)) {}
+          sessions(std::move(sessions_in)),
+          discovery(std::move(discovery_in)) {}
 };
 
 LoggerSettings logger_settings_for(const Settings& settings);
@@ -47,9 +52,11 @@ using CurrentLog = std::function<void(Severity, std::string_view)>;
 // A Runtime for settings, with a new resolver (re-reading its files). The
 // previous Runtime's metrics and session store are kept, and its logger when
 // the log settings did not change. The first Runtime gets a session store
-// when policy-socket is set; the store outlives that Runtime, so it reports
+// when policy-socket is set, and the discovery service when cert-discovery
+// is on; the store outlives that Runtime, so it reports
 // unclaimed entries through current_log, which follows reloads.
-// Throws ResolverSetupError when the resolver cannot be set up.
+// Throws ResolverSetupError when the resolver cannot be set up, and
+// std::runtime_error when certificate discovery cannot.
 std::shared_ptr<const Runtime> make_runtime(const Settings& settings, const Runtime* previous,
                                             const CurrentLog& current_log);
 

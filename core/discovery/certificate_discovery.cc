@@ -201,6 +201,12 @@ private:
         return DiscoveryTicket(ready(std::move(result)));
     }
     std::optional<DiscoveryTicket> from_certificate_cache(const Sha256Digest& fingerprint);
+    // Under mutex_: a cached chain last validated revalidate_after ago.
+    // Revocation or an intermediate's expiry can end a chain's validity
+    // before the leaf's notAfter, so it is judged again now and then.
+    std::optional<DerChain> due_for_revalidation(const Sha256Digest& fingerprint);
+    // Judges chain again with lock released, and caches the new report.
+    void revalidate(std::unique_lock<std::mutex>& lock, const Sha256Digest& fingerprint, DerChain chain);
     void wake() const;
     void run();
     void complete(Job& job);
@@ -228,19 +234,32 @@ void CertificateDiscovery::Engine::wake() const {
     static_cast<void>(::write(wake_.get(), &one, sizeof one));
 }
 
+std::optional<DerChain> CertificateDiscovery::Engine::due_for_revalidation(const Sha256Digest& fingerprint) {
+    const auto now = std::chrono::system_clock::now();
+    auto cached = certificates_.get(fingerprint, now);
+    if (!cached || cached->validated_at + settings_.revalidate_after > now) {
+        return std::nullopt;
+    }
+    return std::move(cached->chain);
+}
+
+void CertificateDiscovery::Engine::revalidate(std::unique_lock<std::mutex>& lock, const Sha256Digest& fingerprint,
+                                              DerChain chain) {
+    // Validation reads the trust store (files, maybe a directory): not
+    // under the lock every request takes. Two requests may both do it.
+    lock.unlock();
+    auto again = judged(ProbeResult{ProbeOutcome::matched, {}, chain}, settings_.verification);
+    lock.lock();
+    const auto now = std::chrono::system_clock::now();
+    const auto expires = not_after(chain);
+    certificates_.put(fingerprint, CachedCertificate{std::move(chain), std::move(again.chain), now}, expires, now);
+}
+
 std::optional<DiscoveryTicket> CertificateDiscovery::Engine::from_certificate_cache(const Sha256Digest& fingerprint) {
     const auto now = std::chrono::system_clock::now();
     auto cached = certificates_.get(fingerprint, now);
     if (!cached) {
         return std::nullopt;
-    }
-    // Revocation or an intermediate's expiry can end a chain's validity
-    // before the leaf's notAfter: judge it again now and then.
-    if (cached->validated_at + settings_.revalidate_after <= now) {
-        auto again = judged(ProbeResult{ProbeOutcome::matched, {}, cached->chain}, settings_.verification);
-        cached->report = again.chain;
-        cached->validated_at = now;
-        certificates_.put(fingerprint, *cached, not_after(cached->chain), now);
     }
     ++counters_.cache_hits;
     DiscoveryResult result{ProbeResult{ProbeOutcome::matched, "the certificate was discovered earlier", cached->chain},
@@ -253,12 +272,15 @@ std::optional<DiscoveryTicket> CertificateDiscovery::Engine::from_certificate_ca
 
 DiscoveryTicket CertificateDiscovery::Engine::start(const IpAddress& client, const Sha256Digest& fingerprint,
                                                     std::string server_name) {
-    const std::lock_guard lock(mutex_);
+    std::unique_lock lock(mutex_);
     ++counters_.requests;
     if (!is_global_address(client) && !settings_.networks.contains(client)) {
         return answer(without_chain(
             ProbeOutcome::not_allowed,
             fmt::format("{} is not a global address and not in cert-discovery-networks", client.to_string())));
+    }
+    if (auto stale = due_for_revalidation(fingerprint)) {
+        revalidate(lock, fingerprint, std::move(*stale));
     }
     if (auto hit = from_certificate_cache(fingerprint)) {
         return *hit;
@@ -297,7 +319,7 @@ DiscoveryTicket CertificateDiscovery::Engine::start(const IpAddress& client, con
                                      settings_.helo_name, tls_.get(), ProbeTiming{deadline, settings_.step_timeout}),
          shared, std::move(key)});
     wake();
-    return DiscoveryTicket(std::move(shared));
+    return DiscoveryTicket(std::move(shared), true);
 }
 
 void CertificateDiscovery::Engine::complete(Job& job) {

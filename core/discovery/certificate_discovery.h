@@ -81,10 +81,16 @@ public:
         std::condition_variable done;
         std::optional<DiscoveryResult> result;
     };
-    explicit DiscoveryTicket(std::shared_ptr<Shared> shared) : shared_(std::move(shared)) {}
+    explicit DiscoveryTicket(std::shared_ptr<Shared> shared, bool started_probe = false)
+        : shared_(std::move(shared)), started_probe_(started_probe) {}
+
+    // This request started a probe (it was neither answered from cache nor
+    // joined one in flight, nor refused).
+    [[nodiscard]] bool started_probe() const { return started_probe_; }
 
 private:
     std::shared_ptr<Shared> shared_;
+    bool started_probe_ = false;
 };
 
 class CertificateDiscovery {

@@ -32,6 +32,8 @@ std::string comment_for(const Verdict& verdict) {
     std::vector<std::string> parts;
     if (verdict.method == PassMethod::dane) {
         parts.push_back("DANE-EE TLSA " + verdict.tlsa_owner);
+    } else if (verdict.method == PassMethod::discovered) {
+        parts.push_back("discovered certificate name " + verdict.matched_host);
     } else if (!verdict.matched_host.empty()) {
         parts.push_back("certificate name " + verdict.matched_host);
     }

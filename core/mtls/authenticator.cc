@@ -6,12 +6,48 @@
 
 namespace mtls {
 
-PendingCheck Authenticator::begin(Identity identity) const {
+PendingCheck Authenticator::begin(Identity identity, std::optional<IpAddress> client) const {
     if (!identity.usable()) {
         return PendingCheck(std::move(identity));
     }
     auto lookup = resolver_->start(identity.domain, settings_.client_mx_type, settings_.dns_timeout);
-    return PendingCheck(std::move(identity), std::move(lookup));
+    return PendingCheck(std::move(identity), std::move(lookup), client);
+}
+
+bool Authenticator::start_probe(PendingCheck& check, const Sha256Digest& fingerprint) const {
+    if (!discovery_ || !check.client_ || check.probe_ || !check.identity_.usable()) {
+        return false;
+    }
+    // No SNI: the client's host name is what is being established.
+    auto ticket = discovery_->start(*check.client_, fingerprint);
+    const bool started = ticket.started_probe();
+    check.probe_.emplace(PendingCheck::Probe{std::move(ticket), std::chrono::steady_clock::now()});
+    return started;
+}
+
+bool Authenticator::discover(PendingCheck& check, const TlsEvidence& evidence) const {
+    return discovery_worth_starting(evidence) && start_probe(check, *evidence.fingerprints.certificate);
+}
+
+void Authenticator::apply_discovery_to(PendingCheck& check, const TlsEvidence& evidence, Evaluation& evaluation) const {
+    if (!discovery_ || !discovery_applicable(evaluation.verdict, evidence)) {
+        return;
+    }
+    const auto hosts = discovery_hosts(evaluation.verdict, evaluation.tlsa);
+    if (hosts.empty()) {
+        return;  // every Client MX host has secure TLSA records, and none named the key
+    }
+    // A verified certificate with names is probed only now that they are
+    // known to match no Client MX host.
+    evaluation.discovery.probe_started = start_probe(check, *evidence.fingerprints.certificate);
+    if (!check.probe_) {
+        return;
+    }
+    const auto waited = std::chrono::steady_clock::now() - check.probe_->started;
+    const auto left = std::max(std::chrono::steady_clock::duration::zero(), settings_.dns_timeout - waited);
+    const auto result = check.probe_->ticket.collect(std::chrono::ceil<std::chrono::milliseconds>(left));
+    evaluation.verdict = apply_discovery(std::move(evaluation.verdict), result, hosts,
+                                         settings_.verdict.allow_wildcards, evaluation.discovery);
 }
 
 Evaluation Authenticator::finish(PendingCheck& check, const TlsEvidence& evidence) const {
@@ -27,6 +63,7 @@ Evaluation Authenticator::finish(PendingCheck& check, const TlsEvidence& evidenc
         evaluation.tlsa = look_up_tlsa(evaluation.verdict);
         evaluation.verdict = apply_dane(std::move(evaluation.verdict), evaluation.tlsa, evidence.fingerprints);
     }
+    apply_discovery_to(check, evidence, evaluation);
     return evaluation;
 }
 

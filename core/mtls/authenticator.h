@@ -11,7 +11,10 @@
 //  3. Authenticator::finish() (authenticator.cc): decide() in verdict.h
 //     judges the certificate path (DNSSEC state, exact name match); when it
 //     failed, apply_dane() in dane.h may turn it into a pass or temperror
-//     from secure TLSA records.
+//     from secure TLSA records; when it still failed, apply_discovery() in
+//     discovery_verdict.h judges the chain certificate discovery fetched
+//     from the client's own address (started by Authenticator::discover()
+//     as soon as the fingerprint was known).
 //  4. internal errors: an exception inside the check is temperror "internal
 //     error" (milter/connection.cc, Connection::evaluate); one anywhere else
 //     in a callback goes to Connection::recover() through
@@ -29,9 +32,12 @@
 #include <optional>
 #include <vector>
 
+#include "base/ip_address.h"
+#include "discovery/certificate_discovery.h"
 #include "dns/resolver.h"
 #include "mail/identity.h"
 #include "mtls/dane.h"
+#include "mtls/discovery_verdict.h"
 #include "mtls/verdict.h"
 #include "tls/tls_evidence.h"
 
@@ -50,37 +56,57 @@ struct Evaluation {
     Verdict verdict;
     DnsAnswer answer;                    // status error with no detail when no lookup was made
     std::vector<TlsaLookupResult> tlsa;  // the DANE lookups, when any were made
+    DiscoveryReport discovery;           // outcome empty when discovery was not tried
 };
 
 class PendingCheck {
 public:
-    explicit PendingCheck(Identity identity, std::optional<Lookup> lookup = std::nullopt)
-        : identity_(std::move(identity)), lookup_(std::move(lookup)) {}
+    explicit PendingCheck(Identity identity, std::optional<Lookup> lookup = std::nullopt,
+                          std::optional<IpAddress> client = std::nullopt)
+        : identity_(std::move(identity)), lookup_(std::move(lookup)), client_(client) {}
 
     [[nodiscard]] const Identity& identity() const { return identity_; }
 
 private:
     friend class Authenticator;
+    struct Probe {
+        discovery::DiscoveryTicket ticket;
+        std::chrono::steady_clock::time_point started;
+    };
     Identity identity_;
     std::optional<Lookup> lookup_;
+    std::optional<IpAddress> client_;  // the connecting client: the only address discovery probes
+    std::optional<Probe> probe_;
 };
 
 class Authenticator {
 public:
-    Authenticator(std::shared_ptr<Resolver> resolver, AuthenticatorSettings settings)
-        : resolver_(std::move(resolver)), settings_(std::move(settings)) {}
+    // discovery: null when cert-discovery is off.
+    Authenticator(std::shared_ptr<Resolver> resolver, AuthenticatorSettings settings,
+                  std::shared_ptr<discovery::CertificateDiscovery> discovery = nullptr)
+        : resolver_(std::move(resolver)), settings_(std::move(settings)), discovery_(std::move(discovery)) {}
 
-    [[nodiscard]] PendingCheck begin(Identity identity) const;
+    // client: the connecting client's address, when known (for discovery).
+    [[nodiscard]] PendingCheck begin(Identity identity, std::optional<IpAddress> client = std::nullopt) const;
+    // Starts certificate discovery for the presented certificate when it is
+    // on and the MTA's word may not be enough (discovery_worth_starting);
+    // true when this started a probe of its own (for the metrics). Call as
+    // soon as the fingerprint is known; finish() collects the result.
+    bool discover(PendingCheck& check, const TlsEvidence& evidence) const;
     // Waits for the answer (at most until dns-timeout after begin()). When
     // only DANE can still pass the message, its TLSA lookups take at most
-    // another dns-timeout.
+    // another dns-timeout. A discovery probe is waited for until
+    // dns-timeout after it started.
     [[nodiscard]] Evaluation finish(PendingCheck& check, const TlsEvidence& evidence) const;
 
 private:
     [[nodiscard]] std::vector<TlsaLookupResult> look_up_tlsa(const Verdict& verdict) const;
+    void apply_discovery_to(PendingCheck& check, const TlsEvidence& evidence, Evaluation& evaluation) const;
+    bool start_probe(PendingCheck& check, const Sha256Digest& fingerprint) const;
 
     std::shared_ptr<Resolver> resolver_;
     AuthenticatorSettings settings_;
+    std::shared_ptr<discovery::CertificateDiscovery> discovery_;
 };
 
 }  // namespace mtls

@@ -1,13 +1,36 @@
 #include "mtls/metrics.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
+
+#include "mtls/discovery_verdict.h"
 
 namespace mtls {
 namespace {
 
 constexpr std::array kResults = {Result::pass, Result::fail, Result::none, Result::temperror, Result::permerror};
 constexpr std::array kActions = {Action::tag, Action::reject, Action::tempfail, Action::quarantine};
+
+// Every per-message outcome of certificate discovery, so that each series is
+// rendered from the start.
+const std::vector<std::string>& discovery_outcomes() {
+    static const std::vector<std::string> outcomes = {std::string(kDiscoveryPass),
+                                                      std::string(kDiscoveryNameMismatch),
+                                                      std::string(kDiscoveryChainInvalid),
+                                                      "other-certificate",
+                                                      "no-listener",
+                                                      "no-starttls",
+                                                      "smtp-failed",
+                                                      "tls-failed",
+                                                      "timed-out",
+                                                      std::string(kDiscoveryPending),
+                                                      "not-allowed",
+                                                      "rate-limited",
+                                                      "overloaded",
+                                                      "shut-down"};
+    return outcomes;
+}
 
 template <typename Enum, std::size_t N>
 std::size_t index_of(const std::array<Enum, N>& values, Enum value) {
@@ -41,6 +64,13 @@ Metrics::Metrics()
                                         "Incoming Authentication-Results claiming our authserv-id.")),
       lookup_seconds_(registry_.histogram("mtls_dns_lookup_seconds", "Client MX lookup time.",
                                           {kLatencyBuckets.begin(), kLatencyBuckets.end()})),
+      discovery_probes_(registry_.counter("mtls_discovery_probes_total",
+                                          "Certificate discovery probes started (connections back to a client).")),
+      discovery_results_(registry_.labelled_counter("mtls_discovery_results_total",
+                                                    "Messages whose verdict certificate discovery decided, by outcome.",
+                                                    "outcome", discovery_outcomes())),
+      discovery_cache_hits_(registry_.counter("mtls_discovery_cache_hits_total",
+                                              "Discovery outcomes answered from the cache, without a probe.")),
       active_connections_(registry_.gauge("mtls_active_connections", "MTA connections open now.")) {}
 
 void Metrics::count_message(Result result, Action action) {
@@ -60,6 +90,21 @@ void Metrics::count_forged_removed(int headers) {
 
 void Metrics::observe_lookup(std::chrono::microseconds elapsed) {
     lookup_seconds_.observe(elapsed);
+}
+
+void Metrics::count_discovery_probe() {
+    discovery_probes_.add();
+}
+
+void Metrics::count_discovery(std::string_view outcome, bool from_cache) {
+    const auto& outcomes = discovery_outcomes();
+    const auto it = std::find(outcomes.begin(), outcomes.end(), outcome);
+    if (it != outcomes.end()) {
+        discovery_results_.at(static_cast<std::size_t>(it - outcomes.begin())).add();
+    }
+    if (from_cache) {
+        discovery_cache_hits_.add();
+    }
 }
 
 std::string Metrics::render(std::size_t active_connections) {

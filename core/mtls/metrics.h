@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstddef>
 #include <string>
+#include <string_view>
 
 #include "mtls/action.h"
 #include "mtls/verdict.h"
@@ -31,6 +32,11 @@ public:
     void count_skipped();
     void count_forged_removed(int headers);
     void observe_lookup(std::chrono::microseconds elapsed);
+    // Certificate discovery: a probe started; one message's outcome (the
+    // names in core/mtls/discovery_verdict.h and discovery::to_string), and
+    // whether it came from the cache.
+    void count_discovery_probe();
+    void count_discovery(std::string_view outcome, bool from_cache);
 
     // Prometheus text exposition format 0.0.4. Called from one thread (the
     // metrics endpoint's) at a time.
@@ -43,6 +49,9 @@ private:
     server::Counter& skipped_;
     server::Counter& forged_removed_;
     server::DurationHistogram& lookup_seconds_;
+    server::Counter& discovery_probes_;
+    server::LabelledCounter& discovery_results_;
+    server::Counter& discovery_cache_hits_;
     server::Gauge& active_connections_;
 };
 

@@ -44,6 +44,7 @@ std::string_view to_string(PassMethod method) {
         case PassMethod::none: return "none";
         case PassMethod::certificate: return "certificate";
         case PassMethod::dane: return "dane";
+        case PassMethod::discovered: return "discovered";
     }
     return "none";
 }

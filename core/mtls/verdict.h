@@ -25,7 +25,9 @@ struct VerdictSettings {
 // How a pass came about: the MTA verified the chain and a certificate name is
 // a Client MX host, or a DNSSEC-secure DANE-EE TLSA record of a Client MX
 // host names the client's key.
-enum class PassMethod { none, certificate, dane };
+// host names a verified certificate the milter discovered itself
+// (core/mtls/discovery_verdict.h).
+enum class PassMethod { none, certificate, dane, discovered };
 
 std::string_view to_string(PassMethod method);
 

@@ -56,6 +56,14 @@ std::string text_field(VerdictField field, std::string_view value) {
     return fmt::format("{}={}", field_name(field), value);
 }
 
+// The probe's sentence, saying when it was remembered from an earlier probe.
+std::string discovery_detail_of(const DiscoveryReport& report) {
+    if (report.detail.empty() || !report.from_cache) {
+        return report.detail;
+    }
+    return "(cached) " + report.detail;
+}
+
 std::string list_value(const std::vector<std::string>& values) {
     if (values.empty()) {
         return "-";
@@ -120,6 +128,12 @@ std::string format_text(const VerdictRecord& record) {
     if (!record.policy_channel.empty()) {
         fields.push_back(text_field(policy_channel, text_value(record.policy_channel)));
     }
+    if (!record.discovery.outcome.empty()) {
+        fields.push_back(text_field(discovery, record.discovery.outcome));
+        if (const auto detail = discovery_detail_of(record.discovery); !detail.empty()) {
+            fields.push_back(text_field(discovery_detail, text_value(detail)));
+        }
+    }
     fields.push_back(text_field(reason, text_value(record.verdict.reason.empty() ? "-" : record.verdict.reason)));
     fields.push_back(text_field(action, text_value(record.action)));
     fields.push_back(
@@ -162,6 +176,10 @@ std::string format_json(const VerdictRecord& record) {
     set(dns_detail, escape_for_log(clip(record.dns_detail)));
     if (!record.policy_channel.empty()) {
         set(policy_channel, record.policy_channel);
+    }
+    if (!record.discovery.outcome.empty()) {
+        set(discovery, record.discovery.outcome);
+        set(discovery_detail, escape_for_log(clip(discovery_detail_of(record.discovery))));
     }
     if (record.time != std::chrono::system_clock::time_point{}) {
         set(ts, iso8601_utc(record.time));

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "mail/identity.h"
+#include "mtls/discovery_verdict.h"
 #include "mtls/verdict.h"
 #include "tls/tls_evidence.h"
 
@@ -26,6 +27,9 @@ struct VerdictRecord {
     // Whether Postfix's policy channel gave this connection's certificate
     // fingerprints: "matched", "none", or "" when it is not configured.
     std::string policy_channel;
+    // Certificate discovery's outcome for this message (empty: not tried) and
+    // the probe's sentence.
+    DiscoveryReport discovery;
     // When the verdict was reached; both formats carry it ("ts", UTC, left out
     // when unset), so that a log without syslog prefixes can be reported by time.
     std::chrono::system_clock::time_point time{};

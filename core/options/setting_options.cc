@@ -19,6 +19,7 @@ namespace {
 constexpr std::array<std::string_view, 4> kOnFailChoices = {"tag", "reject", "tempfail", "quarantine"};
 constexpr std::array<std::string_view, 2> kOnTemperrorChoices = {"tag", "tempfail"};
 constexpr std::array<std::string_view, 2> kOnInternalErrorChoices = {"tempfail", "accept"};
+constexpr std::array<std::string_view, 2> kCertDiscoveryChoices = {"off", "connect-back"};
 constexpr std::array<std::string_view, 2> kLogFormatChoices = {"text", "json"};
 constexpr std::array<std::string_view, 11> kFacilityChoices = {
     "mail", "daemon", "user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"};
@@ -321,6 +322,152 @@ already publish.)roff",
                    .stage = Stage::reload},
                   [](Settings& settings, [[maybe_unused]] const OptionSpec& option, const std::string& value) {
                       settings.authenticator.dane.tlsa_names = tlsa_names_value(option, value);
+                  }},
+    SettingOption{{.name = "cert-discovery",
+                   .placeholder = "off|connect-back",
+                   .type = ValueType::choice,
+                   .default_value = "off",
+                   .help = "connect-back: fetch an unverified client certificate from port 25 of the client's own "
+                           "address, by its fingerprint (needs policy-socket on Postfix, {cert_fp} on Sendmail).",
+                   .doc = R"roff(With
+.BR connect\-back ,
+when the MTA did not verify the client certificate (or verified one whose
+name is no Client MX host), the milter connects back to the client's own
+address on
+.BR cert\-discovery\-port ,
+says EHLO and STARTTLS, and reads the certificate chain the client serves
+there as a server.
+Bytes whose SHA\-256 is the fingerprint the MTA reported are the client's
+certificate: the MTA's handshake proved the client holds its key.
+The chain is then validated against
+.B ca\-file
+and
+.B ca\-path
+(serverAuth accepted, as the draft allows in section 1.2.2) and its names
+matched against the Client MX hosts as for a verified certificate.
+A pass this way carries
+.B reason="discovered"
+and names the matched host in a comment; the log line says
+.BR via=discovered .
+It never probes an address taken from DNS, never for a certificate the MTA
+verified with a matching name, and never overrules DANE: a Client MX host
+with secure TLSA records that do not match the key stays a fail.
+A probe starts as soon as the fingerprint is known (at MAIL FROM with
+Sendmail's
+.BR {cert_fp} ,
+at the first header with Postfix's policy channel) and is collected at the
+end of the message, waiting no longer than what is left of
+.B dns\-timeout
+since it started; a probe still running then gives
+.B temperror
+\(dqcertificate discovery timed out\(dq and runs on, so that its result
+serves the next message.
+Refused connections, no STARTTLS, another certificate, an invalid chain or
+names that match no Client MX host are
+.B fail
+with a reason saying which.
+Certificates are remembered until they expire and failures for an hour, so
+a sender costs one probe per certificate.)roff",
+                   .programs = kMilter,
+                   .stage = Stage::start,
+                   .choices = kCertDiscoveryChoices},
+                  [](Settings& settings, [[maybe_unused]] const OptionSpec& option, const std::string& value) {
+                      settings.cert_discovery.enabled = parse_choice(option, value) == 1;
+                  }},
+    SettingOption{{.name = "cert-discovery-port",
+                   .placeholder = "PORT",
+                   .type = ValueType::integer,
+                   .default_value = "25",
+                   .help = "The port certificate discovery connects back to.",
+                   .doc = R"roff(The TCP port on the client's address that
+.B cert\-discovery
+connects to.
+Changing it takes a restart.)roff",
+                   .programs = kMilter,
+                   .stage = Stage::start,
+                   .minimum = 1,
+                   .maximum = 65535},
+                  [](Settings& settings, [[maybe_unused]] const OptionSpec& option, const std::string& value) {
+                      settings.cert_discovery.port = static_cast<std::uint16_t>(parse_integer(option, value));
+                  }},
+    SettingOption{{.name = "cert-discovery-timeout",
+                   .placeholder = "SECONDS",
+                   .type = ValueType::seconds,
+                   .default_value = "30",
+                   .help = "The longest a certificate discovery probe may take (it runs on after the message).",
+                   .doc = R"roff(The longest one probe of
+.B cert\-discovery
+may take, from 1 to 300 seconds; connecting, each reply and the TLS
+handshake also take at most a third of it each.
+A probe that runs out of time is remembered as a failure for an hour.
+Changing it takes a restart.)roff",
+                   .programs = kMilter,
+                   .stage = Stage::start,
+                   .minimum = 1000,
+                   .maximum = 300000},
+                  [](Settings& settings, [[maybe_unused]] const OptionSpec& option, const std::string& value) {
+                      settings.cert_discovery.timeout = parse_seconds(option, value);
+                  }},
+    SettingOption{{.name = "cert-discovery-networks",
+                   .placeholder = "CIDR[, CIDR...]",
+                   .type = ValueType::cidr_list,
+                   .default_value = "",
+                   .help = "Non-global client addresses (private, loopback...) certificate discovery may connect to.",
+                   .doc = R"roff(Client addresses or networks, written as for
+.BR ignore\-hosts ,
+that
+.B cert\-discovery
+may connect to although they are not global: private, loopback,
+link\-local, shared (100.64.0.0/10), documentation and unique local
+addresses, and the rest of the IANA special\-purpose registries (RFC 6890).
+Global addresses need no listing.
+Changing it takes a restart.)roff",
+                   .default_note = R"roff(empty, meaning global addresses only.)roff",
+                   .programs = kMilter,
+                   .stage = Stage::start},
+                  [](Settings& settings, [[maybe_unused]] const OptionSpec& option, const std::string& value) {
+                      settings.cert_discovery.networks = host_list_value(option, value);
+                  }},
+    SettingOption{{.name = "ca-file",
+                   .placeholder = "FILE",
+                   .type = ValueType::string,
+                   .default_value = "",
+                   .help = "Trust anchors (PEM) for certificate chains the milter validates itself (cert-discovery, "
+                           "mtls-check --cert) instead of the system store.",
+                   .doc = R"roff(Trust anchors, PEM, for the certificate chains the daemon validates
+itself: those of
+.B cert\-discovery
+and of
+.BR "mtls\-check \-\-cert" .
+When given (or
+.B ca\-path
+is), it replaces the system's trust store.
+Changing it takes a restart of mtls\-milter.)roff",
+                   .default_note = R"roff(empty, meaning the system's trust store
+.RI ( /etc/ssl/certs ).)roff",
+                   .programs = kMilter | kCheck,
+                   .stage = Stage::start},
+                  [](Settings& settings, [[maybe_unused]] const OptionSpec& option, const std::string& value) {
+                      settings.trust_anchors.ca_file = value;
+                  }},
+    SettingOption{{.name = "ca-path",
+                   .placeholder = "DIR",
+                   .type = ValueType::string,
+                   .default_value = "",
+                   .help = "A directory of hashed trust anchors, like ca-file; with ca-file both are used.",
+                   .doc = R"roff(A directory of trust anchors named by subject hash (as
+.B openssl rehash
+makes it), for the same chains as
+.BR ca\-file ;
+when given it replaces the system's trust store, and with
+.B ca\-file
+as well both are used.
+Changing it takes a restart of mtls\-milter.)roff",
+                   .default_note = R"roff(empty, meaning the system's trust store.)roff",
+                   .programs = kMilter | kCheck,
+                   .stage = Stage::start},
+                  [](Settings& settings, [[maybe_unused]] const OptionSpec& option, const std::string& value) {
+                      settings.trust_anchors.ca_path = value;
                   }},
     SettingOption{{.name = "on-fail",
                    .placeholder = "tag|reject|tempfail|quarantine",

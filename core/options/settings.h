@@ -19,10 +19,19 @@
 #include "mtls/authenticator.h"
 #include "options/option.h"
 #include "server/listen_address.h"
+#include "tls/certificate_chain.h"
 
 namespace mtls {
 
 inline constexpr std::string_view kDefaultTrustAnchor = "/usr/share/dns/root.key";
+
+// cert-discovery and its options (core/discovery/certificate_discovery.h).
+struct CertDiscoveryOptions {
+    bool enabled = false;
+    std::uint16_t port = 0;
+    std::chrono::milliseconds timeout{};
+    HostList networks;
+};
 
 struct PolicyChannelSettings {
     std::optional<ListenAddress> socket;
@@ -51,6 +60,9 @@ struct Settings {
     bool foreground = false;
     std::optional<Endpoint> metrics;
     PolicyChannelSettings policy_channel;
+    CertDiscoveryOptions cert_discovery;
+    // ca-file, ca-path: for chains validated here (discovery, mtls-check --cert).
+    ChainVerification trust_anchors;
 };
 
 // An option of Settings: its declaration and how its checked value is stored.

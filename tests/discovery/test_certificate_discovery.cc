@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <string>
@@ -58,8 +59,8 @@ private:
 struct Pki {
     Issued root = issue({.cn = "Discovery Test Root", .ca = true, .not_after = 3650 * kDay}, nullptr);
     Issued intermediate = issue({.cn = "Discovery Test Intermediate", .ca = true, .not_after = 365 * kDay}, &root);
-    Issued leaf = issue({.san = "DNS:out1.example.test"}, &intermediate);
-    Issued other = issue({.san = "DNS:other.example.test"}, &intermediate);
+    Issued leaf = issue({.san = "DNS:out1.example.test", .eku = "serverAuth"}, &intermediate);
+    Issued other = issue({.san = "DNS:other.example.test", .eku = "serverAuth"}, &intermediate);
     Issued stranger_root = issue({.cn = "Stranger Root", .ca = true, .not_after = 3650 * kDay}, nullptr);
     TempFile root_file{pem_of({&root})};
     TempFile stranger_file{pem_of({&stranger_root})};
@@ -276,7 +277,7 @@ TEST_CASE("discovery: the global cap on probes in flight") {
     const auto discovery = make(std::move(settings));
 
     // Different fingerprints, so that each is a probe of its own.
-    const Issued third_leaf = issue({.san = "DNS:third.example.test"}, &pki.intermediate);
+    const Issued third_leaf = issue({.san = "DNS:third.example.test", .eku = "serverAuth"}, &pki.intermediate);
     const auto first = discovery->start(loopback(), fingerprint_of(pki.leaf));
     const auto second = discovery->start(loopback(), fingerprint_of(pki.other));
     const auto third = discovery->start(loopback(), fingerprint_of(third_leaf));
@@ -338,4 +339,26 @@ TEST_CASE("discovery: an unusable EHLO name is refused at creation") {
     CHECK_FALSE(CertificateDiscovery::create(settings));
     settings.helo_name = "";
     CHECK_FALSE(CertificateDiscovery::create(settings));
+}
+
+TEST_CASE("discovery: a cached chain is judged again against the trust store as it is now") {
+    Pki pki;
+    const SmtpTestServer server(Script::starttls, &pki.leaf, {&pki.intermediate});
+    const TempFile anchors{pem_of({&pki.root})};
+    auto settings = settings_for(server.port(), pki);
+    settings.verification.ca_file = anchors.path();
+    settings.revalidate_after = 0s;  // every cache hit validates again
+    const auto discovery = make(std::move(settings));
+
+    CHECK(finished(discovery->start(loopback(), fingerprint_of(pki.leaf))).verified());
+    // The operator replaces the trust anchors: the cached chain no longer verifies.
+    {
+        std::ofstream out(anchors.path(), std::ios::trunc);
+        out << pem_of({&pki.stranger_root});
+    }
+    const auto again = finished(discovery->start(loopback(), fingerprint_of(pki.leaf)));
+    CHECK(again.from_cache);
+    CHECK(again.probe.outcome == ProbeOutcome::matched);
+    CHECK_FALSE(again.verified());
+    CHECK(discovery->counters().probed == 1);
 }

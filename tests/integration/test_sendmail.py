@@ -17,8 +17,9 @@ Run through run_tests.py:
 
 import re
 
-from rig import AUTHSERV_ID, authserv_id_of, wait_until
+from rig import AUTHSERV_ID, authserv_id_of, shared_rig, wait_until
 from rig.conformance import SENDMAIL, row
+from rig.sending_host import SendingHost
 from rig.sendmail import HOSTNAME, queue_id_of, snippet_lines, SNIPPET, start_sendmail
 from rig.testcase import describe, RigTestCase
 
@@ -319,3 +320,54 @@ class SendmailMacroTests(SendmailTestCase):
         man = MAN_PAGE.read_text()
         roff = [line.replace("-", "\\-").replace("`", "\\(ga").replace("'", "\\(aq") for line in lines]
         self.assertIn(".nf\n" + "\n".join(roff) + "\n.fi", man)
+
+
+class SendmailDiscoveryTests(SendmailTestCase):
+    """Certificate discovery with Sendmail's {cert_fp}: the serverAuth-only
+    certificate Sendmail calls {verify}=FAIL passes when the sending host
+    serves it on port 25 of its own address (rig/sending_host.py)."""
+
+    SENDING_ADDRESS = "127.0.13.7"  # test_discovery.py uses the rest of 127.0.13.0/24
+
+    @classmethod
+    def setUpClass(cls):
+        cls.host = None
+        rig = shared_rig(**cls.rig_options)  # the one setUpClass uses: the milter starts once
+        cls.milter_options = {
+            "cert_discovery": "connect-back",
+            "cert_discovery_networks": f"{cls.SENDING_ADDRESS}/32",
+            "ca_file": str(rig.ca.ca.cert),
+        }
+        super().setUpClass()
+        try:
+            cls.host = SendingHost(cls.SENDING_ADDRESS, cls.rig.cert("server-auth-only")).start()
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.host is not None:
+            cls.host.stop()
+        super().tearDownClass()
+
+    @row(
+        SENDMAIL,
+        "Debian's Sendmail 8.17: serverAuth-only certificate, cert-discovery on",
+        "right CN, EKU serverAuth only ({verify}=FAIL); the sending host serves the same certificate on port 25",
+        'pass, reason="discovered" (the fingerprint from {cert_fp}; the chain validated against ca-file)',
+    )
+    def test_pass_server_auth_only_certificate_by_discovery(self):
+        sent, _, _ = self.check(
+            "pass",
+            "secure.test",
+            verify="FAIL",
+            reason="discovered",
+            comment="discovered certificate name out1.secure.test",
+            mail_from="alice@secure.test",
+            cert="server-auth-only",
+            local_interface=self.SENDING_ADDRESS,
+        )
+        record = self.log_record(sent)
+        self.assertEqual(record.get("via"), "discovered", record)
+        self.assertEqual(self.host.counts()[1], 1, "one TLS handshake with the sending host")

@@ -77,6 +77,13 @@ mtls::VerdictRecord passing(std::string_view domain, std::string_view host) {
     return judged(domain, client_mx(host), verified(host));
 }
 
+mtls::VerdictRecord passing_by(mtls::PassMethod method, std::string_view domain, std::string_view host) {
+    auto record = passing(domain, host);
+    record.verdict.method = method;
+    record.verdict.reason = method == mtls::PassMethod::dane ? "dane" : "discovered";
+    return record;
+}
+
 mtls::VerdictRecord failing(std::string_view domain, std::string_view cert) {
     return judged(domain, client_mx(fmt::format("out1.{}", domain)), verified(cert));
 }

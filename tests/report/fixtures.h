@@ -16,6 +16,8 @@ namespace fixtures {
 
 // Records of every kind the milter logs.
 mtls::VerdictRecord passing(std::string_view domain = "example.org", std::string_view host = "out1.example.org");
+// The same pass reached by DANE or by certificate discovery (the log's via).
+mtls::VerdictRecord passing_by(mtls::PassMethod method, std::string_view domain, std::string_view host);
 mtls::VerdictRecord failing(std::string_view domain = "example.org", std::string_view cert = "rogue.example.net");
 mtls::VerdictRecord no_client_mx(std::string_view domain = "plain.example");
 mtls::VerdictRecord bogus(std::string_view domain = "broken.example");

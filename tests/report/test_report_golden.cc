@@ -94,6 +94,10 @@ Report busy_report() {
         add(report.summary, i % 3 == 0 ? fixtures::dmarc_mtls_only(domain) : fixtures::dmarc_fail(domain),
             fmt::format("2025-11-{:02}T08:00:00Z", 10 + (i % 14)), i % 2 == 0 ? Format::text : Format::json);
     }
+    add(report.summary, fixtures::passing_by(mtls::PassMethod::dane, "d00.example", "out1.d00.example"),
+        "2025-11-22T10:00:00Z", Format::text);
+    add(report.summary, fixtures::passing_by(mtls::PassMethod::discovered, "d01.example", "out1.d01.example"),
+        "2025-11-22T11:00:00Z", Format::json);
     add(report.summary, fixtures::passing("late.example"), "2025-11-24T19:00:00Z", Format::text);   // after until
     add(report.summary, fixtures::passing("early.example"), "2025-11-01T00:00:00Z", Format::json);  // before since
     report.summary.add_line(fixtures::body(fixtures::passing("untimed.example"), Format::json), kReference);

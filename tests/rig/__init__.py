@@ -44,6 +44,8 @@ gets a module of its own beside them):
 * ``milter_protocol``: a milter-protocol client that plays Sendmail's part;
 * ``sendmail``: a real Sendmail from Debian's packages (imported by name;
   OpenDKIM or an MTA-STS server would each get a module too);
+* ``sending_host``: a sending host's own SMTP server with STARTTLS, for
+  certificate discovery (imported by name);
 * ``rig``: the Rig that starts all of the above for a test module;
 * ``requirements``: what the machine must provide;
 * ``faults``: load, fault and hostile-client drivers (tests and
@@ -51,8 +53,8 @@ gets a module of its own beside them):
 * ``conformance``: the rows of docs/CONFORMANCE.md; ``testcase``: the base
   class of the end-to-end tests.
 
-The names below are the package's public API (``import rig``); the last four
-modules are imported by name (``from rig import faults``).
+The names below are the package's public API (``import rig``); ``sending_host``
+and the last four modules are imported by name (``from rig import faults``).
 """
 
 from .base import authres, AUTHSERV_ID, DEFAULT_CLIENT_MX_TYPE, RECIPIENT, RigError, SASL_PASSWORD, SASL_USER

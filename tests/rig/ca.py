@@ -82,6 +82,34 @@ CERT_SPECS = {
         eku="serverAuth",
         san="DNS:daneself.secure.test",
     ),
+    # Certificate discovery tests (tests/integration/test_discovery.py): the
+    # same 2026 shape, each key its own, because the milter remembers a
+    # discovered certificate by its fingerprint whatever address served it.
+    # Served on port 25 of the sending address: passes by discovery; for
+    # discdane.secure.test, whose TLSA records name another key, DANE wins.
+    "disc-server-auth": CertSpec(
+        "/O=mtls-milter tests discovery",
+        eku="serverAuth",
+        san="DNS:disc.secure.test,DNS:discdane.secure.test",
+    ),
+    # Presented by a client whose port 25 serves another certificate, or nothing.
+    "disc-unserved": CertSpec(
+        "/O=mtls-milter tests discovery unserved", eku="serverAuth", san="DNS:disc.secure.test"
+    ),
+    # The CN is not the Client MX host, a SAN is: names come from the SANs.
+    "disc-san-list": CertSpec(
+        "/CN=rogue.secure.test", eku="serverAuth", san="DNS:rogue.secure.test,DNS:disc.secure.test"
+    ),
+    "disc-expired": CertSpec(
+        "/O=mtls-milter tests discovery expired",
+        eku="serverAuth",
+        san="DNS:disc.secure.test",
+        validity="expired",
+    ),
+    # Served by a host that answers only when the test says so.
+    "disc-slow": CertSpec(
+        "/O=mtls-milter tests discovery slow", eku="serverAuth", san="DNS:disc.secure.test"
+    ),
     # Verifies for clientAuth and its CN is the Client MX host, which also
     # publishes TLSA for its key: the certificate path decides, not DANE.
     "dane-dual": CertSpec("/CN=danedual.secure.test"),

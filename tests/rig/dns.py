@@ -32,6 +32,8 @@ DANE_TLSA = {
         ("_25._tcp.daneta", "2 1 1", "dane-server-auth"),  # DANE-TA: not usable
         ("_25._tcp.danedual", "3 1 1", "dane-dual"),
         ("_25._tcp.daneself", "3 1 1", "dane-self-signed"),
+        # Certificate discovery must not overrule it (test_discovery.py).
+        ("_25._tcp.discdane", "3 1 1", "dane-other-key"),
     ],
     # Unsigned: matches the key, must never authenticate.
     "insecure.test.": [("_25._tcp.dane", "3 1 1", "dane-server-auth")],
@@ -60,6 +62,10 @@ DANE_CLIENT_MX = {
     "danetampered": ["dane.tampered.test."],
     "daneservfail": ["dane.servfail.test."],
     "danesilent": ["dane.silent.test."],
+    # Certificate discovery (test_discovery.py): no TLSA for disc, TLSA
+    # naming another key for discdane.
+    "disc": ["disc.secure.test."],
+    "discdane": ["discdane.secure.test."],
 }
 
 

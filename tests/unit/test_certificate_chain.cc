@@ -21,6 +21,7 @@
 #include <fmt/format.h>
 
 #include "base/openssl_ptr.h"
+#include "test_pki.h"
 #include "tls/certificate_chain.h"
 
 // Designated initializers name only what a certificate is about; the rest
@@ -28,96 +29,10 @@
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
 
 using namespace mtls;
+using namespace mtls::test;
 namespace fs = std::filesystem;
 
 namespace {
-
-using KeyPtr = std::unique_ptr<EVP_PKEY, FreeWith<&EVP_PKEY_free>>;
-using ExtensionPtr = std::unique_ptr<X509_EXTENSION, FreeWith<&X509_EXTENSION_free>>;
-
-constexpr long kDay = 86400;
-
-struct Spec {
-    std::string cn;                             // empty: no CN
-    std::string san;                            // OpenSSL config syntax, e.g. "DNS:a.test,DNS:b.test"
-    std::string eku = "clientAuth,serverAuth";  // empty: no EKU extension
-    std::string key_usage = "critical,digitalSignature";
-    bool ca = false;
-    long not_before = -kDay;  // seconds from now
-    long not_after = 30 * kDay;
-};
-
-struct Issued {
-    X509Ptr cert;
-    KeyPtr key;
-};
-
-void add_extension(X509* cert, X509* issuer, int nid, const std::string& value) {
-    X509V3_CTX context;
-    X509V3_set_ctx_nodb(&context);
-    X509V3_set_ctx(&context, issuer, cert, nullptr, nullptr, 0);
-    const ExtensionPtr extension(X509V3_EXT_conf_nid(nullptr, &context, nid, value.c_str()));
-    REQUIRE(extension);
-    REQUIRE(X509_add_ext(cert, extension.get(), -1) == 1);
-}
-
-// issuer == nullptr: self-signed.
-Issued issue(const Spec& spec, const Issued* issuer) {
-    static long serial = 1;
-    Issued out{X509Ptr(X509_new()), KeyPtr(EVP_EC_gen("P-256"))};
-    REQUIRE(out.cert);
-    REQUIRE(out.key);
-    X509* cert = out.cert.get();
-    REQUIRE(X509_set_version(cert, 2) == 1);
-    REQUIRE(ASN1_INTEGER_set(X509_get_serialNumber(cert), serial++) == 1);
-    X509_NAME* subject = X509_get_subject_name(cert);
-    REQUIRE(X509_NAME_add_entry_by_txt(subject, "O", MBSTRING_UTF8,
-                                       reinterpret_cast<const unsigned char*>("mtls-milter unit tests"), -1, -1,
-                                       0) == 1);
-    if (!spec.cn.empty()) {
-        REQUIRE(X509_NAME_add_entry_by_txt(subject, "CN", MBSTRING_UTF8,
-                                           reinterpret_cast<const unsigned char*>(spec.cn.c_str()), -1, -1, 0) == 1);
-    }
-    REQUIRE(X509_set_issuer_name(cert, issuer ? X509_get_subject_name(issuer->cert.get()) : subject) == 1);
-    REQUIRE(X509_gmtime_adj(X509_getm_notBefore(cert), spec.not_before) != nullptr);
-    REQUIRE(X509_gmtime_adj(X509_getm_notAfter(cert), spec.not_after) != nullptr);
-    REQUIRE(X509_set_pubkey(cert, out.key.get()) == 1);
-    X509* issuer_cert = issuer ? issuer->cert.get() : cert;
-    add_extension(cert, issuer_cert, NID_basic_constraints, spec.ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
-    add_extension(cert, issuer_cert, NID_key_usage, spec.ca ? "critical,keyCertSign,cRLSign" : spec.key_usage);
-    add_extension(cert, issuer_cert, NID_subject_key_identifier, "hash");
-    if (issuer) {
-        add_extension(cert, issuer_cert, NID_authority_key_identifier, "keyid");
-    }
-    if (!spec.eku.empty()) {
-        add_extension(cert, issuer_cert, NID_ext_key_usage, spec.eku);
-    }
-    if (!spec.san.empty()) {
-        add_extension(cert, issuer_cert, NID_subject_alt_name, spec.san);
-    }
-    REQUIRE(X509_sign(cert, issuer ? issuer->key.get() : out.key.get(), EVP_sha256()) > 0);
-    return out;
-}
-
-std::string bio_text(BIO* bio) {
-    char* data = nullptr;
-    const long length = BIO_get_mem_data(bio, &data);
-    return {data, static_cast<std::size_t>(length)};
-}
-
-std::string pem(const std::vector<const Issued*>& certs) {
-    const BioPtr bio(BIO_new(BIO_s_mem()));
-    for (const auto* issued : certs) {
-        REQUIRE(PEM_write_bio_X509(bio.get(), issued->cert.get()) == 1);
-    }
-    return bio_text(bio.get());
-}
-
-std::string key_pem(const Issued& issued) {
-    const BioPtr bio(BIO_new(BIO_s_mem()));
-    REQUIRE(PEM_write_bio_PrivateKey(bio.get(), issued.key.get(), nullptr, nullptr, 0, nullptr, nullptr) == 1);
-    return bio_text(bio.get());
-}
 
 Sha256Digest digest(const unsigned char* data, std::size_t size) {
     Sha256Digest out{};
@@ -158,12 +73,12 @@ struct Pki {
     Issued intermediate = issue({.cn = "Unit Test Intermediate", .ca = true, .not_after = 365 * kDay}, &root);
     Issued stranger = issue({.cn = "Unit Test Stranger Root", .ca = true, .not_after = 3650 * kDay}, nullptr);
     TempDir dir;
-    std::string root_file = dir.write("root.pem", pem({&root}));
+    std::string root_file = dir.write("root.pem", pem_of({&root}));
 
     [[nodiscard]] ChainVerification trusting_root() const { return {.ca_file = root_file}; }
 
     [[nodiscard]] CertificateChainReport check(const Issued& leaf, const ChainVerification& how) const {
-        auto report = check_certificate_chain(pem({&leaf, &intermediate}), how);
+        auto report = check_certificate_chain(pem_of({&leaf, &intermediate}), how);
         INFO((report.has_value() ? std::string() : report.error()));
         REQUIRE(report.has_value());
         return std::move(report).value();
@@ -186,7 +101,7 @@ TEST_CASE("a serverAuth-only certificate without CN verifies and yields its SAN"
     CHECK(report.evidence.names == Names{"out1.example.test"});
     CHECK(report.evidence.unusable_names.empty());
     CHECK(report.chain_length == 2);
-    CHECK(report.subject == "O=mtls-milter unit tests");
+    CHECK(report.subject == "O=mtls-milter tests");
 }
 
 TEST_CASE("any EKU with a TLS purpose is accepted, and so is none") {
@@ -280,7 +195,7 @@ TEST_CASE("a chain to a CA that is not trusted is unverified") {
     const Pki pki;
     const auto leaf = issue({.san = "DNS:out1.example.test"}, &pki.intermediate);
     SECTION("another CA file") {
-        const auto other = pki.dir.write("other.pem", pem({&pki.stranger}));
+        const auto other = pki.dir.write("other.pem", pem_of({&pki.stranger}));
         const auto report = pki.check(leaf, {.ca_file = other});
         CHECK(report.evidence.status == CertificateStatus::unverified);
         CHECK(report.problem == "unable to get local issuer certificate (depth 1)");
@@ -295,7 +210,7 @@ TEST_CASE("a chain to a CA that is not trusted is unverified") {
 TEST_CASE("a chain without its intermediate is unverified") {
     const Pki pki;
     const auto leaf = issue({.san = "DNS:out1.example.test"}, &pki.intermediate);
-    const auto report = check_certificate_chain(pem({&leaf}), pki.trusting_root());
+    const auto report = check_certificate_chain(pem_of({&leaf}), pki.trusting_root());
     REQUIRE(report.has_value());
     CHECK(report->evidence.status == CertificateStatus::unverified);
     CHECK(report->problem == "unable to get local issuer certificate (depth 0)");
@@ -307,7 +222,7 @@ TEST_CASE("a leaf signed by an intermediate's key but not under it fails its sig
     // Same issuer name as the intermediate, other key: an impostor chain.
     const auto impostor = issue({.cn = "Unit Test Intermediate", .ca = true}, &pki.stranger);
     const auto leaf = issue({.san = "DNS:out1.example.test"}, &impostor);
-    const auto report = check_certificate_chain(pem({&leaf, &pki.intermediate}), pki.trusting_root());
+    const auto report = check_certificate_chain(pem_of({&leaf, &pki.intermediate}), pki.trusting_root());
     REQUIRE(report.has_value());
     CHECK(report->evidence.status == CertificateStatus::unverified);
 }
@@ -316,13 +231,13 @@ TEST_CASE("trust anchors can come from a hashed CA directory") {
     const Pki pki;
     const auto leaf = issue({.san = "DNS:out1.example.test"}, &pki.intermediate);
     TempDir hashed;
-    (void)hashed.write(fmt::format("{:08x}.0", X509_subject_name_hash(pki.root.cert.get())), pem({&pki.root}));
+    (void)hashed.write(fmt::format("{:08x}.0", X509_subject_name_hash(pki.root.cert.get())), pem_of({&pki.root}));
     CHECK(pki.check(leaf, {.ca_path = hashed.path().string()}).evidence.status == CertificateStatus::verified);
 
     TempDir empty;
     CHECK(pki.check(leaf, {.ca_path = empty.path().string()}).evidence.status == CertificateStatus::unverified);
 
-    const auto missing = check_certificate_chain(pem({&leaf, &pki.intermediate}), {.ca_path = "/nonexistent/certs"});
+    const auto missing = check_certificate_chain(pem_of({&leaf, &pki.intermediate}), {.ca_path = "/nonexistent/certs"});
     REQUIRE_FALSE(missing.has_value());
     CHECK_THAT(missing.error(), Catch::Contains("not a directory"));
 }
@@ -357,14 +272,15 @@ TEST_CASE("fingerprints are SHA-256 over the DER certificate and the DER Subject
     CHECK(*report.evidence.fingerprints.certificate != certificate);
 
     // Unverified certificates have fingerprints too: DANE-EE does not need a CA.
-    const auto untrusted = pki.check(leaf, {.ca_file = pki.dir.write("s.pem", pem({&pki.stranger}))});
+    const auto untrusted = pki.check(leaf, {.ca_file = pki.dir.write("s.pem", pem_of({&pki.stranger}))});
     CHECK(untrusted.evidence.fingerprints == report.evidence.fingerprints);
 }
 
 TEST_CASE("other PEM blocks in the file are skipped") {
     const Pki pki;
     const auto leaf = issue({.san = "DNS:out1.example.test"}, &pki.intermediate);
-    const auto text = key_pem(leaf) + pem({&leaf}) + "some comment\n" + pem({&pki.intermediate}) + key_pem(leaf);
+    const auto text =
+        key_pem_of(leaf) + pem_of({&leaf}) + "some comment\n" + pem_of({&pki.intermediate}) + key_pem_of(leaf);
     const auto report = check_certificate_chain(text, pki.trusting_root());
     REQUIRE(report.has_value());
     CHECK(report->evidence.status == CertificateStatus::verified);
@@ -374,7 +290,7 @@ TEST_CASE("other PEM blocks in the file are skipped") {
 TEST_CASE("unusable input is an error, not a crash") {
     const Pki pki;
     const auto leaf = issue({.san = "DNS:out1.example.test"}, &pki.intermediate);
-    const auto good = pem({&leaf, &pki.intermediate});
+    const auto good = pem_of({&leaf, &pki.intermediate});
     const auto how = pki.trusting_root();
 
     SECTION("no file") {
@@ -413,7 +329,7 @@ TEST_CASE("unusable input is an error, not a crash") {
     SECTION("too many certificates") {
         std::string many;
         for (std::size_t i = 0; i <= kMaxChainCertificates; ++i) {
-            many += pem({&pki.intermediate});
+            many += pem_of({&pki.intermediate});
         }
         const auto report = check_certificate_chain(many, how);
         REQUIRE_FALSE(report.has_value());

@@ -93,6 +93,10 @@ TEST_CASE("metrics: the rendered exposition is pinned") {
     metrics.count_forged_removed(0);
     metrics.observe_lookup(std::chrono::microseconds(2500));
     metrics.observe_lookup(std::chrono::milliseconds(700));
+    metrics.count_discovery_probe();
+    metrics.count_discovery("pending", false);
+    metrics.count_discovery("pass", true);
+    metrics.count_discovery("no such outcome", false);
     CHECK(metrics.render(3) ==
           "# HELP mtls_messages_total Messages judged, by mtls result.\n"
           "# TYPE mtls_messages_total counter\n"
@@ -130,6 +134,28 @@ TEST_CASE("metrics: the rendered exposition is pinned") {
           "mtls_dns_lookup_seconds_bucket{le=\"+Inf\"} 2\n"
           "mtls_dns_lookup_seconds_sum 0.7025\n"
           "mtls_dns_lookup_seconds_count 2\n"
+          "# HELP mtls_discovery_probes_total Certificate discovery probes started (connections back to a client).\n"
+          "# TYPE mtls_discovery_probes_total counter\n"
+          "mtls_discovery_probes_total 1\n"
+          "# HELP mtls_discovery_results_total Messages whose verdict certificate discovery decided, by outcome.\n"
+          "# TYPE mtls_discovery_results_total counter\n"
+          "mtls_discovery_results_total{outcome=\"pass\"} 1\n"
+          "mtls_discovery_results_total{outcome=\"name-mismatch\"} 0\n"
+          "mtls_discovery_results_total{outcome=\"chain-invalid\"} 0\n"
+          "mtls_discovery_results_total{outcome=\"other-certificate\"} 0\n"
+          "mtls_discovery_results_total{outcome=\"no-listener\"} 0\n"
+          "mtls_discovery_results_total{outcome=\"no-starttls\"} 0\n"
+          "mtls_discovery_results_total{outcome=\"smtp-failed\"} 0\n"
+          "mtls_discovery_results_total{outcome=\"tls-failed\"} 0\n"
+          "mtls_discovery_results_total{outcome=\"timed-out\"} 0\n"
+          "mtls_discovery_results_total{outcome=\"pending\"} 1\n"
+          "mtls_discovery_results_total{outcome=\"not-allowed\"} 0\n"
+          "mtls_discovery_results_total{outcome=\"rate-limited\"} 0\n"
+          "mtls_discovery_results_total{outcome=\"overloaded\"} 0\n"
+          "mtls_discovery_results_total{outcome=\"shut-down\"} 0\n"
+          "# HELP mtls_discovery_cache_hits_total Discovery outcomes answered from the cache, without a probe.\n"
+          "# TYPE mtls_discovery_cache_hits_total counter\n"
+          "mtls_discovery_cache_hits_total 1\n"
           "# HELP mtls_active_connections MTA connections open now.\n"
           "# TYPE mtls_active_connections gauge\n"
           "mtls_active_connections 3\n");

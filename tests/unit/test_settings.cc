@@ -387,8 +387,10 @@ TEST_CASE("every option has one stage, and the start-up options are those a relo
             start.emplace_back(option.name);
         }
     }
-    CHECK(start == std::vector<std::string>{"socket", "user", "umask", "pidfile", "foreground", "metrics",
-                                            "policy-socket", "policy-lifetime", "policy-max-sessions"});
+    CHECK(start == std::vector<std::string>{"socket", "cert-discovery", "cert-discovery-port", "cert-discovery-timeout",
+                                            "cert-discovery-networks", "ca-file", "ca-path", "user", "umask", "pidfile",
+                                            "foreground", "metrics", "policy-socket", "policy-lifetime",
+                                            "policy-max-sessions"});
 }
 
 TEST_CASE("on-internal-error: tempfail by default, accept on request, nothing else", "[settings]") {
@@ -399,4 +401,29 @@ TEST_CASE("on-internal-error: tempfail by default, accept on request, nothing el
         INFO("on-internal-error '" << bad << "'");
         CHECK_THAT(settings_error(option("on-internal-error", bad)), Catch::Matchers::Contains("on-internal-error"));
     }
+}
+
+TEST_CASE("cert-discovery: off by default, connect-back on request, with its bounds", "[settings]") {
+    const auto defaults = settings({});
+    CHECK_FALSE(defaults.cert_discovery.enabled);
+    CHECK(defaults.cert_discovery.port == 25);
+    CHECK(defaults.cert_discovery.timeout == std::chrono::seconds(30));
+    CHECK_FALSE(defaults.cert_discovery.networks.contains(*IpAddress::parse("10.0.0.1")));
+    CHECK(defaults.trust_anchors.ca_file.empty());
+    CHECK(defaults.trust_anchors.ca_path.empty());
+
+    const auto on =
+        settings({"--cert-discovery", "connect-back", "--cert-discovery-port", "2525", "--cert-discovery-networks",
+                  "10.0.0.0/8, 192.168.1.1", "--ca-file", "/etc/roots.pem", "--ca-path", "/etc/roots"});
+    CHECK(on.cert_discovery.enabled);
+    CHECK(on.cert_discovery.port == 2525);
+    CHECK(on.cert_discovery.networks.contains(*IpAddress::parse("10.1.2.3")));
+    CHECK_FALSE(on.cert_discovery.networks.contains(*IpAddress::parse("192.168.1.2")));
+    CHECK(on.trust_anchors.ca_file == "/etc/roots.pem");
+    CHECK(on.trust_anchors.ca_path == "/etc/roots");
+
+    CHECK_THROWS(settings({"--cert-discovery", "yes"}));
+    CHECK_THROWS(settings({"--cert-discovery-port", "0"}));
+    CHECK_THROWS(settings({"--cert-discovery-timeout", "0.5"}));
+    CHECK_THROWS(settings({"--cert-discovery-networks", "not-a-network"}));
 }

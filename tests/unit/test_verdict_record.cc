@@ -249,6 +249,8 @@ VerdictRecord full_record() {
     record.evidence.fingerprints.certificate = Sha256Digest{};
     record.evidence.fingerprints.public_key = Sha256Digest{};
     record.policy_channel = "matched";
+    record.discovery =
+        DiscoveryReport{"other-certificate", "192.0.2.25 port 25 presented another certificate", true, true};
     record.verdict.reason = "dane";
     record.dns_detail = "detail";
     record.time = std::chrono::system_clock::time_point(std::chrono::milliseconds(1795560918123LL));
@@ -273,6 +275,9 @@ TEST_CASE("both formats name every field as the field table does", "[verdict_rec
     CHECK(text["client_addr"] == "192.0.2.25");
     CHECK(text["policy_channel"] == "matched");
     CHECK(json.at("policy_channel") == "matched");
+    CHECK(text["discovery"] == "other-certificate");
+    CHECK(text["discovery_detail"] == "(cached) 192.0.2.25 port 25 presented another certificate");
+    CHECK(json.at("discovery_detail") == "(cached) 192.0.2.25 port 25 presented another certificate");
 }
 
 TEST_CASE("the text format writes only the always fields when nothing optional is set", "[verdict_record]") {

@@ -5,7 +5,7 @@
 namespace mtls::check {
 namespace {
 
-constexpr std::array<OptionSpec, 10> kCheckOptions = {{
+constexpr std::array<OptionSpec, 8> kCheckOptions = {{
     {.name = "mail-from",
      .placeholder = "ADDR",
      .help = "MAIL FROM address (\"<>\" for the null sender).",
@@ -86,27 +86,6 @@ Cannot be combined with
 or
 .BR \-\-tls ,
 which describe the certificate instead.)roff",
-     .programs = kCheck,
-     .in_config = false},
-    {.name = "ca-file",
-     .placeholder = "FILE",
-     .help = "Trust anchors for --cert (PEM) instead of the system store.",
-     .doc = R"roff(Trust anchors for
-.BR \-\-cert ,
-PEM; replaces the system's trust store.)roff",
-     .programs = kCheck,
-     .in_config = false},
-    {.name = "ca-path",
-     .placeholder = "DIR",
-     .help = "Directory of hashed trust anchors for --cert instead of the system store.",
-     .doc = R"roff(A directory of trust anchors for
-.B \-\-cert
-named by subject hash (as
-.B openssl rehash
-makes it); replaces the system's trust store.
-With
-.B \-\-ca\-file
-as well, both are used.)roff",
      .programs = kCheck,
      .in_config = false},
     {.name = "tlsa",

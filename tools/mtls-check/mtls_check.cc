@@ -76,7 +76,7 @@ void check_combinations(const po::variables_map& variables, bool tlsa) {
             }
         }
     } else {
-        for (const char* needs_cert : {"ca-file", "ca-path", "tlsa"}) {
+        for (const char* needs_cert : {"tlsa"}) {
             if (given(needs_cert)) {
                 throw SettingsError(fmt::format("--{} needs --cert FILE", needs_cert));
             }
@@ -129,8 +129,7 @@ Request request_from(const po::variables_map& variables) {
     request.verified = boolean("verified");
     request.tls = boolean("tls");
     request.cert_file = option_text(variables, "cert");
-    request.chain.ca_file = option_text(variables, "ca-file");
-    request.chain.ca_path = option_text(variables, "ca-path");
+    request.chain = request.settings.trust_anchors;  // ca-file, ca-path: shared with the milter
     request.hosts = canonical_hosts(list_of(variables, "host"));
     return request;
 }
@@ -151,6 +150,13 @@ std::optional<Request> parse(int argc, char** argv) {
     if (variables.count("help") != 0U) {
         print_usage(visible);
         return std::nullopt;
+    }
+    // ca-file and ca-path serve only --cert; from the milter's config file
+    // (where they serve cert-discovery) they are fine without it.
+    for (const char* needs_cert : {"ca-file", "ca-path"}) {
+        if (option_given(variables, needs_cert) && !option_given(variables, "cert")) {
+            throw SettingsError(fmt::format("--{} needs --cert FILE", needs_cert));
+        }
     }
     if (variables.count("config") != 0U) {
         load_config_file(variables["config"].as<std::string>(), file_options, variables);

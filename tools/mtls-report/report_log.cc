@@ -206,16 +206,18 @@ bool apply_text_field(Record& record, VerdictField key, const std::string& value
             break;
         }
         case VerdictField::matched: record.matched = value; break;
+        case VerdictField::via: record.via = value; break;
         case VerdictField::reason: record.reason = value == "-" ? "" : value; break;
         case VerdictField::action: record.action = value; break;
         case VerdictField::lookup_ms: record.lookup_ms = number_from(value).value_or(0); break;
         case VerdictField::dns_detail: record.dns_detail = value; break;
         case VerdictField::ts: record.time = ts_from(value); break;
         // Written but not reported on.
-        case VerdictField::via:
         case VerdictField::tlsa:
         case VerdictField::key_sha256:
         case VerdictField::policy_channel:
+        case VerdictField::discovery:
+        case VerdictField::discovery_detail:
         // Never in text lines (field_from_text_key does not return them).
         case VerdictField::identity_type:
         case VerdictField::evidence:
@@ -293,6 +295,7 @@ std::optional<Record> record_from_json(const json& object, std::string& problem)
                     get_string(object, F::dnssec, record.dnssec, false, problem) &&
                     get_string(object, F::reason, record.reason, false, problem) &&
                     get_string(object, F::matched, record.matched, false, problem) &&
+                    get_string(object, F::via, record.via, false, problem) &&
                     get_string(object, F::action, record.action, false, problem) &&
                     get_string(object, F::dns_detail, record.dns_detail, false, problem) &&
                     get_string(object, F::ts, ts, false, problem) &&

@@ -42,6 +42,7 @@ struct Record {
     Result result = Result::temperror;
     std::string reason;
     std::string matched;
+    std::string via;  // how a pass came about: certificate, dane, discovered
     std::string action;
     double lookup_ms = 0;
     std::string dns_detail;

@@ -81,7 +81,11 @@ void html_results(std::ostream& out, const Summary& summary, const RenderOptions
     for (const auto count : summary.totals()) {
         out << fmt::format("<td class=\"n\">{}</td>", count);
     }
-    out << "</tr>\n</table>\n";
+    out << "</tr>\n</table>\n<p>Passes by method:";
+    for (std::size_t i = 0; i < kPassMethodCount; ++i) {
+        out << fmt::format("{}{} {}", i == 0 ? " " : ", ", pass_method_at(i), summary.passes_by_method()[i]);
+    }
+    out << "</p>\n";
     html_chart(out, summary, options);
 }
 

@@ -149,6 +149,11 @@ json timeline_json(const Summary& summary, const RenderOptions& options) {
 void render_json(std::ostream& out, const Summary& summary, const RenderOptions& options) {
     json totals = results_json(summary.totals());
     totals["messages"] = summary.messages();
+    json by_method = json::object();
+    for (std::size_t i = 0; i < kPassMethodCount; ++i) {
+        by_method[std::string(pass_method_at(i))] = summary.passes_by_method()[i];
+    }
+    totals["pass_by_method"] = by_method;
     json domains = json::array();
     for (const auto& [name, stats] : listed_domains(summary, options)) {
         domains.push_back(domain_json(name, *stats));

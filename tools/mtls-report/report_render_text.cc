@@ -94,6 +94,10 @@ void text_totals(std::ostream& out, const Summary& summary) {
             out << fmt::format(" ({})", percent(static_cast<double>(count) / static_cast<double>(total)));
         }
     }
+    out << "\nPasses by method:";
+    for (std::size_t i = 0; i < kPassMethodCount; ++i) {
+        out << fmt::format("{}{} {}", i == 0 ? " " : ", ", pass_method_at(i), summary.passes_by_method()[i]);
+    }
     out << '\n';
 }
 

@@ -194,6 +194,22 @@ DomainStats& Summary::stats_for(const std::string& key) {
     return domains_.try_emplace(key, options_.max_values).first->second;
 }
 
+namespace {
+
+constexpr std::array<std::string_view, kPassMethodCount> kPassMethods = {"certificate", "dane", "discovered"};
+
+// Logs from before the via field knew only the certificate path.
+std::size_t pass_method_index(std::string_view via) {
+    const auto* found = std::find(kPassMethods.begin(), kPassMethods.end(), via);
+    return found == kPassMethods.end() ? 0 : static_cast<std::size_t>(found - kPassMethods.begin());
+}
+
+}  // namespace
+
+std::string_view pass_method_at(std::size_t index) {
+    return kPassMethods.at(index);
+}
+
 void Summary::add_record(const Record& record, std::optional<Timestamp> time) {
     std::string key = record.identity;
     if (!record.identity_usable || key.empty()) {
@@ -204,6 +220,9 @@ void Summary::add_record(const Record& record, std::optional<Timestamp> time) {
     ++stats.messages;
     ++stats.results[index];
     ++totals_[index];
+    if (record.result == Result::pass) {
+        ++passes_by_method_.at(pass_method_index(record.via));
+    }
     if (record.identity_type == "smtp.helo") {
         ++stats.via_helo;
     }

@@ -25,6 +25,13 @@ using ResultCounts = std::array<std::uint64_t, kResultCount>;
 std::size_t index_of(Result result);
 Result result_at(std::size_t index);
 
+// How passes came about: the MTA-verified certificate, DANE-EE, or a
+// certificate the milter discovered itself (the log's via field).
+inline constexpr std::size_t kPassMethodCount = 3;
+using PassMethodCounts = std::array<std::uint64_t, kPassMethodCount>;
+// "certificate", "dane", "discovered": the order of every report.
+std::string_view pass_method_at(std::size_t index);
+
 // Pseudo-domains: parentheses cannot occur in a domain name, so these never
 // collide with a real one.
 inline constexpr std::string_view kInvalidMailFrom = "(invalid MAIL FROM)";
@@ -154,6 +161,7 @@ public:
     [[nodiscard]] const ReportOptions& options() const { return options_; }
     [[nodiscard]] const InputStats& input() const { return input_; }
     [[nodiscard]] const ResultCounts& totals() const { return totals_; }
+    [[nodiscard]] const PassMethodCounts& passes_by_method() const { return passes_by_method_; }
     [[nodiscard]] std::uint64_t messages() const;
     [[nodiscard]] const CappedCounter& reasons() const { return reasons_; }
     [[nodiscard]] const Timeline& timeline() const { return timeline_; }
@@ -179,6 +187,7 @@ private:
     ReportOptions options_;
     InputStats input_;
     ResultCounts totals_{};
+    PassMethodCounts passes_by_method_{};
     CappedCounter reasons_;
     Timeline timeline_;
     std::optional<Timestamp> first_;

@@ -36,24 +36,23 @@ Issued issue(const CertificateSpec& spec, const Issued* issuer) {
     REQUIRE(X509_set_version(cert, 2) == 1);
     REQUIRE(ASN1_INTEGER_set(X509_get_serialNumber(cert), serial++) == 1);
     X509_NAME* subject = X509_get_subject_name(cert);
-    add_name_entry(subject, "O", "mtls-milter discovery tests");
+    add_name_entry(subject, "O", "mtls-milter tests");
     if (!spec.cn.empty()) {
         add_name_entry(subject, "CN", spec.cn);
     }
     REQUIRE(X509_set_issuer_name(cert, issuer ? X509_get_subject_name(issuer->cert.get()) : subject) == 1);
-    REQUIRE(X509_gmtime_adj(X509_getm_notBefore(cert), -kDay) != nullptr);
+    REQUIRE(X509_gmtime_adj(X509_getm_notBefore(cert), spec.not_before) != nullptr);
     REQUIRE(X509_gmtime_adj(X509_getm_notAfter(cert), spec.not_after) != nullptr);
     REQUIRE(X509_set_pubkey(cert, out.key.get()) == 1);
     X509* issuer_cert = issuer ? issuer->cert.get() : cert;
     add_extension(cert, issuer_cert, NID_basic_constraints, spec.ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
-    add_extension(cert, issuer_cert, NID_key_usage,
-                  spec.ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature");
+    add_extension(cert, issuer_cert, NID_key_usage, spec.ca ? "critical,keyCertSign,cRLSign" : spec.key_usage);
     add_extension(cert, issuer_cert, NID_subject_key_identifier, "hash");
     if (issuer) {
         add_extension(cert, issuer_cert, NID_authority_key_identifier, "keyid");
     }
-    if (!spec.ca) {
-        add_extension(cert, issuer_cert, NID_ext_key_usage, "serverAuth");
+    if (!spec.eku.empty()) {
+        add_extension(cert, issuer_cert, NID_ext_key_usage, spec.eku);
     }
     if (!spec.san.empty()) {
         add_extension(cert, issuer_cert, NID_subject_alt_name, spec.san);
@@ -73,14 +72,28 @@ Sha256Digest fingerprint_of(const Issued& issued) {
     return digest;
 }
 
+namespace {
+
+std::string bio_text(BIO* bio) {
+    char* data = nullptr;
+    const long length = BIO_get_mem_data(bio, &data);
+    return {data, static_cast<std::size_t>(length)};
+}
+
+}  // namespace
+
 std::string pem_of(const std::vector<const Issued*>& certificates) {
     const BioPtr bio(BIO_new(BIO_s_mem()));
     for (const auto* issued : certificates) {
         REQUIRE(PEM_write_bio_X509(bio.get(), issued->cert.get()) == 1);
     }
-    char* data = nullptr;
-    const long length = BIO_get_mem_data(bio.get(), &data);
-    return {data, static_cast<std::size_t>(length)};
+    return bio_text(bio.get());
+}
+
+std::string key_pem_of(const Issued& issued) {
+    const BioPtr bio(BIO_new(BIO_s_mem()));
+    REQUIRE(PEM_write_bio_PrivateKey(bio.get(), issued.key.get(), nullptr, nullptr, 0, nullptr, nullptr) == 1);
+    return bio_text(bio.get());
 }
 
 }  // namespace mtls::test
