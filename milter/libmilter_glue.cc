@@ -10,6 +10,7 @@
 
 #include "callback_guard.h"
 #include "connection.h"
+#include "dmarc_connection.h"
 #include "internal_error_log.h"
 
 namespace mtls::milter {
@@ -208,7 +209,127 @@ sfsistat on_close(SMFICTX* ctx) noexcept {
     return SMFIS_CONTINUE;
 }
 
+// The DMARC stage (milter/dmarc_connection.h), registered instead of the
+// above in the DMARC stage's own process (milter/dmarc_stage.h).
+dmarc::DmarcMetrics* g_dmarc_metrics = nullptr;  // set once, before smfi_main
+
+DmarcConnection* dmarc_connection_of(SMFICTX* ctx) {
+    return static_cast<DmarcConnection*>(smfi_getpriv(ctx));
+}
+
+template <typename Body>
+sfsistat run_dmarc(SMFICTX* ctx, CallbackStage stage, Body&& body) noexcept {
+    DmarcConnection* connection = dmarc_connection_of(ctx);
+    if (connection == nullptr) {
+        return SMFIS_TEMPFAIL;  // unreachable: negotiate rejects without one
+    }
+    LibmilterSession mta(ctx);
+    try {
+        return to_sfsistat(body(*connection, mta));
+    } catch (const std::exception& error) {
+        return to_sfsistat(connection->recover(stage, error.what()));
+    } catch (...) {
+        return to_sfsistat(connection->recover(stage, "unknown exception"));
+    }
+}
+
+sfsistat on_dmarc_negotiate(SMFICTX* ctx, unsigned long offered_actions, unsigned long offered_steps, unsigned long,
+                            unsigned long, unsigned long* actions, unsigned long* steps, unsigned long* unused2,
+                            unsigned long* unused3) noexcept {
+    try {
+        constexpr unsigned long kNeeded = SMFIF_ADDHDRS;
+        constexpr unsigned long kWanted = kNeeded | SMFIF_QUARANTINE | SMFIF_SETSYMLIST;
+        // It needs MAIL FROM, the headers and end of message, nothing else.
+        constexpr unsigned long kSkips =
+            SMFIP_NOHELO | SMFIP_NORCPT | SMFIP_NOBODY | SMFIP_NOUNKNOWN | SMFIP_NOEOH | SMFIP_NR_HDR;
+        auto runtime = g_runtime.load();
+        if (!runtime || (offered_actions & kNeeded) != kNeeded || (offered_steps & SMFIP_NR_HDR) == 0) {
+            if (runtime) {
+                runtime->logger->log(Severity::error,
+                                     "DMARC stage: the MTA does not allow adding headers or lacks milter "
+                                     "protocol 6; not filtering");
+            }
+            return SMFIS_REJECT;
+        }
+        *actions = offered_actions & kWanted;
+        *steps = offered_steps & kSkips;
+        *unused2 = 0;
+        *unused3 = 0;
+        if ((offered_actions & SMFIF_SETSYMLIST) != 0) {
+            smfi_setsymlist(ctx, SMFIM_ENVFROM, const_cast<char*>(kDmarcMailMacros));       // NOLINT: C API
+            smfi_setsymlist(ctx, SMFIM_EOM, const_cast<char*>(kDmarcEndOfMessageMacros));  // NOLINT: C API
+        }
+        auto connection = std::make_unique<DmarcConnection>(std::move(runtime), g_dmarc_metrics);
+        if (smfi_setpriv(ctx, connection.get()) != MI_SUCCESS) {
+            return SMFIS_REJECT;
+        }
+        static_cast<void>(connection.release());  // owned by ctx now; freed in on_dmarc_close
+        ++g_active_connections;
+        return SMFIS_CONTINUE;
+    } catch (const std::exception& error) {
+        log_negotiate_error(error.what());
+    } catch (...) {
+        log_negotiate_error("unknown exception");
+    }
+    return SMFIS_REJECT;
+}
+
+sfsistat on_dmarc_connect(SMFICTX* ctx, char*, _SOCK_ADDR* address) noexcept {
+    return run_dmarc(ctx, CallbackStage::connect,
+                     [&](DmarcConnection& c, MtaSession&) { return c.connect(IpAddress::from_sockaddr(address)); });
+}
+
+sfsistat on_dmarc_envfrom(SMFICTX* ctx, char** argv) noexcept {
+    return run_dmarc(ctx, CallbackStage::mail, [&](DmarcConnection& c, MtaSession& mta) {
+        return c.mail_from(mta, argv != nullptr && argv[0] != nullptr ? argv[0] : "");
+    });
+}
+
+sfsistat on_dmarc_header(SMFICTX* ctx, char* name, char* value) noexcept {
+    return run_dmarc(ctx, CallbackStage::header, [&](DmarcConnection& c, MtaSession&) {
+        return c.header(name != nullptr ? name : "", value != nullptr ? value : "");
+    });
+}
+
+sfsistat on_dmarc_eom(SMFICTX* ctx) noexcept {
+    return run_dmarc(ctx, CallbackStage::end_of_message,
+                     [&](DmarcConnection& c, MtaSession& mta) { return c.end_of_message(mta); });
+}
+
+sfsistat on_dmarc_abort(SMFICTX* ctx) noexcept {
+    return run_dmarc(ctx, CallbackStage::abort, [](DmarcConnection& c, MtaSession&) {
+        c.abort();
+        return Status::proceed;
+    });
+}
+
+sfsistat on_dmarc_close(SMFICTX* ctx) noexcept {
+    const std::unique_ptr<DmarcConnection> connection(dmarc_connection_of(ctx));
+    if (connection) {
+        static_cast<void>(smfi_setpriv(ctx, nullptr));
+        --g_active_connections;
+    }
+    return SMFIS_CONTINUE;
+}
+
 }  // namespace
+
+bool register_dmarc_filter(dmarc::DmarcMetrics* metrics) {
+    g_dmarc_metrics = metrics;
+    smfiDesc description{};
+    description.xxfi_name = const_cast<char*>("mtls-milter-dmarc");  // NOLINT: C API
+    description.xxfi_version = SMFI_VERSION;
+    description.xxfi_flags = SMFIF_ADDHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST;
+    description.xxfi_connect = on_dmarc_connect;
+    description.xxfi_envfrom = on_dmarc_envfrom;
+    description.xxfi_data = on_data;
+    description.xxfi_header = on_dmarc_header;
+    description.xxfi_eom = on_dmarc_eom;
+    description.xxfi_abort = on_dmarc_abort;
+    description.xxfi_close = on_dmarc_close;
+    description.xxfi_negotiate = on_dmarc_negotiate;
+    return smfi_register(description) == MI_SUCCESS;
+}
 
 void install_runtime(std::shared_ptr<const Runtime> runtime) {
     g_runtime.store(std::move(runtime));

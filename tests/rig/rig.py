@@ -392,6 +392,8 @@ class Rig:
         local_interface=None,
         auth=False,
         port=None,
+        header_from=None,
+        transform=None,
     ):
         """Send one message with swaks and return a SendResult.
 
@@ -401,13 +403,17 @@ class Rig:
         ``local_interface`` is the source address (any 127.0.0.0/8 address
         works on Linux loopback); ``auth=True`` authenticates as SASL_USER.
         ``port``: another MTA's port than Postfix's (rig/sendmail.py).
+        ``header_from``: the From address when not the MAIL FROM's.
+        ``transform``: applied to the message text before sending (say, to
+        DKIM-sign it: rig.dkim.DkimSigner.sign_message).
         ``expect_code`` (None to skip) is checked here so a failing test
         shows the transcript."""
         if tls is None:
             tls = cert is not None
         subject = subject or new_subject()
         data = self.dir / "messages" / f"{uuid.uuid4().hex}.eml"
-        data.write_text(message_text(subject, mail_from, rcpt, extra_headers))
+        text = message_text(subject, mail_from, rcpt, extra_headers, header_from)
+        data.write_text(transform(text) if transform else text)
         cmd = [
             "swaks",
             "--server",
@@ -494,7 +500,9 @@ class Rig:
                     code, reply = smtp.rcpt(rcpt)
                     log.append(f"RCPT TO:<{rcpt}> -> {code}")
                 if code == 250:
-                    text = message_text(subject, mail_from, rcpt, tx.get("extra_headers", ()))
+                    text = message_text(
+                        subject, mail_from, rcpt, tx.get("extra_headers", ()), tx.get("header_from")
+                    )
                     code, reply = smtp.data(text.encode())
                     log.append(f"DATA -> {code}")
                 else:
