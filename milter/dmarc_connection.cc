@@ -27,8 +27,9 @@ bool iequals(std::string_view a, std::string_view b) {
 
 }  // namespace
 
-DmarcConnection::DmarcConnection(std::shared_ptr<const Runtime> runtime, dmarc::DmarcMetrics* metrics)
-    : runtime_(std::move(runtime)), metrics_(metrics) {}
+DmarcConnection::DmarcConnection(std::shared_ptr<const Runtime> runtime, dmarc::DmarcMetrics* metrics,
+                                 bool headers_need_no_reply)
+    : runtime_(std::move(runtime)), metrics_(metrics), headers_need_no_reply_(headers_need_no_reply) {}
 
 Status DmarcConnection::connect(std::optional<IpAddress> client) {
     if (client) {
@@ -101,10 +102,10 @@ Status DmarcConnection::end_of_message(MtaSession& mta) {
         if (metrics_ != nullptr) {
             metrics_->count_skipped();
         }
-        runtime_->logger->log(Severity::info,
-                              fmt::format("stage=dmarc queue_id={} client={} not evaluated: SMTP-AUTH client",
-                                          escape_for_log(message.queue_id.empty() ? "-" : message.queue_id),
-                                          client_address_));
+        runtime_->logger->log(
+            Severity::info,
+            fmt::format("stage=dmarc queue_id={} client={} not evaluated: SMTP-AUTH client",
+                        escape_for_log(message.queue_id.empty() ? "-" : message.queue_id), client_address_));
         message_.reset();
         return Status::proceed;
     }
@@ -147,16 +148,16 @@ Status DmarcConnection::decide(MtaSession& mta, DmarcMessage& message, const dma
         taken = requested;
     }
     if (taken == dmarc::Policy::reject) {
-        mta.set_reply("550", "5.7.1",
-                      fmt::format("Rejected by the DMARC policy of {}", evaluation.header_from));
+        mta.set_reply("550", "5.7.1", fmt::format("Rejected by the DMARC policy of {}", evaluation.header_from));
         log_result(message, evaluation, "reject");
         return Status::reject;
     }
     const auto value = fold_authentication_results(settings.authserv_id, dmarc::result_words(evaluation, taken));
     // Index 0, above everything the MTA and the earlier milters added.
     if (!mta.insert_header(0, kAuthenticationResults, value)) {
-        runtime_->logger->log(Severity::error, fmt::format("stage=dmarc queue_id={} could not add Authentication-Results",
-                                                           escape_for_log(message.queue_id)));
+        runtime_->logger->log(Severity::error,
+                              fmt::format("stage=dmarc queue_id={} could not add Authentication-Results",
+                                          escape_for_log(message.queue_id)));
     }
     if (taken == dmarc::Policy::quarantine) {
         mta.quarantine(fmt::format("dmarc=fail policy.dmarc=quarantine header.from={}", evaluation.header_from));

@@ -39,7 +39,9 @@ struct DmarcMessage {
 
 class DmarcConnection {
 public:
-    DmarcConnection(std::shared_ptr<const Runtime> runtime, dmarc::DmarcMetrics* metrics);
+    // headers_need_no_reply: the MTA took SMFIP_NR_HDR (as in Connection).
+    DmarcConnection(std::shared_ptr<const Runtime> runtime, dmarc::DmarcMetrics* metrics,
+                    bool headers_need_no_reply = true);
 
     Status connect(std::optional<IpAddress> client);
     Status mail_from(MtaSession& mta, std::string_view reverse_path);
@@ -58,7 +60,7 @@ private:
 
     std::shared_ptr<const Runtime> runtime_;
     dmarc::DmarcMetrics* metrics_;  // may be null (tests)
-    bool headers_need_no_reply_ = true;
+    bool headers_need_no_reply_;
     std::string client_address_ = "unknown";
     std::optional<DmarcMessage> message_;
 };

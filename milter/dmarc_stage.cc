@@ -82,7 +82,10 @@ void DmarcChild::watch(std::function<void()> on_unexpected_exit) {
     reaper_ = std::thread([this, on_exit = std::move(on_unexpected_exit)] {
         reap();
         if (!stopping_) {
-            unexpected_ = true;
+            // Exit status 0: it was told to stop (systemd's KillMode=control-group
+            // signals every process of the unit), so the daemon stops cleanly too.
+            ended_early_ = true;
+            unexpected_ = !(WIFEXITED(status_) && WEXITSTATUS(status_) == 0);
             on_exit();
         }
     });

@@ -10,7 +10,8 @@
 // Supervision fails closed: the parent forwards SIGHUP (reload) and, on its
 // own stop, SIGTERM to the child and waits for it; when the child ends
 // unexpectedly the parent stops and exits non-zero (logged), so that systemd
-// restarts both; the child gets SIGTERM when the parent dies
+// restarts both (a child that exits 0 was told to stop: the parent stops
+// cleanly); the child gets SIGTERM when the parent dies
 // (PR_SET_PDEATHSIG). The child's counters live in shared memory
 // (core/dmarc/dmarc_metrics.h) that the parent's /metrics renders.
 #pragma once
@@ -57,7 +58,10 @@ public:
     void forward(int signal) const;
     // SIGTERM, then waits for the child to end; its wait status.
     int stop();
+    // It ended before stop(): with a failure (killed, or a non-zero exit) ...
     [[nodiscard]] bool ended_unexpectedly() const { return unexpected_; }
+    // ... or at all (exit status 0 after a stop signal sent to it directly).
+    [[nodiscard]] bool ended_early() const { return ended_early_; }
     [[nodiscard]] pid_t pid() const { return pid_; }
     [[nodiscard]] int wait_status() const { return status_; }
 
@@ -70,6 +74,7 @@ private:
     std::atomic<bool> ended_{false};
     std::atomic<bool> stopping_{false};
     std::atomic<bool> unexpected_{false};
+    std::atomic<bool> ended_early_{false};
     int status_ = 0;
 };
 

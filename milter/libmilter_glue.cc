@@ -94,36 +94,38 @@ void log_negotiate_error(std::string_view what) noexcept {
     log_internal_error(runtime ? runtime->logger.get() : nullptr, "negotiate", "", what);
 }
 
-sfsistat on_negotiate(SMFICTX* ctx, unsigned long offered_actions, unsigned long offered_steps, unsigned long,
-                      unsigned long, unsigned long* actions, unsigned long* steps, unsigned long* unused2,
-                      unsigned long* unused3) noexcept {
+// What one stage asks of the MTA when a connection starts.
+struct Negotiation {
+    unsigned long needed_actions;  // without them the stage cannot work
+    unsigned long wanted_actions;  // taken when offered
+    unsigned long skipped_steps;   // steps the MTA need not send
+    const char* refusal;           // logged when the MTA lacks needed_actions
+};
+
+// xxfi_negotiate for either stage: checks what the MTA offers, then
+// start(ctx, runtime, steps) asks for its macros and returns the new
+// per-connection object, which ctx owns from then on (freed in xxfi_close).
+template <typename Start>
+sfsistat negotiate(SMFICTX* ctx, const Negotiation& stage, unsigned long offered_actions, unsigned long offered_steps,
+                   unsigned long* actions, unsigned long* steps, unsigned long* unused2, unsigned long* unused3,
+                   Start&& start) noexcept {
     try {
-        constexpr unsigned long kNeeded = SMFIF_ADDHDRS | SMFIF_CHGHDRS;
-        constexpr unsigned long kWanted = kNeeded | SMFIF_QUARANTINE | SMFIF_SETSYMLIST;
-        // Steps we have no use for: the MTA need not send them at all.
-        constexpr unsigned long kSkips = SMFIP_NORCPT | SMFIP_NOBODY | SMFIP_NOUNKNOWN | SMFIP_NOEOH | SMFIP_NR_HDR;
         auto runtime = g_runtime.load();
-        if (!runtime || (offered_actions & kNeeded) != kNeeded) {
+        if (!runtime || (offered_actions & stage.needed_actions) != stage.needed_actions) {
             if (runtime) {
-                runtime->logger->log(Severity::error, "MTA does not allow adding and changing headers; not filtering");
+                runtime->logger->log(Severity::error, stage.refusal);
             }
             return SMFIS_REJECT;
         }
-        *actions = offered_actions & kWanted;
-        *steps = offered_steps & kSkips;
+        *actions = offered_actions & stage.wanted_actions;
+        *steps = offered_steps & stage.skipped_steps;
         *unused2 = 0;
         *unused3 = 0;
-        if ((offered_actions & SMFIF_SETSYMLIST) != 0) {
-            smfi_setsymlist(ctx, SMFIM_HELO, const_cast<char*>(kHeloMacros.c_str()));  // NOLINT: C API
-            const char* mail_macros = runtime->sessions ? kMailMacrosWithPolicyChannel.c_str() : kMailMacros.c_str();
-            smfi_setsymlist(ctx, SMFIM_ENVFROM, const_cast<char*>(mail_macros));      // NOLINT: C API
-            smfi_setsymlist(ctx, SMFIM_EOM, const_cast<char*>(kEndOfMessageMacros));  // NOLINT: C API
-        }
-        auto connection = std::make_unique<Connection>(std::move(runtime), (*steps & SMFIP_NR_HDR) != 0);
+        auto connection = start(ctx, std::move(runtime), *steps, (offered_actions & SMFIF_SETSYMLIST) != 0);
         if (smfi_setpriv(ctx, connection.get()) != MI_SUCCESS) {
             return SMFIS_REJECT;
         }
-        static_cast<void>(connection.release());  // owned by ctx now; freed in on_close
+        static_cast<void>(connection.release());  // owned by ctx now; freed in xxfi_close
         ++g_active_connections;
         return SMFIS_CONTINUE;
     } catch (const std::exception& error) {
@@ -134,6 +136,28 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long offered_actions, unsigned long
     // libmilter then ends its session with the MTA, which applies its own
     // setting for a failed milter (Postfix: milter_default_action).
     return SMFIS_REJECT;
+}
+
+sfsistat on_negotiate(SMFICTX* ctx, unsigned long offered_actions, unsigned long offered_steps, unsigned long,
+                      unsigned long, unsigned long* actions, unsigned long* steps, unsigned long* unused2,
+                      unsigned long* unused3) noexcept {
+    static constexpr Negotiation kStage{
+        .needed_actions = SMFIF_ADDHDRS | SMFIF_CHGHDRS,
+        .wanted_actions = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST,
+        // Steps we have no use for: the MTA need not send them at all.
+        .skipped_steps = SMFIP_NORCPT | SMFIP_NOBODY | SMFIP_NOUNKNOWN | SMFIP_NOEOH | SMFIP_NR_HDR,
+        .refusal = "MTA does not allow adding and changing headers; not filtering"};
+    return negotiate(ctx, kStage, offered_actions, offered_steps, actions, steps, unused2, unused3,
+                     [](SMFICTX* c, std::shared_ptr<const Runtime> runtime, unsigned long taken_steps, bool symlist) {
+                         if (symlist) {
+                             smfi_setsymlist(c, SMFIM_HELO, const_cast<char*>(kHeloMacros.c_str()));  // NOLINT: C API
+                             const char* mail_macros =
+                                 runtime->sessions ? kMailMacrosWithPolicyChannel.c_str() : kMailMacros.c_str();
+                             smfi_setsymlist(c, SMFIM_ENVFROM, const_cast<char*>(mail_macros));      // NOLINT: C API
+                             smfi_setsymlist(c, SMFIM_EOM, const_cast<char*>(kEndOfMessageMacros));  // NOLINT: C API
+                         }
+                         return std::make_unique<Connection>(std::move(runtime), (taken_steps & SMFIP_NR_HDR) != 0);
+                     });
 }
 
 // The client's TCP port, which names the connection to the policy channel.
@@ -236,42 +260,22 @@ sfsistat run_dmarc(SMFICTX* ctx, CallbackStage stage, Body&& body) noexcept {
 sfsistat on_dmarc_negotiate(SMFICTX* ctx, unsigned long offered_actions, unsigned long offered_steps, unsigned long,
                             unsigned long, unsigned long* actions, unsigned long* steps, unsigned long* unused2,
                             unsigned long* unused3) noexcept {
-    try {
-        constexpr unsigned long kNeeded = SMFIF_ADDHDRS;
-        constexpr unsigned long kWanted = kNeeded | SMFIF_QUARANTINE | SMFIF_SETSYMLIST;
+    static constexpr Negotiation kStage{
+        .needed_actions = SMFIF_ADDHDRS,
+        .wanted_actions = SMFIF_ADDHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST,
         // It needs MAIL FROM, the headers and end of message, nothing else.
-        constexpr unsigned long kSkips =
-            SMFIP_NOHELO | SMFIP_NORCPT | SMFIP_NOBODY | SMFIP_NOUNKNOWN | SMFIP_NOEOH | SMFIP_NR_HDR;
-        auto runtime = g_runtime.load();
-        if (!runtime || (offered_actions & kNeeded) != kNeeded || (offered_steps & SMFIP_NR_HDR) == 0) {
-            if (runtime) {
-                runtime->logger->log(Severity::error,
-                                     "DMARC stage: the MTA does not allow adding headers or lacks milter "
-                                     "protocol 6; not filtering");
-            }
-            return SMFIS_REJECT;
-        }
-        *actions = offered_actions & kWanted;
-        *steps = offered_steps & kSkips;
-        *unused2 = 0;
-        *unused3 = 0;
-        if ((offered_actions & SMFIF_SETSYMLIST) != 0) {
-            smfi_setsymlist(ctx, SMFIM_ENVFROM, const_cast<char*>(kDmarcMailMacros));       // NOLINT: C API
-            smfi_setsymlist(ctx, SMFIM_EOM, const_cast<char*>(kDmarcEndOfMessageMacros));  // NOLINT: C API
-        }
-        auto connection = std::make_unique<DmarcConnection>(std::move(runtime), g_dmarc_metrics);
-        if (smfi_setpriv(ctx, connection.get()) != MI_SUCCESS) {
-            return SMFIS_REJECT;
-        }
-        static_cast<void>(connection.release());  // owned by ctx now; freed in on_dmarc_close
-        ++g_active_connections;
-        return SMFIS_CONTINUE;
-    } catch (const std::exception& error) {
-        log_negotiate_error(error.what());
-    } catch (...) {
-        log_negotiate_error("unknown exception");
-    }
-    return SMFIS_REJECT;
+        .skipped_steps = SMFIP_NOHELO | SMFIP_NORCPT | SMFIP_NOBODY | SMFIP_NOUNKNOWN | SMFIP_NOEOH | SMFIP_NR_HDR,
+        .refusal = "DMARC stage: MTA does not allow adding headers; not filtering"};
+    return negotiate(ctx, kStage, offered_actions, offered_steps, actions, steps, unused2, unused3,
+                     [](SMFICTX* c, std::shared_ptr<const Runtime> runtime, unsigned long taken_steps, bool symlist) {
+                         if (symlist) {
+                             smfi_setsymlist(c, SMFIM_ENVFROM, const_cast<char*>(kDmarcMailMacros));  // NOLINT: C API
+                             smfi_setsymlist(c, SMFIM_EOM,
+                                             const_cast<char*>(kDmarcEndOfMessageMacros));  // NOLINT: C API
+                         }
+                         return std::make_unique<DmarcConnection>(std::move(runtime), g_dmarc_metrics,
+                                                                  (taken_steps & SMFIP_NR_HDR) != 0);
+                     });
 }
 
 sfsistat on_dmarc_connect(SMFICTX* ctx, char*, _SOCK_ADDR* address) noexcept {

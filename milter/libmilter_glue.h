@@ -1,4 +1,5 @@
 // The C side: libmilter's callbacks, each a thin trampoline into Connection
+// (stage 1) or DmarcConnection (the DMARC stage, milter/dmarc_stage.h)
 // that lets no exception cross into libmilter's C frames.
 #pragma once
 

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <sys/wait.h>
 #include <atomic>
 #include <boost/program_options/errors.hpp>
 #include <cerrno>
@@ -23,7 +24,6 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <sys/wait.h>
 #include <functional>
 #include <iostream>
 #include <optional>
@@ -227,7 +227,8 @@ int serve_dmarc_stage(const CommandLine& command, const std::vector<std::string>
         auto runtime = make_runtime(settings, nullptr, log_to_current_runtime);
         logger = runtime->logger;
         install_runtime(std::move(runtime));
-        open_milter_socket(*settings.dmarc.socket, settings.umask, [&metrics] { return register_dmarc_filter(&metrics); });
+        open_milter_socket(*settings.dmarc.socket, settings.umask,
+                           [&metrics] { return register_dmarc_filter(&metrics); });
         DmarcChild::report_ready(ready_fd);
         logger->log(Severity::info, fmt::format("DMARC stage started on {}",
                                                 escape_for_log(to_milter_connection(*settings.dmarc.socket))));
@@ -301,10 +302,12 @@ int serve(const CommandLine& command, const std::vector<std::string>& arguments)
             }
         });
         if (dmarc_child && dmarc_child->ended_unexpectedly()) {
-            logger->log(Severity::error, fmt::format("the DMARC stage's process {} ended ({}); stopping",
-                                                     dmarc_child->pid(),
-                                                     describe_wait_status(dmarc_child->wait_status())));
+            logger->log(Severity::error,
+                        fmt::format("the DMARC stage's process {} ended ({}); stopping", dmarc_child->pid(),
+                                    describe_wait_status(dmarc_child->wait_status())));
             status = MI_FAILURE;
+        } else if (dmarc_child && dmarc_child->ended_early()) {
+            logger->log(Severity::info, "the DMARC stage's process stopped; stopping");
         }
         drain(*logger);
         if (dmarc_child) {

@@ -11,8 +11,7 @@
 namespace mtls::dmarc {
 namespace {
 
-constexpr std::array kResultValues = {Result::none, Result::pass, Result::fail, Result::temperror,
-                                      Result::permerror};
+constexpr std::array kResultValues = {Result::none, Result::pass, Result::fail, Result::temperror, Result::permerror};
 constexpr std::array<std::string_view, 3> kIdentifierNames = {"spf", "dkim", "mtls"};
 
 std::size_t index_of(Result result) {
@@ -72,10 +71,11 @@ std::string DmarcMetrics::render() const {
     std::string out;
     render_by_result(out, "mtls_dmarc_messages_total", "Messages evaluated by the DMARC stage, by result.",
                      shared_->results);
-    render_by_result(out, "mtls_dmarc_rfc9989_messages_total",
-                     "The same messages by the RFC 9989 result without mtls.", shared_->results_rfc9989);
-    out += "# HELP mtls_dmarc_aligned_total Messages by identifier that aligned with the From domain.\n"
-           "# TYPE mtls_dmarc_aligned_total counter\n";
+    render_by_result(out, "mtls_dmarc_rfc9989_messages_total", "The same messages by the RFC 9989 result without mtls.",
+                     shared_->results_rfc9989);
+    out +=
+        "# HELP mtls_dmarc_aligned_total Messages by identifier that aligned with the From domain.\n"
+        "# TYPE mtls_dmarc_aligned_total counter\n";
     for (std::size_t i = 0; i < kIdentifiers; ++i) {
         out += fmt::format("mtls_dmarc_aligned_total{{identifier=\"{}\"}} {}\n", kIdentifierNames.at(i),
                            shared_->aligned.at(i).load(std::memory_order_relaxed));

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "dmarc/dmarc_record_fields.h"
+#include "mtls/log_text.h"
 #include "mtls/verdict_record.h"
 
 namespace mtls::dmarc {
@@ -19,9 +20,8 @@ constexpr std::size_t kMaxFieldLength = 512;
 std::vector<std::pair<DmarcField, std::string>> values_of(const DmarcRecord& record) {
     using enum DmarcField;
     const Evaluation& e = record.evaluation;
-    const auto or_dash = [](std::string_view text) {
-        return text.empty() ? std::string("-") : escape_for_log(text.substr(0, kMaxFieldLength));
-    };
+    // Raw values (the formats escape them), "-" for none.
+    const auto or_dash = [](std::string_view text) { return text.empty() ? std::string("-") : std::string(text); };
     const auto policy_or_dash = [](const std::optional<Policy>& policy) {
         return policy ? std::string(to_string(*policy)) : std::string("-");
     };
@@ -60,28 +60,12 @@ std::vector<std::pair<DmarcField, std::string>> values_of(const DmarcRecord& rec
     return out;
 }
 
-// Bare when a simple word, else quoted (as core/mtls/verdict_record.cc).
-std::string text_value(const std::string& safe) {
-    if (!safe.empty() && safe.find_first_of(" \"=") == std::string::npos) {
-        return safe;
-    }
-    std::string out = "\"";
-    for (const char c : safe) {
-        if (c == '"') {
-            out += "\\\"";
-        } else {
-            out.push_back(c);
-        }
-    }
-    return out + "\"";
-}
-
 }  // namespace
 
 std::string format_text(const DmarcRecord& record) {
     std::vector<std::string> fields;
     for (const auto& [field, value] : values_of(record)) {
-        fields.push_back(fmt::format("{}={}", field_name(field), text_value(value)));
+        fields.push_back(fmt::format("{}={}", field_name(field), log_text_value(value)));
     }
     if (record.time != std::chrono::system_clock::time_point{}) {
         fields.push_back(fmt::format("{}={}", field_name(DmarcField::ts), iso8601_utc(record.time)));
@@ -95,7 +79,7 @@ std::string format_json(const DmarcRecord& record) {
         if (field == DmarcField::queries) {
             line[std::string(field_name(field))] = record.queries;
         } else {
-            line[std::string(field_name(field))] = value;
+            line[std::string(field_name(field))] = escape_for_log(value.substr(0, kMaxFieldLength));
         }
     }
     if (record.time != std::chrono::system_clock::time_point{}) {

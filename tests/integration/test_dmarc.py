@@ -14,9 +14,12 @@ Run through run_tests.py, or directly:
     MTLS_BUILD_DIR=build /usr/bin/python3 -m unittest -v test_dmarc
 """
 
+import os
 import re
+import signal
 import subprocess
 import unittest
+import urllib.request
 
 from rig import AUTHSERV_ID, authserv_id_of
 from rig.process import (
@@ -77,14 +80,7 @@ class DmarcStageCase(unittest.TestCase):
 
     def dmarc_log(self, queue_id):
         """The DMARC stage's JSON log line for one message."""
-
-        def find():
-            for rec in self.rig.milter_log_records():
-                if rec.get("stage") == "dmarc" and rec.get("queue_id") == queue_id:
-                    return rec
-            return None
-
-        return wait_until(find, 20, f"DMARC log line for queue id {queue_id}", interval=0.1)
+        return self.rig.wait_log_record(queue_id, timeout=20, stage="dmarc")
 
     def deliver_dmarc(self, result, from_domain, policy=None, comment=None, **send_kwargs):
         """Sends, waits for delivery, checks the one dmarc= header and
@@ -422,6 +418,52 @@ class DmarcReportOnlyTests(DmarcStageCase):
         self.deliver_dmarc(
             "fail", "secure.test", "reject", mail_from="<>", helo="out1.secure.test", cert=GOOD_CERT
         )
+
+
+METRICS_PORT = free_port()
+
+
+class DmarcProcessTests(DmarcStageCase):
+    """The DMARC stage's process: its counters on the daemon's /metrics,
+    SIGHUP forwarded to it, and the daemon failing closed when it dies."""
+
+    milter_options = {"metrics": f"127.0.0.1:{METRICS_PORT}"}
+
+    def child_pids(self):
+        pid = self.rig.milter_proc.pid
+        children = []
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                children += [int(c) for c in f.read().split()]
+        return children
+
+    def test_1_counters_on_the_daemons_metrics(self):
+        self.deliver_dmarc("pass", "secure.test", "reject", mail_from="alice@secure.test", cert=GOOD_CERT)
+        with urllib.request.urlopen(f"http://127.0.0.1:{METRICS_PORT}/metrics", timeout=10) as reply:
+            text = reply.read().decode()
+        self.assertRegex(text, r'mtls_dmarc_messages_total\{result="pass"\} [1-9]')
+        self.assertRegex(text, r'mtls_dmarc_aligned_total\{identifier="mtls"\} [1-9]')
+        self.assertRegex(text, r"mtls_dmarc_mtls_only_passes_total [1-9]")
+        self.assertRegex(text, r'mtls_messages_total\{result="pass"\} [1-9]')
+
+    def test_2_sighup_reloads_both_stages(self):
+        self.assertEqual(len(self.child_pids()), 1)
+        os.kill(self.rig.milter_proc.pid, signal.SIGHUP)
+        wait_until(
+            lambda: self.rig.milter_log_text().count("reloaded: ") >= 2,
+            20,
+            "both processes to log their reload",
+            interval=0.1,
+        )
+        self.deliver_dmarc("pass", "secure.test", "reject", mail_from="alice@secure.test", cert=GOOD_CERT)
+
+    def test_3_daemon_stops_when_the_dmarc_process_dies(self):
+        (child,) = self.child_pids()
+        os.kill(child, signal.SIGKILL)
+        proc = self.rig.milter_proc
+        wait_until(lambda: proc.poll() is not None, 60, "the daemon to stop after its DMARC process died")
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn("the DMARC stage's process", self.rig.milter_log_text())
 
 
 if __name__ == "__main__":

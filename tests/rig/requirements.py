@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import sys
@@ -21,6 +22,8 @@ REQUIRED_TOOLS = {
     "postconf": "postfix",
     "swaks": "swaks",
     "saslpasswd2": "sasl2-bin",
+    # The DKIM verifier between the two stages of tests/integration/test_dmarc.py.
+    "opendkim": "opendkim",
 }
 
 
@@ -49,6 +52,8 @@ def missing_requirements():
         missing.append(
             "Python module authres (apt-get install python3-authres; " "run with /usr/bin/python3)"
         )
+    if importlib.util.find_spec("cryptography") is None:
+        missing.append("Python module cryptography, for DKIM keys (apt-get install python3-cryptography)")
     if not Path("/usr/share/postfix/main.cf.debian").exists() and not DEFAULT_MAIN_CF.exists():
         missing.append("/usr/share/postfix/main.cf.debian (apt-get install postfix)")
     return missing

@@ -366,12 +366,13 @@ class Rig:
                     pass
         return records
 
-    def wait_log_record(self, queue_id, timeout=10):
-        """The JSON log object for one message (matched by Postfix queue id)."""
+    def wait_log_record(self, queue_id, timeout=10, stage=None):
+        """The JSON log object for one message (matched by Postfix queue id):
+        stage 1's, or with ``stage="dmarc"`` the DMARC stage's."""
 
         def find():
             for rec in self.milter_log_records():
-                if rec.get("queue_id") == queue_id:
+                if rec.get("queue_id") == queue_id and rec.get("stage") == stage:
                     return rec
             return None
 
