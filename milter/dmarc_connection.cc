@@ -16,7 +16,7 @@ namespace {
 // Header fields longer than this are not kept: a From beyond it makes the
 // message permerror (truncating could hide a second domain); further
 // Authentication-Results are ignored, as are those beyond the count.
-constexpr std::size_t kMaxHeaderLength = 16 * 1024;
+constexpr std::size_t kMaxHeaderLength = 16384;
 constexpr std::size_t kMaxResultsHeaders = 64;
 
 bool iequals(std::string_view a, std::string_view b) {
