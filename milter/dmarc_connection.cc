@@ -31,7 +31,7 @@ DmarcConnection::DmarcConnection(std::shared_ptr<const Runtime> runtime, dmarc::
                                  bool headers_need_no_reply)
     : runtime_(std::move(runtime)), metrics_(metrics), headers_need_no_reply_(headers_need_no_reply) {}
 
-Status DmarcConnection::connect(std::optional<IpAddress> client) {
+Status DmarcConnection::connect(std::optional<IpAddress> client, std::uint16_t /*client_port*/) {
     if (client) {
         client_address_ = client->to_string();
         if (runtime_->settings.ignore_hosts.contains(*client)) {
@@ -94,7 +94,7 @@ Status DmarcConnection::end_of_message(MtaSession& mta) {
         message.queue_id = std::move(*queue_id);
     }
     if (message.failed) {
-        const Status status = recover(CallbackStage::end_of_message, "an earlier callback failed");
+        const Status status = recover(CallbackStage::end_of_message, mta, "an earlier callback failed");
         message_.reset();
         return status;
     }
@@ -179,7 +179,7 @@ void DmarcConnection::log_result(const DmarcMessage& message, const dmarc::Evalu
                           runtime_->settings.log_json ? dmarc::format_json(record) : dmarc::format_text(record));
 }
 
-Status DmarcConnection::recover(CallbackStage stage, std::string_view what) noexcept {
+Status DmarcConnection::recover(CallbackStage stage, MtaSession& /*mta*/, std::string_view what) noexcept {
     const std::string_view queue_id = message_ ? std::string_view(message_->queue_id) : std::string_view();
     log_internal_error(runtime_->logger.get(), name_of(stage), queue_id, what);
     const bool accept = runtime_->settings.policy.on_internal_error == InternalErrorAction::accept;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -43,15 +44,18 @@ public:
     DmarcConnection(std::shared_ptr<const Runtime> runtime, dmarc::DmarcMetrics* metrics,
                     bool headers_need_no_reply = true);
 
-    Status connect(std::optional<IpAddress> client);
+    // client_port is not used: the same call as Connection's.
+    Status connect(std::optional<IpAddress> client, std::uint16_t client_port = 0);
     Status mail_from(MtaSession& mta, std::string_view reverse_path);
     Status header(std::string_view name, std::string_view value);
     Status end_of_message(MtaSession& mta);
     void abort() { message_.reset(); }
+    void close() noexcept {}
 
     // What the callback answers after its body threw (logged): the message
-    // cannot be judged, so on-internal-error decides, as in stage 1.
-    Status recover(CallbackStage stage, std::string_view what) noexcept;
+    // cannot be judged, so on-internal-error decides, as in stage 1. The
+    // same signature as Connection::recover (milter/callback_guard.h).
+    Status recover(CallbackStage stage, MtaSession& mta, std::string_view what) noexcept;
 
 private:
     Status decide(MtaSession& mta, DmarcMessage& message, const dmarc::Evaluation& evaluation) const;

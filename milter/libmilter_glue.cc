@@ -70,18 +70,20 @@ sfsistat to_sfsistat(Status status) {
     return SMFIS_CONTINUE;
 }
 
-Connection* connection_of(SMFICTX* ctx) {
-    return static_cast<Connection*>(smfi_getpriv(ctx));
+// The per-connection object of either stage: Connection or DmarcConnection.
+template <typename AnyConnection>
+AnyConnection* connection_of(SMFICTX* ctx) {
+    return static_cast<AnyConnection*>(smfi_getpriv(ctx));
 }
 
 // Runs one callback body on the connection's logic; callback_guard.h's
-// guarded() turns an exception into Connection::recover's answer.
-template <typename Body>
+// guarded() turns an exception into the connection's recover() answer.
+template <typename AnyConnection, typename Body>
 sfsistat run(SMFICTX* ctx, CallbackStage stage, Body&& body) noexcept {
-    Connection* connection = connection_of(ctx);
+    AnyConnection* connection = connection_of<AnyConnection>(ctx);
     if (connection == nullptr) {
         // Unreachable: negotiate answers REJECT whenever it cannot set up a
-        // Connection. Without one no forged header can be removed.
+        // connection. Without one no forged header can be removed.
         return SMFIS_TEMPFAIL;
     }
     LibmilterSession mta(ctx);
@@ -178,25 +180,29 @@ std::uint16_t port_of(const _SOCK_ADDR* address) {
     return 0;
 }
 
+// The callbacks, for either stage's connection type.
+template <typename AnyConnection>
 sfsistat on_connect(SMFICTX* ctx, char*, _SOCK_ADDR* address) noexcept {
-    return run(ctx, CallbackStage::connect, [&](Connection& c, MtaSession&) {
+    return run<AnyConnection>(ctx, CallbackStage::connect, [&](AnyConnection& c, MtaSession&) {
         return c.connect(IpAddress::from_sockaddr(address), port_of(address));
     });
 }
 
 sfsistat on_helo(SMFICTX* ctx, char* name) noexcept {
-    return run(ctx, CallbackStage::helo,
-               [&](Connection& c, MtaSession& mta) { return c.helo(mta, name != nullptr ? name : ""); });
+    return run<Connection>(ctx, CallbackStage::helo,
+                           [&](Connection& c, MtaSession& mta) { return c.helo(mta, name != nullptr ? name : ""); });
 }
 
+template <typename AnyConnection>
 sfsistat on_envfrom(SMFICTX* ctx, char** argv) noexcept {
-    return run(ctx, CallbackStage::mail, [&](Connection& c, MtaSession& mta) {
+    return run<AnyConnection>(ctx, CallbackStage::mail, [&](AnyConnection& c, MtaSession& mta) {
         return c.mail_from(mta, argv != nullptr && argv[0] != nullptr ? argv[0] : "");
     });
 }
 
+template <typename AnyConnection>
 sfsistat on_header(SMFICTX* ctx, char* name, char* value) noexcept {
-    return run(ctx, CallbackStage::header, [&](Connection& c, MtaSession&) {
+    return run<AnyConnection>(ctx, CallbackStage::header, [&](AnyConnection& c, MtaSession&) {
         return c.header(name != nullptr ? name : "", value != nullptr ? value : "");
     });
 }
@@ -210,20 +216,23 @@ sfsistat on_data(SMFICTX*) noexcept {
     return SMFIS_CONTINUE;
 }
 
+template <typename AnyConnection>
 sfsistat on_eom(SMFICTX* ctx) noexcept {
-    return run(ctx, CallbackStage::end_of_message,
-               [&](Connection& c, MtaSession& mta) { return c.end_of_message(mta); });
+    return run<AnyConnection>(ctx, CallbackStage::end_of_message,
+                              [&](AnyConnection& c, MtaSession& mta) { return c.end_of_message(mta); });
 }
 
+template <typename AnyConnection>
 sfsistat on_abort(SMFICTX* ctx) noexcept {
-    return run(ctx, CallbackStage::abort, [](Connection& c, MtaSession&) {
+    return run<AnyConnection>(ctx, CallbackStage::abort, [](AnyConnection& c, MtaSession&) {
         c.abort();
         return Status::proceed;
     });
 }
 
+template <typename AnyConnection>
 sfsistat on_close(SMFICTX* ctx) noexcept {
-    const std::unique_ptr<Connection> connection(connection_of(ctx));
+    const std::unique_ptr<AnyConnection> connection(connection_of<AnyConnection>(ctx));
     if (connection) {
         connection->close();  // noexcept: logs its own failure
         // Nothing to do if this fails: libmilter frees ctx next anyway.
@@ -236,26 +245,6 @@ sfsistat on_close(SMFICTX* ctx) noexcept {
 // The DMARC stage (milter/dmarc_connection.h), registered instead of the
 // above in the DMARC stage's own process (milter/dmarc_stage.h).
 dmarc::DmarcMetrics* g_dmarc_metrics = nullptr;  // set once, before smfi_main
-
-DmarcConnection* dmarc_connection_of(SMFICTX* ctx) {
-    return static_cast<DmarcConnection*>(smfi_getpriv(ctx));
-}
-
-template <typename Body>
-sfsistat run_dmarc(SMFICTX* ctx, CallbackStage stage, Body&& body) noexcept {
-    DmarcConnection* connection = dmarc_connection_of(ctx);
-    if (connection == nullptr) {
-        return SMFIS_TEMPFAIL;  // unreachable: negotiate rejects without one
-    }
-    LibmilterSession mta(ctx);
-    try {
-        return to_sfsistat(body(*connection, mta));
-    } catch (const std::exception& error) {
-        return to_sfsistat(connection->recover(stage, error.what()));
-    } catch (...) {
-        return to_sfsistat(connection->recover(stage, "unknown exception"));
-    }
-}
 
 sfsistat on_dmarc_negotiate(SMFICTX* ctx, unsigned long offered_actions, unsigned long offered_steps, unsigned long,
                             unsigned long, unsigned long* actions, unsigned long* steps, unsigned long* unused2,
@@ -278,44 +267,6 @@ sfsistat on_dmarc_negotiate(SMFICTX* ctx, unsigned long offered_actions, unsigne
                      });
 }
 
-sfsistat on_dmarc_connect(SMFICTX* ctx, char*, _SOCK_ADDR* address) noexcept {
-    return run_dmarc(ctx, CallbackStage::connect,
-                     [&](DmarcConnection& c, MtaSession&) { return c.connect(IpAddress::from_sockaddr(address)); });
-}
-
-sfsistat on_dmarc_envfrom(SMFICTX* ctx, char** argv) noexcept {
-    return run_dmarc(ctx, CallbackStage::mail, [&](DmarcConnection& c, MtaSession& mta) {
-        return c.mail_from(mta, argv != nullptr && argv[0] != nullptr ? argv[0] : "");
-    });
-}
-
-sfsistat on_dmarc_header(SMFICTX* ctx, char* name, char* value) noexcept {
-    return run_dmarc(ctx, CallbackStage::header, [&](DmarcConnection& c, MtaSession&) {
-        return c.header(name != nullptr ? name : "", value != nullptr ? value : "");
-    });
-}
-
-sfsistat on_dmarc_eom(SMFICTX* ctx) noexcept {
-    return run_dmarc(ctx, CallbackStage::end_of_message,
-                     [&](DmarcConnection& c, MtaSession& mta) { return c.end_of_message(mta); });
-}
-
-sfsistat on_dmarc_abort(SMFICTX* ctx) noexcept {
-    return run_dmarc(ctx, CallbackStage::abort, [](DmarcConnection& c, MtaSession&) {
-        c.abort();
-        return Status::proceed;
-    });
-}
-
-sfsistat on_dmarc_close(SMFICTX* ctx) noexcept {
-    const std::unique_ptr<DmarcConnection> connection(dmarc_connection_of(ctx));
-    if (connection) {
-        static_cast<void>(smfi_setpriv(ctx, nullptr));
-        --g_active_connections;
-    }
-    return SMFIS_CONTINUE;
-}
-
 }  // namespace
 
 bool register_dmarc_filter(dmarc::DmarcMetrics* metrics) {
@@ -324,13 +275,13 @@ bool register_dmarc_filter(dmarc::DmarcMetrics* metrics) {
     description.xxfi_name = const_cast<char*>("mtls-milter-dmarc");  // NOLINT: C API
     description.xxfi_version = SMFI_VERSION;
     description.xxfi_flags = SMFIF_ADDHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST;
-    description.xxfi_connect = on_dmarc_connect;
-    description.xxfi_envfrom = on_dmarc_envfrom;
+    description.xxfi_connect = on_connect<DmarcConnection>;
+    description.xxfi_envfrom = on_envfrom<DmarcConnection>;
     description.xxfi_data = on_data;
-    description.xxfi_header = on_dmarc_header;
-    description.xxfi_eom = on_dmarc_eom;
-    description.xxfi_abort = on_dmarc_abort;
-    description.xxfi_close = on_dmarc_close;
+    description.xxfi_header = on_header<DmarcConnection>;
+    description.xxfi_eom = on_eom<DmarcConnection>;
+    description.xxfi_abort = on_abort<DmarcConnection>;
+    description.xxfi_close = on_close<DmarcConnection>;
     description.xxfi_negotiate = on_dmarc_negotiate;
     return smfi_register(description) == MI_SUCCESS;
 }
@@ -352,14 +303,14 @@ bool register_filter() {
     description.xxfi_name = const_cast<char*>("mtls-milter");  // NOLINT: C API
     description.xxfi_version = SMFI_VERSION;
     description.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST;
-    description.xxfi_connect = on_connect;
+    description.xxfi_connect = on_connect<Connection>;
     description.xxfi_helo = on_helo;
-    description.xxfi_envfrom = on_envfrom;
+    description.xxfi_envfrom = on_envfrom<Connection>;
     description.xxfi_data = on_data;
-    description.xxfi_header = on_header;
-    description.xxfi_eom = on_eom;
-    description.xxfi_abort = on_abort;
-    description.xxfi_close = on_close;
+    description.xxfi_header = on_header<Connection>;
+    description.xxfi_eom = on_eom<Connection>;
+    description.xxfi_abort = on_abort<Connection>;
+    description.xxfi_close = on_close<Connection>;
     description.xxfi_negotiate = on_negotiate;
     return smfi_register(description) == MI_SUCCESS;
 }
