@@ -200,6 +200,11 @@ class DmarcTaggingTests(DmarcStageCase):
         _, record = self.deliver_dmarc("temperror", "bogus.test", None, header_from="b@bogus.test")
         self.assertEqual(record["disposition"], "none", record)
 
+    def test_timeout_is_temperror(self):
+        # silent.test's server never answers: the walk waits out dns-timeout.
+        _, record = self.deliver_dmarc("temperror", "silent.test", None, header_from="b@silent.test")
+        self.assertNotEqual(record["reason"], "-", record)
+
     def test_servfail_is_temperror(self):
         self.deliver_dmarc("temperror", "servfail.test", None, header_from="b@servfail.test")
 
@@ -393,6 +398,20 @@ class DmarcEnforcingTests(DmarcStageCase):
     def test_temperror_is_deferred(self):
         sent = self.rig.send(mail_from="alice@secure.test", header_from="b@bogus.test", expect_code=451)
         self.assertIn("4.7.1", sent.reply)
+
+    def test_quarantine_holds_the_message(self):
+        # testing.secure.test: p=reject with t=y, so quarantine (Postfix: hold).
+        sent = self.rig.send(mail_from="alice@secure.test", header_from="b@testing.secure.test")
+        record = self.dmarc_log(sent.queue_id)
+        self.assertEqual(record["disposition"], "quarantine", record)
+        self.assertEqual(record["policy.dmarc"], "quarantine", record)
+        postfix = self.rig.postfix
+        queue = subprocess.run(
+            ["postqueue", "-c", str(postfix.config_dir), "-j"], capture_output=True, text=True, timeout=30
+        ).stdout
+        self.assertRegex(queue, rf'"queue_name": "hold", "queue_id": "{sent.queue_id}"')
+        # Leave the shared rig's queue as it was.
+        subprocess.run(["postsuper", "-c", str(postfix.config_dir), "-d", sent.queue_id, "hold"], timeout=30)
 
     def test_no_policy_is_never_enforced(self):
         self.deliver_dmarc("none", "insecure.test", None, header_from="b@insecure.test")
