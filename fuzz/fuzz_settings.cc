@@ -71,6 +71,20 @@ void check_settings(const Settings& settings, std::string_view input, bool takes
         FUZZ_CHECK(settings.cert_discovery.port >= 1, input);
         FUZZ_CHECK(settings.cert_discovery.timeout.count() >= 1000 && settings.cert_discovery.timeout.count() <= 300000,
                    input);
+        if (settings.dmarc.socket) {
+            const auto dmarc = to_milter_connection(*settings.dmarc.socket);
+            const auto dmarc_again = parse_listen_address(dmarc);
+            FUZZ_CHECK(dmarc_again && to_milter_connection(*dmarc_again) == dmarc, input);
+        }
+    }
+    // Every trusted authserv-id is a token, listed once, ours first.
+    const auto trusted = trusted_authserv_ids(settings);
+    FUZZ_CHECK(!trusted.empty() && trusted.front() == settings.authserv_id, input);
+    for (std::size_t i = 0; i < trusted.size(); ++i) {
+        FUZZ_CHECK(is_token(trusted[i]), input);
+        for (std::size_t j = i + 1; j < trusted.size(); ++j) {
+            FUZZ_CHECK(i == 0 || trusted[i] != trusted[j], input);
+        }
     }
     // Round trip of the ignore-hosts list through its own text form.
     const auto hosts = HostList::parse(settings.ignore_hosts.to_string());

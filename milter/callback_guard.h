@@ -13,11 +13,12 @@
 
 namespace mtls::milter {
 
-// Runs body() (returning Status) for one callback at stage on connection.
-// mta is the callback's session, which recovery may still need (to remove
-// forged headers at end of message).
-template <typename Body>
-Status guarded(Connection& connection, MtaSession& mta, CallbackStage stage, Body&& body) noexcept {
+// Runs body() (returning Status) for one callback at stage on connection
+// (a Connection, or the DMARC stage's DmarcConnection). mta is the
+// callback's session, which recovery may still need (to remove forged
+// headers at end of message).
+template <typename AnyConnection, typename Body>
+Status guarded(AnyConnection& connection, MtaSession& mta, CallbackStage stage, Body&& body) noexcept {
     try {
         return std::forward<Body>(body)();
     } catch (const std::exception& error) {

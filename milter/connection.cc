@@ -109,7 +109,12 @@ Status Connection::mail_from(MtaSession& mta, std::string_view reverse_path) {
 Status Connection::header(std::string_view name, std::string_view value) {
     if (message_ && ascii_iequals(name, kAuthenticationResults)) {
         ++message_->header_count;
-        if (claims_authserv_id(value, runtime_->settings.authserv_id)) {
+        // Every id of this site, not only ours: the DMARC stage believes the
+        // headers with these ids that the milters after this one add.
+        const auto& others = runtime_->settings.dmarc.other_authserv_ids;
+        if (claims_authserv_id(value, runtime_->settings.authserv_id) ||
+            std::any_of(others.begin(), others.end(),
+                        [value](const std::string& id) { return claims_authserv_id(value, id); })) {
             message_->forged_indexes.push_back(message_->header_count);
         }
     }

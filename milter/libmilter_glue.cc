@@ -10,6 +10,7 @@
 
 #include "callback_guard.h"
 #include "connection.h"
+#include "dmarc_connection.h"
 #include "internal_error_log.h"
 
 namespace mtls::milter {
@@ -69,18 +70,20 @@ sfsistat to_sfsistat(Status status) {
     return SMFIS_CONTINUE;
 }
 
-Connection* connection_of(SMFICTX* ctx) {
-    return static_cast<Connection*>(smfi_getpriv(ctx));
+// The per-connection object of either stage: Connection or DmarcConnection.
+template <typename AnyConnection>
+AnyConnection* connection_of(SMFICTX* ctx) {
+    return static_cast<AnyConnection*>(smfi_getpriv(ctx));
 }
 
 // Runs one callback body on the connection's logic; callback_guard.h's
-// guarded() turns an exception into Connection::recover's answer.
-template <typename Body>
+// guarded() turns an exception into the connection's recover() answer.
+template <typename AnyConnection, typename Body>
 sfsistat run(SMFICTX* ctx, CallbackStage stage, Body&& body) noexcept {
-    Connection* connection = connection_of(ctx);
+    AnyConnection* connection = connection_of<AnyConnection>(ctx);
     if (connection == nullptr) {
         // Unreachable: negotiate answers REJECT whenever it cannot set up a
-        // Connection. Without one no forged header can be removed.
+        // connection. Without one no forged header can be removed.
         return SMFIS_TEMPFAIL;
     }
     LibmilterSession mta(ctx);
@@ -93,36 +96,38 @@ void log_negotiate_error(std::string_view what) noexcept {
     log_internal_error(runtime ? runtime->logger.get() : nullptr, "negotiate", "", what);
 }
 
-sfsistat on_negotiate(SMFICTX* ctx, unsigned long offered_actions, unsigned long offered_steps, unsigned long,
-                      unsigned long, unsigned long* actions, unsigned long* steps, unsigned long* unused2,
-                      unsigned long* unused3) noexcept {
+// What one stage asks of the MTA when a connection starts.
+struct Negotiation {
+    unsigned long needed_actions;  // without them the stage cannot work
+    unsigned long wanted_actions;  // taken when offered
+    unsigned long skipped_steps;   // steps the MTA need not send
+    const char* refusal;           // logged when the MTA lacks needed_actions
+};
+
+// xxfi_negotiate for either stage: checks what the MTA offers, then
+// start(ctx, runtime, steps) asks for its macros and returns the new
+// per-connection object, which ctx owns from then on (freed in xxfi_close).
+template <typename Start>
+sfsistat negotiate(SMFICTX* ctx, const Negotiation& stage, unsigned long offered_actions, unsigned long offered_steps,
+                   unsigned long* actions, unsigned long* steps, unsigned long* unused2, unsigned long* unused3,
+                   Start&& start) noexcept {
     try {
-        constexpr unsigned long kNeeded = SMFIF_ADDHDRS | SMFIF_CHGHDRS;
-        constexpr unsigned long kWanted = kNeeded | SMFIF_QUARANTINE | SMFIF_SETSYMLIST;
-        // Steps we have no use for: the MTA need not send them at all.
-        constexpr unsigned long kSkips = SMFIP_NORCPT | SMFIP_NOBODY | SMFIP_NOUNKNOWN | SMFIP_NOEOH | SMFIP_NR_HDR;
         auto runtime = g_runtime.load();
-        if (!runtime || (offered_actions & kNeeded) != kNeeded) {
+        if (!runtime || (offered_actions & stage.needed_actions) != stage.needed_actions) {
             if (runtime) {
-                runtime->logger->log(Severity::error, "MTA does not allow adding and changing headers; not filtering");
+                runtime->logger->log(Severity::error, stage.refusal);
             }
             return SMFIS_REJECT;
         }
-        *actions = offered_actions & kWanted;
-        *steps = offered_steps & kSkips;
+        *actions = offered_actions & stage.wanted_actions;
+        *steps = offered_steps & stage.skipped_steps;
         *unused2 = 0;
         *unused3 = 0;
-        if ((offered_actions & SMFIF_SETSYMLIST) != 0) {
-            smfi_setsymlist(ctx, SMFIM_HELO, const_cast<char*>(kHeloMacros.c_str()));  // NOLINT: C API
-            const char* mail_macros = runtime->sessions ? kMailMacrosWithPolicyChannel.c_str() : kMailMacros.c_str();
-            smfi_setsymlist(ctx, SMFIM_ENVFROM, const_cast<char*>(mail_macros));      // NOLINT: C API
-            smfi_setsymlist(ctx, SMFIM_EOM, const_cast<char*>(kEndOfMessageMacros));  // NOLINT: C API
-        }
-        auto connection = std::make_unique<Connection>(std::move(runtime), (*steps & SMFIP_NR_HDR) != 0);
+        auto connection = start(ctx, std::move(runtime), *steps, (offered_actions & SMFIF_SETSYMLIST) != 0);
         if (smfi_setpriv(ctx, connection.get()) != MI_SUCCESS) {
             return SMFIS_REJECT;
         }
-        static_cast<void>(connection.release());  // owned by ctx now; freed in on_close
+        static_cast<void>(connection.release());  // owned by ctx now; freed in xxfi_close
         ++g_active_connections;
         return SMFIS_CONTINUE;
     } catch (const std::exception& error) {
@@ -133,6 +138,28 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long offered_actions, unsigned long
     // libmilter then ends its session with the MTA, which applies its own
     // setting for a failed milter (Postfix: milter_default_action).
     return SMFIS_REJECT;
+}
+
+sfsistat on_negotiate(SMFICTX* ctx, unsigned long offered_actions, unsigned long offered_steps, unsigned long,
+                      unsigned long, unsigned long* actions, unsigned long* steps, unsigned long* unused2,
+                      unsigned long* unused3) noexcept {
+    static constexpr Negotiation kStage{
+        .needed_actions = SMFIF_ADDHDRS | SMFIF_CHGHDRS,
+        .wanted_actions = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST,
+        // Steps we have no use for: the MTA need not send them at all.
+        .skipped_steps = SMFIP_NORCPT | SMFIP_NOBODY | SMFIP_NOUNKNOWN | SMFIP_NOEOH | SMFIP_NR_HDR,
+        .refusal = "MTA does not allow adding and changing headers; not filtering"};
+    return negotiate(ctx, kStage, offered_actions, offered_steps, actions, steps, unused2, unused3,
+                     [](SMFICTX* c, std::shared_ptr<const Runtime> runtime, unsigned long taken_steps, bool symlist) {
+                         if (symlist) {
+                             smfi_setsymlist(c, SMFIM_HELO, const_cast<char*>(kHeloMacros.c_str()));  // NOLINT: C API
+                             const char* mail_macros =
+                                 runtime->sessions ? kMailMacrosWithPolicyChannel.c_str() : kMailMacros.c_str();
+                             smfi_setsymlist(c, SMFIM_ENVFROM, const_cast<char*>(mail_macros));      // NOLINT: C API
+                             smfi_setsymlist(c, SMFIM_EOM, const_cast<char*>(kEndOfMessageMacros));  // NOLINT: C API
+                         }
+                         return std::make_unique<Connection>(std::move(runtime), (taken_steps & SMFIP_NR_HDR) != 0);
+                     });
 }
 
 // The client's TCP port, which names the connection to the policy channel.
@@ -153,25 +180,29 @@ std::uint16_t port_of(const _SOCK_ADDR* address) {
     return 0;
 }
 
+// The callbacks, for either stage's connection type.
+template <typename AnyConnection>
 sfsistat on_connect(SMFICTX* ctx, char*, _SOCK_ADDR* address) noexcept {
-    return run(ctx, CallbackStage::connect, [&](Connection& c, MtaSession&) {
+    return run<AnyConnection>(ctx, CallbackStage::connect, [&](AnyConnection& c, MtaSession&) {
         return c.connect(IpAddress::from_sockaddr(address), port_of(address));
     });
 }
 
 sfsistat on_helo(SMFICTX* ctx, char* name) noexcept {
-    return run(ctx, CallbackStage::helo,
-               [&](Connection& c, MtaSession& mta) { return c.helo(mta, name != nullptr ? name : ""); });
+    return run<Connection>(ctx, CallbackStage::helo,
+                           [&](Connection& c, MtaSession& mta) { return c.helo(mta, name != nullptr ? name : ""); });
 }
 
+template <typename AnyConnection>
 sfsistat on_envfrom(SMFICTX* ctx, char** argv) noexcept {
-    return run(ctx, CallbackStage::mail, [&](Connection& c, MtaSession& mta) {
+    return run<AnyConnection>(ctx, CallbackStage::mail, [&](AnyConnection& c, MtaSession& mta) {
         return c.mail_from(mta, argv != nullptr && argv[0] != nullptr ? argv[0] : "");
     });
 }
 
+template <typename AnyConnection>
 sfsistat on_header(SMFICTX* ctx, char* name, char* value) noexcept {
-    return run(ctx, CallbackStage::header, [&](Connection& c, MtaSession&) {
+    return run<AnyConnection>(ctx, CallbackStage::header, [&](AnyConnection& c, MtaSession&) {
         return c.header(name != nullptr ? name : "", value != nullptr ? value : "");
     });
 }
@@ -185,20 +216,23 @@ sfsistat on_data(SMFICTX*) noexcept {
     return SMFIS_CONTINUE;
 }
 
+template <typename AnyConnection>
 sfsistat on_eom(SMFICTX* ctx) noexcept {
-    return run(ctx, CallbackStage::end_of_message,
-               [&](Connection& c, MtaSession& mta) { return c.end_of_message(mta); });
+    return run<AnyConnection>(ctx, CallbackStage::end_of_message,
+                              [&](AnyConnection& c, MtaSession& mta) { return c.end_of_message(mta); });
 }
 
+template <typename AnyConnection>
 sfsistat on_abort(SMFICTX* ctx) noexcept {
-    return run(ctx, CallbackStage::abort, [](Connection& c, MtaSession&) {
+    return run<AnyConnection>(ctx, CallbackStage::abort, [](AnyConnection& c, MtaSession&) {
         c.abort();
         return Status::proceed;
     });
 }
 
+template <typename AnyConnection>
 sfsistat on_close(SMFICTX* ctx) noexcept {
-    const std::unique_ptr<Connection> connection(connection_of(ctx));
+    const std::unique_ptr<AnyConnection> connection(connection_of<AnyConnection>(ctx));
     if (connection) {
         connection->close();  // noexcept: logs its own failure
         // Nothing to do if this fails: libmilter frees ctx next anyway.
@@ -208,7 +242,49 @@ sfsistat on_close(SMFICTX* ctx) noexcept {
     return SMFIS_CONTINUE;
 }
 
+// The DMARC stage (milter/dmarc_connection.h), registered instead of the
+// above in the DMARC stage's own process (milter/dmarc_stage.h).
+dmarc::DmarcMetrics* g_dmarc_metrics = nullptr;  // set once, before smfi_main
+
+sfsistat on_dmarc_negotiate(SMFICTX* ctx, unsigned long offered_actions, unsigned long offered_steps, unsigned long,
+                            unsigned long, unsigned long* actions, unsigned long* steps, unsigned long* unused2,
+                            unsigned long* unused3) noexcept {
+    static constexpr Negotiation kStage{
+        .needed_actions = SMFIF_ADDHDRS,
+        .wanted_actions = SMFIF_ADDHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST,
+        // It needs MAIL FROM, the headers and end of message, nothing else.
+        .skipped_steps = SMFIP_NOHELO | SMFIP_NORCPT | SMFIP_NOBODY | SMFIP_NOUNKNOWN | SMFIP_NOEOH | SMFIP_NR_HDR,
+        .refusal = "DMARC stage: MTA does not allow adding headers; not filtering"};
+    return negotiate(ctx, kStage, offered_actions, offered_steps, actions, steps, unused2, unused3,
+                     [](SMFICTX* c, std::shared_ptr<const Runtime> runtime, unsigned long taken_steps, bool symlist) {
+                         if (symlist) {
+                             smfi_setsymlist(c, SMFIM_ENVFROM, const_cast<char*>(kDmarcMailMacros));  // NOLINT: C API
+                             smfi_setsymlist(c, SMFIM_EOM,
+                                             const_cast<char*>(kDmarcEndOfMessageMacros));  // NOLINT: C API
+                         }
+                         return std::make_unique<DmarcConnection>(std::move(runtime), g_dmarc_metrics,
+                                                                  (taken_steps & SMFIP_NR_HDR) != 0);
+                     });
+}
+
 }  // namespace
+
+bool register_dmarc_filter(dmarc::DmarcMetrics* metrics) {
+    g_dmarc_metrics = metrics;
+    smfiDesc description{};
+    description.xxfi_name = const_cast<char*>("mtls-milter-dmarc");  // NOLINT: C API
+    description.xxfi_version = SMFI_VERSION;
+    description.xxfi_flags = SMFIF_ADDHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST;
+    description.xxfi_connect = on_connect<DmarcConnection>;
+    description.xxfi_envfrom = on_envfrom<DmarcConnection>;
+    description.xxfi_data = on_data;
+    description.xxfi_header = on_header<DmarcConnection>;
+    description.xxfi_eom = on_eom<DmarcConnection>;
+    description.xxfi_abort = on_abort<DmarcConnection>;
+    description.xxfi_close = on_close<DmarcConnection>;
+    description.xxfi_negotiate = on_dmarc_negotiate;
+    return smfi_register(description) == MI_SUCCESS;
+}
 
 void install_runtime(std::shared_ptr<const Runtime> runtime) {
     g_runtime.store(std::move(runtime));
@@ -227,14 +303,14 @@ bool register_filter() {
     description.xxfi_name = const_cast<char*>("mtls-milter");  // NOLINT: C API
     description.xxfi_version = SMFI_VERSION;
     description.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST;
-    description.xxfi_connect = on_connect;
+    description.xxfi_connect = on_connect<Connection>;
     description.xxfi_helo = on_helo;
-    description.xxfi_envfrom = on_envfrom;
+    description.xxfi_envfrom = on_envfrom<Connection>;
     description.xxfi_data = on_data;
-    description.xxfi_header = on_header;
-    description.xxfi_eom = on_eom;
-    description.xxfi_abort = on_abort;
-    description.xxfi_close = on_close;
+    description.xxfi_header = on_header<Connection>;
+    description.xxfi_eom = on_eom<Connection>;
+    description.xxfi_abort = on_abort<Connection>;
+    description.xxfi_close = on_close<Connection>;
     description.xxfi_negotiate = on_negotiate;
     return smfi_register(description) == MI_SUCCESS;
 }

@@ -8,22 +8,30 @@
 // core/server/control_signals.h), and SIGTERM/SIGINT stay blocked everywhere
 // but in libmilter's signal thread, which stops the milter; the main thread
 // then drains.
+//
+// With dmarc-socket set, the DMARC stage runs in a child process forked
+// before any thread starts (milter/dmarc_stage.h says why and how).
 #include <libmilter/mfapi.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <sys/wait.h>
 #include <atomic>
 #include <boost/program_options/errors.hpp>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <functional>
 #include <iostream>
 #include <optional>
 #include <string_view>
 #include <thread>
 
+#include "dmarc/dmarc_metrics.h"
+#include "dmarc_stage.h"
 #include "dns/unbound_resolver.h"
 #include "fingerprint_listener.h"
 #include "libmilter_glue.h"
@@ -60,13 +68,14 @@ std::string describe(const Settings& settings) {
     return fmt::format(
         "socket={} authserv-id={} client-mx-type={} dns-timeout={}ms require-dnssec={} allow-wildcards={} "
         "on-fail={} on-temperror={} on-internal-error={} ignore-hosts=[{}] skip-authenticated={} metrics={} "
-        "policy-socket={} cert-discovery={}",
+        "policy-socket={} cert-discovery={} dmarc-socket={}",
         escape_for_log(to_milter_connection(settings.socket)), settings.authserv_id, engine.client_mx_type,
         engine.dns_timeout.count(), engine.verdict.require_dnssec ? "yes" : "no",
         engine.verdict.allow_wildcards ? "yes" : "no", to_string(settings.policy.on_fail),
         to_string(settings.policy.on_temperror), to_string(settings.policy.on_internal_error),
         settings.ignore_hosts.to_string(), settings.skip_authenticated ? "yes" : "no", endpoint_text(settings),
-        escape_for_log(policy_socket_text(settings)), settings.cert_discovery.enabled ? "connect-back" : "off");
+        escape_for_log(policy_socket_text(settings)), settings.cert_discovery.enabled ? "connect-back" : "off",
+        escape_for_log(settings.dmarc.socket ? to_milter_connection(*settings.dmarc.socket) : "off"));
 }
 
 // For what outlives one Runtime (the policy server, the session store): the
@@ -134,30 +143,38 @@ void drain(Logger& logger) {
 // Started after the privileges are dropped and with the daemon's umask, like
 // the milter socket.
 struct Services {
-    explicit Services(const Settings& settings);
+    // dmarc_metrics: the DMARC stage's counters, rendered after ours; may be null.
+    Services(const Settings& settings, const dmarc::DmarcMetrics* dmarc_metrics);
 
     std::optional<MetricsServer> metrics;
     std::optional<FingerprintListener> policy;
 };
 
-Services::Services(const Settings& settings) {
+Services::Services(const Settings& settings, const dmarc::DmarcMetrics* dmarc_metrics) {
     if (settings.metrics) {
         const auto metrics_now = current_runtime()->metrics;  // the same object across reloads
         metrics.emplace(
-            *settings.metrics, [metrics_now] { return metrics_now->render(active_connections()); }, kProgramName,
-            log_to_current_runtime);
+            *settings.metrics,
+            [metrics_now, dmarc_metrics] {
+                auto text = metrics_now->render(active_connections());
+                if (dmarc_metrics != nullptr) {
+                    text += dmarc_metrics->render();
+                }
+                return text;
+            },
+            kProgramName, log_to_current_runtime);
     }
     if (settings.policy_channel.socket) {
         policy.emplace(*settings.policy_channel.socket, current_runtime()->sessions, log_to_current_runtime);
     }
 }
 
-void open_milter_socket(const Settings& settings) {
-    auto connection = to_milter_connection(settings.socket);
-    if (smfi_setconn(connection.data()) != MI_SUCCESS || !register_filter()) {
+void open_milter_socket(const ListenAddress& socket, mode_t mask, const std::function<bool()>& register_callbacks) {
+    auto connection = to_milter_connection(socket);
+    if (smfi_setconn(connection.data()) != MI_SUCCESS || !register_callbacks()) {
         throw std::runtime_error(fmt::format("cannot set up the milter on {}", connection));
     }
-    umask(settings.umask);
+    umask(mask);
     if (smfi_opensocket(true) != MI_SUCCESS) {
         throw std::runtime_error(fmt::format("cannot listen on {}", connection));
     }
@@ -165,9 +182,11 @@ void open_milter_socket(const Settings& settings) {
 }
 
 // Runs libmilter until it stops (SIGTERM, SIGINT), reloading on SIGHUP
-// meanwhile; smfi_main()'s result.
+// meanwhile; smfi_main()'s result. on_reload runs after each reload (the
+// parent forwards SIGHUP to the DMARC stage's process there).
 int run_milter(ControlSignals& signals, const std::vector<std::string>& arguments,
-               std::vector<std::string> running_texts, StartupReport* report) {
+               std::vector<std::string> running_texts, StartupReport* report,
+               const std::function<void()>& on_reload = {}) {
     std::atomic<bool> stopped{false};
     std::atomic<int> status{MI_SUCCESS};
     std::thread milter_thread([&] {
@@ -182,11 +201,56 @@ int run_milter(ControlSignals& signals, const std::vector<std::string>& argument
     while (!stopped && signals.wait()) {
         if (signals.take_reload_request() && !stopped) {
             reload(arguments, running_texts);
+            if (on_reload) {
+                on_reload();
+            }
         }
     }
     notify_service_manager("STOPPING=1");
     milter_thread.join();
     return status;
+}
+
+// The DMARC stage's process (milter/dmarc_stage.h): its own signals,
+// resolver and libmilter on dmarc-socket; nothing else (no pid file, no
+// metrics server, no policy socket: the parent serves those).
+int serve_dmarc_stage(const CommandLine& command, const std::vector<std::string>& arguments,
+                      dmarc::DmarcMetrics& metrics, UniqueFd ready_fd, pid_t parent) {
+    Settings settings = command.settings;
+    settings.policy_channel.socket.reset();  // the parent's alone
+    auto logger = std::make_shared<Logger>(logger_settings_for(settings));
+    try {
+        unsetenv("NOTIFY_SOCKET");  // systemd hears from the main process only
+        ControlSignals signals(StopSignals::blocked);
+        drop_privileges(settings.user);
+        DmarcChild::die_with_parent(parent);
+        auto runtime = make_runtime(settings, nullptr, log_to_current_runtime);
+        logger = runtime->logger;
+        install_runtime(std::move(runtime));
+        open_milter_socket(*settings.dmarc.socket, settings.umask,
+                           [&metrics] { return register_dmarc_filter(&metrics); });
+        DmarcChild::report_ready(ready_fd);
+        logger->log(Severity::info, fmt::format("DMARC stage started on {}",
+                                                escape_for_log(to_milter_connection(*settings.dmarc.socket))));
+        const int status = run_milter(signals, arguments, command.option_texts, nullptr);
+        drain(*logger);
+        logger->log(Severity::info, "DMARC stage stopped");
+        return status == MI_SUCCESS ? 0 : kExitFailure;
+    } catch (const std::exception& error) {
+        logger->log(Severity::error, fmt::format("fatal: DMARC stage: {}", escape_for_log(error.what())));
+        return kExitFailure;
+    }
+}
+
+// Why the DMARC stage's process ended, for the log.
+std::string describe_wait_status(int status) {
+    if (WIFEXITED(status)) {
+        return fmt::format("exit status {}", WEXITSTATUS(status));
+    }
+    if (WIFSIGNALED(status)) {
+        return fmt::format("signal {}", WTERMSIG(status));
+    }
+    return "unknown status";
 }
 
 int serve(const CommandLine& command, const std::vector<std::string>& arguments) {
@@ -197,6 +261,21 @@ int serve(const CommandLine& command, const std::vector<std::string>& arguments)
         if (!settings.foreground) {
             report = detach_from_terminal(kProgramName);
         }
+        // Before the fork, so that both processes map the same counters.
+        std::unique_ptr<dmarc::DmarcMetrics> dmarc_metrics;
+        std::unique_ptr<DmarcChild> dmarc_child;
+        if (settings.dmarc.socket) {
+            dmarc_metrics = std::make_unique<dmarc::DmarcMetrics>();
+            const pid_t parent = getpid();
+            UniqueFd ready_fd;
+            dmarc_child = DmarcChild::fork(ready_fd);
+            if (!dmarc_child) {
+                // The child. Only the parent reports to the terminal; closing
+                // our copy of the report's pipe says nothing.
+                report.reset();
+                return serve_dmarc_stage(command, arguments, *dmarc_metrics, std::move(ready_fd), parent);
+            }
+        }
         ControlSignals signals(StopSignals::blocked);  // before any thread exists, so all inherit it
         drop_privileges(settings.user);
         // Threads do not survive fork(): the resolver starts after detaching.
@@ -204,13 +283,36 @@ int serve(const CommandLine& command, const std::vector<std::string>& arguments)
         auto runtime = make_runtime(settings, nullptr, log_to_current_runtime);
         logger = runtime->logger;  // one Logger for the same settings, not two
         install_runtime(std::move(runtime));
-        open_milter_socket(settings);
-        const Services services(settings);
+        if (dmarc_child) {
+            // Before our own socket opens: once the MTA can reach stage 1,
+            // stage 2 is listening too.
+            dmarc_child->wait_ready();
+            // Fail closed: without its DMARC stage the daemon stops, so that
+            // systemd restarts both.
+            dmarc_child->watch([] { smfi_stop(); });
+        }
+        open_milter_socket(settings.socket, settings.umask, [] { return register_filter(); });
+        const Services services(settings, dmarc_metrics.get());
         const PidFile pidfile(settings.pidfile);
         logger->log(Severity::info, fmt::format("{} {} started: {}", kProgramName, MTLS_VERSION, describe(settings)));
 
-        const int status = run_milter(signals, arguments, command.option_texts, report.get());
+        int status = run_milter(signals, arguments, command.option_texts, report.get(), [&dmarc_child] {
+            if (dmarc_child) {
+                dmarc_child->forward(SIGHUP);
+            }
+        });
+        if (dmarc_child && dmarc_child->ended_unexpectedly()) {
+            logger->log(Severity::error,
+                        fmt::format("the DMARC stage's process {} ended ({}); stopping", dmarc_child->pid(),
+                                    describe_wait_status(dmarc_child->wait_status())));
+            status = MI_FAILURE;
+        } else if (dmarc_child && dmarc_child->ended_early()) {
+            logger->log(Severity::info, "the DMARC stage's process stopped; stopping");
+        }
         drain(*logger);
+        if (dmarc_child) {
+            dmarc_child->stop();
+        }
         logger->log(Severity::info, fmt::format("{} stopped", kProgramName));
         return status == MI_SUCCESS ? 0 : kExitFailure;
     } catch (const std::exception& error) {

@@ -169,6 +169,10 @@ std::string format_authentication_results(std::string_view authserv_id, const Id
     return fold(fmt::format("{};", authserv_id), words);
 }
 
+std::string fold_authentication_results(std::string_view authserv_id, const std::vector<std::string>& words) {
+    return fold(fmt::format("{};", authserv_id), words);
+}
+
 std::optional<std::string> parse_authserv_id(std::string_view body) {
     std::size_t pos = 0;
     if (!skip_cfws(body, pos) || pos >= body.size()) {

@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "mail/identity.h"
 #include "mtls/verdict.h"
@@ -23,6 +24,11 @@ bool is_token(std::string_view text);
 // Every variable part is either a canonical domain or text of our own.
 std::string format_authentication_results(std::string_view authserv_id, const Identity& identity,
                                           const Verdict& verdict);
+
+// "<authserv-id>; word word ...", folded as above: for results written by
+// other code (the DMARC stage, core/dmarc/result_text.h) from words that
+// are canonical domains or text of our own.
+std::string fold_authentication_results(std::string_view authserv_id, const std::vector<std::string>& words);
 
 // The authserv-id of an incoming header body, per RFC 8601's grammar
 // (CFWS, comments, quoted-string); std::nullopt when it does not parse.

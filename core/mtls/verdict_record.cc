@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "mtls/log_text.h"
 #include "mtls/verdict_record_fields.h"
 
 namespace mtls {
@@ -34,8 +35,29 @@ std::vector<std::string> escaped(const std::vector<std::string>& values) {
     return out;
 }
 
-// A value in the text format: bare when it is a simple word, else quoted.
-std::string text_value(std::string_view value) {
+// "key=value" of the text format, the key from the field table.
+std::string text_field(VerdictField field, std::string_view value) {
+    return fmt::format("{}={}", field_name(field), value);
+}
+
+std::string list_value(const std::vector<std::string>& values) {
+    if (values.empty()) {
+        return "-";
+    }
+    return fmt::format("{}", fmt::join(values, ","));
+}
+
+// The probe's sentence, saying when it was remembered from an earlier probe.
+std::string discovery_detail_of(const DiscoveryReport& report) {
+    if (report.detail.empty() || !report.from_cache) {
+        return report.detail;
+    }
+    return "(cached) " + report.detail;
+}
+
+}  // namespace
+
+std::string log_text_value(std::string_view value) {
     std::string safe = escape_for_log(clip(value));
     if (!safe.empty() && safe.find_first_of(" \"=") == std::string::npos) {
         return safe;
@@ -50,28 +72,6 @@ std::string text_value(std::string_view value) {
     }
     return out + "\"";
 }
-
-// "key=value" of the text format, the key from the field table.
-std::string text_field(VerdictField field, std::string_view value) {
-    return fmt::format("{}={}", field_name(field), value);
-}
-
-// The probe's sentence, saying when it was remembered from an earlier probe.
-std::string discovery_detail_of(const DiscoveryReport& report) {
-    if (report.detail.empty() || !report.from_cache) {
-        return report.detail;
-    }
-    return "(cached) " + report.detail;
-}
-
-std::string list_value(const std::vector<std::string>& values) {
-    if (values.empty()) {
-        return "-";
-    }
-    return fmt::format("{}", fmt::join(values, ","));
-}
-
-}  // namespace
 
 std::string iso8601_utc(std::chrono::system_clock::time_point time) {
     const auto since_epoch = time.time_since_epoch();
@@ -101,18 +101,18 @@ std::string escape_for_log(std::string_view text) {
 std::string format_text(const VerdictRecord& record) {
     using enum VerdictField;
     std::vector<std::string> fields;
-    fields.push_back(text_field(queue_id, text_value(record.queue_id.empty() ? "-" : record.queue_id)));
-    fields.push_back(text_field(client_addr, text_value(record.client_address)));
-    fields.push_back(text_field(
-        identity, fmt::format("{}:{}", property_name(record.identity.kind),
-                              text_value(record.identity.usable() ? record.identity.domain : record.raw_identity))));
+    fields.push_back(text_field(queue_id, log_text_value(record.queue_id.empty() ? "-" : record.queue_id)));
+    fields.push_back(text_field(client_addr, log_text_value(record.client_address)));
+    fields.push_back(text_field(identity, fmt::format("{}:{}", property_name(record.identity.kind),
+                                                      log_text_value(record.identity.usable() ? record.identity.domain
+                                                                                              : record.raw_identity))));
     fields.push_back(text_field(tls, to_string(record.evidence.status)));
-    fields.push_back(text_field(cert_names, text_value(list_value(escaped(record.evidence.names)))));
+    fields.push_back(text_field(cert_names, log_text_value(list_value(escaped(record.evidence.names)))));
     if (!record.evidence.unusable_names.empty()) {
         fields.push_back(
-            text_field(unusable_cert_names, text_value(list_value(escaped(record.evidence.unusable_names)))));
+            text_field(unusable_cert_names, log_text_value(list_value(escaped(record.evidence.unusable_names)))));
     }
-    fields.push_back(text_field(client_mx, text_value(list_value(hosts_of(record.verdict)))));
+    fields.push_back(text_field(client_mx, log_text_value(list_value(hosts_of(record.verdict)))));
     fields.push_back(text_field(dnssec, to_string(record.verdict.dnssec)));
     fields.push_back(text_field(result, to_string(record.verdict.result)));
     if (!record.verdict.matched_host.empty()) {
@@ -126,20 +126,20 @@ std::string format_text(const VerdictRecord& record) {
         fields.push_back(text_field(key_sha256, to_hex(*key)));
     }
     if (!record.policy_channel.empty()) {
-        fields.push_back(text_field(policy_channel, text_value(record.policy_channel)));
+        fields.push_back(text_field(policy_channel, log_text_value(record.policy_channel)));
     }
     if (!record.discovery.outcome.empty()) {
         fields.push_back(text_field(discovery, record.discovery.outcome));
         if (const auto detail = discovery_detail_of(record.discovery); !detail.empty()) {
-            fields.push_back(text_field(discovery_detail, text_value(detail)));
+            fields.push_back(text_field(discovery_detail, log_text_value(detail)));
         }
     }
-    fields.push_back(text_field(reason, text_value(record.verdict.reason.empty() ? "-" : record.verdict.reason)));
-    fields.push_back(text_field(action, text_value(record.action)));
+    fields.push_back(text_field(reason, log_text_value(record.verdict.reason.empty() ? "-" : record.verdict.reason)));
+    fields.push_back(text_field(action, log_text_value(record.action)));
     fields.push_back(
         text_field(lookup_ms, fmt::format("{:.1f}", static_cast<double>(record.lookup_time.count()) / 1000.0)));
     if (!record.dns_detail.empty()) {
-        fields.push_back(text_field(dns_detail, text_value(record.dns_detail)));
+        fields.push_back(text_field(dns_detail, log_text_value(record.dns_detail)));
     }
     if (record.time != std::chrono::system_clock::time_point{}) {
         fields.push_back(text_field(ts, iso8601_utc(record.time)));

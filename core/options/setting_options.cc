@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <fmt/format.h>
+#include <algorithm>
 #include <array>
 #include <boost/program_options.hpp>
 
@@ -20,6 +21,8 @@ constexpr std::array<std::string_view, 4> kOnFailChoices = {"tag", "reject", "te
 constexpr std::array<std::string_view, 2> kOnTemperrorChoices = {"tag", "tempfail"};
 constexpr std::array<std::string_view, 2> kOnInternalErrorChoices = {"tempfail", "accept"};
 constexpr std::array<std::string_view, 2> kCertDiscoveryChoices = {"off", "connect-back"};
+constexpr std::array<std::string_view, 2> kDmarcMtlsChoices = {"substitute", "report-only"};
+constexpr std::array<std::string_view, 2> kDmarcOnTemperrorChoices = {"accept", "tempfail"};
 constexpr std::array<std::string_view, 2> kLogFormatChoices = {"text", "json"};
 constexpr std::array<std::string_view, 11> kFacilityChoices = {
     "mail", "daemon", "user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"};
@@ -83,6 +86,29 @@ HostList host_list_value(const OptionSpec& option, std::string_view value) {
         invalid_value(option, value, hosts.error());
     }
     return std::move(hosts).value();
+}
+
+// Each listed token once.
+std::vector<std::string> trusted_ids_value(const OptionSpec& option, const std::string& value) {
+    std::vector<std::string> ids;
+    std::size_t start = 0;
+    while (start <= value.size()) {
+        auto end = value.find_first_of(", \t", start);
+        if (end == std::string::npos) {
+            end = value.size();
+        }
+        const auto id = value.substr(start, end - start);
+        if (!id.empty()) {
+            if (!is_token(id)) {
+                invalid_value(option, id, "expected host names or other RFC 2045 tokens, separated by commas");
+            }
+            if (std::find(ids.begin(), ids.end(), id) == ids.end()) {
+                ids.push_back(id);
+            }
+        }
+        start = end + 1;
+    }
+    return ids;
 }
 
 // The choices are spellings parse_on_fail() reads (core/mtls/action.h).
@@ -803,6 +829,136 @@ Changing it takes a restart.)roff",
                   [](Settings& settings, [[maybe_unused]] const OptionSpec& option, const std::string& value) {
                       settings.policy_channel.max_sessions = static_cast<std::size_t>(parse_integer(option, value));
                   }},
+    SettingOption{{.name = "dmarc-socket",
+                   .placeholder = "unix:PATH|inet:PORT@ADDRESS",
+                   .type = ValueType::listen_address,
+                   .default_value = "",
+                   .help = "Also serve the DMARC stage, a second milter placed after the DKIM verifier; empty for off.",
+                   .doc = R"roff(Also serve the DMARC stage (stage 2) as a second milter here, in the
+same syntax as
+.BR socket .
+Place it after the DKIM verifier (and any SPF filter), for example
+.BR "smtpd_milters = unix:/run/mtls-milter/mtls-milter.sock, unix:/run/opendkim/opendkim.sock, unix:/run/mtls-milter/dmarc.sock" .
+It reads the RFC 5322 From domain, the SPF and DKIM results of
+Authentication\-Results headers with a trusted authserv\-id
+.RB ( trusted\-authserv\-ids )
+and stage 1's mtls result, evaluates DMARC (RFC 9989) with an aligned mtls
+pass counted like SPF, and adds one Authentication\-Results header with
+.BR dmarc= .
+libmilter serves one socket per process, so the daemon runs this stage in
+a child process of its own (see
+.BR mtls-milter (8)).
+Changing it takes a restart.)roff",
+                   .default_note = R"roff(empty, meaning off.)roff",
+                   .programs = kMilter,
+                   .stage = Stage::start},
+                  [](Settings& settings, [[maybe_unused]] const OptionSpec& option, const std::string& value) {
+                      settings.dmarc.socket = optional_listen_address_value(option, value);
+                  }},
+    SettingOption{{.name = "trusted-authserv-ids",
+                   .placeholder = "TOKEN[, TOKEN...]",
+                   .type = ValueType::string,
+                   .default_value = "",
+                   .help = "Further authserv-ids (besides authserv-id) whose incoming Authentication-Results stage 1 "
+                           "removes and the DMARC stage believes.",
+                   .doc = R"roff(Authserv\-ids of this site besides
+.BR authserv\-id ,
+separated by commas and/or spaces, such as the
+.B AuthservID
+of an OpenDKIM that does not use the same one.
+Stage 1 deletes every incoming Authentication\-Results header that claims
+one of them (or
+.BR authserv\-id ),
+so that the DMARC stage can believe the headers with these ids that the
+milters between the two stages add.
+Every id must belong to this site alone.)roff",
+                   .default_note = R"roff(empty, meaning authserv\-id alone.)roff",
+                   .programs = kMilter,
+                   .stage = Stage::reload},
+                  [](Settings& settings, [[maybe_unused]] const OptionSpec& option, const std::string& value) {
+                      settings.dmarc.other_authserv_ids = trusted_ids_value(option, value);
+                  }},
+    SettingOption{{.name = "dmarc-mtls",
+                   .placeholder = "substitute|report-only",
+                   .type = ValueType::choice,
+                   .default_value = "substitute",
+                   .help = "Whether an aligned mtls pass counts for DMARC like an aligned SPF pass.",
+                   .doc = R"roff(With
+.BR substitute ,
+an mtls pass whose domain aligns with the From domain (as
+.B aspf
+says) counts for DMARC like an aligned SPF pass, as
+draft\-chuang\-mutual\-tls\-email\-authentication section 1.2.4 allows.
+With
+.BR report\-only ,
+it is computed and logged but the result is RFC 9989's alone.
+An mtls fail never undoes an aligned SPF or DKIM pass.)roff",
+                   .programs = kMilter,
+                   .stage = Stage::reload,
+                   .choices = kDmarcMtlsChoices},
+                  [](Settings& settings, [[maybe_unused]] const OptionSpec& option, const std::string& value) {
+                      settings.dmarc.mtls =
+                          parse_choice(option, value) == 0 ? dmarc::MtlsMode::substitute : dmarc::MtlsMode::report_only;
+                  }},
+    SettingOption{{.name = "dmarc-mtls-helo",
+                   .placeholder = "yes|no",
+                   .type = ValueType::boolean,
+                   .default_value = "yes",
+                   .help = "For the null sender, let an mtls pass of the HELO name count for DMARC.",
+                   .doc = R"roff(For the null sender (bounces), whose mtls identity is the HELO name,
+let that pass count for DMARC as SPF's HELO identity would.)roff",
+                   .programs = kMilter,
+                   .stage = Stage::reload},
+                  [](Settings& settings, [[maybe_unused]] const OptionSpec& option, const std::string& value) {
+                      settings.dmarc.mtls_helo = parse_boolean(option, value);
+                  }},
+    SettingOption{{.name = "dmarc-enforce",
+                   .placeholder = "yes|no",
+                   .type = ValueType::boolean,
+                   .default_value = "no",
+                   .help = "Apply the DMARC policy of failing mail (reject: 550 5.7.1; quarantine: hold).",
+                   .doc = R"roff(With
+.BR yes ,
+the DMARC stage applies the effective policy of a message that fails:
+.B reject
+answers
+.RB \(dq "550 5.7.1" \(dq,
+.B quarantine
+quarantines it (Postfix: the hold queue),
+.B none
+never acts.
+With
+.BR no ,
+it only adds its header.
+RFC 9989 (section 5.4) advises receivers not to reject a message solely
+because its domain publishes
+.BR p=reject :
+mailing lists and forwarders break DMARC routinely.)roff",
+                   .programs = kMilter,
+                   .stage = Stage::reload},
+                  [](Settings& settings, [[maybe_unused]] const OptionSpec& option, const std::string& value) {
+                      settings.dmarc.enforce = parse_boolean(option, value);
+                  }},
+    SettingOption{{.name = "dmarc-on-temperror",
+                   .placeholder = "accept|tempfail",
+                   .type = ValueType::choice,
+                   .default_value = "accept",
+                   .help = "What the DMARC stage does with a message whose result is temperror.",
+                   .doc = R"roff(What the DMARC stage does with a message whose DMARC result is
+.B temperror
+(a bogus, SERVFAIL or timed\-out answer on the walk).
+.B tempfail
+answers
+.RB \(dq "451 4.7.1" \(dq,
+whether or not
+.B dmarc\-enforce
+is on.)roff",
+                   .programs = kMilter,
+                   .stage = Stage::reload,
+                   .choices = kDmarcOnTemperrorChoices},
+                  [](Settings& settings, [[maybe_unused]] const OptionSpec& option, const std::string& value) {
+                      settings.dmarc.tempfail_on_temperror = parse_choice(option, value) == 1;
+                  }},
 };
 
 constexpr auto kSettingSpecs = [] {
@@ -867,6 +1023,12 @@ Settings settings_from_texts(Program program, const std::vector<std::string>& te
 
 Settings settings_from(const boost::program_options::variables_map& variables, Program program) {
     return settings_from_texts(program, option_texts(variables, program));
+}
+
+std::vector<std::string> trusted_authserv_ids(const Settings& settings) {
+    std::vector<std::string> ids{settings.authserv_id};
+    ids.insert(ids.end(), settings.dmarc.other_authserv_ids.begin(), settings.dmarc.other_authserv_ids.end());
+    return ids;
 }
 
 Settings default_settings() {

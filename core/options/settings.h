@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/ip_address.h"
+#include "dmarc/evaluation.h"
 #include "dns/unbound_resolver.h"
 #include "mtls/action.h"
 #include "mtls/authenticator.h"
@@ -37,6 +38,18 @@ struct PolicyChannelSettings {
     std::optional<ListenAddress> socket;
     std::chrono::seconds lifetime{};
     std::size_t max_sessions = 0;
+};
+
+// The DMARC stage (stage 2, milter/dmarc_stage.h): off without a socket.
+struct DmarcSettings {
+    std::optional<ListenAddress> socket;
+    // trusted-authserv-ids: the site's ids besides authserv-id (see
+    // trusted_authserv_ids()).
+    std::vector<std::string> other_authserv_ids;
+    dmarc::MtlsMode mtls = dmarc::MtlsMode::substitute;
+    bool mtls_helo = false;
+    bool enforce = false;
+    bool tempfail_on_temperror = false;
 };
 
 // No field repeats a default of the option table: the programs take every
@@ -63,6 +76,7 @@ struct Settings {
     CertDiscoveryOptions cert_discovery;
     // ca-file, ca-path: for chains validated here (discovery, mtls-check --cert).
     ChainVerification trust_anchors;
+    DmarcSettings dmarc;
 };
 
 // An option of Settings: its declaration and how its checked value is stored.
@@ -90,6 +104,10 @@ Settings settings_from(const boost::program_options::variables_map& variables, P
 Settings settings_from_texts(Program program, const std::vector<std::string>& texts);
 // The text of each option of setting_specs_for(program), in that order.
 std::vector<std::string> option_texts(const boost::program_options::variables_map& variables, Program program);
+
+// Whose Authentication-Results stage 1 removes from incoming mail and the
+// DMARC stage believes: authserv-id, then trusted-authserv-ids.
+std::vector<std::string> trusted_authserv_ids(const Settings& settings);
 
 // Every option of mtls-milter at its default, as if none were given.
 Settings default_settings();

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from .base import DEFAULT_CLIENT_MX_TYPE, RigError
+from .dkim import DkimSigner
 from .process import die_with_parent, free_port, kill_process_group, log_tail, run, wait_until
 
 # TLSA records (RR type 52) the DNS publishes for the DANE tests, by zone:
@@ -271,6 +272,9 @@ class DnsServer:
         self.tlsa = tlsa or {}
         self.tampered_tlsa = tampered_tlsa
         self.extra = extra or {}
+        # The DKIM key of secure.test (sel._domainkey), for OpenDKIM in the
+        # DMARC stage's tests.
+        self.dkim = DkimSigner()
         self.port = free_port(udp_too=True)
         self.proc = None
         self.anchor_file = self.dir / "test.anchor"
@@ -334,10 +338,30 @@ class DnsServer:
                 generic_rr("halfbad", t, MALFORMED_CLIENT_MX["trunc"]),
             ]
             + [generic_rr(owner, t, rdata) for owner, rdata in MALFORMED_CLIENT_MX.items()]
+            + self._dmarc_lines()
             + self._dane_client_mx()
             + self._tlsa_lines("secure.test.")
             + list(self.extra.get("secure.test.", ()))
         )
+
+    def _dmarc_lines(self):
+        """DMARC policy records of the DMARC stage's tests (test_dmarc.py)
+        and the Client MX and DKIM key they need. secure.test is the
+        organizational domain of everything below it: sp applies to existing
+        subdomains (nomx.secure.test has an A record), np to non-existent ones."""
+        return [
+            f"{self.dkim.selector}._domainkey\tIN\tTXT\t{self.dkim.txt_rdata()}",
+            '_dmarc\tIN\tTXT\t"v=DMARC1; p=reject; sp=quarantine; np=reject"',
+            # Strict SPF alignment; a.strict has a Client MX naming out1.
+            '_dmarc.strict\tIN\tTXT\t"v=DMARC1; p=reject; aspf=s"',
+            client_mx_rr("a.strict", "out1.secure.test.", self.rrtype),
+            # t=y: reject applied one level lower (quarantine).
+            '_dmarc.testing\tIN\tTXT\t"v=DMARC1; p=reject; t=y"',
+            # Two records at one name: both discarded, the walk goes on.
+            '_dmarc.twice\tIN\tTXT\t"v=DMARC1; p=none"',
+            '_dmarc.twice\tIN\tTXT\t"v=DMARC1; p=quarantine"',
+            "twice\tIN\tA\t127.0.0.1",
+        ]
 
     def _tlsa_lines(self, zone):
         return [f"{owner}\tIN\tTLSA\t{params} {digest}" for owner, params, digest in self.tlsa.get(zone, ())]

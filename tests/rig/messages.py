@@ -113,11 +113,13 @@ def new_subject():
     return f"mtls-it {uuid.uuid4().hex[:16]}"
 
 
-def message_text(subject, mail_from, rcpt, extra_headers=()):
+def message_text(subject, mail_from, rcpt, extra_headers=(), header_from=None):
     """A small RFC 5322 message with CRLF line ends. ``extra_headers`` are
     complete header fields (may contain CRLF + WSP to fold), placed after
-    the standard ones."""
-    header_from = "postmaster@secure.test" if mail_from in ("", "<>") else mail_from
+    the standard ones. ``header_from``: the From address, by default the
+    MAIL FROM address (postmaster@secure.test for the null sender)."""
+    if header_from is None:
+        header_from = "postmaster@secure.test" if mail_from in ("", "<>") else mail_from
     lines = [
         f"Date: {time.strftime('%a, %d %b %Y %H:%M:%S +0000', time.gmtime())}",
         f"From: <{header_from}>",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import sys
@@ -26,6 +27,8 @@ REQUIRED_TOOLS = {
     "unshare": "util-linux",
     "nsenter": "util-linux",
     "mta-sts-daemon": "postfix-mta-sts-resolver",
+    # The DKIM verifier between the two stages of tests/integration/test_dmarc.py.
+    "opendkim": "opendkim",
 }
 
 
@@ -54,6 +57,8 @@ def missing_requirements():
         missing.append(
             "Python module authres (apt-get install python3-authres; " "run with /usr/bin/python3)"
         )
+    if importlib.util.find_spec("cryptography") is None:
+        missing.append("Python module cryptography, for DKIM keys (apt-get install python3-cryptography)")
     if not Path("/usr/share/postfix/main.cf.debian").exists() and not DEFAULT_MAIN_CF.exists():
         missing.append("/usr/share/postfix/main.cf.debian (apt-get install postfix)")
     return missing

@@ -376,12 +376,13 @@ class Rig:
                     pass
         return records
 
-    def wait_log_record(self, queue_id, timeout=10):
-        """The JSON log object for one message (matched by Postfix queue id)."""
+    def wait_log_record(self, queue_id, timeout=10, stage=None):
+        """The JSON log object for one message (matched by Postfix queue id):
+        stage 1's, or with ``stage="dmarc"`` the DMARC stage's."""
 
         def find():
             for rec in self.milter_log_records():
-                if rec.get("queue_id") == queue_id:
+                if rec.get("queue_id") == queue_id and rec.get("stage") == stage:
                     return rec
             return None
 
@@ -402,6 +403,8 @@ class Rig:
         local_interface=None,
         auth=False,
         port=None,
+        header_from=None,
+        transform=None,
     ):
         """Send one message with swaks and return a SendResult.
 
@@ -411,13 +414,17 @@ class Rig:
         ``local_interface`` is the source address (any 127.0.0.0/8 address
         works on Linux loopback); ``auth=True`` authenticates as SASL_USER.
         ``port``: another MTA's port than Postfix's (rig/sendmail.py).
+        ``header_from``: the From address when not the MAIL FROM's.
+        ``transform``: applied to the message text before sending (say, to
+        DKIM-sign it: rig.dkim.DkimSigner.sign_message).
         ``expect_code`` (None to skip) is checked here so a failing test
         shows the transcript."""
         if tls is None:
             tls = cert is not None
         subject = subject or new_subject()
         data = self.dir / "messages" / f"{uuid.uuid4().hex}.eml"
-        data.write_text(message_text(subject, mail_from, rcpt, extra_headers))
+        text = message_text(subject, mail_from, rcpt, extra_headers, header_from)
+        data.write_text(transform(text) if transform else text)
         cmd = [
             "swaks",
             "--server",
@@ -504,7 +511,9 @@ class Rig:
                     code, reply = smtp.rcpt(rcpt)
                     log.append(f"RCPT TO:<{rcpt}> -> {code}")
                 if code == 250:
-                    text = message_text(subject, mail_from, rcpt, tx.get("extra_headers", ()))
+                    text = message_text(
+                        subject, mail_from, rcpt, tx.get("extra_headers", ()), tx.get("header_from")
+                    )
                     code, reply = smtp.data(text.encode())
                     log.append(f"DATA -> {code}")
                 else:

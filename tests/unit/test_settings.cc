@@ -390,7 +390,29 @@ TEST_CASE("every option has one stage, and the start-up options are those a relo
     CHECK(start == std::vector<std::string>{"socket", "cert-discovery", "cert-discovery-port", "cert-discovery-timeout",
                                             "cert-discovery-networks", "ca-file", "ca-path", "user", "umask", "pidfile",
                                             "foreground", "metrics", "policy-socket", "policy-lifetime",
-                                            "policy-max-sessions"});
+                                            "policy-max-sessions", "dmarc-socket"});
+}
+
+TEST_CASE("the DMARC stage's options", "[settings]") {
+    const auto defaults = settings({});
+    CHECK_FALSE(defaults.dmarc.socket.has_value());
+    CHECK(defaults.dmarc.mtls == dmarc::MtlsMode::substitute);
+    CHECK(defaults.dmarc.mtls_helo);
+    CHECK_FALSE(defaults.dmarc.enforce);
+    CHECK_FALSE(defaults.dmarc.tempfail_on_temperror);
+    CHECK(trusted_authserv_ids(defaults) == std::vector<std::string>{defaults.authserv_id});
+
+    const auto set =
+        settings({"--authserv-id", "mx.example.net", "--trusted-authserv-ids",
+                  "dkim.example.net, spf.example.net dkim.example.net", "--dmarc-socket", "inet:8896@127.0.0.1",
+                  "--dmarc-mtls", "report-only", "--dmarc-on-temperror", "tempfail"});
+    CHECK(trusted_authserv_ids(set) ==
+          std::vector<std::string>{"mx.example.net", "dkim.example.net", "spf.example.net"});
+    CHECK(set.dmarc.socket.has_value());
+    CHECK(set.dmarc.mtls == dmarc::MtlsMode::report_only);
+    CHECK(set.dmarc.tempfail_on_temperror);
+    CHECK_THAT(settings_error({"--trusted-authserv-ids", "a;b"}), Catch::Matchers::Contains("trusted-authserv-ids"));
+    CHECK_THAT(settings_error({"--dmarc-mtls", "always"}), Catch::Matchers::Contains("dmarc-mtls"));
 }
 
 TEST_CASE("on-internal-error: tempfail by default, accept on request, nothing else", "[settings]") {

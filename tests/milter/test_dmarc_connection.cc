@@ -1,0 +1,184 @@
+// The DMARC stage's per-connection logic (milter/dmarc_connection.h) over
+// the MtaSession seam with a scripted resolver: when the walk starts, what
+// header it writes where, and what enforcement tells the MTA. The same
+// stage runs end to end in tests/integration/test_dmarc.py.
+#include <catch2/catch.hpp>
+
+#include "dmarc_connection.h"
+#include "fake_mta.h"
+#include "fake_resolver.h"
+
+using namespace mtls;
+using namespace mtls::milter;
+using mtls::testing::FakeMta;
+using mtls::testing::FakeResolver;
+using mtls::testing::status_answer;
+
+namespace {
+
+DnsAnswer txt_answer(std::string_view text, DnssecState dnssec = DnssecState::secure) {
+    DnsAnswer answer;
+    answer.status = AnswerStatus::records;
+    answer.dnssec = dnssec;
+    std::vector<std::uint8_t> rdata{static_cast<std::uint8_t>(text.size())};
+    rdata.insert(rdata.end(), text.begin(), text.end());
+    answer.rdata.push_back(std::move(rdata));
+    return answer;
+}
+
+std::string unfolded(std::string text) {
+    for (auto at = text.find("\n\t"); at != std::string::npos; at = text.find("\n\t", at)) {
+        text.replace(at, 2, " ");
+    }
+    return text;
+}
+
+constexpr std::string_view kStageOne = "mx.example.net; mtls=pass smtp.mailfrom=example.org";
+
+struct Harness {
+    std::shared_ptr<FakeResolver> resolver = std::make_shared<FakeResolver>();
+    Settings settings = default_settings();
+    dmarc::DmarcMetrics metrics;
+    FakeMta mta;
+
+    Harness() {
+        settings.authserv_id = "mx.example.net";
+        settings.authenticator.dns_timeout = std::chrono::milliseconds(50);
+        settings.ignore_hosts = HostList::parse("127.0.0.0/8").value();
+        resolver->script("_dmarc.example.org", txt_answer("v=DMARC1; p=reject"));
+        resolver->script("_dmarc.org", status_answer(AnswerStatus::nxdomain, DnssecState::secure));
+        resolver->script("_dmarc.out1.example.org", status_answer(AnswerStatus::nxdomain, DnssecState::secure));
+        resolver->script("_dmarc.bogus.example", status_answer(AnswerStatus::bogus, DnssecState::bogus));
+        resolver->script("_dmarc.example", status_answer(AnswerStatus::nxdomain, DnssecState::secure));
+        mta.macros["i"] = "4ABCDEF";
+    }
+
+    DmarcConnection connect(std::string_view address = "192.0.2.10") {
+        auto runtime = std::make_shared<const Runtime>(settings, resolver,
+                                                       std::make_shared<Logger>(LoggerSettings{false, 0, false}));
+        DmarcConnection connection(runtime, &metrics);
+        REQUIRE(connection.connect(IpAddress::parse(address)) == Status::proceed);
+        return connection;
+    }
+};
+
+}  // namespace
+
+TEST_CASE("DMARC stage: the walk starts at the From header; an aligned mtls pass passes p=reject") {
+    Harness h;
+    auto c = h.connect();
+    REQUIRE(c.mail_from(h.mta, "<alice@example.org>") == Status::proceed);
+    CHECK(h.resolver->start_count() == 0);
+    c.header("Authentication-Results", kStageOne);
+    c.header("From", " Alice <alice@example.org>");
+    CHECK(h.resolver->start_count() == 2);  // _dmarc.example.org and _dmarc.org, before end of message
+    REQUIRE(c.end_of_message(h.mta) == Status::proceed);
+    REQUIRE(h.mta.calls.size() == 1);
+    const auto& call = h.mta.calls.front();
+    CHECK(call.what == "insert");
+    CHECK(call.index == 0);
+    CHECK(call.name == "Authentication-Results");
+    CHECK(unfolded(call.value) ==
+          "mx.example.net; dmarc=pass (p=reject dis=none; aligned: mtls; DNSSEC secure) header.from=example.org "
+          "policy.dmarc=reject");
+    CHECK(h.metrics.render().find("mtls_dmarc_mtls_only_passes_total 1\n") != std::string::npos);
+}
+
+TEST_CASE("DMARC stage: results of untrusted authserv-ids do not count") {
+    Harness h;
+    auto c = h.connect();
+    REQUIRE(c.mail_from(h.mta, "<alice@example.org>") == Status::proceed);
+    c.header("Authentication-Results", "elsewhere.example; mtls=pass smtp.mailfrom=example.org");
+    c.header("From", "alice@example.org");
+    REQUIRE(c.end_of_message(h.mta) == Status::proceed);
+    REQUIRE(h.mta.calls.size() == 1);
+    CHECK(unfolded(h.mta.calls.front().value).find("dmarc=fail") != std::string::npos);
+}
+
+TEST_CASE("DMARC stage: trusted-authserv-ids adds OpenDKIM's own id") {
+    Harness h;
+    h.settings.dmarc.other_authserv_ids = {"dkim.example.net"};
+    auto c = h.connect();
+    REQUIRE(c.mail_from(h.mta, "<bounce@other.example>") == Status::proceed);
+    c.header("Authentication-Results", "dkim.example.net; dkim=pass header.d=example.org");
+    c.header("From", "alice@example.org");
+    REQUIRE(c.end_of_message(h.mta) == Status::proceed);
+    CHECK(unfolded(h.mta.calls.front().value).find("dmarc=pass (p=reject dis=none; aligned: dkim;") !=
+          std::string::npos);
+}
+
+TEST_CASE("DMARC stage: enforcing rejects a fail with 550 5.7.1 and writes no header") {
+    Harness h;
+    h.settings.dmarc.enforce = true;
+    auto c = h.connect();
+    REQUIRE(c.mail_from(h.mta, "<alice@example.org>") == Status::proceed);
+    c.header("From", "alice@example.org");
+    REQUIRE(c.end_of_message(h.mta) == Status::reject);
+    REQUIRE(h.mta.calls.size() == 1);
+    CHECK(h.mta.calls.front().what == "reply");
+    CHECK(h.mta.calls.front().name == "550 5.7.1");
+}
+
+TEST_CASE("DMARC stage: a temperror is tagged, or deferred with dmarc-on-temperror=tempfail") {
+    Harness h;
+    {
+        auto c = h.connect();
+        REQUIRE(c.mail_from(h.mta, "<alice@bogus.example>") == Status::proceed);
+        c.header("From", "alice@bogus.example");
+        REQUIRE(c.end_of_message(h.mta) == Status::proceed);
+        CHECK(unfolded(h.mta.calls.front().value).find("dmarc=temperror") != std::string::npos);
+    }
+    h.settings.dmarc.tempfail_on_temperror = true;
+    h.mta.calls.clear();
+    auto c = h.connect();
+    REQUIRE(c.mail_from(h.mta, "<alice@bogus.example>") == Status::proceed);
+    c.header("From", "alice@bogus.example");
+    REQUIRE(c.end_of_message(h.mta) == Status::tempfail);
+    CHECK(h.mta.calls.front().name == "451 4.7.1");
+}
+
+TEST_CASE("DMARC stage: the HELO identity counts only for the null sender, and only with dmarc-mtls-helo") {
+    Harness h;
+    const std::string_view helo_pass = "mx.example.net; mtls=pass smtp.helo=out1.example.org";
+    {
+        auto c = h.connect();
+        REQUIRE(c.mail_from(h.mta, "<>") == Status::proceed);
+        c.header("Authentication-Results", helo_pass);
+        c.header("From", "postmaster@example.org");
+        REQUIRE(c.end_of_message(h.mta) == Status::proceed);
+        CHECK(unfolded(h.mta.calls.back().value).find("dmarc=pass") != std::string::npos);
+    }
+    h.settings.dmarc.mtls_helo = false;
+    auto c = h.connect();
+    REQUIRE(c.mail_from(h.mta, "<>") == Status::proceed);
+    c.header("Authentication-Results", helo_pass);
+    c.header("From", "postmaster@example.org");
+    REQUIRE(c.end_of_message(h.mta) == Status::proceed);
+    CHECK(unfolded(h.mta.calls.back().value).find("dmarc=fail") != std::string::npos);
+}
+
+TEST_CASE("DMARC stage: SMTP-AUTH and ignore-hosts clients are not evaluated") {
+    Harness h;
+    auto runtime = std::make_shared<const Runtime>(h.settings, h.resolver,
+                                                   std::make_shared<Logger>(LoggerSettings{false, 0, false}));
+    DmarcConnection local(runtime, &h.metrics);
+    CHECK(local.connect(IpAddress::parse("127.0.0.1")) == Status::accept);
+
+    h.mta.macros["{auth_authen}"] = "alice";
+    auto c = h.connect();
+    REQUIRE(c.mail_from(h.mta, "<alice@example.org>") == Status::proceed);
+    c.header("From", "alice@example.org");
+    REQUIRE(c.end_of_message(h.mta) == Status::proceed);
+    CHECK(h.mta.calls.empty());
+    CHECK(h.resolver->start_count() == 0);
+}
+
+TEST_CASE("DMARC stage: two From fields are permerror without a query") {
+    Harness h;
+    auto c = h.connect();
+    REQUIRE(c.mail_from(h.mta, "<alice@example.org>") == Status::proceed);
+    c.header("From", "alice@example.org");
+    c.header("From", "mallory@other.example");
+    REQUIRE(c.end_of_message(h.mta) == Status::proceed);
+    CHECK(unfolded(h.mta.calls.front().value) == "mx.example.net; dmarc=permerror (several From fields)");
+}
