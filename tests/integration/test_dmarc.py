@@ -411,7 +411,13 @@ class DmarcEnforcingTests(DmarcStageCase):
         ).stdout
         self.assertRegex(queue, rf'"queue_name": "hold", "queue_id": "{sent.queue_id}"')
         # Leave the shared rig's queue as it was.
-        subprocess.run(["postsuper", "-c", str(postfix.config_dir), "-d", sent.queue_id, "hold"], timeout=30)
+        removed = subprocess.run(
+            ["postsuper", "-c", str(postfix.config_dir), "-d", sent.queue_id, "hold"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        self.assertEqual(removed.returncode, 0, removed.stderr)
 
     def test_no_policy_is_never_enforced(self):
         self.deliver_dmarc("none", "insecure.test", None, header_from="b@insecure.test")
