@@ -17,16 +17,6 @@
 namespace mtls {
 namespace {
 
-// sk_X509_free is a macro: a function names it for FreeWith. The stack only
-// borrows the certificates, which the vector of X509Ptr owns.
-void free_borrowing_stack(STACK_OF(X509) * stack) noexcept {
-    sk_X509_free(stack);
-}
-
-using StorePtr = std::unique_ptr<X509_STORE, FreeWith<&X509_STORE_free>>;
-using StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, FreeWith<&X509_STORE_CTX_free>>;
-using BorrowingStackPtr = std::unique_ptr<STACK_OF(X509), FreeWith<&free_borrowing_stack>>;
-
 constexpr std::uint8_t kUsageDaneTa = 2;
 constexpr std::uint8_t kUsageDaneEe = 3;
 
@@ -102,9 +92,9 @@ bool record_matches(const TlsaRecord& record, X509* certificate) {
 // DANE-TA asks only that the path reach the anchor (RFC 7671, section 5.2).
 bool chains_to(const std::vector<X509Ptr>& chain, std::size_t anchor_index,
                const std::optional<std::chrono::system_clock::time_point>& at) {
-    const StorePtr store(X509_STORE_new());
-    const BorrowingStackPtr untrusted(sk_X509_new_null());
-    const StoreCtxPtr context(X509_STORE_CTX_new());
+    const X509StorePtr store(X509_STORE_new());
+    const BorrowedX509StackPtr untrusted(sk_X509_new_null());
+    const X509StoreCtxPtr context(X509_STORE_CTX_new());
     if (!store || !untrusted || !context || X509_STORE_add_cert(store.get(), chain[anchor_index].get()) != 1) {
         ERR_clear_error();
         return false;
