@@ -53,7 +53,9 @@ void Authenticator::apply_dane_to_chain(PendingCheck& check, const TlsEvidence& 
         !dane_needs_chain(evaluation.tlsa)) {
         return;
     }
-    evaluation.discovery.probe_started = start_probe(check, *evidence.fingerprints.certificate);
+    if (start_probe(check, *evidence.fingerprints.certificate)) {
+        evaluation.discovery.probe_started = true;
+    }
     if (!check.probe_) {
         return;
     }
@@ -85,8 +87,10 @@ void Authenticator::apply_discovery_to(PendingCheck& check, const TlsEvidence& e
         return;  // every Client MX host has secure TLSA records, and none named the key
     }
     // A verified certificate with names is probed only now that they are
-    // known to match no Client MX host.
-    evaluation.discovery.probe_started = start_probe(check, *evidence.fingerprints.certificate);
+    // known to match no Client MX host (unless apply_dane_to_chain() did).
+    if (start_probe(check, *evidence.fingerprints.certificate)) {
+        evaluation.discovery.probe_started = true;
+    }
     if (!check.probe_) {
         return;
     }

@@ -184,7 +184,23 @@ TEST_CASE("dane: a verified certificate named for another host is probed only fo
     }
     SECTION("a DANE-TA record: probed, and it passes") {
         setup.publish({tlsa_for(2, 0, 2, setup.intermediate)});
-        CHECK(setup.evaluate(setup.authenticator(), verified).verdict.result == Result::pass);
+        const auto evaluation = setup.evaluate(setup.authenticator(), verified);
+        CHECK(evaluation.verdict.result == Result::pass);
+        CHECK(evaluation.discovery.probe_started);
+        CHECK(setup.discovery->counters().probed == 1);
+    }
+    SECTION("one probe serves the DANE records of one host and discovery for another") {
+        setup.resolver->script("example.org", records_answer({{10, kHost}, {20, "out2.example.test"}}));
+        setup.resolver->script("_client.out2.example.test", status_answer(AnswerStatus::nxdomain, DnssecState::secure));
+        setup.resolver->script("_25._tcp.out2.example.test",
+                               status_answer(AnswerStatus::nxdomain, DnssecState::secure));
+        setup.publish({tlsa_for(2, 0, 1, setup.stranger)});
+        const auto evaluation = setup.evaluate(setup.authenticator(), verified);
+        // The chain does not verify against the configured CA (the stranger).
+        CHECK(evaluation.verdict.result == Result::fail);
+        CHECK(evaluation.verdict.reason == "discovered certificate chain not valid");
+        CHECK(evaluation.discovery.outcome == "chain-invalid");
+        CHECK(evaluation.discovery.probe_started);
         CHECK(setup.discovery->counters().probed == 1);
     }
 }
