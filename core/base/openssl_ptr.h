@@ -5,6 +5,7 @@
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
 #include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
 
 #include <memory>
 
@@ -22,5 +23,16 @@ using BioPtr = std::unique_ptr<BIO, FreeWith<&BIO_free_all>>;
 using X509Ptr = std::unique_ptr<X509, FreeWith<&X509_free>>;
 // For memory OpenSSL allocated for us (i2d_* output, say).
 using OpenSslBytes = std::unique_ptr<unsigned char, FreeWith<&openssl_free>>;
+
+// sk_X509_free is a macro too. The stack only borrows its certificates
+// (the untrusted ones handed to X509_STORE_CTX_init), which their X509Ptr
+// owners free.
+inline void free_borrowing_x509_stack(STACK_OF(X509) * stack) noexcept {
+    sk_X509_free(stack);
+}
+
+using X509StorePtr = std::unique_ptr<X509_STORE, FreeWith<&X509_STORE_free>>;
+using X509StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, FreeWith<&X509_STORE_CTX_free>>;
+using BorrowedX509StackPtr = std::unique_ptr<STACK_OF(X509), FreeWith<&free_borrowing_x509_stack>>;
 
 }  // namespace mtls

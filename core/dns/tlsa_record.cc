@@ -7,6 +7,7 @@
 namespace mtls {
 namespace {
 
+constexpr std::uint8_t kUsageDaneTa = 2;
 constexpr std::uint8_t kUsageDaneEe = 3;
 constexpr std::uint8_t kSelectorCertificate = 0;
 constexpr std::uint8_t kSelectorPublicKey = 1;
@@ -58,6 +59,14 @@ bool dane_ee_matches(const TlsaRecord& record, const Fingerprints& fingerprints)
         return full.has_value() && *full == **digest;
     }
     return std::equal(record.data.begin(), record.data.end(), (*digest)->begin(), (*digest)->end());
+}
+
+bool tlsa_needs_chain(const TlsaRecord& record) {
+    const bool known_selector = record.selector == kSelectorCertificate || record.selector == kSelectorPublicKey;
+    const bool known_matching = record.matching_type == kMatchingFull || record.matching_type == kMatchingSha256 ||
+                                record.matching_type == kMatchingSha512;
+    return known_selector && known_matching &&
+           (record.usage == kUsageDaneTa || (record.usage == kUsageDaneEe && record.matching_type == kMatchingSha512));
 }
 
 std::string to_presentation(const TlsaRecord& record) {

@@ -39,6 +39,11 @@ Expected<TlsaRecord> parse_tlsa_rdata(std::span<const std::uint8_t> rdata);
 // unusable here and never matches.
 bool dane_ee_matches(const TlsaRecord& record, const Fingerprints& fingerprints);
 
+// True for the records only the certificate chain can match: DANE-EE with a
+// SHA-512 digest and DANE-TA, selector 0 or 1, matching type 0, 1 or 2
+// (core/mtls/dane_chain.h, which needs a chain certificate discovery fetched).
+bool tlsa_needs_chain(const TlsaRecord& record);
+
 // The record in zone-file form, e.g. "3 1 1 a1b2...".
 std::string to_presentation(const TlsaRecord& record);
 

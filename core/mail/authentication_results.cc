@@ -31,7 +31,7 @@ std::string quoted(std::string_view text) {
 std::string comment_for(const Verdict& verdict) {
     std::vector<std::string> parts;
     if (verdict.method == PassMethod::dane) {
-        parts.push_back("DANE-EE TLSA " + verdict.tlsa_owner);
+        parts.push_back((verdict.dane_trust_anchor ? "DANE-TA TLSA " : "DANE-EE TLSA ") + verdict.tlsa_owner);
     } else if (verdict.method == PassMethod::discovered) {
         parts.push_back("discovered certificate name " + verdict.matched_host);
     } else if (!verdict.matched_host.empty()) {

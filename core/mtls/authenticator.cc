@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "dns/tlsa_record.h"
+#include "mtls/dane_chain.h"
 
 namespace mtls {
 
@@ -29,6 +30,54 @@ bool Authenticator::discover(PendingCheck& check, const TlsEvidence& evidence) c
     return discovery_worth_starting(evidence) && start_probe(check, *evidence.fingerprints.certificate);
 }
 
+std::optional<discovery::DiscoveryResult> Authenticator::collect_probe(const PendingCheck& check) const {
+    const auto waited = std::chrono::steady_clock::now() - check.probe_->started;
+    const auto left = std::max(std::chrono::steady_clock::duration::zero(), settings_.dns_timeout - waited);
+    return check.probe_->ticket.collect(std::chrono::ceil<std::chrono::milliseconds>(left));
+}
+
+// The smallest sound way to judge the TLSA records only a chain can match
+// (DANE-TA, SHA-512: core/mtls/dane_chain.h): apply_dane() runs first, as it
+// always did, on the fingerprints alone; only when it did not pass and a
+// secure RRset holds such records is the probe collected (and started here
+// when the early rules of discovery_worth_starting() did not start it), and
+// the chain judged against the verdict apply_dane() was given. So a pass
+// needs a secure record that names this chain; everything else leaves
+// apply_dane()'s result as it was: no probe, a probe that has not ended or
+// that found no chain keep today's fail (a slow probe must not turn a DANE
+// fail into temperror), and the discovered certificate's own PKIX verdict
+// is never consulted for these hosts (discovery_hosts() leaves them out).
+void Authenticator::apply_dane_to_chain(PendingCheck& check, const TlsEvidence& evidence, const Verdict& before,
+                                        Evaluation& evaluation) const {
+    if (!discovery_ || evaluation.verdict.result == Result::pass || !evidence.fingerprints.certificate ||
+        !dane_needs_chain(evaluation.tlsa)) {
+        return;
+    }
+    if (start_probe(check, *evidence.fingerprints.certificate)) {
+        evaluation.discovery.probe_started = true;
+    }
+    if (!check.probe_) {
+        return;
+    }
+    const auto result = collect_probe(check);
+    DiscoveryReport& report = evaluation.discovery;
+    if (!result) {
+        report.outcome = kDiscoveryPending;
+        return;
+    }
+    report.outcome = discovery::to_string(result->probe.outcome);
+    report.detail = result->probe.reason;
+    report.from_cache = result->from_cache;
+    if (result->probe.outcome != discovery::ProbeOutcome::matched || !result->chain) {
+        return;
+    }
+    const DiscoveredChain chain{result->probe.chain, result->chain->evidence.names, settings_.verdict.allow_wildcards,
+                                std::nullopt};
+    if (auto pass = dane_chain_pass(before, evaluation.tlsa, chain)) {
+        evaluation.verdict = std::move(*pass);
+    }
+}
+
 void Authenticator::apply_discovery_to(PendingCheck& check, const TlsEvidence& evidence, Evaluation& evaluation) const {
     if (!discovery_ || !discovery_applicable(evaluation.verdict, evidence)) {
         return;
@@ -38,14 +87,14 @@ void Authenticator::apply_discovery_to(PendingCheck& check, const TlsEvidence& e
         return;  // every Client MX host has secure TLSA records, and none named the key
     }
     // A verified certificate with names is probed only now that they are
-    // known to match no Client MX host.
-    evaluation.discovery.probe_started = start_probe(check, *evidence.fingerprints.certificate);
+    // known to match no Client MX host (unless apply_dane_to_chain() did).
+    if (start_probe(check, *evidence.fingerprints.certificate)) {
+        evaluation.discovery.probe_started = true;
+    }
     if (!check.probe_) {
         return;
     }
-    const auto waited = std::chrono::steady_clock::now() - check.probe_->started;
-    const auto left = std::max(std::chrono::steady_clock::duration::zero(), settings_.dns_timeout - waited);
-    const auto result = check.probe_->ticket.collect(std::chrono::ceil<std::chrono::milliseconds>(left));
+    const auto result = collect_probe(check);
     evaluation.verdict = apply_discovery(std::move(evaluation.verdict), result, hosts,
                                          settings_.verdict.allow_wildcards, evaluation.discovery);
 }
@@ -61,7 +110,9 @@ Evaluation Authenticator::finish(PendingCheck& check, const TlsEvidence& evidenc
     evaluation.verdict = decide(evaluation.answer, evidence, settings_.verdict);
     if (dane_applicable(evaluation.verdict, evidence.fingerprints, settings_.dane)) {
         evaluation.tlsa = look_up_tlsa(evaluation.verdict);
+        const Verdict before = evaluation.verdict;
         evaluation.verdict = apply_dane(std::move(evaluation.verdict), evaluation.tlsa, evidence.fingerprints);
+        apply_dane_to_chain(check, evidence, before, evaluation);
     }
     apply_discovery_to(check, evidence, evaluation);
     return evaluation;

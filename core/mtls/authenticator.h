@@ -11,10 +11,14 @@
 //  3. Authenticator::finish() (authenticator.cc): decide() in verdict.h
 //     judges the certificate path (DNSSEC state, exact name match); when it
 //     failed, apply_dane() in dane.h may turn it into a pass or temperror
-//     from secure TLSA records; when it still failed, apply_discovery() in
-//     discovery_verdict.h judges the chain certificate discovery fetched
-//     from the client's own address (started by Authenticator::discover()
-//     as soon as the fingerprint was known).
+//     from secure TLSA records, and when those hold DANE-TA or SHA-512
+//     records, which only the certificate chain can match, dane_chain_pass()
+//     in dane_chain.h judges the chain discovery fetched (a host whose
+//     secure TLSA RRset has such records may be probed for that alone);
+//     when it still failed, apply_discovery() in discovery_verdict.h judges
+//     the chain certificate discovery fetched from the client's own address
+//     (started by Authenticator::discover() as soon as the fingerprint was
+//     known) for the hosts without secure TLSA records.
 //  4. internal errors: an exception inside the check is temperror "internal
 //     error" (milter/connection.cc, Connection::evaluate); one anywhere else
 //     in a callback goes to Connection::recover() through
@@ -101,6 +105,9 @@ public:
 
 private:
     [[nodiscard]] std::vector<TlsaLookupResult> look_up_tlsa(const Verdict& verdict) const;
+    [[nodiscard]] std::optional<discovery::DiscoveryResult> collect_probe(const PendingCheck& check) const;
+    void apply_dane_to_chain(PendingCheck& check, const TlsEvidence& evidence, const Verdict& before,
+                             Evaluation& evaluation) const;
     void apply_discovery_to(PendingCheck& check, const TlsEvidence& evidence, Evaluation& evaluation) const;
     bool start_probe(PendingCheck& check, const Sha256Digest& fingerprint) const;
 

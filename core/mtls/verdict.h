@@ -37,6 +37,7 @@ struct Verdict {
     std::string matched_host;  // the Client MX host that passed
     PassMethod method = PassMethod::none;
     std::string tlsa_owner;           // the TLSA owner name that matched (method dane)
+    bool dane_trust_anchor = false;   // method dane by a DANE-TA record (core/mtls/dane_chain.h)
     std::vector<ClientMx> client_mx;  // parsed records, sorted by preference
     DnssecState dnssec = DnssecState::unknown;
 };

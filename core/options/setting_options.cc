@@ -319,7 +319,11 @@ on Sendmail (with
 Insecure TLSA records never authenticate; bogus ones, or a TLSA lookup that
 fails, give
 .BR temperror .
-DANE\-TA records (usage 2) cannot be checked from a fingerprint and are
+DANE\-TA records (usage 2) and SHA\-512 digests (matching type 2) cannot be
+checked from a fingerprint; with
+.B cert\-discovery
+they are checked against the chain discovery fetches (a DANE\-TA record
+also needs a leaf name that is the Client MX host), and without it they are
 ignored, as are usages 0 and 1 (RFC 7672).
 A pass this way carries
 .BR reason="dane" .

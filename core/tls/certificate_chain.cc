@@ -25,21 +25,12 @@
 namespace mtls {
 namespace {
 
-// sk_X509_free is a macro: a function names it for FreeWith. The stack only
-// borrows the certificates, which the vector owns.
-void free_untrusted_stack(STACK_OF(X509) * stack) noexcept {
-    sk_X509_free(stack);
-}
-
 // The standard library's functions may not be named by address
 // ([namespace.std]). Read-only: nothing is lost when closing fails.
 void close_read_only_file(std::FILE* file) noexcept {
     std::fclose(file);  // NOLINT(cppcoreguidelines-owning-memory)
 }
 
-using StorePtr = std::unique_ptr<X509_STORE, FreeWith<&X509_STORE_free>>;
-using StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, FreeWith<&X509_STORE_CTX_free>>;
-using UntrustedPtr = std::unique_ptr<STACK_OF(X509), FreeWith<&free_untrusted_stack>>;
 using GeneralNamesPtr = std::unique_ptr<GENERAL_NAMES, FreeWith<&GENERAL_NAMES_free>>;
 using FilePtr = std::unique_ptr<std::FILE, FreeWith<&close_read_only_file>>;
 
@@ -202,8 +193,8 @@ std::string subject_of(X509* certificate) {
     return length > 0 ? std::string(data, static_cast<std::size_t>(length)) : std::string();
 }
 
-Expected<StorePtr> trust_store(const ChainVerification& how) {
-    StorePtr store(X509_STORE_new());
+Expected<X509StorePtr> trust_store(const ChainVerification& how) {
+    X509StorePtr store(X509_STORE_new());
     if (!store) {
         return Error{"out of memory"};
     }
@@ -236,8 +227,8 @@ Expected<std::string> verify_path(const std::vector<X509Ptr>& chain, const Chain
     if (!store) {
         return Error{store.error()};
     }
-    const UntrustedPtr untrusted(sk_X509_new_null());
-    const StoreCtxPtr context(X509_STORE_CTX_new());
+    const BorrowedX509StackPtr untrusted(sk_X509_new_null());
+    const X509StoreCtxPtr context(X509_STORE_CTX_new());
     if (!untrusted || !context) {
         return Error{"out of memory"};
     }

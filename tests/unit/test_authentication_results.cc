@@ -2,6 +2,8 @@
 // ones that claim our authserv-id.
 #include <catch2/catch.hpp>
 
+#include <fmt/format.h>
+
 #include <string>
 #include <vector>
 
@@ -139,6 +141,19 @@ TEST_CASE("the header for each result", "[authentication_results]") {
         CHECK(unfolded(body) ==
               "mx.example.com; mtls=pass (certificate name out1.example.org; DNSSEC secure) smtp.mailfrom=example.org");
         check_folding(body);
+    }
+    SECTION("a DANE pass names the record's kind and owner") {
+        for (const bool trust_anchor : {false, true}) {
+            auto v = verdict(Result::pass, "dane", DnssecState::secure, "out1.example.org");
+            v.method = PassMethod::dane;
+            v.tlsa_owner = "_25._tcp.out1.example.org";
+            v.dane_trust_anchor = trust_anchor;
+            const auto body = format_authentication_results("mx.example.com", mail_from("example.org"), v);
+            CHECK(unfolded(body) == fmt::format("mx.example.com; mtls=pass reason=\"dane\" (DANE-{} TLSA "
+                                                "_25._tcp.out1.example.org; DNSSEC secure) smtp.mailfrom=example.org",
+                                                trust_anchor ? "TA" : "EE"));
+            check_folding(body);
+        }
     }
     SECTION("fail carries the reason") {
         const auto body = format_authentication_results(

@@ -258,8 +258,10 @@ void print_report(const Request& request, const Identity& identity, const TlsEvi
     if (!verdict.matched_host.empty()) {
         // Which way the pass came: the certificate's name, or a TLSA record
         // publishing its key.
-        const std::string how = verdict.method == PassMethod::dane ? "DANE-EE TLSA record " + verdict.tlsa_owner
-                                                                   : std::string("certificate name");
+        const std::string how =
+            verdict.method == PassMethod::dane
+                ? (verdict.dane_trust_anchor ? "DANE-TA TLSA record " : "DANE-EE TLSA record ") + verdict.tlsa_owner
+                : std::string("certificate name");
         std::printf("matched:     %s by %s\n", verdict.matched_host.c_str(), how.c_str());
     }
     const auto header = format_authentication_results(request.settings.authserv_id, identity, verdict);
