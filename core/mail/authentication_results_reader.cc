@@ -66,7 +66,11 @@ public:
     std::optional<std::string> value() { return peek() == '"' ? quoted_string() : token(); }
 
     // pvalue: a value, or [[local-part] "@"] domain-name, which holds "@"
-    // and "." and may start with a quoted local part.
+    // and "." and may start with a quoted local part. Also "/", which RFC
+    // 8601's grammar leaves out: OpenDKIM writes header.b= unquoted, the
+    // first characters of a base64 signature, and about one in eight holds a
+    // "/"; refusing those would drop a genuine dkim=pass at random
+    // (tests/integration/test_dmarc.py, DmarcWithOpenDkimTests).
     std::optional<std::string> property_value() {
         std::string out;
         if (peek() == '"') {
@@ -76,7 +80,7 @@ public:
             }
             out = std::move(*quoted);
         }
-        while (!at_end() && (is_token_char(text_[pos_]) || text_[pos_] == '@')) {
+        while (!at_end() && (is_token_char(text_[pos_]) || text_[pos_] == '@' || text_[pos_] == '/')) {
             out.push_back(text_[pos_++]);
         }
         return out;

@@ -20,6 +20,19 @@ TEST_CASE("A-R reader: OpenDKIM's and an SPF filter's fields") {
     CHECK_FALSE(field->results[1].property("smtp", "helo"));
 }
 
+TEST_CASE("A-R reader: OpenDKIM's unquoted header.b may hold '/' and '+'") {
+    // OpenDKIM 2.11 as Debian 12 ships it: header.b is the start of the
+    // base64 signature, unquoted.
+    const auto field = read_authentication_results(
+        " mx.inbox.test;\n\tdkim=pass (2048-bit key; unprotected) header.d=secure.test header.i=@secure.test "
+        "header.a=rsa-sha256 header.s=sel header.b=q/4+Zx/w");
+    REQUIRE(field);
+    REQUIRE(field->results.size() == 1);
+    CHECK(field->results[0].result == "pass");
+    CHECK(field->results[0].property("header", "d") == "secure.test");
+    CHECK(field->results[0].property("header", "b") == "q/4+Zx/w");
+}
+
 TEST_CASE("A-R reader: RFC 8601 appendix B forms") {
     const auto none = read_authentication_results("example.org 1; none");
     REQUIRE(none);
