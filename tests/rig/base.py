@@ -26,3 +26,9 @@ DEFAULT_CLIENT_MX_TYPE = 265
 
 class RigError(RuntimeError):
     """A rig component could not be set up or did not answer in time."""
+
+
+def keep_requested():
+    """Whether MTLS_IT_KEEP (run_tests.py --keep) asks the rigs to keep
+    their temporary directories for inspection."""
+    return os.environ.get("MTLS_IT_KEEP", "").lower() not in ("", "0", "no", "false")

@@ -40,7 +40,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .base import DEFAULT_CLIENT_MX_TYPE, RigError
+from .base import DEFAULT_CLIENT_MX_TYPE, RigError, keep_requested
 from .ca import TestCA
 from .dns import client_mx_rr, dns_probe, DnsServer
 from .messages import message_text, new_subject
@@ -482,7 +482,7 @@ class OutboundRig:
         self.policy_kind = policy_server
         self.policy_options = policy_options or {}
         if keep is None:
-            keep = os.environ.get("MTLS_IT_KEEP", "").lower() not in ("", "0", "no", "false")
+            keep = keep_requested()
         self.keep = keep
         self.dir = None
         self.netns = None

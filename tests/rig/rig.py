@@ -14,7 +14,15 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from .base import AUTHSERV_ID, DEFAULT_CLIENT_MX_TYPE, RECIPIENT, RigError, SASL_PASSWORD, SASL_USER
+from .base import (
+    AUTHSERV_ID,
+    DEFAULT_CLIENT_MX_TYPE,
+    RECIPIENT,
+    RigError,
+    SASL_PASSWORD,
+    SASL_USER,
+    keep_requested,
+)
 from .ca import CERT_SPECS, CertPair, TestCA
 from .dns import DANE_TLSA, DnsServer
 from .messages import DeliveredMessage, message_text, new_subject
@@ -110,7 +118,7 @@ class Rig:
         self.client_mx_type = client_mx_type
         self.authserv_id = authserv_id
         if keep is None:
-            keep = os.environ.get("MTLS_IT_KEEP", "").lower() not in ("", "0", "no", "false")
+            keep = keep_requested()
         self.keep = keep
         self.dir = None
         self.dns = None
