@@ -295,7 +295,7 @@ class DanePolicyChannelTests(DaneCase):
         DANE,
         "DANE-TA record (usage 2) naming the key",
         "_25._tcp.daneta.secure.test TLSA 2 1 1 SHA-256(SPKI of the presented key)",
-        'fail, reason="no TLSA record matches the client key" (only DANE-EE is usable)',
+        'fail, reason="no TLSA record matches the client key" (a DANE-TA record must name a chain certificate other than the leaf, and needs certificate discovery)',
     )
     def test_fail_dane_ta_ignored(self):
         self.dane("daneta.secure.test", "fail", "no TLSA record matches the client key")
