@@ -51,6 +51,7 @@ Status DmarcConnection::mail_from(MtaSession& mta, std::string_view reverse_path
         return Status::proceed;
     }
     const auto path = parse_reverse_path(reverse_path);
+    message.null_sender = path.null_sender;
     if (!path.null_sender && path.problem.empty()) {
         message.envelope_domain = path.domain;
     }
@@ -120,6 +121,8 @@ Status DmarcConnection::end_of_message(MtaSession& mta) {
     const std::vector<std::string_view> results_views(message.results_bodies.begin(), message.results_bodies.end());
     const auto trusted = trusted_authserv_ids(settings);
     input.identifiers = dmarc::authenticated_identifiers(results_views, trusted, message.envelope_domain);
+    message.dkim_results = input.identifiers.dkim_results;
+    message.spf_result = input.identifiers.spf_result;
     if (input.identifiers.mtls && input.identifiers.mtls->from_helo &&
         (!settings.dmarc.mtls_helo || !message.envelope_domain.empty())) {
         // smtp.helo counts only for the null sender, and only when allowed.
@@ -171,7 +174,11 @@ void DmarcConnection::log_result(const DmarcMessage& message, const dmarc::Evalu
     dmarc::DmarcRecord record;
     record.queue_id = message.queue_id;
     record.client_address = client_address_;
+    record.envelope_from = message.envelope_domain;
+    record.null_sender = message.null_sender;
     record.evaluation = evaluation;
+    record.dkim_results = message.dkim_results;
+    record.spf_result = message.spf_result;
     record.disposition = std::string(disposition);
     record.queries = message.lookups ? message.lookups->queries() : 0;
     record.time = std::chrono::system_clock::now();

@@ -30,12 +30,16 @@ inline constexpr const char* kDmarcEndOfMessageMacros = "i";
 struct DmarcMessage {
     std::string queue_id;
     std::string envelope_domain;  // the MAIL FROM domain, canonical; empty for the null sender
-    bool skipped = false;         // an SMTP-AUTH client
-    bool failed = false;          // a callback failed: no verdict can be trusted
+    bool null_sender = false;
+    bool skipped = false;  // an SMTP-AUTH client
+    bool failed = false;   // a callback failed: no verdict can be trusted
     std::vector<std::string> from_bodies;
     std::vector<std::string> results_bodies;  // Authentication-Results, in order
     bool header_too_long = false;             // a From over the limit: permerror
     std::optional<dmarc::WalkLookups> lookups;
+    // The raw results read at end of message, for the log line.
+    std::vector<dmarc::DkimAuthResult> dkim_results;
+    std::string spf_result;
 };
 
 class DmarcConnection {

@@ -41,6 +41,7 @@
 #include "server/control_signals.h"
 #include "server/daemon.h"
 #include "server/metrics_http.h"
+#include "settings_description.h"
 
 using namespace mtls;
 using namespace mtls::milter;
@@ -53,30 +54,6 @@ constexpr int kExitUsage = 2;
 // How long in-flight messages may take to finish after SIGTERM: longer than
 // any DNS wait, shorter than systemd's default stop timeout (90 s).
 constexpr auto kDrainLimit = std::chrono::seconds(60);
-
-std::string endpoint_text(const Settings& settings) {
-    return settings.metrics ? to_string(*settings.metrics) : "off";
-}
-
-std::string policy_socket_text(const Settings& settings) {
-    const auto& socket = settings.policy_channel.socket;
-    return socket ? to_milter_connection(*socket) : "off";
-}
-
-std::string describe(const Settings& settings) {
-    const auto& engine = settings.authenticator;
-    return fmt::format(
-        "socket={} authserv-id={} client-mx-type={} dns-timeout={}ms require-dnssec={} allow-wildcards={} "
-        "on-fail={} on-temperror={} on-internal-error={} ignore-hosts=[{}] skip-authenticated={} metrics={} "
-        "policy-socket={} cert-discovery={} dmarc-socket={}",
-        escape_for_log(to_milter_connection(settings.socket)), settings.authserv_id, engine.client_mx_type,
-        engine.dns_timeout.count(), engine.verdict.require_dnssec ? "yes" : "no",
-        engine.verdict.allow_wildcards ? "yes" : "no", to_string(settings.policy.on_fail),
-        to_string(settings.policy.on_temperror), to_string(settings.policy.on_internal_error),
-        settings.ignore_hosts.to_string(), settings.skip_authenticated ? "yes" : "no", endpoint_text(settings),
-        escape_for_log(policy_socket_text(settings)), settings.cert_discovery.enabled ? "connect-back" : "off",
-        escape_for_log(settings.dmarc.socket ? to_milter_connection(*settings.dmarc.socket) : "off"));
-}
 
 // For what outlives one Runtime (the policy server, the session store): the
 // log settings of the Runtime installed when the line is written.
@@ -104,7 +81,10 @@ std::vector<std::string> keep_start_options(std::vector<std::string> next, const
 
 // Re-reads the command line and config file. Options that only take effect
 // at start-up are reported, not silently ignored; a bad config keeps the old.
-void reload(const std::vector<std::string>& arguments, std::vector<std::string>& running_texts) {
+// describe: what this process logs of its new settings (describe_milter, or
+// describe_dmarc_stage in the DMARC stage's process).
+using Describe = std::string (*)(const Settings&);
+void reload(const std::vector<std::string>& arguments, std::vector<std::string>& running_texts, Describe describe) {
     const auto current = current_runtime();
     notify_service_manager("RELOADING=1");
     try {
@@ -185,7 +165,7 @@ void open_milter_socket(const ListenAddress& socket, mode_t mask, const std::fun
 // meanwhile; smfi_main()'s result. on_reload runs after each reload (the
 // parent forwards SIGHUP to the DMARC stage's process there).
 int run_milter(ControlSignals& signals, const std::vector<std::string>& arguments,
-               std::vector<std::string> running_texts, StartupReport* report,
+               std::vector<std::string> running_texts, StartupReport* report, Describe describe,
                const std::function<void()>& on_reload = {}) {
     std::atomic<bool> stopped{false};
     std::atomic<int> status{MI_SUCCESS};
@@ -200,7 +180,7 @@ int run_milter(ControlSignals& signals, const std::vector<std::string>& argument
     }
     while (!stopped && signals.wait()) {
         if (signals.take_reload_request() && !stopped) {
-            reload(arguments, running_texts);
+            reload(arguments, running_texts, describe);
             if (on_reload) {
                 on_reload();
             }
@@ -230,9 +210,8 @@ int serve_dmarc_stage(const CommandLine& command, const std::vector<std::string>
         open_milter_socket(*settings.dmarc.socket, settings.umask,
                            [&metrics] { return register_dmarc_filter(&metrics); });
         DmarcChild::report_ready(ready_fd);
-        logger->log(Severity::info, fmt::format("DMARC stage started on {}",
-                                                escape_for_log(to_milter_connection(*settings.dmarc.socket))));
-        const int status = run_milter(signals, arguments, command.option_texts, nullptr);
+        logger->log(Severity::info, "DMARC stage started: " + describe_dmarc_stage(settings));
+        const int status = run_milter(signals, arguments, command.option_texts, nullptr, describe_dmarc_stage);
         drain(*logger);
         logger->log(Severity::info, "DMARC stage stopped");
         return status == MI_SUCCESS ? 0 : kExitFailure;
@@ -294,13 +273,15 @@ int serve(const CommandLine& command, const std::vector<std::string>& arguments)
         open_milter_socket(settings.socket, settings.umask, [] { return register_filter(); });
         const Services services(settings, dmarc_metrics.get());
         const PidFile pidfile(settings.pidfile);
-        logger->log(Severity::info, fmt::format("{} {} started: {}", kProgramName, MTLS_VERSION, describe(settings)));
+        logger->log(Severity::info,
+                    fmt::format("{} {} started: {}", kProgramName, MTLS_VERSION, describe_milter(settings)));
 
-        int status = run_milter(signals, arguments, command.option_texts, report.get(), [&dmarc_child] {
-            if (dmarc_child) {
-                dmarc_child->forward(SIGHUP);
-            }
-        });
+        int status =
+            run_milter(signals, arguments, command.option_texts, report.get(), describe_milter, [&dmarc_child] {
+                if (dmarc_child) {
+                    dmarc_child->forward(SIGHUP);
+                }
+            });
         if (dmarc_child && dmarc_child->ended_unexpectedly()) {
             logger->log(Severity::error,
                         fmt::format("the DMARC stage's process {} ended ({}); stopping", dmarc_child->pid(),

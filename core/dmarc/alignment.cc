@@ -4,15 +4,6 @@
 #include "dns/domain_name.h"
 
 namespace mtls::dmarc {
-namespace {
-
-// name is domain or one of its parent domains.
-bool is_at_or_below(std::string_view domain, std::string_view name) {
-    return domain == name ||
-           (domain.size() > name.size() && domain.ends_with(name) && domain[domain.size() - name.size() - 1] == '.');
-}
-
-}  // namespace
 
 Aligned aligned(std::string_view author_domain, std::string_view identifier, AlignmentMode mode,
                 const WalkAnswers& answers) {

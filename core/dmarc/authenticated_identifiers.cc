@@ -39,23 +39,34 @@ AuthenticatedIdentifiers authenticated_identifiers(std::span<const std::string_v
             continue;
         }
         for (const auto& result : field->results) {
+            if (result.method == "dkim") {
+                if (auto dkim = dkim_auth_result(result)) {
+                    if (dkim->result == "pass") {
+                        add_once(identifiers.dkim_pass_domains, dkim->domain);
+                    }
+                    add_dkim_result(identifiers.dkim_results, std::move(*dkim));
+                }
+                continue;
+            }
+            if (result.method == "spf") {
+                // Only the MAIL FROM identity, and only this message's.
+                const auto mailfrom = result.property("smtp", "mailfrom");
+                const auto domain = mailfrom ? domain_of(*mailfrom) : std::nullopt;
+                if (!domain || *domain != envelope) {
+                    continue;
+                }
+                if (result.result == "pass") {
+                    add_once(identifiers.spf_pass_domains, *domain);
+                }
+                if (identifiers.spf_result.empty() && is_spf_result(result.result)) {
+                    identifiers.spf_result = result.result;
+                }
+                continue;
+            }
             if (result.result != "pass") {
                 continue;
             }
-            if (result.method == "dkim") {
-                auto d = result.property("header", "d");
-                if (!d) {
-                    d = result.property("header", "i");
-                }
-                if (auto domain = d ? domain_of(*d) : std::nullopt) {
-                    add_once(identifiers.dkim_pass_domains, std::move(*domain));
-                }
-            } else if (result.method == "spf") {
-                const auto mailfrom = result.property("smtp", "mailfrom");
-                if (auto domain = mailfrom ? domain_of(*mailfrom) : std::nullopt; domain && *domain == envelope) {
-                    add_once(identifiers.spf_pass_domains, std::move(*domain));
-                }
-            } else if (result.method == "mtls" && !identifiers.mtls) {
+            if (result.method == "mtls" && !identifiers.mtls) {
                 if (const auto mailfrom = result.property("smtp", "mailfrom")) {
                     if (auto domain = domain_of(*mailfrom)) {
                         identifiers.mtls = MtlsPass{std::move(*domain), false};

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "dmarc/auth_results.h"
+
 namespace mtls::dmarc {
 
 struct MtlsPass {
@@ -21,13 +23,19 @@ struct AuthenticatedIdentifiers {
     std::vector<std::string> spf_pass_domains;   // canonical, each at most once
     std::vector<std::string> dkim_pass_domains;  // canonical, each at most once
     std::optional<MtlsPass> mtls;
+    // For reports (dmarc/auth_results.h), whatever the results: every DKIM
+    // result read (bounded), and the SPF result for the envelope domain
+    // (scope mfrom), "" when none was read.
+    std::vector<DkimAuthResult> dkim_results;
+    std::string spf_result;
 };
 
 // Reads every header body whose authserv-id is trusted (mail/
 // authentication_results_reader.h); others, and those that do not parse,
 // are ignored. SPF counts only for smtp.mailfrom whose domain equals
 // envelope_domain (an upstream result about another domain says nothing
-// about this message). DKIM takes header.d, else the domain of header.i.
+// about this message). DKIM takes header.d, else the domain of header.i,
+// and header.s for the report.
 // Every domain must be a valid host name (canonicalised): anything else is
 // dropped, so attacker text never reaches a header or a DNS query.
 AuthenticatedIdentifiers authenticated_identifiers(std::span<const std::string_view> header_bodies,

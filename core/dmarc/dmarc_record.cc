@@ -15,6 +15,7 @@ namespace mtls::dmarc {
 namespace {
 
 constexpr std::size_t kMaxFieldLength = 512;
+static_assert(kMaxAuthResultsText <= kMaxFieldLength, "dkim_results is never clipped mid-entry");
 
 // The value of each field, "-" where there is none; both formats write these.
 std::vector<std::pair<DmarcField, std::string>> values_of(const DmarcRecord& record) {
@@ -41,6 +42,7 @@ std::vector<std::pair<DmarcField, std::string>> values_of(const DmarcRecord& rec
     out.emplace_back(queue_id, or_dash(record.queue_id));
     out.emplace_back(client_addr, or_dash(record.client_address));
     out.emplace_back(header_from, or_dash(e.header_from));
+    out.emplace_back(envelope_from, record.null_sender ? std::string("<>") : or_dash(record.envelope_from));
     out.emplace_back(dmarc, std::string(to_string(e.result)));
     out.emplace_back(dmarc_rfc9989, std::string(to_string(e.result_rfc9989)));
     out.emplace_back(policy_domain, or_dash(e.policy_domain));
@@ -54,6 +56,9 @@ std::vector<std::pair<DmarcField, std::string>> values_of(const DmarcRecord& rec
     out.emplace_back(policy_dmarc, e.policy ? std::string(to_string(e.policy->effective)) : "-");
     out.emplace_back(disposition, or_dash(record.disposition));
     out.emplace_back(aligned_by, aligned.empty() ? std::string("-") : fmt::format("{}", fmt::join(aligned, ",")));
+    out.emplace_back(dkim_results, dkim_results_text(reported_dkim_results(record.dkim_results, e.header_from,
+                                                                           e.organizational_domain)));
+    out.emplace_back(spf_result, is_spf_result(record.spf_result) ? record.spf_result : std::string("-"));
     out.emplace_back(dnssec, std::string(to_string(e.dnssec)));
     out.emplace_back(queries, std::to_string(record.queries));
     out.emplace_back(reason, or_dash(e.reason));

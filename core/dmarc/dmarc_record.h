@@ -7,7 +7,9 @@
 #include <chrono>
 #include <cstddef>
 #include <string>
+#include <vector>
 
+#include "dmarc/auth_results.h"
 #include "dmarc/evaluation.h"
 
 namespace mtls::dmarc {
@@ -15,7 +17,13 @@ namespace mtls::dmarc {
 struct DmarcRecord {
     std::string queue_id;
     std::string client_address;
+    std::string envelope_from;  // the MAIL FROM domain, canonical; "" when null or unusable
+    bool null_sender = false;
     Evaluation evaluation;
+    // What RFC 9990's auth_results lists: all DKIM results read (the line
+    // keeps reported_dkim_results of them) and the SPF result, "" for none.
+    std::vector<DkimAuthResult> dkim_results;
+    std::string spf_result;
     std::string disposition;  // none, quarantine, reject, tempfail
     std::size_t queries = 0;
     std::chrono::system_clock::time_point time{};

@@ -22,6 +22,7 @@ enum class DmarcField {
     queue_id,       // "-" when the MTA gave none
     client_addr,    // the SMTP client's address
     header_from,    // the author domain (A-label), "-" when none was found
+    envelope_from,  // the MAIL FROM domain (A-label), "<>" for the null sender, "-" when unusable
     dmarc,          // the result with mtls as dmarc-mtls says: pass fail none temperror permerror
     dmarc_rfc9989,  // the result from SPF and DKIM alone (RFC 9989)
     policy_domain,  // where the record that applied was found, "-" for none
@@ -35,6 +36,8 @@ enum class DmarcField {
     policy_dmarc,   // policy.dmarc: the effective policy after sp/np and t=y; "-" unless pass or fail
     disposition,    // what was done: none, quarantine, reject, tempfail
     aligned_by,     // comma list of spf, dkim, mtls that aligned ("-" for none); mtls even when report-only
+    dkim_results,   // every DKIM result read, as domain:selector:result,... (dmarc/auth_results.h); "-" for none
+    spf_result,     // the SPF result for envelope_from (scope mfrom), RFC 8601's word; "-" for none
     dnssec,         // of the record used (secure insecure bogus indeterminate unknown)
     queries,        // how many DNS queries the message's walks made
     reason,         // why none, temperror or permerror; "-" otherwise
@@ -51,6 +54,7 @@ inline constexpr std::array kDmarcFields = {
     DmarcFieldSpec{DmarcField::queue_id, "queue_id"},
     DmarcFieldSpec{DmarcField::client_addr, "client_addr"},
     DmarcFieldSpec{DmarcField::header_from, "header_from"},
+    DmarcFieldSpec{DmarcField::envelope_from, "envelope_from"},
     DmarcFieldSpec{DmarcField::dmarc, "dmarc"},
     DmarcFieldSpec{DmarcField::dmarc_rfc9989, "dmarc_rfc9989"},
     DmarcFieldSpec{DmarcField::policy_domain, "policy_domain"},
@@ -64,6 +68,8 @@ inline constexpr std::array kDmarcFields = {
     DmarcFieldSpec{DmarcField::policy_dmarc, "policy.dmarc"},
     DmarcFieldSpec{DmarcField::disposition, "disposition"},
     DmarcFieldSpec{DmarcField::aligned_by, "aligned_by"},
+    DmarcFieldSpec{DmarcField::dkim_results, "dkim_results"},
+    DmarcFieldSpec{DmarcField::spf_result, "spf_result"},
     DmarcFieldSpec{DmarcField::dnssec, "dnssec"},
     DmarcFieldSpec{DmarcField::queries, "queries"},
     DmarcFieldSpec{DmarcField::reason, "reason"},

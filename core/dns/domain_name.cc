@@ -96,6 +96,11 @@ bool ascii_iequals(std::string_view a, std::string_view b) {
            });
 }
 
+bool is_at_or_below(std::string_view domain, std::string_view name) {
+    return domain == name ||
+           (domain.size() > name.size() && domain.ends_with(name) && domain[domain.size() - name.size() - 1] == '.');
+}
+
 Expected<std::string> canonical_host_name(std::string_view text) {
     if (!text.empty() && text.back() == '.') {
         text.remove_suffix(1);

@@ -28,4 +28,8 @@ Expected<std::string> canonical_certificate_name(std::string_view text);
 std::string ascii_lower(std::string_view text);
 bool ascii_iequals(std::string_view a, std::string_view b);
 
+// Whether canonical domain is name or below it (name one of its parent
+// domains), comparing whole labels.
+bool is_at_or_below(std::string_view domain, std::string_view name);
+
 }  // namespace mtls

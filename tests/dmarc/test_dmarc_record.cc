@@ -20,6 +20,9 @@ DmarcRecord pass_by_mtls() {
     DmarcRecord record;
     record.queue_id = "4B34FA729D4";
     record.client_address = "192.0.2.1";
+    record.envelope_from = "example.com";
+    record.dkim_results = {{"example.com", "sel", "fail"}};
+    record.spf_result = "softfail";
     record.evaluation =
         evaluate(input, walk({"example.com"}, {{"example.com", txt({"v=DMARC1; p=reject; sp=quarantine"})}}));
     record.disposition = "none";
@@ -31,9 +34,27 @@ DmarcRecord pass_by_mtls() {
 
 TEST_CASE("DMARC log line: text, every field of the table in its order") {
     CHECK(format_text(pass_by_mtls()) ==
-          "stage=dmarc queue_id=4B34FA729D4 client_addr=192.0.2.1 header_from=example.com dmarc=pass "
-          "dmarc_rfc9989=fail policy_domain=example.com org_domain=example.com p=reject sp=quarantine np=- t=n "
-          "aspf=r adkim=r policy.dmarc=reject disposition=none aligned_by=mtls dnssec=secure queries=2 reason=-");
+          "stage=dmarc queue_id=4B34FA729D4 client_addr=192.0.2.1 header_from=example.com envelope_from=example.com "
+          "dmarc=pass dmarc_rfc9989=fail policy_domain=example.com org_domain=example.com p=reject sp=quarantine "
+          "np=- t=n aspf=r adkim=r policy.dmarc=reject disposition=none aligned_by=mtls "
+          "dkim_results=example.com:sel:fail spf_result=softfail dnssec=secure queries=2 reason=-");
+}
+
+TEST_CASE("DMARC log line: the null sender, an unusable MAIL FROM, no results") {
+    auto record = pass_by_mtls();
+    record.envelope_from.clear();
+    record.null_sender = true;
+    record.dkim_results.clear();
+    record.spf_result.clear();
+    CHECK(format_text(record).find(" envelope_from=<> ") != std::string::npos);
+    CHECK(format_text(record).find(" dkim_results=- spf_result=- ") != std::string::npos);
+    record.null_sender = false;
+    CHECK(format_text(record).find(" envelope_from=- ") != std::string::npos);
+    record.spf_result = "evil\nword";  // never a word the schema does not know
+    CHECK(format_text(record).find(" spf_result=- ") != std::string::npos);
+    const auto json = nlohmann::json::parse(format_json(record));
+    CHECK(json["envelope_from"] == "-");
+    CHECK(json["dkim_results"] == "-");
 }
 
 TEST_CASE("DMARC log line: JSON has the same names, queries a number") {
@@ -59,7 +80,7 @@ TEST_CASE("DMARC log line: attacker text in a permerror reason stays one line") 
     const auto text = format_text(record);
     CHECK(text.find('\n') == std::string::npos);
     CHECK(text.find('\r') == std::string::npos);
-    CHECK(text.find("header_from=- dmarc=permerror") != std::string::npos);
+    CHECK(text.find("header_from=- envelope_from=- dmarc=permerror") != std::string::npos);
     CHECK(text.find("reason=\"bad From \\\"x\\\"\\x0d\\x0ainjected=1\"") != std::string::npos);
 }
 

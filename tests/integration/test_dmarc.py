@@ -14,12 +14,14 @@ Run through run_tests.py, or directly:
     MTLS_BUILD_DIR=build /usr/bin/python3 -m unittest -v test_dmarc
 """
 
+import json
 import os
 import re
 import signal
 import subprocess
 import unittest
 import urllib.request
+from pathlib import Path
 
 from rig import AUTHSERV_ID, authserv_id_of
 from rig.process import (
@@ -325,10 +327,10 @@ class DmarcWithOpenDkimTests(DmarcStageCase):
     def signed(self, domain="secure.test"):
         return lambda text: self.rig.dns.dkim.sign_message(text, domain)
 
-    def test_dkim_only_pass(self):
-        # No certificate and a MAIL FROM in another domain: only OpenDKIM's
-        # genuine dkim=pass header.d=secure.test aligns.
-        _, record = self.deliver_dmarc(
+    def deliver_dkim_only(self):
+        """No certificate and a MAIL FROM in another domain: only OpenDKIM's
+        genuine dkim=pass header.d=secure.test aligns. The log record."""
+        return self.deliver_dmarc(
             "pass",
             "secure.test",
             "reject",
@@ -336,7 +338,10 @@ class DmarcWithOpenDkimTests(DmarcStageCase):
             mail_from="bounces@insecure.test",
             header_from="alice@secure.test",
             transform=self.signed(),
-        )
+        )[1]
+
+    def test_dkim_only_pass(self):
+        record = self.deliver_dkim_only()
         self.assertEqual(record["dmarc_rfc9989"], "pass", record)
         self.assertEqual(record["aligned_by"], "dkim", record)
 
@@ -368,6 +373,36 @@ class DmarcWithOpenDkimTests(DmarcStageCase):
             header_from="alice@testing.secure.test",
             transform=self.signed(),
         )
+
+    def test_raw_results_reach_the_log_and_the_aggregate_report(self):
+        # OpenDKIM's result with its selector and the MAIL FROM domain go
+        # into the stage's log line, and mtls-report makes RFC 9990
+        # identifiers and auth_results of that very line, which the RFC's
+        # schema accepts.
+        selector = self.rig.dns.dkim.selector
+        record = self.deliver_dkim_only()
+        self.assertEqual(record["envelope_from"], "insecure.test", record)
+        self.assertIn(f"secure.test:{selector}:pass", record["dkim_results"].split(","), record)
+        self.assertEqual(record["spf_result"], "-", record)  # no SPF filter in this rig
+        work = self.rig.dir / f"dmarc-report-{record['queue_id']}"
+        (work / "out").mkdir(parents=True)
+        (work / "mail.log").write_text(json.dumps(record) + "\n")
+        report = self.rig.build_dir / "tools" / "mtls-report" / "mtls-report"
+        subprocess.run(
+            [report, "--format", "dmarc-xml", "--org-name", "Test", "--report-email", "dmarc@mx.inbox.test"]
+            + ["--output-dir", work / "out", work / "mail.log"],
+            check=True,
+            capture_output=True,
+        )
+        (written,) = (work / "out").iterdir()
+        xml = written.read_text()
+        self.assertIn("<envelope_from>insecure.test</envelope_from>", xml)
+        self.assertIn(f"<domain>secure.test</domain>\n        <selector>{selector}</selector>", xml)
+        schema = Path(__file__).resolve().parents[1] / "report" / "dmarc-xml-0.2.xsd"
+        lint = subprocess.run(
+            ["xmllint", "--noout", "--schema", schema, written], capture_output=True, text=True
+        )
+        self.assertEqual(lint.returncode, 0, lint.stderr + xml)
 
 
 class DmarcEnforcingTests(DmarcStageCase):
@@ -474,8 +509,11 @@ class DmarcProcessTests(DmarcStageCase):
     def test_2_sighup_reloads_both_stages(self):
         self.assertEqual(len(self.child_pids()), 1)
         os.kill(self.rig.milter_proc.pid, signal.SIGHUP)
+        # Each process describes its own stage: the DMARC stage's line
+        # starts with its socket, stage 1's with its own.
         wait_until(
-            lambda: self.rig.milter_log_text().count("reloaded: ") >= 2,
+            lambda: "reloaded: dmarc-socket=" in self.rig.milter_log_text()
+            and "reloaded: socket=" in self.rig.milter_log_text(),
             20,
             "both processes to log their reload",
             interval=0.1,

@@ -12,8 +12,10 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "dmarc/evaluation.h"
 #include "mtls/verdict.h"
 #include "report_time.h"
+#include "walk_fixtures.h"
 
 using namespace std::chrono_literals;
 using namespace std::string_literals;
@@ -175,98 +177,146 @@ std::string journal_json_line(std::int64_t realtime_micros, std::string_view bod
     return entry.dump();
 }
 
-DmarcLine& DmarcLine::set(mtls::dmarc::DmarcField field, std::string value) {
-    for (auto& [key, old] : fields) {
-        if (key == field) {
-            old = std::move(value);
-            return *this;
-        }
-    }
-    fields.emplace_back(field, std::move(value));
-    return *this;
-}
-
 namespace {
 
-DmarcLine dmarc_line(std::string_view domain, std::string_view client, std::string_view aligned_by,
-                     std::string_view result, std::string_view result_rfc9989) {
-    using F = mtls::dmarc::DmarcField;
-    DmarcLine line;
-    line.set(F::stage, std::string(mtls::dmarc::kDmarcStageValue))
-        .set(F::queue_id, "4Dm12345")
-        .set(F::client_addr, std::string(client))
-        .set(F::header_from, std::string(domain))
-        .set(F::policy_domain, std::string(domain))
-        .set(F::org_domain, std::string(domain))
-        .set(F::p, "reject")
-        .set(F::sp, "quarantine")
-        .set(F::np, "-")
-        .set(F::t, "n")
-        .set(F::aspf, "r")
-        .set(F::adkim, "r")
-        .set(F::policy_dmarc, "reject")
-        .set(F::disposition, "none")
-        .set(F::aligned_by, std::string(aligned_by))
-        .set(F::dnssec, "secure")
-        .set(F::queries, "1")
-        .set(F::dmarc, std::string(result))
-        .set(F::dmarc_rfc9989, std::string(result_rfc9989))
-        .set(F::reason, "-");
-    return line;
+using mtls::dmarc::testing::txt;
+using mtls::dmarc::testing::walk;
+
+// One message as the DMARC stage judges and logs it: the record published
+// at domain, the identifiers that passed, and the raw results it read.
+mtls::dmarc::DmarcRecord judged_dmarc(std::string_view domain, std::string_view client,
+                                      mtls::dmarc::AuthenticatedIdentifiers identifiers,
+                                      const mtls::dmarc::WalkAnswers& answers) {
+    mtls::dmarc::DmarcRecord record;
+    record.queue_id = "4Dm12345";
+    record.client_address = std::string(client);
+    record.envelope_from = std::string(domain);
+    record.dkim_results = identifiers.dkim_results;
+    record.spf_result = identifiers.spf_result;
+    mtls::dmarc::EvaluationInput input;
+    input.author_domain = std::string(domain);
+    input.identifiers = std::move(identifiers);
+    record.evaluation = mtls::dmarc::evaluate(input, answers);
+    record.disposition = "none";
+    record.queries = 1;
+    return record;
+}
+
+mtls::dmarc::WalkAnswers published(std::string_view domain, std::string_view policy) {
+    const std::string name(domain);
+    return walk({name}, {{name, txt({fmt::format("v=DMARC1; p={}; sp=quarantine", policy)})}});
 }
 
 }  // namespace
 
-DmarcLine dmarc_mtls_only(std::string_view domain, std::string_view client) {
-    return dmarc_line(domain, client, "mtls", "pass", "fail");
+mtls::dmarc::DmarcRecord dmarc_mtls_only(std::string_view domain, std::string_view client) {
+    mtls::dmarc::AuthenticatedIdentifiers ids;
+    ids.mtls = mtls::dmarc::MtlsPass{std::string(domain), false};
+    ids.dkim_results = {{"esp.example", "s1", "fail"}};
+    ids.spf_result = "softfail";
+    return judged_dmarc(domain, client, std::move(ids), published(domain, "reject"));
 }
 
-DmarcLine dmarc_aligned(std::string_view domain, std::string_view client) {
-    return dmarc_line(domain, client, "spf,dkim,mtls", "pass", "pass");
+mtls::dmarc::DmarcRecord dmarc_aligned(std::string_view domain, std::string_view client) {
+    mtls::dmarc::AuthenticatedIdentifiers ids;
+    ids.spf_pass_domains = {std::string(domain)};
+    ids.dkim_pass_domains = {std::string(domain)};
+    ids.mtls = mtls::dmarc::MtlsPass{std::string(domain), false};
+    ids.dkim_results = {{std::string(domain), "sel2024", "pass"}};
+    ids.spf_result = "pass";
+    return judged_dmarc(domain, client, std::move(ids), published(domain, "reject"));
 }
 
-DmarcLine dmarc_fail(std::string_view domain, std::string_view policy, std::string_view client) {
-    auto line = dmarc_line(domain, client, "-", "fail", "fail");
-    line.set(mtls::dmarc::DmarcField::policy_dmarc, std::string(policy));
-    line.set(mtls::dmarc::DmarcField::p, std::string(policy));
-    return line;
+mtls::dmarc::DmarcRecord dmarc_fail(std::string_view domain, std::string_view policy, std::string_view client) {
+    mtls::dmarc::AuthenticatedIdentifiers ids;
+    ids.spf_result = "fail";
+    return judged_dmarc(domain, client, std::move(ids), published(domain, policy));
 }
 
-DmarcLine dmarc_none(std::string_view domain) {
-    using F = mtls::dmarc::DmarcField;
-    auto line = dmarc_line(domain, "192.0.2.30", "-", "none", "none");
-    for (const auto field : {F::policy_domain, F::org_domain, F::p, F::sp, F::policy_dmarc}) {
-        line.set(field, "-");
+mtls::dmarc::DmarcRecord dmarc_temperror(std::string_view domain, std::string_view client) {
+    const std::string signer = fmt::format("mail.{}", domain);
+    mtls::dmarc::AuthenticatedIdentifiers ids;
+    ids.dkim_pass_domains = {signer};
+    ids.dkim_results = {{signer, "s", "pass"}};
+    auto answers = published(domain, "reject");
+    answers.insert_or_assign(signer, mtls::dmarc::testing::failed("SERVFAIL"));
+    auto record = judged_dmarc(domain, client, std::move(ids), answers);
+    record.disposition = "tempfail";
+    return record;
+}
+
+mtls::dmarc::DmarcRecord dmarc_none(std::string_view domain) {
+    const std::string name(domain);
+    return judged_dmarc(domain, "192.0.2.30", {}, walk({name}, {}));
+}
+
+mtls::dmarc::DmarcRecord dmarc_at(mtls::dmarc::DmarcRecord record, std::string_view iso) {
+    const auto time = mtls::report::parse_log_timestamp(iso, mtls::report::now());
+    if (!time) {
+        throw std::invalid_argument("bad fixture time");
     }
-    return line;
+    record.time = std::chrono::system_clock::time_point{time->time_since_epoch()};
+    return record;
 }
 
-DmarcLine dmarc_at(DmarcLine line, std::string_view iso) {
-    auto time = mtls::report::parse_log_timestamp(iso, mtls::report::now());
-    line.set(mtls::dmarc::DmarcField::ts, mtls::iso8601_utc(*time));
-    return line;
+std::string dmarc_body(const mtls::dmarc::DmarcRecord& record, Format format) {
+    return format == Format::json ? mtls::dmarc::format_json(record) : mtls::dmarc::format_text(record);
 }
 
-std::string dmarc_body(const DmarcLine& line, Format format) {
-    using F = mtls::dmarc::DmarcField;
+namespace {
+
+// Where "name=value" of the writer's text line is: the start of the key and
+// the end of the value (a quoted value ends at its closing quote).
+std::pair<std::size_t, std::size_t> text_field_span(std::string_view line, std::string_view name) {
+    const auto key = fmt::format("{}=", name);
+    std::size_t at = line.starts_with(key) ? 0 : line.find(fmt::format(" {}", key));
+    if (at == std::string_view::npos) {
+        throw std::invalid_argument("the writer wrote no such field");
+    }
+    at += line[at] == ' ' ? 1 : 0;
+    auto end = at + key.size();
+    if (end < line.size() && line[end] == '"') {
+        for (++end; end < line.size() && line[end] != '"'; ++end) {
+            end += line[end] == '\\' ? 1 : 0;
+        }
+        ++end;
+    } else {
+        end = std::min(line.find(' ', end), line.size());
+    }
+    return {at, end};
+}
+
+}  // namespace
+
+std::string dmarc_body_with(const mtls::dmarc::DmarcRecord& record, Format format, mtls::dmarc::DmarcField field,
+                            std::string_view value) {
+    const auto name = mtls::dmarc::field_name(field);
+    auto line = dmarc_body(record, format);
     if (format == Format::text) {
-        std::vector<std::string> parts;
-        for (const auto& [field, value] : line.fields) {
-            parts.push_back(fmt::format("{}={}", mtls::dmarc::field_name(field), value));
-        }
-        return fmt::format("{}", fmt::join(parts, " "));
+        const auto [at, end] = text_field_span(line, name);
+        return line.replace(at, end - at, fmt::format("{}={}", name, value));
     }
-    nlohmann::json object = nlohmann::json::object();
-    for (const auto& [field, value] : line.fields) {
-        const auto key = std::string(mtls::dmarc::field_name(field));
-        if (field == F::queries) {
-            object[key] = std::stoi(value);
-        } else {
-            object[key] = value;
-        }
-    }
+    auto object = nlohmann::json::parse(line);
+    object[std::string(name)] = std::string(value);
     // Hostile values hold invalid UTF-8: written replaced, as a JSON logger would.
     return object.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string dmarc_body_without(const mtls::dmarc::DmarcRecord& record, Format format,
+                               std::initializer_list<mtls::dmarc::DmarcField> fields) {
+    auto line = dmarc_body(record, format);
+    if (format == Format::text) {
+        for (const auto field : fields) {
+            const auto [at, end] = text_field_span(line, mtls::dmarc::field_name(field));
+            line.erase(at, std::min(end + 1, line.size()) - at);
+        }
+        return line;
+    }
+    auto object = nlohmann::json::parse(line);
+    for (const auto field : fields) {
+        object.erase(std::string(mtls::dmarc::field_name(field)));
+    }
+    return object.dump();
 }
 
 std::string skip_body(std::string_view queue_id) {

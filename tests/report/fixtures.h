@@ -5,10 +5,12 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "dmarc/dmarc_record.h"
 #include "dmarc/dmarc_record_fields.h"
 #include "mtls/verdict_record.h"
 
@@ -42,26 +44,34 @@ std::string short_iso_line(std::string_view stamp, std::string_view body);
 std::string journal_json_line(std::int64_t realtime_micros, std::string_view body,
                               std::string_view identifier = "mtls-milter");
 
-// Lines of the DMARC stage, from the writer's field table
-// (core/dmarc/dmarc_record_fields.h) in the writer's syntax: every field,
-// "-" for none, stage first, queries a number in JSON. The writer itself
-// (core/dmarc/dmarc_record.cc) comes with the DMARC stage's branch; when
-// both are merged these can be written by it, as stage 1's are.
-struct DmarcLine {
-    std::vector<std::pair<mtls::dmarc::DmarcField, std::string>> fields;
-    DmarcLine& set(mtls::dmarc::DmarcField field, std::string value);
-};
-// From example.com (p=reject) through 192.0.2.25: pass by mtls alone.
-DmarcLine dmarc_mtls_only(std::string_view domain = "example.com", std::string_view client = "192.0.2.25");
+// Records of the DMARC stage, judged by the core's own evaluate() over DNS
+// answers as the stage's walk would get them, and written by the stage's
+// own writer (format_text/format_json, core/dmarc/dmarc_record.cc), so that
+// a field the writer changes changes here too.
+// From example.com (p=reject sp=quarantine) through 192.0.2.25: pass by
+// mtls alone; SPF softfail, DKIM fail by a signature of esp.example.
+mtls::dmarc::DmarcRecord dmarc_mtls_only(std::string_view domain = "example.com",
+                                         std::string_view client = "192.0.2.25");
 // Aligned SPF and DKIM pass, mtls aligned as well.
-DmarcLine dmarc_aligned(std::string_view domain = "example.com", std::string_view client = "192.0.2.26");
-// Nothing aligned: fail under the given effective policy.
-DmarcLine dmarc_fail(std::string_view domain = "example.com", std::string_view policy = "reject",
-                     std::string_view client = "203.0.113.9");
+mtls::dmarc::DmarcRecord dmarc_aligned(std::string_view domain = "example.com", std::string_view client = "192.0.2.26");
+// Nothing aligned: fail under the given policy (p=).
+mtls::dmarc::DmarcRecord dmarc_fail(std::string_view domain = "example.com", std::string_view policy = "reject",
+                                    std::string_view client = "203.0.113.9");
+// A DKIM pass below the domain whose own walk failed: relaxed alignment
+// cannot be judged, temperror, deferred.
+mtls::dmarc::DmarcRecord dmarc_temperror(std::string_view domain = "example.com",
+                                         std::string_view client = "203.0.113.9");
 // No DMARC record anywhere.
-DmarcLine dmarc_none(std::string_view domain = "plain.example");
-DmarcLine dmarc_at(DmarcLine line, std::string_view iso);
-std::string dmarc_body(const DmarcLine& line, Format format);
+mtls::dmarc::DmarcRecord dmarc_none(std::string_view domain = "plain.example");
+mtls::dmarc::DmarcRecord dmarc_at(mtls::dmarc::DmarcRecord record, std::string_view iso);
+std::string dmarc_body(const mtls::dmarc::DmarcRecord& record, Format format);
+// The writer's line with one value replaced by raw text (unescaped, as a
+// forger or a broken relay would write it), or the field left out: for the
+// values the writer itself never writes.
+std::string dmarc_body_with(const mtls::dmarc::DmarcRecord& record, Format format, mtls::dmarc::DmarcField field,
+                            std::string_view value);
+std::string dmarc_body_without(const mtls::dmarc::DmarcRecord& record, Format format,
+                               std::initializer_list<mtls::dmarc::DmarcField> fields);
 
 // The milter's other lines.
 std::string skip_body(std::string_view queue_id = "4AbC12");

@@ -259,7 +259,7 @@ TEST_CASE("cli: a large log streams through", "[report][cli]") {
 TEST_CASE("cli: --format dmarc-xml, one file per policy domain", "[report][cli][dmarc]") {
     const fixtures::TempDir dir;
     std::vector<std::string> lines;
-    const auto add = [&lines](const fixtures::DmarcLine& line, std::string_view stamp, Format format) {
+    const auto add = [&lines](const mtls::dmarc::DmarcRecord& line, std::string_view stamp, Format format) {
         lines.push_back(fixtures::short_iso_line(stamp, fixtures::dmarc_body(fixtures::dmarc_at(line, stamp), format)));
     };
     add(fixtures::dmarc_mtls_only(), "2025-11-24T10:00:00Z", Format::text);

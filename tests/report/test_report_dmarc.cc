@@ -21,8 +21,12 @@ namespace {
 
 const Timestamp kReference = Timestamp{std::chrono::seconds{1764028800}};  // 2025-11-25T00:00:00Z
 
-ParsedLine parse(const fixtures::DmarcLine& line, Format format) {
-    return parse_line(fixtures::short_iso_line("2025-11-24T10:00:00Z", fixtures::dmarc_body(line, format)), kReference);
+ParsedLine parse_body(const std::string& body) {
+    return parse_line(fixtures::short_iso_line("2025-11-24T10:00:00Z", body), kReference);
+}
+
+ParsedLine parse(const mtls::dmarc::DmarcRecord& record, Format format) {
+    return parse_body(fixtures::dmarc_body(record, format));
 }
 
 // xmllint --schema on one document: true when it validates.
@@ -53,9 +57,12 @@ std::string render_xml(const Summary& summary, const std::string& domain) {
     return out.str();
 }
 
-void add(Summary& summary, const fixtures::DmarcLine& line, std::string_view iso, Format format) {
-    summary.add_line(fixtures::short_iso_line(iso, fixtures::dmarc_body(fixtures::dmarc_at(line, iso), format)),
-                     kReference);
+void add_body(Summary& summary, const std::string& body, std::string_view iso) {
+    summary.add_line(fixtures::short_iso_line(iso, body), kReference);
+}
+
+void add(Summary& summary, const mtls::dmarc::DmarcRecord& record, std::string_view iso, Format format) {
+    add_body(summary, fixtures::dmarc_body(fixtures::dmarc_at(record, iso), format), iso);
 }
 
 }  // namespace
@@ -114,19 +121,17 @@ TEST_CASE("dmarc log: hostile values are refused as malformed, never crash", "[r
         {F::stage, "dmarcx"},
     };
     for (const auto& [field, value] : bad) {
-        auto line = fixtures::dmarc_mtls_only();
-        line.set(field, value);
         for (const auto format : {Format::text, Format::json}) {
-            const auto parsed = parse(line, format);
+            const auto parsed =
+                parse_body(fixtures::dmarc_body_with(fixtures::dmarc_mtls_only(), format, field, value));
             INFO(field_name(field) << "=" << value);
             CHECK(parsed.kind != LineKind::dmarc_record);
         }
     }
     // A required field missing: a line cut short.
     for (const auto format : {Format::text, Format::json}) {
-        auto line = fixtures::dmarc_mtls_only();
-        std::erase_if(line.fields, [](const auto& field) { return field.first == F::dmarc_rfc9989; });
-        CHECK(parse(line, format).kind == LineKind::malformed);
+        CHECK(parse_body(fixtures::dmarc_body_without(fixtures::dmarc_mtls_only(), format, {F::dmarc_rfc9989})).kind ==
+              LineKind::malformed);
     }
     // A repeated key could smuggle a second verdict.
     const auto body = fixtures::dmarc_body(fixtures::dmarc_mtls_only(), Format::text) + " dmarc=fail";
@@ -165,9 +170,7 @@ TEST_CASE("dmarc-xml: reports validate against the RFC 9990 schema", "[report][d
     add(summary, fixtures::dmarc_mtls_only("example.com", "2001:db8::25"), "2025-11-24T10:06:00Z", Format::json);
     add(summary, fixtures::dmarc_aligned(), "2025-11-24T11:00:00Z", Format::text);
     add(summary, fixtures::dmarc_fail(), "2025-11-24T12:00:00Z", Format::json);
-    auto temperror = fixtures::dmarc_fail();
-    temperror.set(F::dmarc, "temperror").set(F::dmarc_rfc9989, "temperror").set(F::disposition, "tempfail");
-    add(summary, temperror, "2025-11-24T12:30:00Z", Format::text);
+    add(summary, fixtures::dmarc_temperror(), "2025-11-24T12:30:00Z", Format::text);
     add(summary, fixtures::dmarc_mtls_only("example.com", "::ffff:192.0.2.40"), "2025-11-24T13:00:00Z", Format::text);
     const auto xml = render_xml(summary, "example.com");
     INFO(xml);
@@ -206,10 +209,9 @@ TEST_CASE("dmarc-xml: hostile lines leave the XML valid", "[report][dmarc][xml]"
              {F::queue_id, "q<&>\""},
              {F::dnssec, "</feedback>"},
          }) {
-        auto line = fixtures::dmarc_mtls_only();
-        line.set(field, value);
+        const auto line = fixtures::dmarc_at(fixtures::dmarc_mtls_only(), "2025-11-24T12:10:00Z");
         for (const auto format : {Format::text, Format::json}) {
-            add(summary, line, "2025-11-24T12:10:00Z", format);
+            add_body(summary, fixtures::dmarc_body_with(line, format, field, value), "2025-11-24T12:10:00Z");
         }
     }
     const auto xml = render_xml(summary, "example.com");
@@ -239,7 +241,9 @@ TEST_CASE("dmarc-xml: the attachment file name of RFC 9990", "[report][dmarc][xm
 }
 
 TEST_CASE("dmarc log: a line in the writer's exact shape, quoted reason included", "[report][dmarc]") {
-    // As format_text in core/dmarc/dmarc_record.cc writes a message without a From field.
+    // As format_text in core/dmarc/dmarc_record.cc wrote a message without a
+    // From field before the line named MAIL FROM and the raw results: such
+    // lines still read.
     const std::string text =
         "stage=dmarc queue_id=- client_addr=192.0.2.1 header_from=- dmarc=permerror dmarc_rfc9989=permerror "
         "policy_domain=- org_domain=- p=- sp=- np=- t=- aspf=- adkim=- policy.dmarc=- disposition=none "
@@ -255,4 +259,81 @@ TEST_CASE("dmarc log: a line in the writer's exact shape, quoted reason included
     summary.add_line(text, kReference);
     CHECK(summary.dmarc_domains().front().first == kNoFromDomain);
     CHECK(summary.feedback().reports().empty());
+}
+
+TEST_CASE("dmarc log: MAIL FROM and the raw SPF and DKIM results read back", "[report][dmarc]") {
+    for (const auto format : {Format::text, Format::json}) {
+        const auto parsed = parse(fixtures::dmarc_mtls_only(), format);
+        INFO(fixtures::dmarc_body(fixtures::dmarc_mtls_only(), format) << " / " << parsed.problem);
+        REQUIRE(parsed.kind == LineKind::dmarc_record);
+        CHECK(parsed.dmarc.envelope_from == "example.com");
+        CHECK(parsed.dmarc.dkim_results == std::vector<mtls::dmarc::DkimAuthResult>{{"esp.example", "s1", "fail"}});
+        CHECK(parsed.dmarc.spf_result == "softfail");
+        auto null_sender = fixtures::dmarc_mtls_only();
+        null_sender.envelope_from.clear();
+        null_sender.null_sender = true;
+        CHECK(parse(null_sender, format).dmarc.envelope_from == "");
+        null_sender.null_sender = false;  // an unusable MAIL FROM
+        CHECK_FALSE(parse(null_sender, format).dmarc.envelope_from);
+        // A line of a version before these fields.
+        const auto body = fixtures::dmarc_body_without(fixtures::dmarc_mtls_only(), format,
+                                                       {F::envelope_from, F::dkim_results, F::spf_result});
+        const auto old = parse_body(body);
+        INFO(body);
+        REQUIRE(old.kind == LineKind::dmarc_record);
+        CHECK_FALSE(old.dmarc.envelope_from);
+        CHECK(old.dmarc.dkim_results.empty());
+    }
+}
+
+TEST_CASE("dmarc log: hostile MAIL FROM and results are refused", "[report][dmarc]") {
+    const std::vector<std::pair<F, std::string>> bad = {
+        {F::envelope_from, "EXAMPLE.COM"},
+        {F::envelope_from, "<script>"},
+        {F::envelope_from, fixtures::kHostile},
+        {F::dkim_results, "example.com:sel"},
+        {F::dkim_results, "example.com:sel:hardfail"},
+        {F::dkim_results, "example.com:<b>:pass"},
+        {F::dkim_results, "example.com:s:pass," + std::string(600, 'a')},
+        {F::dkim_results, fixtures::kHostile},
+        {F::spf_result, "hardfail"},
+        {F::spf_result, "pass,pass"},
+    };
+    for (const auto& [field, value] : bad) {
+        for (const auto format : {Format::text, Format::json}) {
+            INFO(field_name(field) << "=" << value);
+            CHECK(parse_body(fixtures::dmarc_body_with(fixtures::dmarc_mtls_only(), format, field, value)).kind !=
+                  LineKind::dmarc_record);
+        }
+    }
+}
+
+TEST_CASE("dmarc-xml: identifiers and auth_results from the log, mtls only in the extension", "[report][dmarc][xml]") {
+    Summary summary({});
+    add(summary, fixtures::dmarc_mtls_only(), "2025-11-24T10:00:00Z", Format::text);
+    add(summary, fixtures::dmarc_aligned(), "2025-11-24T11:00:00Z", Format::json);
+    auto bounce = fixtures::dmarc_mtls_only("example.com", "192.0.2.77");
+    bounce.envelope_from.clear();
+    bounce.null_sender = true;
+    bounce.spf_result.clear();
+    bounce.dkim_results.clear();
+    add(summary, bounce, "2025-11-24T12:00:00Z", Format::json);
+    const auto xml = render_xml(summary, "example.com");
+    INFO(xml);
+    CHECK(schema_valid(xml));
+    CHECK(xml.find(fmt::format("xmlns:mtls=\"{}\"", kMtlsReportNamespace)) != std::string::npos);
+    CHECK(kMtlsReportNamespace.starts_with("urn:uuid:"));
+    // The mtls-only row: MAIL FROM, the failing foreign signature, SPF's softfail.
+    CHECK(xml.find("<header_from>example.com</header_from>\n      <envelope_from>example.com</envelope_from>") !=
+          std::string::npos);
+    CHECK(xml.find("<dkim>\n        <domain>esp.example</domain>\n        <selector>s1</selector>\n"
+                   "        <result>fail</result>\n      </dkim>") != std::string::npos);
+    CHECK(xml.find("<spf>\n        <domain>example.com</domain>\n        <scope>mfrom</scope>\n"
+                   "        <result>softfail</result>\n      </spf>") != std::string::npos);
+    CHECK(xml.find("<selector>sel2024</selector>\n        <result>pass</result>") != std::string::npos);
+    // The bounce: an empty envelope_from (RFC 9990 allows it), nothing to report as SPF.
+    CHECK(xml.find("<envelope_from></envelope_from>\n    </identifiers>\n    <auth_results/>") != std::string::npos);
+    // mtls never an SPF result.
+    CHECK(xml.find("<result>mtls") == std::string::npos);
+    CHECK(xml.find("<domain>mtls") == std::string::npos);
 }

@@ -30,7 +30,7 @@ void add(Summary& summary, const mtls::VerdictRecord& record, std::string_view s
     summary.add_line(fixtures::short_iso_line(stamp, fixtures::body(fixtures::at(record, stamp), format)), kReference);
 }
 
-void add(Summary& summary, const fixtures::DmarcLine& line, std::string_view stamp, Format format) {
+void add(Summary& summary, const mtls::dmarc::DmarcRecord& line, std::string_view stamp, Format format) {
     summary.add_line(fixtures::short_iso_line(stamp, fixtures::dmarc_body(fixtures::dmarc_at(line, stamp), format)),
                      kReference);
 }

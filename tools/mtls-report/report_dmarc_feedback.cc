@@ -29,6 +29,13 @@ FeedbackRow row_of(const DmarcRecord& record, std::string source_ip) {
                        row.disposition != to_string(*record.policy);
     row.temperror = record.result == Result::temperror;
     row.header_from = record.header_from;
+    row.envelope_from = record.envelope_from;
+    row.dkim_results = record.dkim_results;
+    // An SPF result names no domain but the MAIL FROM's: without that there
+    // is nothing to put in the report's spf/domain.
+    if (record.envelope_from && !record.envelope_from->empty()) {
+        row.spf_result = record.spf_result;
+    }
     row.mtls_aligned = record.aligned_mtls;
     row.result_with_mtls = std::string(to_string(record.result));
     return row;

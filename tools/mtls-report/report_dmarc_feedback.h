@@ -1,7 +1,9 @@
 // The data of RFC 9990 aggregate reports, gathered from the DMARC stage's
 // log lines: one report per policy domain (the domain whose DMARC record
 // applied), its published policy, and its messages grouped into rows by
-// source address, DMARC evaluation, From domain and mtls alignment. Bounded
+// source address, DMARC evaluation, identifiers, the raw SPF and DKIM
+// results (RFC 9990: one record per IP, result and authentication
+// identifiers) and mtls alignment. Bounded
 // like the rest of the summary, since senders choose From domains and
 // connect from any address.
 #pragma once
@@ -11,6 +13,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "report_dmarc_log.h"
 #include "report_time.h"
@@ -28,6 +31,10 @@ struct FeedbackRow {
     bool not_enforced = false;       // reason local_policy: a fail the policy would reject or quarantine, tagged only
     bool temperror = false;          // reason other: DMARC could not be evaluated
     std::string header_from;
+    std::optional<std::string> envelope_from;  // "" for the null sender; unset when not known
+    // auth_results: uninterpreted with respect to DMARC.
+    std::vector<dmarc::DkimAuthResult> dkim_results;
+    std::string spf_result;  // for envelope_from, "" for none
     // For the namespaced extension element: whether the domain that passed
     // mtls aligned, and the DMARC result with mtls in place of SPF.
     bool mtls_aligned = false;

@@ -118,6 +118,30 @@ void read_aligned(Reader& reader, DmarcRecord& record) {
     }
 }
 
+// "<>" is the null sender; a domain otherwise.
+void read_envelope_from(Reader& reader, DmarcRecord& record) {
+    if (reader.text(DmarcField::envelope_from) == "<>") {
+        record.envelope_from = std::string();
+    } else if (auto domain = reader.domain(DmarcField::envelope_from); !domain.empty()) {
+        record.envelope_from = std::move(domain);
+    }
+}
+
+void read_auth_results(Reader& reader, DmarcRecord& record) {
+    if (const auto text = reader.text(DmarcField::dkim_results); !text.empty()) {
+        auto results = dmarc::dkim_results_from_text(text);
+        if (!results) {
+            reader.fail(DmarcField::dkim_results, results.error());
+        } else {
+            record.dkim_results = std::move(results).value();
+        }
+    }
+    record.spf_result = std::string(reader.text(DmarcField::spf_result));
+    if (!record.spf_result.empty() && !dmarc::is_spf_result(record.spf_result)) {
+        reader.fail(DmarcField::spf_result, "not an SPF result");
+    }
+}
+
 }  // namespace
 
 std::string_view to_string(DmarcPolicy policy) {
@@ -137,6 +161,7 @@ std::optional<DmarcRecord> dmarc_record_from(const DmarcValues& values, std::str
     record.queue_id = std::string(reader.text(F::queue_id));
     record.client = std::string(reader.text(F::client_addr));
     record.header_from = reader.domain(F::header_from);
+    read_envelope_from(reader, record);
     record.policy_domain = reader.domain(F::policy_domain);
     record.org_domain = reader.domain(F::org_domain);
     record.p = reader.policy(F::p);
@@ -153,6 +178,7 @@ std::optional<DmarcRecord> dmarc_record_from(const DmarcValues& values, std::str
         reader.fail(F::disposition, "not a disposition");
     }
     read_aligned(reader, record);
+    read_auth_results(reader, record);
     record.dnssec = std::string(reader.text(F::dnssec));
     const auto result = reader.result(F::dmarc);
     const auto result_rfc9989 = reader.result(F::dmarc_rfc9989);

@@ -7,7 +7,9 @@
 #include <array>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "dmarc/auth_results.h"
 #include "dmarc/dmarc_record_fields.h"
 #include "mtls/verdict.h"
 #include "report_time.h"
@@ -19,9 +21,11 @@ using dmarc::field_name;
 using dmarc::kDmarcFields;
 
 // The writer puts every field on every line but ts (format_text in
-// core/dmarc/dmarc_record.cc): a line without one is cut short.
+// core/dmarc/dmarc_record.cc): a line without one is cut short. Lines of
+// versions before envelope_from, dkim_results and spf_result lack those.
 constexpr bool required(DmarcField field) {
-    return field != DmarcField::ts;
+    return field != DmarcField::ts && field != DmarcField::envelope_from && field != DmarcField::dkim_results &&
+           field != DmarcField::spf_result;
 }
 
 // p, sp, np and the effective policy (RFC 9989 section 4.7).
@@ -32,6 +36,9 @@ struct DmarcRecord {
     std::string queue_id;
     std::string client;       // as logged: printable ASCII, not yet checked as an address
     std::string header_from;  // canonical domains, "" when the stage found none
+    // The MAIL FROM domain: "" for the null sender, std::nullopt when the
+    // line does not say (an unusable MAIL FROM, or an older line).
+    std::optional<std::string> envelope_from;
     std::string policy_domain;
     std::string org_domain;
     std::optional<DmarcPolicy> p;
@@ -46,6 +53,10 @@ struct DmarcRecord {
     bool aligned_dkim = false;
     bool aligned_mtls = false;
     std::string dnssec;
+    // RFC 9990's auth_results: the DKIM results and the SPF result ("" for
+    // none), as dmarc/auth_results.h spells and checks them.
+    std::vector<dmarc::DkimAuthResult> dkim_results;
+    std::string spf_result;
     // DMARC's results use mtls's words: Result serves both.
     Result result = Result::none;          // with mtls in place of SPF
     Result result_rfc9989 = Result::none;  // SPF and DKIM only

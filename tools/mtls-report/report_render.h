@@ -53,9 +53,17 @@ void render_dmarc_xml(std::ostream& out, std::string_view policy_domain, const P
 // the report e-mail address: a report written again gets the same name.
 std::string dmarc_xml_file_name(std::string_view policy_domain, const PolicyReport& report, const Summary& summary,
                                 const RenderOptions& options);
-// The namespace of the mtls extension elements (RFC 9990 section 5), defined
-// in man/mtls-report.1.
-inline constexpr std::string_view kMtlsReportNamespace = "urn:x-mtls-milter:dmarc-report:mtls:1";
+// The namespace of the mtls extension elements (RFC 9990, "Extensible
+// Reporting": extension elements MUST be namespaced, by a URI that leads to
+// their definition), defined in man/mtls-report.1 under EXTENSION, where
+// the URI is the search key that finds it. A URN of RFC 9562's registered
+// "uuid" namespace, from a random (version 4) UUID: unique without anyone's
+// registration, and claiming nothing it does not have. urn:x-... is no URN
+// namespace (RFC 8141 has no experimental ones), urn:ietf:params needs an
+// IANA registration, and a tag: or http URI needs a domain this project
+// does not own. It never changes while the elements keep their meaning;
+// one that changes an element's meaning gets a new UUID.
+inline constexpr std::string_view kMtlsReportNamespace = "urn:uuid:b3e76a8d-0e1f-4876-a103-0197a572d21f";
 
 // One RFC 4180 field. A text starting with = + - @ (or tab/CR) gets a leading
 // apostrophe so that spreadsheets show it instead of evaluating a formula

@@ -3,7 +3,9 @@
 // 9989's verdict on SPF and DKIM: mtls never appears as spf. Where only mtls
 // made a message pass, a local_policy reason says so, and every record
 // carries mtls's own result in an element of kMtlsReportNamespace, which
-// readers that do not know it skip (RFC 9990 section 5). Every string is a
+// readers that do not know it skip (RFC 9990, "Extensible Reporting").
+// identifiers and auth_results carry the MAIL FROM domain and the raw SPF
+// and DKIM results the stage logged (core/dmarc/auth_results.h). Every string is a
 // canonical domain, a canonical address or a keyword by the time it gets
 // here (report_dmarc_log.cc, report_dmarc_feedback.cc), and is escaped anyway.
 #include <fmt/format.h>
@@ -67,6 +69,43 @@ void write_reason(std::ostream& out, std::string_view type, std::string_view com
         << "        </reason>\n";
 }
 
+// envelope_from empty for the null sender (RFC 9990 allows that), absent
+// when the log line did not name it.
+void write_identifiers(std::ostream& out, const FeedbackRow& row) {
+    out << "    <identifiers>\n      " << element("header_from", row.header_from) << '\n';
+    if (row.envelope_from) {
+        out << "      " << element("envelope_from", *row.envelope_from) << '\n';
+    }
+    out << "    </identifiers>\n";
+}
+
+// Every DKIM result the stage logged, then SPF's for the MAIL FROM domain:
+// uninterpreted with respect to DMARC. mtls is not among them: it is not
+// SPF, and stays in the extension element.
+void write_auth_results(std::ostream& out, const FeedbackRow& row) {
+    const bool spf = !row.spf_result.empty() && row.envelope_from;  // set only with a domain (row_of)
+    if (row.dkim_results.empty() && !spf) {
+        out << "    <auth_results/>\n";
+        return;
+    }
+    out << "    <auth_results>\n";
+    for (const auto& dkim : row.dkim_results) {
+        out << "      <dkim>\n"
+            << "        " << element("domain", dkim.domain) << '\n'
+            << "        " << element("selector", dkim.selector) << '\n'
+            << "        " << element("result", dkim.result) << '\n'
+            << "      </dkim>\n";
+    }
+    if (spf) {
+        out << "      <spf>\n"
+            << "        " << element("domain", *row.envelope_from) << '\n'
+            << "        <scope>mfrom</scope>\n"
+            << "        " << element("result", row.spf_result) << '\n'
+            << "      </spf>\n";
+    }
+    out << "    </auth_results>\n";
+}
+
 void write_record(std::ostream& out, const FeedbackRow& row, std::uint64_t count) {
     out << "  <record>\n    <row>\n"
         << "      " << element("source_ip", row.source_ip) << '\n'
@@ -85,13 +124,10 @@ void write_record(std::ostream& out, const FeedbackRow& row, std::uint64_t count
     if (row.temperror) {
         write_reason(out, "other", "dmarc=temperror: the evaluation failed on a DNS error");
     }
-    // The log line names neither the MAIL FROM domain nor the SPF and DKIM
-    // results beyond their alignment: envelope_from is left out and
-    // auth_results empty, saying nothing rather than something invented.
-    out << "      </policy_evaluated>\n    </row>\n    <identifiers>\n"
-        << "      " << element("header_from", row.header_from) << '\n'
-        << "    </identifiers>\n    <auth_results/>\n"
-        << "    <mtls:auth_results>\n"
+    out << "      </policy_evaluated>\n    </row>\n";
+    write_identifiers(out, row);
+    write_auth_results(out, row);
+    out << "    <mtls:auth_results>\n"
         << "      " << element("mtls:aligned", row.mtls_aligned ? "yes" : "no") << '\n'
         << "      " << element("mtls:dmarc", row.result_with_mtls) << '\n'
         << "    </mtls:auth_results>\n  </record>\n";
@@ -122,6 +158,8 @@ void render_dmarc_xml(std::ostream& out, std::string_view policy_domain, const P
     out << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
         << fmt::format("<feedback xmlns=\"urn:ietf:params:xml:ns:dmarc-2.0\" xmlns:mtls=\"{}\">\n",
                        kMtlsReportNamespace)
+        // For a reader who meets the namespace: where it is defined.
+        << "  <!-- mtls: elements of mtls-report's extension, defined in the mtls-report(1) manual, EXTENSION -->\n"
         << "  <version>1.0</version>\n";
     write_metadata(out, policy_domain, report_period(summary, report, options), options);
     write_policy(out, policy_domain, report);
