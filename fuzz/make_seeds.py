@@ -150,6 +150,15 @@ for k, v in {
     "trailing-backslash": "(trailing backslash \\",
     "folded": "  \r\n\tmx.example.net;mtls=pass",
     "other": "other.example; mtls=pass smtp.mailfrom=mx.example.net",
+    # resinfo alone: the target also reads it behind our id, as the DMARC
+    # stage reads OpenDKIM's and an SPF filter's results
+    "opendkim-resinfo": "dkim=pass (2048-bit key; unprotected) header.d=secure.test header.i=@secure.test "
+    "header.a=rsa-sha256 header.s=sel header.b=q/4+Zx/w; spf=softfail smtp.mailfrom=b@example.com",
+    "dkim-long-names": "dkim=fail header.d="
+    + ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 61])
+    + " header.s="
+    + ".".join(["s" * 63] * 4)
+    + "; dkim=pass header.d=example.com header.s=20230601",
 }.items():
     put("fuzz_authentication_results", k, v)
 
