@@ -2,7 +2,11 @@
 // the MtaSession seam with a scripted resolver: when the walk starts, what
 // header it writes where, and what enforcement tells the MTA. The same
 // stage runs end to end in tests/integration/test_dmarc.py.
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+#include <cstdio>
+#include <nlohmann/json.hpp>
 
 #include "dmarc_connection.h"
 #include "fake_mta.h"
@@ -53,9 +57,11 @@ struct Harness {
         mta.macros["i"] = "4ABCDEF";
     }
 
+    bool log_to_stderr = false;
+
     DmarcConnection connect(std::string_view address = "192.0.2.10") {
-        auto runtime = std::make_shared<const Runtime>(settings, resolver,
-                                                       std::make_shared<Logger>(LoggerSettings{false, 0, false}));
+        auto runtime = std::make_shared<const Runtime>(
+            settings, resolver, std::make_shared<Logger>(LoggerSettings{false, 0, log_to_stderr}));
         DmarcConnection connection(runtime, &metrics);
         REQUIRE(connection.connect(IpAddress::parse(address)) == Status::proceed);
         return connection;
@@ -181,4 +187,75 @@ TEST_CASE("DMARC stage: two From fields are permerror without a query") {
     c.header("From", "mallory@other.example");
     REQUIRE(c.end_of_message(h.mta) == Status::proceed);
     CHECK(unfolded(h.mta.calls.front().value) == "mx.example.net; dmarc=permerror (several From fields)");
+}
+
+namespace {
+
+// What the code run by `body` writes on stderr (the Logger's stderr output).
+template <typename Body>
+std::string stderr_of(Body body) {
+    std::fflush(stderr);
+    std::FILE* file = std::tmpfile();
+    REQUIRE(file != nullptr);
+    const int saved = dup(STDERR_FILENO);
+    dup2(fileno(file), STDERR_FILENO);
+    body();
+    std::fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    std::string text;
+    std::rewind(file);
+    for (int c = std::fgetc(file); c != EOF; c = std::fgetc(file)) {
+        text.push_back(static_cast<char>(c));
+    }
+    std::fclose(file);
+    return text;
+}
+
+// The DMARC stage's JSON line among what was logged.
+nlohmann::json dmarc_line(const std::string& logged) {
+    std::size_t start = 0;
+    for (auto end = logged.find('\n'); end != std::string::npos; start = end + 1, end = logged.find('\n', start)) {
+        const auto line = nlohmann::json::parse(logged.substr(start, end - start), nullptr, false);
+        if (line.is_object() && line.value("stage", "") == "dmarc") {
+            return line;
+        }
+    }
+    FAIL("no DMARC line in: " << logged);
+    return {};
+}
+
+}  // namespace
+
+TEST_CASE("DMARC stage: the log line names MAIL FROM and the SPF and DKIM results it read") {
+    Harness h;
+    h.log_to_stderr = true;
+    h.settings.log_json = true;
+    auto c = h.connect();
+    const auto text = stderr_of([&] {
+        REQUIRE(c.mail_from(h.mta, "<bounce@Example.ORG>") == Status::proceed);
+        c.header("Authentication-Results", kStageOne);
+        c.header("Authentication-Results",
+                 "mx.example.net; dkim=fail header.d=esp.example header.s=s1 header.b=abc; "
+                 "dkim=pass header.d=example.org header.s=Sel2024; dkim=pass header.d=\"x y\"; "
+                 "spf=softfail smtp.mailfrom=bounce@example.org");
+        c.header("From", "alice@example.org");
+        REQUIRE(c.end_of_message(h.mta) == Status::proceed);
+    });
+    INFO(text);
+    const auto line = dmarc_line(text);
+    CHECK(line["envelope_from"] == "example.org");
+    // The From domain's pass first (RFC 9990's order); the invalid d= never logged.
+    CHECK(line["dkim_results"] == "example.org:sel2024:pass,esp.example:s1:fail");
+    CHECK(line["spf_result"] == "softfail");
+
+    const auto bounce = stderr_of([&] {
+        REQUIRE(c.mail_from(h.mta, "<>") == Status::proceed);
+        c.header("From", "mailer-daemon@example.org");
+        REQUIRE(c.end_of_message(h.mta) == Status::proceed);
+    });
+    const auto null_line = dmarc_line(bounce);
+    CHECK(null_line["envelope_from"] == "<>");
+    CHECK(null_line["dkim_results"] == "-");
+    CHECK(null_line["spf_result"] == "-");
 }
