@@ -217,6 +217,7 @@ BODY_LINES = [
 
 
 def write_message(path, signer, sender, tag, dkim_domain):
+    """sender: the From address."""
     domain = sender.split("@", 1)[1]
     headers = [
         ("From", f"<{sender}>"),
@@ -275,9 +276,16 @@ class BenchDns(DnsServer):
         return DKIM_ZONE if i is None else f"{self.label(i)}.{DKIM_ZONE}"
 
     def _dkim_zone(self):
-        lines = self._header(DKIM_ZONE + ".") + [f"{SELECTOR}._domainkey\tIN\tTXT\t{self.dkim_txt}"]
+        # DMARC records too: the DMARC chains' messages come From the
+        # DKIM domain, so that DKIM aligns.
+        dmarc = '\tIN\tTXT\t"v=DMARC1; p=none"'
+        lines = self._header(DKIM_ZONE + ".") + [
+            f"{SELECTOR}._domainkey\tIN\tTXT\t{self.dkim_txt}",
+            "_dmarc" + dmarc,
+        ]
         for i in range(self.count):
             lines.append(f"{SELECTOR}._domainkey.{self.label(i)}\tIN\tTXT\t{self.dkim_txt}")
+            lines.append(f"_dmarc.{self.label(i)}" + dmarc)
         return lines
 
     def build(self):
@@ -311,12 +319,16 @@ class BenchDns(DnsServer):
         ``extra``: more server: lines; ``dkim_zone``: bench.example. too."""
         zones = ["test."] + ([DKIM_ZONE + "."] if dkim_zone else [])
         anchors = [self.anchor_file] + ([self.dkim_anchor_file] if dkim_zone else [])
+        # A DMARC walk from bench.example reaches _dmarc.example: NXDOMAIN,
+        # as for a real TLD (refused, it would leave the org domain unknown).
+        above = [DKIM_ZONE.split(".", 1)[1] + "."] if dkim_zone else []
         path.write_text(
             "server:\n" + "".join(f"    {line}\n" for line in extra) + "    verbosity: 0\n"
             "    use-syslog: no\n"
             "    do-ip6: no\n"
             "    do-not-query-localhost: no\n"
             + "".join(f'    local-zone: "{zone}" transparent\n' for zone in zones)
+            + "".join(f'    local-zone: "{zone}" static\n' for zone in above)
             + '    local-zone: "." refuse\n'
             + "".join(f'    trust-anchor-file: "{anchor}"\n' for anchor in anchors)
             + "".join(f'stub-zone:\n    name: "{zone}"\n    stub-addr: 127.0.0.1@{port}\n' for zone in zones)
@@ -455,20 +467,22 @@ def check_dmarc_chain(text, ours):
     dkim=pass, stage 1's verdict, and exactly one DMARC result, from the
     filter under test (ours writes policy.dmarc, OpenDMARC 1.4 does not),
     with the right verdict for the From domain. SPF is off and mtls fails
-    (plain SMTP), and DKIM's d= (bench.example) is not aligned with the From
-    domain (secure.test): the correct verdict is fail, under p=none."""
+    (plain SMTP), but the message is From its DKIM d= domain: the correct
+    verdict is pass, by DKIM alone."""
     lines = _header_block(text)
     from_domain = next((m.group(1).lower() for m in map(FROM_DOMAIN_RE.match, lines) if m), None)
     results = [m for m in map(DMARC_AR_RE.match, lines) if m]
     if len(results) != 1:
         return f"{len(results)} dmarc results"
     verdict, rest = results[0].group(1), results[0].group(2)
-    if verdict != "fail":
+    if verdict != "pass":
         return f"dmarc={verdict}"
     if f"header.from={from_domain}" not in rest:
         return f"dmarc result not for header.from={from_domain}: {rest[:120]}"
     if ("policy.dmarc=none" in rest) != ours:
         return "dmarc result from the wrong filter"
+    if ours and "aligned: dkim" not in rest:
+        return f"dmarc=pass not by DKIM: {rest[:120]}"
     if not any(re.match(r"^Authentication-Results: mx\.inbox\.test;\s*mtls=(fail|pass)", l) for l in lines):
         return "no mtls verdict from stage 1"
     return check_dkim(text)
@@ -922,14 +936,36 @@ class Bench:
         write_message(self.warm_message, self.signer, WARM_SENDER, "warm", self.dns.dkim_domain())
         self.cold_manifest = msgs / "cold.manifest"
         self.cold_senders = msgs / "cold.senders"
-        with open(self.cold_manifest, "w") as manifest, open(self.cold_senders, "w") as senders:
+        # The DMARC chains' messages: the same envelope, but From the DKIM
+        # signing domain (DKIM aligns: dmarc=pass, the usual case).
+        self.dmarc_warm_message = msgs / "dmarc-warm.eml"
+        write_message(
+            self.dmarc_warm_message,
+            self.signer,
+            f"sender@{self.dns.dkim_domain()}",
+            "dwarm",
+            self.dns.dkim_domain(),
+        )
+        self.dmarc_cold_manifest = msgs / "dmarc-cold.manifest"
+        with open(self.cold_manifest, "w") as manifest, open(self.cold_senders, "w") as senders, open(
+            self.dmarc_cold_manifest, "w"
+        ) as dmarc_manifest:
             for i in range(self.p["domains"]):
                 sender = f"bench@{self.dns.cold_domain(i)}"
                 path = msgs / f"cold-{i:05d}.eml"
                 write_message(path, self.signer, sender, f"cold{i}", self.dns.dkim_domain(i))
                 manifest.write(f"{sender}\t{path}\n")
                 senders.write(sender + "\n")
-        log(f"{self.p['domains'] + 1} DKIM-signed messages written ({time.monotonic() - t0:.1f}s)")
+                path = msgs / f"dmarc-cold-{i:05d}.eml"
+                write_message(
+                    path,
+                    self.signer,
+                    f"bench@{self.dns.dkim_domain(i)}",
+                    f"dcold{i}",
+                    self.dns.dkim_domain(i),
+                )
+                dmarc_manifest.write(f"{sender}\t{path}\n")
+        log(f"{2 * (self.p['domains'] + 1)} DKIM-signed messages written ({time.monotonic() - t0:.1f}s)")
 
         self.check_dns()
 
@@ -1067,6 +1103,9 @@ class Bench:
         delivered and checked. Returns a result dict (with 'broken' set when
         anything is missing)."""
         port = self.postfix.port(f.name)
+        chain = isinstance(f, DmarcChain)
+        warm_message = self.dmarc_warm_message if chain else self.warm_message
+        cold_manifest = self.dmarc_cold_manifest if chain else self.cold_manifest
         if tool == "smtp-source":
             cmd = [
                 "smtp-source",
@@ -1081,7 +1120,7 @@ class Bench:
                 "-M",
                 HELO,
                 "-F",
-                self.warm_message,
+                warm_message,
                 f"127.0.0.1:{port}",
             ]
         elif cold_start is None:
@@ -1096,7 +1135,7 @@ class Bench:
                 "--sender",
                 WARM_SENDER,
                 "--message-file",
-                self.warm_message,
+                warm_message,
                 "--helo",
                 HELO,
                 "--timeout",
@@ -1114,7 +1153,7 @@ class Bench:
                 "--messages",
                 count,
                 "--corpus",
-                self.cold_manifest,
+                cold_manifest,
                 "--start",
                 cold_start,
                 "--helo",
