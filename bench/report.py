@@ -347,8 +347,8 @@ def dmarc_table(d: Data):
     the DMARC filter's process alone (our stage's child, OpenDMARC)."""
     out = [
         "| case | chain | msg/s | × OpenDMARC chain | p50 ms | p99 ms | DMARC filter CPU s/1000 msg "
-        "| × OpenDMARC's | DMARC filter peak RSS |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| × OpenDMARC's | msg per CPU s (Postfix + DMARC filter) × OpenDMARC chain's | DMARC filter peak RSS |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for case in ("warm-tput", "cold-tput", "warm-lat", "cold-lat"):
         for name in (OUR_CHAIN, PEER_CHAIN):
@@ -368,6 +368,7 @@ def dmarc_table(d: Data):
                         fmt(d.pf_value(case, name, "p99"), 1),
                         fmt(d.pf_value(case, name, "filter_cpu_per_k"), 2),
                         fmt(d.pf_ratio(case, name, PEER_CHAIN, "filter_cpu_per_k"), 2) if ours else "1.00",
+                        fmt(d.pf_ratio(case, name, PEER_CHAIN, "inv_total"), 2) if ours else "1.00",
                         fmt(rss / 1024, 1, " MiB") if rss else "–",
                     ]
                 )
@@ -392,6 +393,16 @@ def dmarc_targets(d: Data, check_ratio):
             OUR_CHAIN,
             PEER_CHAIN,
             lambda v: v >= 1.0,
+        )
+        # Wall-clock rates swing with the other load on shared cores; this
+        # one does not (stage 1 and OpenDKIM, the same in both, left out).
+        check_ratio(
+            f"DMARC, by CPU: messages per CPU second of Postfix + DMARC filter ≥ OpenDMARC chain's ({case})",
+            case,
+            OUR_CHAIN,
+            PEER_CHAIN,
+            lambda v: v >= 1.0,
+            "inv_total",
         )
 
 
