@@ -462,7 +462,7 @@ def dmarc_summary(d, trows):
     """The "In short" line of the DMARC stage against OpenDMARC."""
     from report import OUR_CHAIN, PEER_CHAIN
 
-    rows = [t for t in trows if t[0].startswith("DMARC:") or DMARC_SLOWDNS_TARGET in t[0]]
+    rows = [t for t in trows if t[0].startswith("DMARC") or DMARC_SLOWDNS_TARGET in t[0]]
     met = sum(1 for t in rows if t[3] == "met")
     if d.pf_value("warm-tput", OUR_CHAIN, "msgs_per_s") is None:
         return "- **DMARC stage vs OpenDMARC**: not measured in this run."
