@@ -16,7 +16,11 @@ signed at run time, a private Postfix. On top of them:
   mtls-milter, OpenDKIM in verify mode and OpenDMARC, each on a unix and an
   inet socket. OpenDKIM and mtls-milter resolve through libunbound with
   DNSSEC against the rig's NSD; OpenDMARC uses the system stub resolver, so
-  it runs in a private mount namespace whose /etc/resolv.conf names NSD.
+  it runs in a private mount namespace whose /etc/resolv.conf names NSD;
+* two chains for the DMARC stage against OpenDMARC: [mtls-milter stage 1,
+  OpenDKIM, DMARC filter], where the DMARC filter is mtls-milter's
+  dmarc-socket (its child process) or OpenDMARC, with the same stage 1 and
+  OpenDKIM in front of both.
 
 Measurements are interleaved (all filters for one case, then the next case,
 then the next repetition) and reported as ratios to the null filter and to
@@ -46,6 +50,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -143,6 +148,34 @@ def proc_threads(pid):
     return None
 
 
+class ThreadPeak:
+    """Samples the thread count of a filter's processes every 10 ms while
+    it runs (a context manager); ``peak`` is the most seen at once. The
+    count at the end would not do: libmilter lets idle workers go."""
+
+    def __init__(self, filter_):
+        self.filter = filter_
+        self.peak = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self):
+        while True:
+            counts = [proc_threads(pid) or 0 for pid in self.filter.pids()]
+            if counts:
+                self.peak = max(self.peak or 0, max(counts))
+            if self._stop.wait(0.01):
+                return
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
 def postfix_cpu_snapshot(master_pid):
     """{pid: (comm, cpu)} of every process in the Postfix master's session,
     plus the master's reaped-children time under the key 'reaped'."""
@@ -184,6 +217,7 @@ BODY_LINES = [
 
 
 def write_message(path, signer, sender, tag, dkim_domain):
+    """sender: the From address."""
     domain = sender.split("@", 1)[1]
     headers = [
         ("From", f"<{sender}>"),
@@ -242,9 +276,16 @@ class BenchDns(DnsServer):
         return DKIM_ZONE if i is None else f"{self.label(i)}.{DKIM_ZONE}"
 
     def _dkim_zone(self):
-        lines = self._header(DKIM_ZONE + ".") + [f"{SELECTOR}._domainkey\tIN\tTXT\t{self.dkim_txt}"]
+        # DMARC records too: the DMARC chains' messages come From the
+        # DKIM domain, so that DKIM aligns.
+        dmarc = '\tIN\tTXT\t"v=DMARC1; p=none"'
+        lines = self._header(DKIM_ZONE + ".") + [
+            f"{SELECTOR}._domainkey\tIN\tTXT\t{self.dkim_txt}",
+            "_dmarc" + dmarc,
+        ]
         for i in range(self.count):
             lines.append(f"{SELECTOR}._domainkey.{self.label(i)}\tIN\tTXT\t{self.dkim_txt}")
+            lines.append(f"_dmarc.{self.label(i)}" + dmarc)
         return lines
 
     def build(self):
@@ -272,21 +313,25 @@ class BenchDns(DnsServer):
         self.conf.write_text(text)
         run(["nsd-checkconf", self.conf])
 
-    def write_unbound_conf(self, path, port, extra=()):
+    def write_unbound_conf(self, path, port, extra=(), dkim_zone=False):
         """libunbound configuration: the rig's stub zone and trust anchor, and
         every name outside test. refused, so nothing can leave the machine.
-        ``extra``: more server: lines."""
+        ``extra``: more server: lines; ``dkim_zone``: bench.example. too."""
+        zones = ["test."] + ([DKIM_ZONE + "."] if dkim_zone else [])
+        anchors = [self.anchor_file] + ([self.dkim_anchor_file] if dkim_zone else [])
+        # A DMARC walk from bench.example reaches _dmarc.example: NXDOMAIN,
+        # as for a real TLD (refused, it would leave the org domain unknown).
+        above = [DKIM_ZONE.split(".", 1)[1] + "."] if dkim_zone else []
         path.write_text(
             "server:\n" + "".join(f"    {line}\n" for line in extra) + "    verbosity: 0\n"
             "    use-syslog: no\n"
             "    do-ip6: no\n"
             "    do-not-query-localhost: no\n"
-            '    local-zone: "test." transparent\n'
-            '    local-zone: "." refuse\n'
-            f'    trust-anchor-file: "{self.anchor_file}"\n'
-            "stub-zone:\n"
-            '    name: "test."\n'
-            f"    stub-addr: 127.0.0.1@{port}\n"
+            + "".join(f'    local-zone: "{zone}" transparent\n' for zone in zones)
+            + "".join(f'    local-zone: "{zone}" static\n' for zone in above)
+            + '    local-zone: "." refuse\n'
+            + "".join(f'    trust-anchor-file: "{anchor}"\n' for anchor in anchors)
+            + "".join(f'stub-zone:\n    name: "{zone}"\n    stub-addr: 127.0.0.1@{port}\n' for zone in zones)
         )
         return path
 
@@ -405,6 +450,42 @@ def check_dmarc(text):
     if not m:
         return "no dmarc result"
     return None if m.group(1) in ("pass", "fail", "none") else f"dmarc={m.group(1)}"
+
+
+def _header_block(text):
+    """The message's header fields, each unfolded onto one line."""
+    head = text.split("\n\n", 1)[0]
+    return re.sub(r"\n[ \t]+", " ", head).splitlines()
+
+
+FROM_DOMAIN_RE = re.compile(r"^From:.*@([A-Za-z0-9.-]+)>", re.I)
+DMARC_AR_RE = re.compile(r"^Authentication-Results: mx\.inbox\.test;\s*dmarc=(\w+)(.*)$", re.I)
+
+
+def check_dmarc_chain(text, ours):
+    """A message through [stage 1, OpenDKIM, DMARC filter]: OpenDKIM's
+    dkim=pass, stage 1's verdict, and exactly one DMARC result, from the
+    filter under test (ours writes policy.dmarc, OpenDMARC 1.4 does not),
+    with the right verdict for the From domain. SPF is off and mtls fails
+    (plain SMTP), but the message is From its DKIM d= domain: the correct
+    verdict is pass, by DKIM alone."""
+    lines = _header_block(text)
+    from_domain = next((m.group(1).lower() for m in map(FROM_DOMAIN_RE.match, lines) if m), None)
+    results = [m for m in map(DMARC_AR_RE.match, lines) if m]
+    if len(results) != 1:
+        return f"{len(results)} dmarc results"
+    verdict, rest = results[0].group(1), results[0].group(2)
+    if verdict != "pass":
+        return f"dmarc={verdict}"
+    if f"header.from={from_domain}" not in rest:
+        return f"dmarc result not for header.from={from_domain}: {rest[:120]}"
+    if ("policy.dmarc=none" in rest) != ours:
+        return "dmarc result from the wrong filter"
+    if ours and "aligned: dkim" not in rest:
+        return f"dmarc=pass not by DKIM: {rest[:120]}"
+    if not any(re.match(r"^Authentication-Results: mx\.inbox\.test;\s*mtls=(fail|pass)", l) for l in lines):
+        return "no mtls verdict from stage 1"
+    return check_dkim(text)
 
 
 class Filter:
@@ -673,6 +754,84 @@ class OpenDmarcFilter(Filter):
         return ["unshare", "--mount", "--propagation", "private", "sh", "-c", inner]
 
 
+def child_pids(pid):
+    """The children of a process, from every process's parent pid in /proc
+    (/proc/PID/task/*/children needs CONFIG_PROC_CHILDREN)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                raw = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(raw[raw.rindex(")") + 2 :].split()[1]) == pid:
+                out.append(int(entry.name))
+    return out
+
+
+class MtlsDmarcDaemon(MtlsFilter):
+    """mtls-milter with its DMARC stage (dmarc-socket): stage 1 on one unix
+    socket, the DMARC stage's child process on another. Its pids(), so its
+    CPU, memory and threads, are the DMARC child's alone; lib_spec and
+    address are the DMARC socket's (milter_load talks to stage 2)."""
+
+    def __init__(self, bench, unbound_conf=None, kind_suffix=""):
+        self.kind = f"mtls-dmarc{kind_suffix}"
+        super().__init__(bench, "unix", unbound_conf=unbound_conf)
+        self.stage1_path = self.path
+        self.stage1_spec = self.lib_spec
+        self.stage1_postfix_spec = self.postfix_spec
+        self.path = bench.milter_dir / f"{self.name}-stage2.sock"
+        self.lib_spec = self.postfix_spec = f"unix:{self.path}"
+        self.address = str(self.path)
+
+    def command(self):
+        cmd = super().command()
+        cmd[cmd.index("--socket") + 1] = self.stage1_spec
+        return cmd + ["--dmarc-socket", self.lib_spec]
+
+    def start(self, timeout=20):
+        if self.stage1_path.exists():
+            self.stage1_path.unlink()
+        super().start(timeout)
+        wait_until(
+            lambda: can_connect(str(self.stage1_path)), timeout, f"{self.name} stage 1 socket", interval=0.05
+        )
+
+    def pids(self):
+        if self.proc is None or self.proc.poll() is not None:
+            return []
+        # The child is forked once, at start; look for it once per process.
+        if getattr(self, "_child_of", None) != self.proc.pid or not self._children:
+            self._child_of, self._children = self.proc.pid, child_pids(self.proc.pid)
+        return [pid for pid in self._children if Path(f"/proc/{pid}").exists()]
+
+
+class DmarcChain(Filter):
+    """Postfix's smtpd_milters = [stage 1, OpenDKIM, DMARC filter], as the
+    README's DMARC section attaches the stage. The chains share one stage 1
+    (the daemon's) and one OpenDKIM, so they differ only in the DMARC
+    filter, whose process alone is measured (cpu, hwm). Its parts are
+    started and stopped as filters of their own."""
+
+    def __init__(self, bench, kind, label, stage1, dkim, dmarc_spec, dmarc_filter, ours):
+        self.kind = kind
+        self.label = label
+        self.dmarc_filter = dmarc_filter
+        self.check = lambda text: check_dmarc_chain(text, ours)
+        super().__init__(bench, "unix")
+        self.postfix_spec = ",".join([stage1.stage1_postfix_spec, dkim.postfix_spec, dmarc_spec])
+
+    def start(self, timeout=20):
+        pass  # the parts are filters of their own
+
+    def stop(self):
+        pass
+
+    def pids(self):
+        return self.dmarc_filter.pids()
+
+
 # ---------------------------------------------------------------------------
 # The benchmark
 # ---------------------------------------------------------------------------
@@ -727,6 +886,7 @@ class Bench:
         self.postfix = None
         self.sink = None
         self.filters = {}
+        self.components = []
         self.results = {"postfix": [], "milter": [], "delay": [], "tlspolicy": {}, "meta": {}}
         self.broken = []
         self.next_cold = 0
@@ -758,6 +918,10 @@ class Bench:
         self.unbound_conf_noqmin = self.dns.write_unbound_conf(
             self.dir / "dns" / "bench-unbound-noqmin.conf", self.dns.port, extra=["qname-minimisation: no"]
         )
+        # The DMARC stage also walks the DKIM d= domains, in bench.example.
+        self.unbound_conf_dmarc = self.dns.write_unbound_conf(
+            self.dir / "dns" / "bench-unbound-dmarc.conf", self.dns.port, dkim_zone=True
+        )
         self.resolv_conf = self.dir / "dns" / "resolv.conf"
         self.resolv_conf.write_text(f"nameserver {stub_ip}\noptions timeout:2 attempts:2\n")
         log(
@@ -772,14 +936,36 @@ class Bench:
         write_message(self.warm_message, self.signer, WARM_SENDER, "warm", self.dns.dkim_domain())
         self.cold_manifest = msgs / "cold.manifest"
         self.cold_senders = msgs / "cold.senders"
-        with open(self.cold_manifest, "w") as manifest, open(self.cold_senders, "w") as senders:
+        # The DMARC chains' messages: the same envelope, but From the DKIM
+        # signing domain (DKIM aligns: dmarc=pass, the usual case).
+        self.dmarc_warm_message = msgs / "dmarc-warm.eml"
+        write_message(
+            self.dmarc_warm_message,
+            self.signer,
+            f"sender@{self.dns.dkim_domain()}",
+            "dwarm",
+            self.dns.dkim_domain(),
+        )
+        self.dmarc_cold_manifest = msgs / "dmarc-cold.manifest"
+        with open(self.cold_manifest, "w") as manifest, open(self.cold_senders, "w") as senders, open(
+            self.dmarc_cold_manifest, "w"
+        ) as dmarc_manifest:
             for i in range(self.p["domains"]):
                 sender = f"bench@{self.dns.cold_domain(i)}"
                 path = msgs / f"cold-{i:05d}.eml"
                 write_message(path, self.signer, sender, f"cold{i}", self.dns.dkim_domain(i))
                 manifest.write(f"{sender}\t{path}\n")
                 senders.write(sender + "\n")
-        log(f"{self.p['domains'] + 1} DKIM-signed messages written ({time.monotonic() - t0:.1f}s)")
+                path = msgs / f"dmarc-cold-{i:05d}.eml"
+                write_message(
+                    path,
+                    self.signer,
+                    f"bench@{self.dns.dkim_domain(i)}",
+                    f"dcold{i}",
+                    self.dns.dkim_domain(i),
+                )
+                dmarc_manifest.write(f"{sender}\t{path}\n")
+        log(f"{2 * (self.p['domains'] + 1)} DKIM-signed messages written ({time.monotonic() - t0:.1f}s)")
 
         self.check_dns()
 
@@ -795,6 +981,33 @@ class Bench:
         experiments = [
             NullFilter(self, "inet", nodelay=True, skip_data=True),
             NullFilter(self, "inet", nodelay=True, header_replies=True),
+        ]
+        # The DMARC stage against OpenDMARC, each after stage 1 and OpenDKIM.
+        self.dmarc_daemon = MtlsDmarcDaemon(self, unbound_conf=self.unbound_conf_dmarc)
+        self.components = [self.dmarc_daemon]
+        by_name = {f.name: f for f in order}
+        dkim, opendmarc = by_name["opendkim-unix"], by_name["opendmarc-unix"]
+        order += [
+            DmarcChain(
+                self,
+                "chain-mtlsdmarc",
+                "stage 1 + OpenDKIM + mtls DMARC stage",
+                self.dmarc_daemon,
+                dkim,
+                self.dmarc_daemon.postfix_spec,
+                self.dmarc_daemon,
+                ours=True,
+            ),
+            DmarcChain(
+                self,
+                "chain-opendmarc",
+                "stage 1 + OpenDKIM + OpenDMARC",
+                self.dmarc_daemon,
+                dkim,
+                opendmarc.postfix_spec,
+                opendmarc,
+                ours=False,
+            ),
         ]
         self.filters = {f.name: f for f in order}
         self.experiments = {f.name: f for f in experiments}
@@ -851,7 +1064,7 @@ class Bench:
 
     # -- teardown ------------------------------------------------------------
     def close(self):
-        for f in self.filters.values():
+        for f in list(self.filters.values()) + self.components:
             try:
                 f.stop()
             except Exception:  # noqa: BLE001 (keep stopping the rest)
@@ -890,6 +1103,9 @@ class Bench:
         delivered and checked. Returns a result dict (with 'broken' set when
         anything is missing)."""
         port = self.postfix.port(f.name)
+        chain = isinstance(f, DmarcChain)
+        warm_message = self.dmarc_warm_message if chain else self.warm_message
+        cold_manifest = self.dmarc_cold_manifest if chain else self.cold_manifest
         if tool == "smtp-source":
             cmd = [
                 "smtp-source",
@@ -904,7 +1120,7 @@ class Bench:
                 "-M",
                 HELO,
                 "-F",
-                self.warm_message,
+                warm_message,
                 f"127.0.0.1:{port}",
             ]
         elif cold_start is None:
@@ -919,7 +1135,7 @@ class Bench:
                 "--sender",
                 WARM_SENDER,
                 "--message-file",
-                self.warm_message,
+                warm_message,
                 "--helo",
                 HELO,
                 "--timeout",
@@ -937,7 +1153,7 @@ class Bench:
                 "--messages",
                 count,
                 "--corpus",
-                self.cold_manifest,
+                cold_manifest,
                 "--start",
                 cold_start,
                 "--helo",
@@ -1099,11 +1315,12 @@ class Bench:
     def run_postfix(self):
         p = self.p
         everything = {**self.filters, **self.experiments}
+        # The chains share stage 1 and OpenDKIM, whose caches would make the
+        # second chain's run warm: each chain gets cold domains of its own.
+        chains = sum(1 for f in everything.values() if isinstance(f, DmarcChain))
+        cold_per_rep = (p["cold_tput"] + p["lat"]) * (1 + chains)
         log("starting filters for the Postfix section")
-        for f in everything.values():
-            f.start()
-        for f in everything.values():
-            self.warm_up(f)
+        self.start_postfix_filters(everything)
         cases = [
             ("warm-tput", dict(count=p["warm_tput"], sessions=20, tool="smtp-source")),
             ("cold-tput", dict(count=p["cold_tput"], sessions=20, cold=True)),
@@ -1111,14 +1328,11 @@ class Bench:
             ("cold-lat", dict(count=p["lat"], sessions=1, cold=True)),
         ]
         for rep in range(p["reps"]):
-            if rep > 0 and self.next_cold + p["cold_tput"] + p["lat"] > p["domains"]:
+            if rep > 0 and self.next_cold + cold_per_rep > p["domains"]:
                 # Not enough unused cold domains left: restart the filters so
                 # that their caches are empty again.
                 log("restarting filters to empty their DNS caches")
-                for f in everything.values():
-                    f.start()
-                for f in everything.values():
-                    self.warm_up(f)
+                self.start_postfix_filters(everything)
                 self.next_cold = 0
             for case, spec in cases:
                 start = self.cold_slice(spec["count"]) if spec.get("cold") else None
@@ -1127,20 +1341,29 @@ class Bench:
                 rotated = names[rep % len(names) :] + names[: rep % len(names)]
                 for name in rotated:
                     f = everything[name]
+                    own = isinstance(f, DmarcChain) and spec.get("cold")
                     res = self.smtp_run(
                         f,
                         case,
                         spec["count"],
                         spec["sessions"],
-                        cold_start=start,
+                        cold_start=self.cold_slice(spec["count"]) if own else start,
                         tool=spec.get("tool", "smtp_load"),
                     )
                     res["rep"] = rep
                     self.record("postfix", res)
         for f in everything.values():
             self.results["meta"].setdefault("peak_rss_kib", {})[f.name] = f.hwm_kib()
-        for f in everything.values():
+        for f in list(everything.values()) + self.components:
             f.stop()
+
+    def start_postfix_filters(self, everything):
+        """(Re)starts every filter of the Postfix section and the chains'
+        parts, then sends each listener its warm-up messages."""
+        for f in self.components + list(everything.values()):
+            f.start()
+        for f in everything.values():
+            self.warm_up(f)
 
     # -- milter protocol only -------------------------------------------------
     def prime(self, f):
@@ -1183,9 +1406,12 @@ class Bench:
             cmd += ["--expect-header", f.header]
         if senders:
             cmd += ["--senders", senders, "--start", start]
-        log_before = f.log.read_text(errors="replace").count("result=temperror") if f.log.exists() else 0
+        # Stage 1 logs result=, the DMARC stage dmarc= (and dmarc_rfc9989=).
+        temperror = " dmarc=temperror" if isinstance(f, MtlsDmarcDaemon) else "result=temperror"
+        log_before = f.log.read_text(errors="replace").count(temperror) if f.log.exists() else 0
         cpu0 = f.cpu()
-        proc = self.client(cmd, timeout=900)
+        with ThreadPeak(f) as threads:
+            proc = self.client(cmd, timeout=900)
         cpu1 = f.cpu()
         try:
             out = json.loads(proc.stdout)
@@ -1203,7 +1429,8 @@ class Bench:
             "lat_us": out["lat_us"],
             "filter_cpu_s": cpu1 - cpu0,
             "filter_hwm_kib": f.hwm_kib(),
-            "threads_at_end": proc_threads(f.proc.pid) if f.proc else None,
+            "threads_at_end": max([proc_threads(pid) or 0 for pid in f.pids()] or [0]) or None,
+            "threads_peak": threads.peak,
             "connect_retries": out["connect_retries"],
             "broken": None,
             "client": out,
@@ -1212,7 +1439,7 @@ class Bench:
         if out["failed"] or out["completed"] != count:
             problems.append(f"completed {out['completed']}/{count}: {out['error_samples'][:3]}")
         if f.kind.startswith("mtls"):
-            log_after = f.log.read_text(errors="replace").count("result=temperror")
+            log_after = f.log.read_text(errors="replace").count(temperror)
             res["temperrors"] = log_after - log_before
             # The slow-DNS runs measure exactly this (answers later than
             # dns-timeout): there a temperror is a result, elsewhere a fault.
@@ -1294,6 +1521,9 @@ class Bench:
             variants = [
                 MtlsFilter(self, "unix", unbound_conf=default_conf, kind_suffix="-slowdns"),
                 MtlsFilter(self, "unix", unbound_conf=tuned_conf, kind_suffix="-slowdns-tuned"),
+                # The DMARC stage alone (milter_load to dmarc-socket): the
+                # walk of every message's From domain behind the same delay.
+                MtlsDmarcDaemon(self, unbound_conf=default_conf, kind_suffix="-slowdns"),
             ]
             if p.get("sleep_ms"):
                 # libmilter alone: end of message blocks its worker as long as

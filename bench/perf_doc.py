@@ -145,6 +145,7 @@ def document(results, d, body, have_png):
         f"{_n(d.pf_value('warm-tput', 'opendkim-unix', 'filter_cpu_per_k'), 2)} (it also checks an RSA "
         f"signature), OpenDMARC {_n(d.pf_value('warm-tput', 'opendmarc-unix', 'filter_cpu_per_k'), 2)}.\n"
     )
+    out.append(dmarc_summary(d, trows) + "\n")
     out.append(tlspolicy_summary(results) + "\n")
 
     out.append("## How to run\n")
@@ -216,6 +217,31 @@ smtp-source / smtp_load ──SMTP──> Postfix: one smtpd listener per filter
   with the TLS macros of a verified client certificate (so mtls-milter's verdict is `pass`), N
   sessions at once, one message per connection, and checks every reply. **Slow DNS**:
   bench/dns_delay, a UDP proxy between libunbound and NSD, holds every answer back for a fixed time.
+- **DMARC stage vs OpenDMARC**: two more Postfix listeners with `smtpd_milters = <stage 1>,
+  <OpenDKIM>, <DMARC filter>`, as the README attaches the stage. Both chains share one stage 1 (the
+  mtls-milter daemon whose child serves `dmarc-socket`) and the OpenDKIM above, so they differ only
+  in the DMARC filter; in the cold cases each chain gets sender domains of its own, so that neither
+  finds stage 1's or OpenDKIM's cache warmed by the other. Their messages have the same envelope
+  (MAIL FROM in secure.test, for stage 1) but are From their DKIM d= domain (`dNNNNN.bench.example`,
+  each with a `_dmarc` record `p=none`), so that DKIM aligns, as in most mail that passes DMARC.
+  **Our stage** is asked to do what it does by default: trust the A-R headers of `mx.inbox.test`
+  (OpenDKIM's AuthservID and ours), read stage 1's mtls verdict and OpenDKIM's `dkim=pass`, walk
+  the From domain's `_dmarc` names (RFC 9989 tree walk: `_dmarc.dNNNNN.bench.example`,
+  `_dmarc.bench.example`, `_dmarc.example` at once, through libunbound with DNSSEC and the answer
+  cache; its configuration reaches bench.example and answers NXDOMAIN for the rest of example.,
+  as a real TLD would), evaluate with `dmarc-mtls = substitute`, tag without enforcing.
+  **OpenDMARC** 1.4 is
+  asked the same as far as it can: `TrustedAuthservIDs mx.inbox.test`, SPF off
+  (`SPFSelfValidate false`, `SPFIgnoreResults true`; our stage gets no `spf=` result either, as
+  no SPF filter runs), no rejecting, no reports, no PSL; it looks up `_dmarc.<From domain>`
+  through the stub resolver (no cache, no validation). The correct verdict is the same for
+  both: `dmarc=pass` by DKIM alone (SPF is off, mtls fails on plain SMTP); every delivered
+  message is checked for exactly one DMARC result, `pass`, for its own `header.from`, written by
+  the filter under test (ours writes `policy.dmarc` and `aligned: dkim`, OpenDMARC does not),
+  beside stage 1's verdict and OpenDKIM's `dkim=pass (... secure)`. **CPU** is the DMARC filter's process alone: our stage's
+  child of the daemon, and OpenDMARC. **Slow DNS**: milter_load straight to `dmarc-socket`
+  (From: a new cold domain every message, no A-R headers, so one walk per message) behind
+  dns_delay.
 - **TLS policy servers** (the sending side, bench/tlspolicy_bench.py): mtls-tlspolicy,
   postfix-mta-sts-resolver 1.1.2 as Debian ships it (SQLite cache) and with its in-memory cache,
   and bench/null_socketmap.c, a socketmap server that answers at once and looks nothing up (the
@@ -386,6 +412,7 @@ libmilter filter pays. A cold name still takes the full path through libunbound.
 - A libmilter filter stopped with SIGTERM only exits at its listener's next poll timeout (seconds);
   the bench stops filters with SIGTERM and SIGKILL after one second.
 
+{dmarc_finding(d, results)}
 ## Caveats
 
 - Two cores shared with other engineers' builds: absolute numbers move from run to run (compare
@@ -429,3 +456,91 @@ def tlspolicy_summary(results):
         f"{_n(rss['rss_kib'] / 1024 if rss and rss.get('rss_kib') else None, 1, ' MiB')}. Targets: {met} of "
         f"{len(rows)} met."
     )
+
+
+def dmarc_summary(d, trows):
+    """The "In short" line of the DMARC stage against OpenDMARC."""
+    from report import OUR_CHAIN, PEER_CHAIN
+
+    rows = [t for t in trows if t[0].startswith("DMARC") or DMARC_SLOWDNS_TARGET in t[0]]
+    met = sum(1 for t in rows if t[3] == "met")
+    if d.pf_value("warm-tput", OUR_CHAIN, "msgs_per_s") is None:
+        return "- **DMARC stage vs OpenDMARC**: not measured in this run."
+    return (
+        f"- **DMARC stage vs OpenDMARC**, each after the same stage 1 and OpenDKIM through Postfix: "
+        f"CPU per message of the DMARC filter alone, ours ÷ OpenDMARC's, "
+        f"{_n(d.pf_ratio('warm-tput', OUR_CHAIN, PEER_CHAIN, 'filter_cpu_per_k'), 2)} warm and "
+        f"{_n(d.pf_ratio('cold-tput', OUR_CHAIN, PEER_CHAIN, 'filter_cpu_per_k'), 2)} cold (target < 1); "
+        f"throughput of the chain, ours ÷ OpenDMARC's, "
+        f"{_n(d.pf_ratio('warm-tput', OUR_CHAIN, PEER_CHAIN), 2)} warm and "
+        f"{_n(d.pf_ratio('cold-tput', OUR_CHAIN, PEER_CHAIN), 2)} cold (target ≥ 1), and counted as messages "
+        f"per CPU second of Postfix and the DMARC filter, which the other load on these cores cannot skew, "
+        f"{_n(d.pf_ratio('warm-tput', OUR_CHAIN, PEER_CHAIN, 'inv_total'), 2)} and "
+        f"{_n(d.pf_ratio('cold-tput', OUR_CHAIN, PEER_CHAIN, 'inv_total'), 2)}; with DNS slow, "
+        f"see finding 6. Targets: {met} of {len(rows)} met."
+    )
+
+
+DMARC_SLOWDNS_TARGET = "mtls DMARC stage"
+
+
+def dmarc_finding(d, results):
+    """Finding 6: what the DMARC comparison and its slow-DNS runs showed."""
+    from report import DMARC_SLOWDNS, OUR_CHAIN, PEER_CHAIN
+
+    rows = [r for r in delay_rows(d) if r["name"] == DMARC_SLOWDNS]
+    top = max(rows, key=lambda r: r["sessions"]) if rows else None
+    single = next((r for r in rows if r["sessions"] == 1), None)
+    cpu = {
+        case: (
+            d.pf_value(case, OUR_CHAIN, "filter_cpu_per_k"),
+            d.pf_value(case, PEER_CHAIN, "filter_cpu_per_k"),
+        )
+        for case in ("warm-tput", "cold-tput")
+    }
+    text = f"""### 6. The DMARC stage against OpenDMARC
+
+CPU seconds per 1000 messages of the DMARC filter's process, through Postfix at 20 sessions: our
+stage {_n(cpu['warm-tput'][0], 2)} warm and {_n(cpu['cold-tput'][0], 2)} cold, OpenDMARC
+{_n(cpu['warm-tput'][1], 2)} and {_n(cpu['cold-tput'][1], 2)} (ratios per repetition, median:
+{_n(d.pf_ratio('warm-tput', OUR_CHAIN, PEER_CHAIN, 'filter_cpu_per_k'), 2)} and
+{_n(d.pf_ratio('cold-tput', OUR_CHAIN, PEER_CHAIN, 'filter_cpu_per_k'), 2)}). The work is not the
+same: our stage asks the walk's three names with DNSSEC validation (cold, one of them is new
+per message), OpenDMARC asks one unvalidated name per message and has no cache, so warm it
+repeats the query that our stage answers from its answer cache. When the DKIM d= domain differs
+from the From domain, our stage walks it too (relaxed alignment needs its organizational
+domain); the messages here do not ask for that. Chain
+throughput, ours ÷ OpenDMARC's: {_n(d.pf_ratio('warm-tput', OUR_CHAIN, PEER_CHAIN), 2)} warm,
+{_n(d.pf_ratio('cold-tput', OUR_CHAIN, PEER_CHAIN), 2)} cold; one session, p50
+{_n(d.pf_value('warm-lat', OUR_CHAIN, 'p50'))} against {_n(d.pf_value('warm-lat', PEER_CHAIN, 'p50'))} ms
+warm and {_n(d.pf_value('cold-lat', OUR_CHAIN, 'p50'))} against
+{_n(d.pf_value('cold-lat', PEER_CHAIN, 'p50'))} ms cold.
+
+**Does the walk hold a libmilter thread?** Yes, for what remains of it at end of message. The
+walk of the From domain starts in the header callback that sees From, which returns at once;
+end of message collects the answers and waits for those still out, in its libmilter worker,
+since libmilter has no way to finish a message later. Postfix (and milter_load) send the headers
+and end of message back to back after the whole message has arrived, so here that wait is
+nearly the whole walk: each message waiting on DNS holds one worker. libmilter starts another
+worker when a session is readable and none is idle, so the waits overlap instead of queueing:
+behind DNS {_n(top['delay_ms'] if top else None, 0)} ms away, one session made
+{_n(single['msgs_per_s'] if single else None)} msg/s (p50 {_n(single['p50'] if single else None, 0)} ms,
+{_n(ratio(single['p50'], single['delay_ms']) if single else None, 1)} answer delays: the walk's names
+are asked at once, but libunbound resolves a cold name with
+{_n(single['queries_per_msg'] if single else None, 1)} queries, not all at once, see finding 2), and
+{_n(top['sessions'] if top else None, 0)}
+sessions made {_n(top['good_per_s'] if top else None)} answered msg/s,
+{_n(ratio(top['good_per_s'], top['serial']) if top else None, 1)}× the serial bound (one walk at a
+time, which is what holding a single thread would allow) and
+{_n(ratio(top['good_per_s'], top['bound']) if top else None, 2)} of the concurrency bound, with
+{top['temperrors'] if top else '?'} temperror; the DNS proxy held up to
+{_n(top['held'] if top else None, 0)} answers at once, and the stage's process had up to
+{_n(top['threads'] if top else None, 0)} threads at once (sampled every 10 ms; alone
+{_n(single['threads'] if single else None, 0)}): libmilter's workers, most of them blocked in those
+waits. The cost of a waiting message is a thread, not a place in a queue. It
+could be shortened, not removed: starting the walk of the MAIL FROM domain at MAIL FROM (the From
+domain usually is the same, and relaxed SPF or mtls alignment walks it anyway) would overlap it
+with the message's transfer, at the price of its queries for messages whose identifiers do not
+pass.
+"""
+    return text

@@ -34,9 +34,16 @@ from rig.process import (
     wait_until,
 )
 from rig.rig import shared_rig
+from rig.sendmail import dmarc_snippet_lines, queue_id_of, SNIPPET, start_sendmail
 from rig.testcase import describe
 
 GOOD_CERT = "out1.secure.test"
+README = SNIPPET.parents[1] / "README.md"
+MAN_PAGE = SNIPPET.parents[1] / "man" / "mtls-milter.8"
+# A client address outside local_header_rewrite_clients (Postfix's default,
+# permit_inet_interfaces, covers the rig's 127.0.0.1): Postfix passes its
+# header fields to the milters as sent, without adding a missing From.
+NOT_REWRITTEN = "127.0.0.2"
 
 
 def dmarc_headers(msg):
@@ -48,11 +55,26 @@ def dmarc_headers(msg):
     ]
 
 
+def with_from(*fields):
+    """A transform putting these complete header fields (none: no From at
+    all) where the message's own From field was."""
+
+    def transform(text):
+        head, _, body = text.partition("\r\n\r\n")
+        lines = head.split("\r\n")
+        index = next(i for i, line in enumerate(lines) if line.startswith("From:"))
+        lines[index : index + 1] = fields
+        return "\r\n".join(lines) + "\r\n\r\n" + body
+
+    return transform
+
+
 class DmarcStageCase(unittest.TestCase):
     """Starts the shared rig's milter with a DMARC socket and points Postfix
     at both stages; puts Postfix back as it was afterwards."""
 
     milter_options: dict = {}
+    saved_milters = None  # Postfix's smtpd_milters before attach_mta()
     maxDiff = None
 
     @classmethod
@@ -61,6 +83,15 @@ class DmarcStageCase(unittest.TestCase):
         cls.dmarc_port = free_port()
         wait_until(lambda: tcp_port_bindable(cls.dmarc_port), 20, "a free DMARC port", interval=0.2)
         cls.rig.start_milter(dmarc_socket=f"inet:{cls.dmarc_port}@127.0.0.1", **cls.milter_options)
+        try:
+            cls.attach_mta()
+        except BaseException:
+            cls.tearDownClass()  # unittest does not when setUpClass fails
+            raise
+
+    @classmethod
+    def attach_mta(cls):
+        """Points Postfix at stage 1, middle_milters() and stage 2."""
         postfix = cls.rig.postfix
         cls.saved_milters = postfix.milter_socket
         between = "".join(f", {socket}" for socket in cls.middle_milters())
@@ -73,12 +104,33 @@ class DmarcStageCase(unittest.TestCase):
         return []
 
     @classmethod
-    def tearDownClass(cls):
+    def detach_mta(cls):
+        if cls.saved_milters is None:
+            return
         postfix = cls.rig.postfix
         postfix.postconf(f"smtpd_milters={cls.saved_milters}")
         postfix.reload()
-        # The next class starts its own milter (ensure_milter sees no options).
-        cls.rig.stop_milter(graceful=False)
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            cls.detach_mta()
+        finally:
+            # The next class starts its own milter (ensure_milter sees no options).
+            cls.rig.stop_milter(graceful=False)
+
+    def send(self, **send_kwargs):
+        """Sends one message through the MTA under test."""
+        return self.rig.send(**send_kwargs)
+
+    def queue_id(self, sent):
+        """The MTA's queue id of an accepted message, as the milter logs it."""
+        return sent.queue_id
+
+    def signed(self, domain="secure.test"):
+        """A transform DKIM-signing the message for domain (OpenDKIM
+        verifies it where a class runs one)."""
+        return lambda text: self.rig.dns.dkim.sign_message(text, domain)
 
     def dmarc_log(self, queue_id):
         """The DMARC stage's JSON log line for one message."""
@@ -87,7 +139,7 @@ class DmarcStageCase(unittest.TestCase):
     def deliver_dmarc(self, result, from_domain, policy=None, comment=None, **send_kwargs):
         """Sends, waits for delivery, checks the one dmarc= header and
         returns (header text, log record)."""
-        sent = self.rig.send(**send_kwargs)
+        sent = self.send(**send_kwargs)
         msg = self.rig.wait_delivered(sent.subject)
         headers = dmarc_headers(msg)
         self.assertEqual(len(headers), 1, f"expected one dmarc= header:\n{describe(msg)}")
@@ -106,7 +158,7 @@ class DmarcStageCase(unittest.TestCase):
             self.assertIn(f"policy.dmarc={policy}", header)
         if comment is not None:
             self.assertIn(comment, header)
-        record = self.dmarc_log(sent.queue_id)
+        record = self.dmarc_log(self.queue_id(sent))
         self.assertEqual(record["dmarc"], result, record)
         return header, record
 
@@ -232,18 +284,175 @@ class DmarcTaggingTests(DmarcStageCase):
             cert=GOOD_CERT,
         )
 
-    def test_two_from_fields_are_permerror(self):
-        # A second From (RFC 5322 allows one): no author domain, no policy,
-        # even though each alone would be a domain with a record.
+    # -- psd=n and psd=y (RFC 9989 section 4.10.2) ---------------------------
+
+    def check_mtls_for_from(self, result, mail_from_domain, from_domain, policy, org_domain, policy_domain):
+        """MAIL FROM in mail_from_domain, passing mtls; From in from_domain:
+        aligned (pass) or not (fail) as their organizational domains say,
+        under the policy of policy_domain's record."""
+        comment = "aligned: mtls" if result == "pass" else f"(p={policy} dis=none; DNSSEC secure)"
+        _, record = self.deliver_dmarc(
+            result,
+            from_domain,
+            policy,
+            comment,
+            mail_from=f"alice@{mail_from_domain}",
+            header_from=f"bob@{from_domain}",
+            cert=GOOD_CERT,
+        )
+        self.assertEqual(record["org_domain"], org_domain, record)
+        self.assertEqual(record["policy_domain"], policy_domain, record)
+        self.assertEqual(record["aligned_by"], "mtls" if result == "pass" else "-", record)
+
+    def check_policy_of(self, name, policy, policy_domain):
+        """From b@<name>.secure.test, no certificate: dmarc=fail under the
+        published policy of policy_domain's record. Returns the log record."""
+        domain = f"{name}.secure.test"
+        _, record = self.deliver_dmarc(
+            "fail", domain, policy, f"(p={policy} dis=none;", header_from=f"b@{domain}"
+        )
+        self.assertEqual(record["policy_domain"], policy_domain, record)
+        return record
+
+    def test_psd_n_makes_its_domain_the_organizational_domain(self):
+        # psdn.secure.test has psd=n: it is its own organizational domain,
+        # so secure.test's mtls pass is no longer aligned with it (without
+        # the flag the walk would go on and pick secure.test: pass).
+        self.check_mtls_for_from(
+            "fail", "secure.test", "psdn.secure.test", "reject", "psdn.secure.test", "psdn.secure.test"
+        )
+
+    def test_psd_n_record_applies_to_its_subdomains(self):
+        # sub.psdn.secure.test has no record: its organizational domain's
+        # (psdn, sp=none) applies, not secure.test's sp=quarantine.
+        record = self.check_policy_of("sub.psdn", "none", "psdn.secure.test")
+        self.assertEqual(record["org_domain"], "psdn.secure.test", record)
+
+    def test_psd_y_separates_the_organizations_below_it(self):
+        # psd.secure.test has psd=y: a.psd and b.psd are organizational
+        # domains of their own, so a.psd's mtls pass does not align with a
+        # From in b.psd; the public suffix domain's sp=reject applies.
+        self.check_mtls_for_from(
+            "fail", "a.psd.secure.test", "b.psd.secure.test", "reject", "b.psd.secure.test", "psd.secure.test"
+        )
+
+    def test_psd_y_organization_aligns_its_own_subdomains(self):
+        # x.a.psd.secure.test and a.psd.secure.test share the organizational
+        # domain a.psd.secure.test (one label below the psd=y record).
+        self.check_mtls_for_from(
+            "pass",
+            "a.psd.secure.test",
+            "x.a.psd.secure.test",
+            "reject",
+            "a.psd.secure.test",
+            "psd.secure.test",
+        )
+
+    # -- malformed records (sections 4.7 and 4.10.1) ---------------------------
+
+    def test_record_not_starting_with_v_is_no_record(self):
+        # "p=reject; v=DMARC1" at vlast: not a DMARC record, so secure.test's
+        # record applies (sp=quarantine), not p=reject.
+        self.check_policy_of("vlast", "quarantine", "secure.test")
+
+    def test_invalid_p_without_rua_is_no_record(self):
+        self.check_policy_of("badp", "quarantine", "secure.test")
+
+    def test_invalid_sp_without_rua_is_no_record(self):
+        # "p=reject; sp=always": the invalid sp spoils the record as a
+        # missing p would; secure.test's record applies.
+        self.check_policy_of("badsp", "quarantine", "secure.test")
+
+    def test_invalid_np_with_rua_counts_as_p_none(self):
+        # "p=reject; np=always; rua=...": like a missing p with a valid rua,
+        # the record is "v=DMARC1; p=none", so its p=reject is not applied.
+        record = self.check_policy_of("badnp", "none", "badnp.secure.test")
+        self.assertEqual(record["p"], "none", record)
+
+    def test_record_without_p_but_with_rua_counts_as_p_none(self):
+        record = self.check_policy_of("nop", "none", "nop.secure.test")
+        self.assertEqual(record["p"], "none", record)
+
+    # -- the From field (RFC 9989 section 5.3.1) -------------------------------
+
+    def check_permerror(self, reason, **send_kwargs):
+        """MAIL FROM alice@secure.test with its good certificate, but a From
+        that yields no author domain: dmarc=permerror, no policy."""
         _, record = self.deliver_dmarc(
             "permerror",
             None,
             None,
+            f"({reason})",
             mail_from="alice@secure.test",
             cert=GOOD_CERT,
-            extra_headers=["From: <bob@insecure.test>"],
+            **send_kwargs,
         )
         self.assertEqual(record["header_from"], "-", record)
+
+    def test_two_from_fields_are_permerror(self):
+        # A second From (RFC 5322 allows one): no author domain, no policy,
+        # even though each alone would be a domain with a record.
+        self.check_permerror("several From fields", extra_headers=["From: <bob@insecure.test>"])
+
+    def test_no_from_field_is_permerror(self):
+        # From a client Postfix does not rewrite headers for (127.0.0.1 is
+        # in local_header_rewrite_clients: Postfix would add a From).
+        self.check_permerror("no From field", transform=with_from(), local_interface=NOT_REWRITTEN)
+
+    def test_mailboxes_in_two_domains_are_permerror(self):
+        self.check_permerror(
+            "mailboxes in several domains in From",
+            transform=with_from("From: <alice@secure.test>, <bob@insecure.test>"),
+        )
+
+    def test_group_without_mailbox_is_permerror(self):
+        self.check_permerror("no mailbox in From", transform=with_from("From: undisclosed:;"))
+
+    def test_unparseable_from_is_permerror(self):
+        # Not from 127.0.0.1 either: Postfix would close the quote and
+        # append @mx.inbox.test (docs/MTA-FACTS.md, Postfix).
+        self.check_permerror(
+            "unterminated quoted string",
+            transform=with_from('From: "Alice <alice@secure.test>'),
+            local_interface=NOT_REWRITTEN,
+        )
+
+    def check_author_secure_test(self, from_field):
+        """MAIL FROM alice@secure.test with its good certificate and this
+        From field: the author domain is secure.test (aligned, pass)."""
+        self.deliver_dmarc(
+            "pass",
+            "secure.test",
+            "reject",
+            "aligned: mtls",
+            mail_from="alice@secure.test",
+            cert=GOOD_CERT,
+            transform=with_from(from_field),
+        )
+
+    def test_display_name_and_comments_are_not_the_address(self):
+        # The quoted display name and the comment name insecure.test; the
+        # mailbox is in secure.test.
+        self.check_author_secure_test(
+            'From: "Mallory <m@insecure.test>" (via insecure.test) <alice@secure.test>'
+        )
+
+    def test_group_of_mailboxes_in_one_domain_parses(self):
+        self.check_author_secure_test('From: Senders: alice@secure.test, "Bob" <bob@secure.test>;')
+
+    def test_u_label_from_domain_is_looked_up_as_a_label(self):
+        # bücher.secure.test exists as xn--bcher-kva (A record): sp applies.
+        # Looked up as UTF-8 it would not exist (np=reject).
+        _, record = self.deliver_dmarc(
+            "pass",
+            "xn--bcher-kva.secure.test",
+            "quarantine",
+            "p=quarantine",
+            mail_from="alice@secure.test",
+            header_from="alice@bücher.secure.test",
+            cert=GOOD_CERT,
+        )
+        self.assertEqual(record["header_from"], "xn--bcher-kva.secure.test", record)
 
     def test_two_messages_with_different_from_on_one_connection(self):
         results = self.rig.send_session(
@@ -263,58 +472,68 @@ class DmarcTaggingTests(DmarcStageCase):
             self.assertIn(f"header.from={domain}", headers[0])
 
 
+def start_opendkim(rig, name="opendkim"):
+    """A real OpenDKIM verifying, with the rig's libunbound configuration
+    and trust anchor and AuthservID = our authserv-id, as the README
+    advises. Returns (process, port of its inet socket)."""
+    port = free_port()
+    directory = rig.dir / name
+    directory.mkdir(exist_ok=True)
+    internal = directory / "internal-hosts"
+    internal.write_text("192.0.2.254\n")  # not the test client: verify everything
+    conf = directory / "opendkim.conf"
+    conf.write_text(
+        "\n".join(
+            [
+                "Mode v",
+                f"Socket inet:{port}@127.0.0.1",
+                f"PidFile {directory / 'opendkim.pid'}",
+                "Syslog no",
+                f"AuthservID {AUTHSERV_ID}",
+                "AlwaysAddARHeader yes",
+                f"InternalHosts {internal}",
+                # One message at a time here: OpenDKIM 2.11's crash when it
+                # parses this file from several threads (bench/bench.py,
+                # OpenDkimFilter) needs load.
+                f"ResolverConfiguration {rig.unbound_conf}",
+                f"TrustAnchorFile {rig.trust_anchor_file}",
+                "DNSTimeout 5",
+                "",
+            ]
+        )
+    )
+    log_file = directory / "opendkim.log"
+    with open(log_file, "wb") as log:
+        proc = subprocess.Popen(
+            ["opendkim", "-f", "-x", str(conf)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            preexec_fn=die_with_parent,
+        )
+
+    def ready():
+        if proc.poll() is not None:
+            raise AssertionError(f"opendkim exited:\n{log_tail(log_file)}")
+        return can_connect(("127.0.0.1", port))
+
+    try:
+        wait_until(ready, 20, "OpenDKIM's socket", interval=0.1)
+    except BaseException:
+        kill_process_group(proc)
+        raise
+    return proc, port
+
+
 class DmarcWithOpenDkimTests(DmarcStageCase):
     """Real OpenDKIM verifying between the stages (smtpd_milters = mtls,
-    OpenDKIM, DMARC), with the rig's libunbound configuration and trust
-    anchor, and AuthservID = our authserv-id, as the README advises."""
+    OpenDKIM, DMARC)."""
 
     opendkim = None
 
     @classmethod
     def middle_milters(cls):
-        rig = cls.rig
-        port = free_port()
-        directory = rig.dir / "opendkim"
-        directory.mkdir(exist_ok=True)
-        internal = directory / "internal-hosts"
-        internal.write_text("192.0.2.254\n")  # not the test client: verify everything
-        conf = directory / "opendkim.conf"
-        conf.write_text(
-            "\n".join(
-                [
-                    "Mode v",
-                    f"Socket inet:{port}@127.0.0.1",
-                    f"PidFile {directory / 'opendkim.pid'}",
-                    "Syslog no",
-                    f"AuthservID {AUTHSERV_ID}",
-                    "AlwaysAddARHeader yes",
-                    f"InternalHosts {internal}",
-                    # One message at a time here: OpenDKIM 2.11's crash when it
-                    # parses this file from several threads (bench/bench.py,
-                    # OpenDkimFilter) needs load.
-                    f"ResolverConfiguration {rig.unbound_conf}",
-                    f"TrustAnchorFile {rig.trust_anchor_file}",
-                    "DNSTimeout 5",
-                    "",
-                ]
-            )
-        )
-        cls.opendkim_log = directory / "opendkim.log"
-        with open(cls.opendkim_log, "wb") as log:
-            cls.opendkim = subprocess.Popen(
-                ["opendkim", "-f", "-x", str(conf)],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                preexec_fn=die_with_parent,
-            )
-
-        def ready():
-            if cls.opendkim.poll() is not None:
-                raise AssertionError(f"opendkim exited:\n{log_tail(cls.opendkim_log)}")
-            return can_connect(("127.0.0.1", port))
-
-        wait_until(ready, 20, "OpenDKIM's socket", interval=0.1)
+        cls.opendkim, port = start_opendkim(cls.rig)
         return [f"inet:127.0.0.1:{port}"]
 
     @classmethod
@@ -323,9 +542,6 @@ class DmarcWithOpenDkimTests(DmarcStageCase):
             super().tearDownClass()
         finally:
             kill_process_group(cls.opendkim)
-
-    def signed(self, domain="secure.test"):
-        return lambda text: self.rig.dns.dkim.sign_message(text, domain)
 
     def deliver_dkim_only(self):
         """No certificate and a MAIL FROM in another domain: only OpenDKIM's
@@ -478,6 +694,76 @@ class DmarcReportOnlyTests(DmarcStageCase):
         self.deliver_dmarc(
             "fail", "secure.test", "reject", mail_from="<>", helo="out1.secure.test", cert=GOOD_CERT
         )
+
+
+class DmarcThroughSendmailTests(DmarcStageCase):
+    """The DMARC stage under Debian's Sendmail 8.17 (rig/sendmail.py), with
+    conf/sendmail.mc's lines, the DMARC stage's included: stage 1, OpenDKIM
+    and stage 2 as three INPUT_MAIL_FILTERs in that order. Sendmail shows
+    each filter the headers the filters before it added (it sends them at
+    the end of the message, one filter after the other)."""
+
+    opendkim = None
+    sendmail = None
+
+    @classmethod
+    def attach_mta(cls):
+        cls.opendkim, opendkim_port = start_opendkim(cls.rig, "opendkim-sendmail")
+        cls.sendmail = start_sendmail(
+            cls.rig,
+            cls.rig.dir / f"sendmail-{cls.__name__}",
+            dmarc_ports={"opendkim": opendkim_port, "mtls-dmarc": cls.dmarc_port},
+        )
+
+    @classmethod
+    def detach_mta(cls):
+        try:
+            if cls.sendmail is not None:
+                cls.sendmail.stop()
+        finally:
+            kill_process_group(cls.opendkim)
+
+    def send(self, **send_kwargs):
+        return self.rig.send(port=self.sendmail.smtp_port, **send_kwargs)
+
+    def queue_id(self, sent):
+        queue_id = queue_id_of(sent.reply)
+        self.assertTrue(queue_id, f"no queue id in Sendmail's reply: {sent.reply}")
+        return queue_id
+
+    def test_filters_in_the_documented_order(self):
+        # The premise of the other tests, from the generated sendmail.cf.
+        filters = re.findall(r"(?m)^O InputMailFilters=(.*)$", self.sendmail.cf.read_text())
+        self.assertEqual(filters, ["mtls-milter,opendkim,mtls-dmarc"])
+
+    # The same messages and checks as behind Postfix: the aligned mtls pass
+    # alone makes DMARC pass; OpenDKIM's header, added by the filter before,
+    # alone makes it pass.
+    test_mtls_pass_substitutes_for_spf = DmarcTaggingTests.test_mtls_pass_substitutes_for_spf
+    test_dkim_only_pass = DmarcWithOpenDkimTests.test_dkim_only_pass
+
+    def test_wrong_certificate_fails(self):
+        # mtls=fail (the certificate names no Client MX host): nothing aligns.
+        _, record = self.deliver_dmarc(
+            "fail",
+            "secure.test",
+            "reject",
+            "(p=reject dis=none; DNSSEC secure)",
+            mail_from="alice@secure.test",
+            cert="rogue.secure.test",
+        )
+        self.assertEqual(record["aligned_by"], "-", record)
+
+    def test_snippet_in_readme_and_man_page(self):
+        """README.md and mtls-milter(8) show the DMARC stage's lines of
+        conf/sendmail.mc, which this class's Sendmail runs with."""
+        lines = dmarc_snippet_lines()
+        self.assertEqual(len(lines), 3, lines)
+        block = "```\n" + "\n".join(lines) + "\n```"
+        self.assertTrue(block in README.read_text(), f"README.md lacks\n{block}")
+        roff = [line.replace("-", "\\-").replace("`", "\\(ga").replace("'", "\\(aq") for line in lines]
+        block = ".nf\n" + "\n".join(roff) + "\n.fi"
+        self.assertTrue(block in MAN_PAGE.read_text(), f"mtls-milter.8 lacks\n{block}")
 
 
 METRICS_PORT = free_port()

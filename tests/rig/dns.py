@@ -361,6 +361,26 @@ class DnsServer:
             '_dmarc.twice\tIN\tTXT\t"v=DMARC1; p=none"',
             '_dmarc.twice\tIN\tTXT\t"v=DMARC1; p=quarantine"',
             "twice\tIN\tA\t127.0.0.1",
+            # psd=n: psdn.secure.test is an organizational domain of its own;
+            # without the flag the walk would go on to secure.test, the record
+            # with the fewest labels, and its sp would apply to sub.psdn.
+            '_dmarc.psdn\tIN\tTXT\t"v=DMARC1; p=reject; sp=none; psd=n"',
+            "sub.psdn\tIN\tA\t127.0.0.1",
+            # psd=y: psd.secure.test is a public suffix domain, so each name
+            # one label below it (a.psd, b.psd) is an organizational domain;
+            # its sp applies below it where they publish no record.
+            '_dmarc.psd\tIN\tTXT\t"v=DMARC1; p=none; sp=reject; psd=y"',
+            client_mx_rr("a.psd", "out1.secure.test.", self.rrtype),
+            "b.psd\tIN\tA\t127.0.0.1",
+            # Malformed records (section 4.7, 4.10.1), each at a name that
+            # exists: one that is no record lets secure.test's sp=quarantine
+            # apply; one that counts as p=none (a valid rua) applies itself.
+            '_dmarc.vlast\tIN\tTXT\t"p=reject; v=DMARC1"',  # v=DMARC1 not first
+            '_dmarc.badp\tIN\tTXT\t"v=DMARC1; p=always"',  # invalid p, no rua
+            '_dmarc.badsp\tIN\tTXT\t"v=DMARC1; p=reject; sp=always"',  # invalid sp, no rua
+            '_dmarc.badnp\tIN\tTXT\t"v=DMARC1; p=reject; np=always; rua=mailto:d@secure.test"',
+            '_dmarc.nop\tIN\tTXT\t"v=DMARC1; rua=mailto:d@secure.test"',  # no p, valid rua
+            *(f"{name}\tIN\tA\t127.0.0.1" for name in ("vlast", "badp", "badsp", "badnp", "nop")),
         ]
 
     def _tlsa_lines(self, zone):

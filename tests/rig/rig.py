@@ -432,7 +432,7 @@ class Rig:
         subject = subject or new_subject()
         data = self.dir / "messages" / f"{uuid.uuid4().hex}.eml"
         text = message_text(subject, mail_from, rcpt, extra_headers, header_from)
-        data.write_text(transform(text) if transform else text)
+        data.write_text(transform(text) if transform else text, encoding="utf-8")
         cmd = [
             "swaks",
             "--server",

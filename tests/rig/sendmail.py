@@ -52,18 +52,45 @@ SNIPPET = Path(__file__).resolve().parents[2] / "conf" / "sendmail.mc"
 SNIPPET_SOCKET = "S=inet:8894@127.0.0.1"
 SNIPPET_CA_DEFINES = ("confCACERT_PATH", "confCACERT")
 
+# The DMARC stage's lines in it are commented out (an optional second stage);
+# their paragraph starts with this comment and ends at a bare "dnl".
+SNIPPET_DMARC_START = "dnl The DMARC stage"
+# Their sockets, by filter name: what a test machine replaces.
+SNIPPET_DMARC_SOCKETS = {"opendkim": "S=inet:8891@127.0.0.1", "mtls-dmarc": "S=inet:8896@127.0.0.1"}
+
 HOSTNAME = "mx.sendmail.test"
 
 
-def snippet_lines(path=SNIPPET):
+def _without_dnl(line):
+    return line[: -len("dnl")] if line.endswith("dnl") else line
+
+
+def snippet_lines(path=SNIPPET, dmarc=False):
     """The lines of conf/sendmail.mc that are not comments, without their
-    trailing ``dnl``: what README.md and mtls-milter(8) must show."""
+    trailing ``dnl``: what README.md and mtls-milter(8) must show. With
+    ``dmarc``, also the DMARC stage's commented-out lines, uncommented, in
+    their place."""
     lines = []
+    in_dmarc = False
     for line in Path(path).read_text().splitlines():
+        if line.startswith(SNIPPET_DMARC_START):
+            in_dmarc = True
+        elif in_dmarc and line.strip() == "dnl":
+            in_dmarc = False
+        elif in_dmarc and dmarc and re.match(r"dnl (INPUT_MAIL_FILTER|define)\(", line):
+            lines.append(_without_dnl(line[len("dnl ") :]))
         if not line.strip() or line.startswith("dnl"):
             continue
-        lines.append(line[: -len("dnl")] if line.endswith("dnl") else line)
+        lines.append(_without_dnl(line))
     return lines
+
+
+def dmarc_snippet_lines(path=SNIPPET):
+    """Only the DMARC stage's lines of conf/sendmail.mc, uncommented: what
+    README.md and mtls-milter(8) must show for it."""
+    everything = snippet_lines(path, dmarc=True)
+    plain = set(snippet_lines(path))
+    return [line for line in everything if line not in plain]
 
 
 def download_packages(cache_dir=None, timeout=300):
@@ -113,8 +140,20 @@ class SendmailInstance:
     conf/sendmail.mc says. Accepted mail for ``inbox.test`` goes into
     ``inbox/new`` (the rig's inbox: subjects are unique)."""
 
-    def __init__(self, directory: Path, inbox: Path, ca: TestCA, milter_port: int, server_cert="server"):
+    def __init__(
+        self,
+        directory: Path,
+        inbox: Path,
+        ca: TestCA,
+        milter_port: int,
+        server_cert="server",
+        dmarc_ports=None,
+    ):
+        """``dmarc_ports``: {"opendkim": port, "mtls-dmarc": port} to attach
+        the DMARC stage as well, with conf/sendmail.mc's commented-out lines
+        for it (OpenDKIM between the two stages)."""
         self.dir = Path(directory)
+        self.dmarc_ports = dmarc_ports
         self.root = self.dir / "root"  # the extracted packages
         self.inbox = inbox
         self.ca = ca
@@ -196,6 +235,12 @@ class SendmailInstance:
             # the client has its 250.
             "define(`confDELIVERY_MODE', `interactive')dnl",
             "define(`confDONT_BLAME_SENDMAIL', `TrustStickyBit')dnl",
+            # Sendmail only queues mail above a load average of 8 per CPU
+            # and refuses connections above 12 per CPU (QueueLA, RefuseLA):
+            # a busy 2-core CI machine must not turn into missing mail or a
+            # missing banner.
+            "define(`confQUEUE_LA', `1000')dnl",
+            "define(`confREFUSE_LA', `1000')dnl",
             f"define(`confSERVER_CERT', `{tls}/server.crt')dnl",
             f"define(`confSERVER_KEY', `{tls}/server.key')dnl",
             "FEATURE(`no_default_msa')dnl",
@@ -217,21 +262,26 @@ class SendmailInstance:
         return "\n".join(lines)
 
     def snippet_for_rig(self, tls):
-        """conf/sendmail.mc's lines with the rig's milter port and CA; every
+        """conf/sendmail.mc's lines with the rig's milter port and CA (and
+        with dmarc_ports, the DMARC stage's lines with those ports); every
         substitution must happen, so a changed snippet fails loudly here."""
         out = []
         replaced = set()
-        for line in snippet_lines():
-            if SNIPPET_SOCKET in line:
-                line = line.replace(SNIPPET_SOCKET, f"S=inet:{self.milter_port}@127.0.0.1")
-                replaced.add("socket")
+        sockets = {"socket": (SNIPPET_SOCKET, self.milter_port)}
+        for name, port in (self.dmarc_ports or {}).items():
+            sockets[name] = (SNIPPET_DMARC_SOCKETS[name], port)
+        for line in snippet_lines(dmarc=self.dmarc_ports is not None):
+            for name, (socket, port) in sockets.items():
+                if socket in line:
+                    line = line.replace(socket, f"S=inet:{port}@127.0.0.1")
+                    replaced.add(name)
             for name in SNIPPET_CA_DEFINES:
                 if line.startswith(f"define(`{name}',"):
                     value = tls if name == "confCACERT_PATH" else tls / "ca.crt"
                     line = f"define(`{name}', `{value}')"
                     replaced.add(name)
             out.append(line + "dnl")
-        expected = {"socket", *SNIPPET_CA_DEFINES}
+        expected = {*sockets, *SNIPPET_CA_DEFINES}
         if replaced != expected:
             raise RigError(f"{SNIPPET} lacks {sorted(expected - replaced)}: the rig cannot attach the milter")
         return out
@@ -290,12 +340,15 @@ def queue_id_of(reply):
     return m.group(1) if m else None
 
 
-def start_sendmail(rig, directory=None):
+def start_sendmail(rig, directory=None, dmarc_ports=None):
     """A started SendmailInstance in the rig's directory, attached to the
-    rig's milter (which must listen on inet)."""
+    rig's milter (which must listen on inet); ``dmarc_ports``: see
+    SendmailInstance."""
     if not isinstance(rig.milter_address, tuple):
         raise RigError("the Sendmail instance needs the rig's milter on an inet socket")
-    instance = SendmailInstance(directory or rig.dir / "sendmail", rig.inbox, rig.ca, rig.milter_port)
+    instance = SendmailInstance(
+        directory or rig.dir / "sendmail", rig.inbox, rig.ca, rig.milter_port, dmarc_ports=dmarc_ports
+    )
     instance.extract(download_packages())
     instance.write_config()
     try:

@@ -57,18 +57,32 @@ TEST_CASE("every option has its man page paragraph") {
 }
 
 TEST_CASE("the sample config needs each option line exactly once") {
-    const auto committed = read_source_file("conf/mtls-milter.conf");
+    // Both daemons' samples show client-mx-type.
+    const auto* file = GENERATE("conf/mtls-milter.conf", "conf/mtls-tlspolicy.conf");
+    CAPTURE(file);
+    const auto committed = read_source_file(file);
     auto missing = committed;
     missing.erase(missing.find("#client-mx-type = 265\n"), 22);
-    CHECK_FALSE(docs::regenerate("conf/mtls-milter.conf", missing));
+    CHECK_FALSE(docs::regenerate(file, missing));
     auto repeated = committed;
     repeated.insert(repeated.find("#client-mx-type = 265\n"), "#client-mx-type = 1\n");
-    CHECK_FALSE(docs::regenerate("conf/mtls-milter.conf", repeated));
+    CHECK_FALSE(docs::regenerate(file, repeated));
     auto stale = committed;
     stale.replace(stale.find("#client-mx-type = 265\n"), 22, "#client-mx-type = 1\n");
-    const auto fixed = docs::regenerate("conf/mtls-milter.conf", stale);
+    const auto fixed = docs::regenerate(file, stale);
     REQUIRE(fixed);
     CHECK(*fixed == committed);
+}
+
+TEST_CASE("a sample config shows only its own program's options") {
+    // mtls-milter's dmarc-socket is no option of mtls-tlspolicy: in its
+    // sample the line is a comment like any other, and the daemon's own
+    // options are still all required.
+    auto text = read_source_file("conf/mtls-tlspolicy.conf");
+    text.insert(text.find("#client-mx-type = 265\n"), "#dmarc-socket = wrong\n");
+    const auto kept = docs::regenerate("conf/mtls-tlspolicy.conf", text);
+    REQUIRE(kept);
+    CHECK(kept->find("#dmarc-socket = wrong\n") != std::string::npos);
 }
 
 TEST_CASE("a missing marker is an error, not a silent pass") {

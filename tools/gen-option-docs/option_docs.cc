@@ -19,7 +19,8 @@ struct Section {
     std::string_view file;
     std::string_view name;  // in the markers
     Style style;
-    std::string (*render)();
+    std::string (*render)();                         // roff and markdown
+    std::vector<OptionSpec> (*options)() = nullptr;  // sample_config: the options the file shows
 };
 
 // `special` preceded by a backslash.
@@ -145,7 +146,11 @@ std::vector<OptionSpec> tlspolicy_flags() {
 std::string tlspolicy_page() {
     return roff_flag_entries(tlspolicy_flags()) +
            ".PP\nIn a\n.B \\-\\-config\nfile each option is written as\n.IB name \" = \" value\n"
-           "without the leading dashes, one per line, as in\n.BR mtls-milter.conf (5).\n";
+           "without the leading dashes, one per line, as\n.BR mtls-tlspolicy.conf (5)\ndescribes.\n";
+}
+
+std::vector<OptionSpec> milter_settings() {
+    return setting_specs_for(kMilter);
 }
 
 constexpr std::array kSections = {
@@ -164,12 +169,16 @@ constexpr std::array kSections = {
             [] { return markdown_flag_table(documented(report::report_options())); }},
     Section{"README.md", "mtls-tlspolicy", Style::markdown, [] { return markdown_flag_table(tlspolicy_flags()); }},
     Section{"man/mtls-tlspolicy.8", "mtls-tlspolicy", Style::roff, tlspolicy_page},
-    Section{"conf/mtls-milter.conf", "mtls-milter", Style::sample_config, nullptr},
+    Section{"man/mtls-tlspolicy.conf.5", "mtls-tlspolicy", Style::roff,
+            [] { return roff_config_entries(tlspolicy::tlspolicy_specs(), ConfigKind::unmarked); }},
+    Section{"conf/mtls-milter.conf", "mtls-milter", Style::sample_config, nullptr, milter_settings},
+    Section{"conf/mtls-tlspolicy.conf", "mtls-tlspolicy", Style::sample_config, nullptr, tlspolicy::tlspolicy_specs},
 };
 
-constexpr std::array<std::string_view, 7> kFiles = {
-    "man/mtls-milter.conf.5", "man/mtls-milter.8", "man/mtls-check.1",     "man/mtls-report.1",
-    "man/mtls-tlspolicy.8",   "README.md",         "conf/mtls-milter.conf"};
+constexpr std::array<std::string_view, 9> kFiles = {
+    "man/mtls-milter.conf.5",  "man/mtls-milter.8",         "man/mtls-check.1", "man/mtls-report.1",
+    "man/mtls-tlspolicy.8",    "man/mtls-tlspolicy.conf.5", "README.md",        "conf/mtls-milter.conf",
+    "conf/mtls-tlspolicy.conf"};
 
 std::string begin_marker(const Section& section) {
     switch (section.style) {
@@ -191,26 +200,27 @@ std::string end_marker(const Section& section) {
     return {};
 }
 
-// The option named by a "#name =" or "#name = value" line, or nullptr.
-const OptionSpec* sample_option(std::string_view line) {
+// The option of `options` named by a "#name =" or "#name = value" line, or
+// nullptr.
+const OptionSpec* sample_option(std::span<const OptionSpec> options, std::string_view line) {
     if (!line.starts_with('#')) {
         return nullptr;
     }
     const auto name = line.substr(1, line.find(" =") == std::string_view::npos ? 0 : line.find(" =") - 1);
-    const auto* option = find_option(setting_specs(), name);
+    const auto* option = find_option(options, name);
     return option != nullptr && (line.size() == name.size() + 3 || line[name.size() + 3] == ' ') ? option : nullptr;
 }
 
 // The hand-written comments stay; each option's line is rewritten from the
-// table, and each option must have exactly one.
-Expected<std::string> sample_config_lines(std::string_view text) {
+// table, and each of `options` must have exactly one.
+Expected<std::string> sample_config_lines(std::string_view text, std::span<const OptionSpec> options) {
     std::string result;
     std::vector<std::string_view> seen;
     while (!text.empty()) {
         const auto end = text.find('\n');
         const auto line = text.substr(0, end);
         text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
-        if (const auto* option = sample_option(line)) {
+        if (const auto* option = sample_option(options, line)) {
             if (std::find(seen.begin(), seen.end(), option->name) != seen.end()) {
                 return Error{fmt::format("option line '{}' is repeated", option->name)};
             }
@@ -221,7 +231,7 @@ Expected<std::string> sample_config_lines(std::string_view text) {
         }
         result += '\n';
     }
-    for (const auto& option : setting_specs_for(kMilter)) {
+    for (const auto& option : options) {
         if (std::find(seen.begin(), seen.end(), option.name) == seen.end()) {
             return Error{fmt::format("no '#{} =' line", option.name)};
         }
@@ -235,14 +245,17 @@ std::span<const std::string_view> generated_files() {
     return kFiles;
 }
 
-std::string roff_config_entries(std::span<const OptionSpec> options) {
+std::string roff_config_entries(std::span<const OptionSpec> options, ConfigKind kind) {
     std::string text;
     for (const auto& option : options) {
         const auto placeholder = option.placeholder.find(' ') == std::string_view::npos
                                      ? std::string(option.placeholder)
                                      : fmt::format("\"{}\"", option.placeholder);
-        text += fmt::format(".TP\n.BI \"{} = \" {}\n{}\n({})\n.br\n", option.name, placeholder, roff_doc(option),
-                            (option.programs & kCheck) != 0U ? "engine" : "daemon");
+        text += fmt::format(".TP\n.BI \"{} = \" {}\n{}\n", option.name, placeholder, roff_doc(option));
+        if (kind == ConfigKind::engine_or_daemon) {
+            text += fmt::format("({})\n", (option.programs & kCheck) != 0U ? "engine" : "daemon");
+        }
+        text += ".br\n";
         if (option.default_value.empty()) {
             text += fmt::format("Default: {}\n", option.default_note.empty() ? "empty." : option.default_note);
         } else {
@@ -312,7 +325,7 @@ Expected<std::string> regenerate(std::string_view file, std::string_view text) {
         }
         std::string generated;
         if (section.style == Style::sample_config) {
-            auto lines = sample_config_lines(std::string_view(result).substr(start, stop - start));
+            auto lines = sample_config_lines(std::string_view(result).substr(start, stop - start), section.options());
             if (!lines) {
                 return Error{fmt::format("{}: {}", file, lines.error())};
             }

@@ -25,9 +25,15 @@ Expected<std::string> regenerate(std::string_view file, std::string_view text);
 // "" when equal, else the first line that differs, in both versions.
 std::string first_difference(std::string_view committed, std::string_view generated);
 
+// Whether a config page marks each option as one mtls-check reads too
+// ("engine") or the daemon's alone: mtls-milter.conf(5) does, as both
+// programs read that file; mtls-tlspolicy.conf(5) has one reader.
+enum class ConfigKind { engine_or_daemon, unmarked };
+
 // The pieces, for tests.
-std::string roff_config_entries(std::span<const OptionSpec> options);  // mtls-milter.conf(5)
-std::string roff_flag_entries(std::span<const OptionSpec> options);    // --name entries of the other pages
+std::string roff_config_entries(std::span<const OptionSpec> options,
+                                ConfigKind kind = ConfigKind::engine_or_daemon);  // the .conf(5) pages
+std::string roff_flag_entries(std::span<const OptionSpec> options);               // --name entries of the other pages
 std::string markdown_setting_table(std::span<const OptionSpec> options);
 std::string markdown_flag_table(std::span<const OptionSpec> options);
 std::string sample_config_line(const OptionSpec& option);  // "#name = default"
