@@ -132,6 +132,20 @@ class DmarcStageCase(unittest.TestCase):
         verifies it where a class runs one)."""
         return lambda text: self.rig.dns.dkim.sign_message(text, domain)
 
+    def deliver_dkim_only(self):
+        """No certificate and a MAIL FROM in another domain: only OpenDKIM's
+        genuine dkim=pass header.d=secure.test aligns, where a class runs
+        OpenDKIM. The log record."""
+        return self.deliver_dmarc(
+            "pass",
+            "secure.test",
+            "reject",
+            "aligned: dkim",
+            mail_from="bounces@insecure.test",
+            header_from="alice@secure.test",
+            transform=self.signed(),
+        )[1]
+
     def dmarc_log(self, queue_id):
         """The DMARC stage's JSON log line for one message."""
         return self.rig.wait_log_record(queue_id, timeout=20, stage="dmarc")
@@ -542,19 +556,6 @@ class DmarcWithOpenDkimTests(DmarcStageCase):
             super().tearDownClass()
         finally:
             kill_process_group(cls.opendkim)
-
-    def deliver_dkim_only(self):
-        """No certificate and a MAIL FROM in another domain: only OpenDKIM's
-        genuine dkim=pass header.d=secure.test aligns. The log record."""
-        return self.deliver_dmarc(
-            "pass",
-            "secure.test",
-            "reject",
-            "aligned: dkim",
-            mail_from="bounces@insecure.test",
-            header_from="alice@secure.test",
-            transform=self.signed(),
-        )[1]
 
     def test_dkim_only_pass(self):
         record = self.deliver_dkim_only()
