@@ -63,6 +63,16 @@ std::optional<CachedPolicy> StsPolicyCache::find(const std::string& domain, std:
     return entry.value();
 }
 
+std::optional<CachedPolicy> StsPolicyCache::find_in_memory(const std::string& domain, std::int64_t now) {
+    const std::scoped_lock lock(mutex_);
+    const auto found = index_.find(domain);
+    if (found == index_.end() || found->second->stored.expires_at <= now) {
+        return std::nullopt;
+    }
+    entries_.splice(entries_.begin(), entries_, found->second);
+    return *found->second;
+}
+
 void StsPolicyCache::put(const CachedPolicy& entry) {
     {
         const std::scoped_lock lock(mutex_);

@@ -48,6 +48,9 @@ public:
     // The unexpired policy of domain at `now` (Unix seconds), from memory or
     // else the store; nullopt when there is none or it expired.
     std::optional<CachedPolicy> find(const std::string& domain, std::int64_t now);
+    // The same from memory alone (never the store), leaving an expired entry
+    // for find() to drop: for callers that must not wait for the store.
+    std::optional<CachedPolicy> find_in_memory(const std::string& domain, std::int64_t now);
     void put(const CachedPolicy& entry);
 
     // Domains in memory whose policy is due for a refresh, at most `limit`.
