@@ -5,9 +5,9 @@
 // and reads back (no schema of its own here).
 //
 // For the benchmark (bench/tlspolicy_bench.py): caching 100,000 domains by
-// fetching each over the bench's Python HTTPS server would take half an
-// hour, and what the memory run measures is the daemon holding them, not
-// the fetches. Usage:
+// fetching each over the bench's Python HTTPS server (a TLS handshake in
+// Python each) would make the memory run the longest part of the bench,
+// and what it measures is the daemon holding them, not the fetches. Usage:
 //   mtls-sts-store-fill CACHE CACHE_SIZE ID POLICY_FILE < domains
 // CACHE as mtls-tlspolicy's `cache` option (a SQLite file or redis://...),
 // CACHE_SIZE its `cache-size`, ID the _mta-sts TXT id the zone publishes.
