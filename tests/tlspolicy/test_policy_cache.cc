@@ -213,6 +213,27 @@ TEST_CASE("find_in_memory never reads the store and leaves expired entries to fi
     CHECK(cache.find_in_memory("b.example", kNow + 10));
 }
 
+TEST_CASE("a domain put again is one entry with the newer policy; memory keeps no policy text") {
+    StsPolicyCache cache(nullptr, 2, [](Severity, std::string_view) {});
+    cache.put(*make_cached_policy("a.example", "id1", policy_text("enforce", 600), kNow));
+    cache.put(*make_cached_policy("a.example", "id2", policy_text("testing", 600), kNow + 5));
+    CHECK(cache.size() == 1);
+    const auto found = cache.find("a.example", kNow + 10);
+    REQUIRE(found);
+    CHECK(found->stored.id == "id2");
+    CHECK(found->stored.fetched_at == kNow + 5);
+    CHECK(found->policy.mode == StsMode::testing);
+    CHECK(found->stored.text.empty());
+    // The index keys on the entries' own domains: evicting and expiring
+    // entries must leave it consistent.
+    cache.put(*make_cached_policy("b.example", "id", policy_text("enforce", 600), kNow));
+    cache.put(*make_cached_policy("c.example", "id", policy_text("enforce", 60), kNow));
+    CHECK_FALSE(cache.find("a.example", kNow + 10));
+    CHECK_FALSE(cache.find("c.example", kNow + 61));
+    CHECK(cache.size() == 1);
+    CHECK(cache.find("b.example", kNow + 61));
+}
+
 TEST_CASE("the memory cache is bounded (least recently used go) and survives a failing store") {
     auto owned = std::make_unique<CountingStore>();
     auto& store = *owned;
