@@ -1587,9 +1587,11 @@ class Bench:
         self.results["meta"]["started"] = datetime.datetime.now(datetime.timezone.utc).isoformat(
             timespec="seconds"
         )
-        if not self.args.skip_postfix:
+        if self.args.only_tlspolicy:
+            self.results["meta"]["only"] = "tlspolicy"
+        if not (self.args.skip_postfix or self.args.only_tlspolicy):
             self.run_postfix()
-        if not self.args.skip_milter:
+        if not (self.args.skip_milter or self.args.only_tlspolicy):
             self.run_milter()
             self.run_delay()
         if not self.args.skip_tlspolicy:
@@ -1692,6 +1694,12 @@ def main():
     ap.add_argument("--skip-milter", action="store_true")
     ap.add_argument("--skip-tlspolicy", action="store_true", help="leave out the TLS policy servers")
     ap.add_argument(
+        "--only-tlspolicy",
+        action="store_true",
+        help="run only the TLS policy servers (no Postfix, no milters); with --docs, rewrite only "
+        "their section of docs/PERFORMANCE.md",
+    )
+    ap.add_argument(
         "--render", metavar="RESULTS_JSON", help="only turn an earlier results.json into the report"
     )
     args = ap.parse_args()
@@ -1722,7 +1730,8 @@ def main():
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
-        bench.setup()
+        if not args.only_tlspolicy:  # the milter rig (DNS, Postfix, filters)
+            bench.setup()
         bench.run_all()
     except Broken as exc:
         bench.broken.append(str(exc))

@@ -598,12 +598,14 @@ def targets(d: Data):
 def all_targets(d: Data):
     import tlspolicy_report
 
+    if d.r["meta"].get("only") == "tlspolicy":
+        return tlspolicy_report.targets(d.r)
     return targets(d) + tlspolicy_report.targets(d.r)
 
 
-def targets_table(d: Data):
+def targets_table(rows):
     out = ["| target | measured (median ratio) | lowest–highest repetition | |", "|---|---:|---:|---|"]
-    for desc, shown, spread, verdict in all_targets(d):
+    for desc, shown, spread, verdict in rows:
         out.append(f"| {desc} | {shown} | {spread} | {verdict} |")
     return "\n".join(out) + "\n"
 
@@ -731,7 +733,14 @@ def meta_block(r):
 
 
 def render(results, out_dir: Path, docs: Path | None = None, quick=False):
+    """report.md in out_dir, and with docs the document: the whole of
+    docs/PERFORMANCE.md, or after a --only-tlspolicy run only its TLS
+    policy section (perf_doc.splice_tlspolicy)."""
+    import perf_doc  # the prose around the numbers
+    import tlspolicy_report
+
     d = Data(results)
+    only_tlspolicy = results["meta"].get("only") == "tlspolicy"
     broken = results["meta"].get("broken", [])
     total = (
         len(results["postfix"])
@@ -749,32 +758,37 @@ def render(results, out_dir: Path, docs: Path | None = None, quick=False):
     )
     for b in broken:
         parts.append(f"- BROKEN: {b}")
-    parts.append("\n## Targets\n")
-    parts.append(targets_table(d))
-    parts.append("\n## Through Postfix\n")
-    parts.append(postfix_tables(d))
-    parts.append("\n### Where inet sockets lose time\n")
-    parts.append(inet_table(d))
-    parts.append("\n## Milter protocol only (milter_load, no MTA)\n")
-    parts.append(milter_table(d))
-    parts.append("\n## Cold cache behind slow DNS (milter_load)\n")
-    parts.append(delay_table(d))
-    parts.append("\n## DMARC stage vs OpenDMARC (through Postfix, after stage 1 and OpenDKIM)\n")
-    parts.append(dmarc_table(d))
-    import tlspolicy_report
-
-    parts.append("\n## TLS policy servers over socketmap (socketmap_load, no MTA)\n")
-    parts.append(tlspolicy_report.tables(results))
+    png = None
+    if not only_tlspolicy:
+        parts.append("\n## Targets\n")
+        parts.append(targets_table(targets(d)))
+        parts.append("\n## Through Postfix\n")
+        parts.append(postfix_tables(d))
+        parts.append("\n### Where inet sockets lose time\n")
+        parts.append(inet_table(d))
+        parts.append("\n## Milter protocol only (milter_load, no MTA)\n")
+        parts.append(milter_table(d))
+        parts.append("\n## Cold cache behind slow DNS (milter_load)\n")
+        parts.append(delay_table(d))
+        parts.append("\n## DMARC stage vs OpenDMARC (through Postfix, after stage 1 and OpenDKIM)\n")
+        parts.append(dmarc_table(d))
+        png = plot(d, out_dir)
     body = "\n".join(parts)
-    png = plot(d, out_dir)
-    (out_dir / "report.md").write_text(body)
+    tls_targets = "\n## TLS policy servers: targets\n\n" + targets_table(tlspolicy_report.targets(results))
+    tls_tables = (
+        "\n## TLS policy servers over socketmap (socketmap_load, no MTA)\n\n"
+        + tlspolicy_report.tables(results)
+    )
+    (out_dir / "report.md").write_text(body + tls_targets + tls_tables)
     if docs is not None and not quick:
-        import perf_doc  # the prose around the numbers
-
         docs.mkdir(parents=True, exist_ok=True)
-        if png:
-            shutil.copy(png, docs / "performance.png")
-        (docs / "PERFORMANCE.md").write_text(perf_doc.document(results, d, body, png is not None))
+        document = docs / "PERFORMANCE.md"
+        if only_tlspolicy:
+            document.write_text(perf_doc.splice_tlspolicy(document.read_text(), results))
+        else:
+            if png:
+                shutil.copy(png, docs / "performance.png")
+            document.write_text(perf_doc.document(results, d, body, png is not None))
     summary = ["", "=== targets (ratios; informational, never the exit status) ==="]
     for desc, shown, _, verdict in all_targets(d):
         summary.append(f"  {verdict.strip('*'):7} {shown:>10}  {desc}")

@@ -81,7 +81,8 @@ def tables(results):
             )
     out += [
         "",
-        "Memory: resident set after the runs (mtls-tlspolicy after caching the memory run's domains too):\n",
+        "Memory: resident set after the runs (mtls-tlspolicy and the peer's in-memory cache after the "
+        "memory run's domains too):\n",
         "| server | after | RSS MiB | peak RSS MiB |",
         "|---|---|---:|---:|",
     ]
@@ -90,7 +91,9 @@ def tables(results):
         if not rows:
             continue
         last = rows[-1]
-        after = f"{last['answered']} more domains" if last["case"] == "rss" else "the cold run"
+        after = (
+            f"{fmt(last['answered'])} more domains asked once" if last["case"] == "rss" else "the cold run"
+        )
         out.append(
             f"| {LABELS[server]} | {after} | {fmt(last['rss_kib'] / 1024, 1)} | "
             f"{fmt((last.get('hwm_kib') or 0) / 1024, 1)} |"

@@ -180,6 +180,48 @@ DomainFacts gather_dns_facts(Resolver& resolver, const std::string& domain, cons
     return facts;
 }
 
+namespace {
+
+// A Resolver over another one's cached answers: each lookup is answered at
+// once, from the cache or, when the cache does not hold it, as a timeout
+// that marks the whole gathering as wanting a real lookup. Reusing
+// gather_dns_facts keeps one place that knows which records a query needs.
+class CachedAnswers final : public Resolver {
+public:
+    explicit CachedAnswers(Resolver& inner) : inner_(inner) {}
+
+    Lookup start(std::string_view name, std::uint16_t type, std::chrono::milliseconds timeout) override {
+        const auto now = Clock::now();
+        auto slot = std::make_shared<AnswerSlot>();
+        auto answer = inner_.cached(name, type);
+        if (!answer) {
+            complete_ = false;
+            answer = DnsAnswer{};
+            answer->status = AnswerStatus::timeout;
+        }
+        slot->fulfil(std::move(*answer));
+        return Lookup(std::move(slot), now, now + timeout, {});
+    }
+
+    [[nodiscard]] bool complete() const { return complete_; }
+
+private:
+    Resolver& inner_;
+    bool complete_ = true;
+};
+
+}  // namespace
+
+std::optional<DomainFacts> gather_cached_dns_facts(Resolver& resolver, const std::string& domain,
+                                                   const DnsQuerySettings& settings) {
+    CachedAnswers cached(resolver);
+    auto facts = gather_dns_facts(cached, domain, settings);
+    if (!cached.complete()) {
+        return std::nullopt;
+    }
+    return facts;
+}
+
 std::vector<std::string> resolve_addresses(Resolver& resolver, const std::string& host,
                                            std::chrono::milliseconds timeout) {
     auto a = resolver.start(host, kA, timeout);

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,13 @@ struct DnsQuerySettings {
 // Everything but the MTA-STS policy (facts.sts.policy and fetch_error),
 // which the policy cache supplies.
 DomainFacts gather_dns_facts(Resolver& resolver, const std::string& domain, const DnsQuerySettings& settings);
+
+// The same facts from the answers the resolver holds already
+// (Resolver::cached), without a lookup or a wait; std::nullopt as soon as one
+// of them would need DNS traffic. For answering on the thread that serves
+// the sockets (socketmap_service.h), where nothing may block.
+std::optional<DomainFacts> gather_cached_dns_facts(Resolver& resolver, const std::string& domain,
+                                                   const DnsQuerySettings& settings);
 
 // The addresses of host (A and AAAA), literal, for pinning an HTTPS
 // connection; bogus answers yield none.

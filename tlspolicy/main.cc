@@ -101,12 +101,28 @@ public:
         const auto now = current();
         const auto started = std::chrono::steady_clock::now();
         auto decision = now.engine->answer(key);
+        note_answer(now, key, decision, started);
+        return decision;
+    }
+
+    // On the socket thread: only what needs no waiting (policy_engine.h).
+    std::optional<Decision> answer_from_memory(std::string_view key) {
+        const auto now = current();
+        const auto started = std::chrono::steady_clock::now();
+        auto decision = now.engine->answer_from_memory(key);
+        if (decision) {
+            note_answer(now, key, *decision, started);
+        }
+        return decision;
+    }
+
+    void note_answer(const Runtime& now, std::string_view key, const Decision& decision,
+                     std::chrono::steady_clock::time_point started) {
         const auto elapsed =
             std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started);
         metrics_.count_answer(decision, elapsed);
         now.logger->log(decision.reply.status == SocketmapStatus::temp ? Severity::warning : Severity::info,
                         answer_line(key, decision, elapsed, now.log_json));
-        return decision;
     }
 
     void start_services() {
@@ -121,7 +137,8 @@ public:
         limits.workers = settings_.workers;
         service_.emplace(
             settings_.socket, [this](std::string_view key) { return answer(key); },
-            [this](Severity severity, std::string_view text) { log(severity, text); }, limits);
+            [this](Severity severity, std::string_view text) { log(severity, text); }, limits,
+            [this](std::string_view key) { return answer_from_memory(key); });
     }
 
     // Stops taking queries, finishes those in progress.

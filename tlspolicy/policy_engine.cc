@@ -34,14 +34,26 @@ Decision PolicyEngine::answer(std::string_view key) {
         return std::move(decision).value();
     }
     auto facts = gather_dns_facts(*resolver_, next_hop->domain, settings_.dns);
-    attach_policy(facts);
+    attach_policy(facts, false);
     return decide(facts, settings_.decision);
 }
 
-void PolicyEngine::attach_policy(DomainFacts& facts) {
+std::optional<Decision> PolicyEngine::answer_from_memory(std::string_view key) {
+    const auto next_hop = parse_next_hop(key);
+    if (auto decision = decide_without_lookup(key, next_hop)) {
+        return decision;
+    }
+    auto facts = gather_cached_dns_facts(*resolver_, next_hop->domain, settings_.dns);
+    if (!facts || !attach_policy(*facts, true)) {
+        return std::nullopt;
+    }
+    return decide(*facts, settings_.decision);
+}
+
+bool PolicyEngine::attach_policy(DomainFacts& facts, bool memory_only) {
     const auto now = unix_now();
     auto& sts = facts.sts;
-    auto cached = cache_.find(facts.domain, now);
+    auto cached = memory_only ? cache_.find_in_memory(facts.domain, now) : cache_.find(facts.domain, now);
     const auto use_cached = [&](const CachedPolicy& entry) {
         sts.policy = entry.policy;
         sts.policy_from_cache = true;
@@ -54,8 +66,9 @@ void PolicyEngine::attach_policy(DomainFacts& facts) {
         if (cached) {
             metrics_.count_cache(true);
             use_cached(*cached);
+            return true;
         }
-        return;
+        return !memory_only;  // the store may hold one
     }
     if (cached && cached->stored.id == sts.record->id) {
         metrics_.count_cache(true);
@@ -63,7 +76,10 @@ void PolicyEngine::attach_policy(DomainFacts& facts) {
         if (request_refresh_ && cached->due_for_refresh(now)) {
             request_refresh_(facts.domain);
         }
-        return;
+        return true;
+    }
+    if (memory_only) {
+        return false;
     }
     // No policy yet, or the id changed: fetch now, so the first answer
     // already carries the policy (Postfix would deliver without it meanwhile).
@@ -72,12 +88,13 @@ void PolicyEngine::attach_policy(DomainFacts& facts) {
     if (fetched) {
         sts.policy = fetched->policy;
         sts.policy_age = std::chrono::seconds(std::max<std::int64_t>(now - fetched->stored.fetched_at, 0));
-        return;
+        return true;
     }
     sts.fetch_error = fetched.error();
     if (cached) {
         use_cached(*cached);  // a failed refresh keeps the unexpired policy
     }
+    return true;
 }
 
 Expected<CachedPolicy> PolicyEngine::fetch(const std::string& domain, const std::string& id) {

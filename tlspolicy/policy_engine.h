@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -45,6 +46,10 @@ public:
 
     // The answer to the socketmap key (everything after "postfix ").
     Decision answer(std::string_view key);
+    // The same answer when it needs nothing but what is in memory (cached
+    // DNS answers, a cached policy): no lookup, no store read, no fetch, no
+    // wait. std::nullopt otherwise; answer() then gives it.
+    std::optional<Decision> answer_from_memory(std::string_view key);
 
     // For the background refresher: looks at the domain's _mta-sts record
     // and fetches its policy again (a failure keeps the cached one).
@@ -54,8 +59,10 @@ public:
 
 private:
     // Sets facts.sts.policy (and its age, source, fetch error) and
-    // facts.dnssec_expectation_cached.
-    void attach_policy(DomainFacts& facts);
+    // facts.dnssec_expectation_cached. With memory_only, from the cache's
+    // memory alone, and false when that is not enough to decide (the store
+    // might hold the policy, or it would have to be fetched).
+    bool attach_policy(DomainFacts& facts, bool memory_only);
     // Fetches and caches the policy for (domain, id); one fetch per domain at
     // a time, later callers wait for it and share its result.
     Expected<CachedPolicy> fetch(const std::string& domain, const std::string& id);

@@ -56,6 +56,7 @@ private:
             if (!request) {
                 return;
             }
+            auto from_memory = *request ? owner_.reply_from_memory((*request)->key) : std::nullopt;
             const std::scoped_lock lock(outbox_->mutex);
             if (outbox_->slots.size() >= owner_.limits_.max_in_flight) {
                 overflow_ = true;
@@ -65,6 +66,10 @@ private:
                 owner_.log_(Severity::warning, fmt::format("{}: connection #{}: invalid request: {}", kLogName, serial_,
                                                            escape_for_log(request->error())));
                 outbox_->slots.emplace_back(encode_reply(SocketmapReply::perm("invalid request: " + request->error())));
+                continue;
+            }
+            if (from_memory) {
+                outbox_->slots.emplace_back(std::move(from_memory));
                 continue;
             }
             outbox_->slots.emplace_back();
@@ -101,12 +106,28 @@ private:
 };
 
 SocketmapService::SocketmapService(const ListenAddress& address, Answerer answer, Log log,
-                                   SocketmapServiceLimits limits)
-    : answer_(std::move(answer)), log_(std::move(log)), limits_(limits) {
+                                   SocketmapServiceLimits limits, MemoryAnswerer answer_from_memory)
+    : answer_(std::move(answer)),
+      answer_from_memory_(std::move(answer_from_memory)),
+      log_(std::move(log)),
+      limits_(limits) {
     pool_.emplace(limits_.workers, limits_.max_queued);
     server_.emplace(
         server::Listener(address, "socket " + to_string(address), kBacklog), std::string(kLogName),
         [this](std::uint64_t serial) { return std::make_unique<Connection>(*this, serial); }, log_, limits_.stream);
+}
+
+std::optional<std::string> SocketmapService::reply_from_memory(const std::string& key) const {
+    if (!answer_from_memory_) {
+        return std::nullopt;
+    }
+    try {
+        if (auto decision = answer_from_memory_(key)) {
+            return encode_reply(decision->reply);
+        }
+    } catch (const std::exception&) {  // NOLINT(bugprone-empty-catch): a worker answers it, and reports
+    }
+    return std::nullopt;
 }
 
 SocketmapService::~SocketmapService() {

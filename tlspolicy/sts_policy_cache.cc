@@ -28,8 +28,9 @@ std::optional<CachedPolicy> StsPolicyCache::find(const std::string& domain, std:
             if (found->second->stored.expires_at > now) {
                 return *found->second;
             }
-            entries_.erase(found->second);
-            index_.erase(found);
+            const auto entry = found->second;
+            index_.erase(found);  // first: its key is a view of the entry's domain
+            entries_.erase(entry);
             return std::nullopt;
         }
     }
@@ -63,6 +64,16 @@ std::optional<CachedPolicy> StsPolicyCache::find(const std::string& domain, std:
     return entry.value();
 }
 
+std::optional<CachedPolicy> StsPolicyCache::find_in_memory(const std::string& domain, std::int64_t now) {
+    const std::scoped_lock lock(mutex_);
+    const auto found = index_.find(domain);
+    if (found == index_.end() || found->second->stored.expires_at <= now) {
+        return std::nullopt;
+    }
+    entries_.splice(entries_.begin(), entries_, found->second);
+    return *found->second;
+}
+
 void StsPolicyCache::put(const CachedPolicy& entry) {
     {
         const std::scoped_lock lock(mutex_);
@@ -81,12 +92,18 @@ void StsPolicyCache::put(const CachedPolicy& entry) {
 
 void StsPolicyCache::remember(const CachedPolicy& entry) {
     if (const auto found = index_.find(entry.stored.domain); found != index_.end()) {
-        *found->second = entry;
+        // The domain stays as it is: the index's key is a view of it.
+        auto& kept = *found->second;
+        kept.stored.id = entry.stored.id;
+        kept.stored.fetched_at = entry.stored.fetched_at;
+        kept.stored.expires_at = entry.stored.expires_at;
+        kept.policy = entry.policy;
         entries_.splice(entries_.begin(), entries_, found->second);
         return;
     }
-    entries_.push_front(entry);
-    index_.emplace(entry.stored.domain, entries_.begin());
+    entries_.push_front(CachedPolicy{
+        {entry.stored.domain, entry.stored.id, {}, entry.stored.fetched_at, entry.stored.expires_at}, entry.policy});
+    index_.emplace(entries_.front().stored.domain, entries_.begin());
     while (entries_.size() > capacity_) {
         index_.erase(entries_.back().stored.domain);
         entries_.pop_back();

@@ -24,8 +24,8 @@
 namespace mtls::tlspolicy {
 
 struct CachedPolicy {
-    StoredPolicy stored;
-    StsPolicy policy;  // parse_sts_policy(stored.text)
+    StoredPolicy stored;  // from StsPolicyCache's memory: without its text
+    StsPolicy policy;     // parse_sts_policy(stored.text)
 
     // RFC 8461, section 5.1: refresh well before expiry. Half the lifetime
     // leaves a policy of a day twelve hours of failed refreshes.
@@ -48,6 +48,9 @@ public:
     // The unexpired policy of domain at `now` (Unix seconds), from memory or
     // else the store; nullopt when there is none or it expired.
     std::optional<CachedPolicy> find(const std::string& domain, std::int64_t now);
+    // The same from memory alone (never the store), leaving an expired entry
+    // for find() to drop: for callers that must not wait for the store.
+    std::optional<CachedPolicy> find_in_memory(const std::string& domain, std::int64_t now);
     void put(const CachedPolicy& entry);
 
     // Domains in memory whose policy is due for a refresh, at most `limit`.
@@ -65,7 +68,10 @@ private:
     Log log_;
     mutable std::mutex mutex_;
     Entries entries_;
-    std::unordered_map<std::string, Entries::iterator> index_;
+    // Keyed by a view of the entry's own domain (list nodes do not move),
+    // and entries in memory keep no policy text (only the store needs it):
+    // at 100,000 domains a copy of each domain and text is about 12 MiB.
+    std::unordered_map<std::string_view, Entries::iterator> index_;
 };
 
 }  // namespace mtls::tlspolicy

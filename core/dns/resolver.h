@@ -62,6 +62,11 @@ public:
     virtual ~Resolver() = default;
     // Starts a DNSSEC-validating lookup of (name, type), answering within timeout.
     virtual Lookup start(std::string_view name, std::uint16_t type, std::chrono::milliseconds timeout) = 0;
+    // The answer to (name, type) when the resolver holds it already (an
+    // answer cache), without starting a lookup or waiting; std::nullopt when
+    // a lookup would be needed. Lets a caller that must not block (a server
+    // thread) answer what needs no DNS traffic.
+    virtual std::optional<DnsAnswer> cached(std::string_view /*name*/, std::uint16_t /*type*/) { return std::nullopt; }
 };
 
 }  // namespace mtls

@@ -120,15 +120,23 @@ void UnboundResolver::run_event_loop() {
     }
 }
 
+std::optional<DnsAnswer> UnboundResolver::cached(std::string_view name, std::uint16_t type) {
+    const auto started = Clock::now();
+    auto answer = cache_.find(name, type, started);
+    if (answer) {
+        // At least 1 us: an elapsed time of zero means "no lookup was made"
+        // to the metrics and the log, and this was a lookup.
+        answer->elapsed = std::max(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started),
+                                   std::chrono::microseconds{1});
+    }
+    return answer;
+}
+
 Lookup UnboundResolver::start(std::string_view name, std::uint16_t type, std::chrono::milliseconds timeout) {
     const auto started = Clock::now();
     auto slot = std::make_shared<AnswerSlot>();
-    if (auto cached = cache_.find(name, type, started)) {
-        // At least 1 us: an elapsed time of zero means "no lookup was made"
-        // to the metrics and the log, and this was a lookup.
-        cached->elapsed = std::max(std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - started),
-                                   std::chrono::microseconds{1});
-        slot->fulfil(std::move(*cached));
+    if (auto answer = cached(name, type)) {
+        slot->fulfil(std::move(*answer));
         return Lookup(std::move(slot), started, started + timeout, {});  // nothing to cancel
     }
     const std::string qname(name);

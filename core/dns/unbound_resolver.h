@@ -43,6 +43,7 @@ public:
     UnboundResolver& operator=(const UnboundResolver&) = delete;
 
     Lookup start(std::string_view name, std::uint16_t type, std::chrono::milliseconds timeout) override;
+    std::optional<DnsAnswer> cached(std::string_view name, std::uint16_t type) override;
 
 private:
     // The callback argument handed to libunbound. It is freed by the callback,

@@ -106,8 +106,18 @@ void SqlitePolicyStore::save(const StoredPolicy& policy) {
 }
 
 // Beyond the bound, the expired rows go first, then the least recently
-// fetched: one statement, ordered so that expired rows sort first.
+// fetched: one statement, ordered so that expired rows sort first. That
+// statement sorts the whole table, which near 100,000 rows took tens of
+// milliseconds under the store's lock every kTrimEvery saves; counting the
+// rows first is a fraction of that, and below the bound is all it costs.
 void SqlitePolicyStore::trim() {
+    auto count = prepare(db_.get(), "SELECT count(*) FROM sts_policy");
+    if (sqlite3_step(count.get()) != SQLITE_ROW) {
+        fail(db_.get(), "count");
+    }
+    if (sqlite3_column_int64(count.get(), 0) <= static_cast<sqlite3_int64>(max_entries_)) {
+        return;
+    }
     auto statement = prepare(db_.get(),
                              "DELETE FROM sts_policy WHERE domain IN (SELECT domain FROM sts_policy "
                              "ORDER BY expires_at < strftime('%s','now') ASC, fetched_at DESC LIMIT -1 OFFSET ?1)");

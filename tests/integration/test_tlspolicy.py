@@ -9,6 +9,7 @@ with a sending Postfix.
 """
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -245,6 +246,27 @@ class TlsPolicyTests(unittest.TestCase):
             daemon.proc.send_signal(signal.SIGTERM)
             self.assertEqual(daemon.proc.wait(timeout=60), 0)
             self.assert_logged(r"mtls-tlspolicy stopped", daemon)
+        finally:
+            daemon.stop()
+
+    def test_cached_answer_is_the_same_logged_and_counted(self):
+        # The second answer comes from memory on the socket thread
+        # (PolicyEngine::answer_from_memory): same reply, its own log line,
+        # counted as an answer and a cache hit, as a worker's answer is.
+        port = free_port()
+        daemon = self.new_daemon("cached", extra=["--metrics", f"127.0.0.1:{port}"])
+        try:
+            first = self.answer(f"sts.{SECURE}", daemon)
+            self.assertTrue(first.startswith("OK secure match="), first)
+            self.assertEqual(self.answer(f"sts.{SECURE}", daemon), first)
+            self.assertEqual(self.answer(f"sts.{SECURE}", daemon), first)
+            lines = re.findall(rf"answer key=sts\.{re.escape(SECURE)} reply=", daemon.log_text())
+            self.assertEqual(len(lines), 3, daemon.log_text()[-3000:])
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as response:
+                metrics = response.read().decode()
+            self.assertIn('mtls_tlspolicy_answers_total{kind="ok"} 3\n', metrics)
+            self.assertIn("mtls_tlspolicy_policy_cache_hits_total 2\n", metrics)
+            self.assertIn("mtls_tlspolicy_policy_cache_misses_total 1\n", metrics)
         finally:
             daemon.stop()
 

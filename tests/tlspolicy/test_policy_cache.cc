@@ -132,6 +132,17 @@ TEST_CASE("SQLite store: entries survive reopening, and the table stays bounded"
     // Trimmed every 64 saves: at most the bound plus what came since.
     CHECK(kept <= 10 + 64);
     CHECK(small.load("d199.example"));  // the most recent are kept
+
+    // Below its bound a store loses nothing, however many trims came by.
+    SqlitePolicyStore large((dir.path / "large.sqlite").string(), 300);
+    for (int i = 0; i < 300; ++i) {
+        large.save({"d" + std::to_string(i) + ".example", "id", "text", kNow + i, far_future});
+    }
+    int all = 0;
+    for (int i = 0; i < 300; ++i) {
+        all += large.load("d" + std::to_string(i) + ".example") ? 1 : 0;
+    }
+    CHECK(all == 300);
 }
 
 TEST_CASE("read-only access (--query) reads the daemon's entries and writes nothing") {
@@ -182,6 +193,45 @@ TEST_CASE("the memory cache answers from memory, reads the store on a miss, drop
     // Garbage in the store is no entry.
     store.entries["d.example"] = {"d.example", "id", "garbage", kNow, kNow + 600};
     CHECK_FALSE(cache.find("d.example", kNow + 1));
+}
+
+TEST_CASE("find_in_memory never reads the store and leaves expired entries to find") {
+    auto owned = std::make_unique<CountingStore>();
+    auto& store = *owned;
+    StsPolicyCache cache(std::move(owned), 2, [](Severity, std::string_view) {});
+    cache.put(*make_cached_policy("a.example", "id1", policy_text("enforce", 600), kNow));
+    store.entries["b.example"] = {"b.example", "id9", policy_text("enforce", 600), kNow, kNow + 600};
+    const auto loads = store.loads;
+    const auto found = cache.find_in_memory("a.example", kNow + 10);
+    REQUIRE(found);
+    CHECK(found->stored.id == "id1");
+    CHECK_FALSE(cache.find_in_memory("b.example", kNow + 10));   // only in the store
+    CHECK_FALSE(cache.find_in_memory("a.example", kNow + 600));  // expired
+    CHECK(store.loads == loads);
+    CHECK(cache.size() == 1);
+    CHECK(cache.find("b.example", kNow + 10));  // find() still reads the store
+    CHECK(cache.find_in_memory("b.example", kNow + 10));
+}
+
+TEST_CASE("a domain put again is one entry with the newer policy; memory keeps no policy text") {
+    StsPolicyCache cache(nullptr, 2, [](Severity, std::string_view) {});
+    cache.put(*make_cached_policy("a.example", "id1", policy_text("enforce", 600), kNow));
+    cache.put(*make_cached_policy("a.example", "id2", policy_text("testing", 600), kNow + 5));
+    CHECK(cache.size() == 1);
+    const auto found = cache.find("a.example", kNow + 10);
+    REQUIRE(found);
+    CHECK(found->stored.id == "id2");
+    CHECK(found->stored.fetched_at == kNow + 5);
+    CHECK(found->policy.mode == StsMode::testing);
+    CHECK(found->stored.text.empty());
+    // The index keys on the entries' own domains: evicting and expiring
+    // entries must leave it consistent.
+    cache.put(*make_cached_policy("b.example", "id", policy_text("enforce", 600), kNow));
+    cache.put(*make_cached_policy("c.example", "id", policy_text("enforce", 60), kNow));
+    CHECK_FALSE(cache.find("a.example", kNow + 10));
+    CHECK_FALSE(cache.find("c.example", kNow + 61));
+    CHECK(cache.size() == 1);
+    CHECK(cache.find("b.example", kNow + 61));
 }
 
 TEST_CASE("the memory cache is bounded (least recently used go) and survives a failing store") {
