@@ -117,7 +117,7 @@ SocketmapService::SocketmapService(const ListenAddress& address, Answerer answer
         [this](std::uint64_t serial) { return std::make_unique<Connection>(*this, serial); }, log_, limits_.stream);
 }
 
-std::optional<std::string> SocketmapService::reply_from_memory(const std::string& key) const {
+std::optional<std::string> SocketmapService::reply_from_memory(const std::string& key) const noexcept {
     if (!answer_from_memory_) {
         return std::nullopt;
     }
@@ -125,7 +125,7 @@ std::optional<std::string> SocketmapService::reply_from_memory(const std::string
         if (auto decision = answer_from_memory_(key)) {
             return encode_reply(decision->reply);
         }
-    } catch (const std::exception&) {  // NOLINT(bugprone-empty-catch): a worker answers it, and reports
+    } catch (...) {  // NOLINT(bugprone-empty-catch): a worker answers it, and reports
     }
     return std::nullopt;
 }

@@ -58,7 +58,7 @@ private:
 
     // The encoded reply from answer_from_memory_, or std::nullopt: the
     // request goes to a worker.
-    [[nodiscard]] std::optional<std::string> reply_from_memory(const std::string& key) const;
+    [[nodiscard]] std::optional<std::string> reply_from_memory(const std::string& key) const noexcept;
 
     Answerer answer_;
     MemoryAnswerer answer_from_memory_;
