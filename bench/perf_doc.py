@@ -156,7 +156,7 @@ def document(results, d, body, have_png):
         """```sh
 scripts/build                      # or any build dir: bench/run --build-dir DIR
 sudo bench/run --quick             # CI: every configuration once, ~2 min, no timing assertions
-sudo bench/run                     # full run, ~25 min on 2 cores; results in /tmp/mtls-bench-results-*/
+sudo bench/run                     # full run, ~36 min on 2 cores; results in /tmp/mtls-bench-results-*/
 sudo bench/run --docs              # full run, then rewrite docs/PERFORMANCE.md and docs/performance.png
 sudo bench/run --only-tlspolicy --docs   # only the TLS policy servers, ~4 min; rewrites only their section
 bench/bench.py --render DIR/results.json --docs   # redo the report from a saved run
