@@ -63,22 +63,6 @@ void log_to_current_runtime(Severity severity, std::string_view text) {
     }
 }
 
-// The option texts of a reload with the running text put back for each
-// option that only takes effect at start-up (Stage::start in
-// core/options/setting_options.cc), and a warning for each that changed.
-std::vector<std::string> keep_start_options(std::vector<std::string> next, const std::vector<std::string>& running,
-                                            Logger& logger) {
-    const auto specs = setting_specs_for(kMilter);
-    for (std::size_t i = 0; i < specs.size() && i < next.size() && i < running.size(); ++i) {
-        if (specs[i].stage == Stage::start && next[i] != running[i]) {
-            logger.log(Severity::warning,
-                       fmt::format("reload: {} changes only at restart; keeping the running value", specs[i].name));
-            next[i] = running[i];
-        }
-    }
-    return next;
-}
-
 // Re-reads the command line and config file. Options that only take effect
 // at start-up are reported, not silently ignored; a bad config keeps the old.
 // describe: what this process logs of its new settings (describe_milter, or
@@ -88,7 +72,9 @@ void reload(const std::vector<std::string>& arguments, std::vector<std::string>&
     const auto current = current_runtime();
     notify_service_manager("RELOADING=1");
     try {
-        auto texts = keep_start_options(parse_command_line(arguments).option_texts, running_texts, *current->logger);
+        auto texts = keep_start_options(
+            setting_specs_for(kMilter), parse_command_line(arguments).option_texts, running_texts,
+            [&current](std::string_view warning) { current->logger->log(Severity::warning, warning); });
         const auto next = settings_from_texts(kMilter, texts);
         auto runtime = make_runtime(next, current.get(), log_to_current_runtime);
         install_runtime(runtime);
@@ -298,11 +284,7 @@ int serve(const CommandLine& command, const std::vector<std::string>& arguments)
         return status == MI_SUCCESS ? 0 : kExitFailure;
     } catch (const std::exception& error) {
         logger->log(Severity::error, fmt::format("fatal: {}", escape_for_log(error.what())));
-        if (report) {
-            report->failed(error.what());
-        } else if (!settings.log_stderr) {
-            std::fprintf(stderr, "%s: %s\n", kProgramName, error.what());
-        }
+        report_failed_start(report.get(), settings.log_stderr, kProgramName, error.what());
         return kExitFailure;
     }
 }
@@ -343,14 +325,7 @@ int main(int argc, char** argv) {
         } catch (const std::exception& error) {
             problems.emplace_back(error.what());
         }
-        for (const auto& problem : problems) {
-            std::fprintf(stderr, "mtls-milter: %s\n", problem.c_str());
-        }
-        if (!problems.empty()) {
-            return kExitFailure;
-        }
-        std::printf("mtls-milter: configuration OK\n");
-        return 0;
+        return report_configuration_problems(kProgramName, problems);
     }
     return serve(command, arguments);
 }

@@ -186,10 +186,9 @@ private:
     std::optional<SocketmapService> service_;
 };
 
-// The texts of a reload with the running text put back for each option
-// read at start-up only, and a warning for each that changed.
-std::vector<std::string> keep_start_options(std::vector<std::string> next, const std::vector<std::string>& running,
-                                            Daemon& daemon) {
+// The option table of this program, in the order of CommandLine::option_texts
+// (tlspolicy_options.h).
+std::vector<OptionSpec> option_specs() {
     std::vector<OptionSpec> specs;
     for (const auto& option : tlspolicy_options()) {
         specs.push_back(option.spec);
@@ -197,14 +196,7 @@ std::vector<std::string> keep_start_options(std::vector<std::string> next, const
     for (const auto& spec : setting_specs_for(kTlsPolicy)) {
         specs.push_back(spec);
     }
-    for (std::size_t i = 0; i < specs.size() && i < next.size() && i < running.size(); ++i) {
-        if (specs[i].stage == Stage::start && next[i] != running[i]) {
-            daemon.log(Severity::warning,
-                       fmt::format("reload: {} changes only at restart; keeping the running value", specs[i].name));
-            next[i] = running[i];
-        }
-    }
-    return next;
+    return specs;
 }
 
 void reload(const std::vector<std::string>& arguments, std::vector<std::string>& running_texts, Daemon& daemon) {
@@ -213,7 +205,9 @@ void reload(const std::vector<std::string>& arguments, std::vector<std::string>&
         auto command = parse_command_line(arguments);
         // Only the engine and the logging change; the start-up options are
         // reported here and otherwise left as they run.
-        auto texts = keep_start_options(command.option_texts, running_texts, daemon);
+        auto texts =
+            keep_start_options(option_specs(), command.option_texts, running_texts,
+                               [&daemon](std::string_view warning) { daemon.log(Severity::warning, warning); });
         daemon.reload(command.settings);
         running_texts = std::move(texts);
         daemon.log(Severity::info, "reloaded: " + describe(command.settings, daemon.cache()));
@@ -258,11 +252,7 @@ int serve(const CommandLine& command, const std::vector<std::string>& arguments)
         return 0;
     } catch (const std::exception& error) {
         logger->log(Severity::error, fmt::format("fatal: {}", escape_for_log(error.what())));
-        if (report) {
-            report->failed(error.what());
-        } else if (!settings.shared.log_stderr) {
-            std::fprintf(stderr, "%s: %s\n", kProgramName, error.what());
-        }
+        report_failed_start(report.get(), settings.shared.log_stderr, kProgramName, error.what());
         return kExitFailure;
     }
 }
@@ -319,14 +309,7 @@ int check_config(const CommandLine& command) {
             problems.emplace_back(error.what());
         }
     }
-    for (const auto& problem : problems) {
-        std::fprintf(stderr, "%s: %s\n", kProgramName, problem.c_str());
-    }
-    if (!problems.empty()) {
-        return kExitFailure;
-    }
-    std::printf("%s: configuration OK\n", kProgramName);
-    return 0;
+    return report_configuration_problems(kProgramName, problems);
 }
 
 }  // namespace

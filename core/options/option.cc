@@ -193,4 +193,16 @@ std::string describe_options_error(const po::error& error) {
     return error.what();  // the other errors carry no placeholders
 }
 
+std::vector<std::string> keep_start_options(std::span<const OptionSpec> specs, std::vector<std::string> next,
+                                            const std::vector<std::string>& running,
+                                            const std::function<void(std::string_view warning)>& warn) {
+    for (std::size_t i = 0; i < specs.size() && i < next.size() && i < running.size(); ++i) {
+        if (specs[i].stage == Stage::start && next[i] != running[i]) {
+            warn(fmt::format("reload: {} changes only at restart; keeping the running value", specs[i].name));
+            next[i] = running[i];
+        }
+    }
+    return next;
+}
+
 }  // namespace mtls

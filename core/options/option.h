@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -110,5 +111,14 @@ std::string describe_options_error(const boost::program_options::error& error);
 
 // The option of that name, or nullptr.
 const OptionSpec* find_option(std::span<const OptionSpec> options, std::string_view name);
+
+// For a reload: the option texts of next with the running text put back for
+// each option read at start-up only (Stage::start), so that a daemon reports
+// such a change instead of half-applying or silently dropping it. warn gets
+// one line for each option whose text changed. specs, next and running are
+// in the same order (the order of the daemon's option table).
+std::vector<std::string> keep_start_options(std::span<const OptionSpec> specs, std::vector<std::string> next,
+                                            const std::vector<std::string>& running,
+                                            const std::function<void(std::string_view warning)>& warn);
 
 }  // namespace mtls

@@ -127,6 +127,26 @@ std::vector<std::string> startup_problems(const std::string& user, const std::st
     return problems;
 }
 
+int report_configuration_problems(std::string_view program, const std::vector<std::string>& problems) {
+    for (const auto& problem : problems) {
+        std::fprintf(stderr, "%.*s: %s\n", static_cast<int>(program.size()), program.data(), problem.c_str());
+    }
+    if (!problems.empty()) {
+        return 1;
+    }
+    std::printf("%.*s: configuration OK\n", static_cast<int>(program.size()), program.data());
+    return 0;
+}
+
+void report_failed_start(StartupReport* report, bool log_to_stderr, std::string_view program, std::string_view reason) {
+    if (report != nullptr) {
+        report->failed(reason);
+    } else if (!log_to_stderr) {
+        std::fprintf(stderr, "%.*s: %.*s\n", static_cast<int>(program.size()), program.data(),
+                     static_cast<int>(reason.size()), reason.data());
+    }
+}
+
 void drop_privileges(const std::string& user) {
     if (user.empty()) {
         return;

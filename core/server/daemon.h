@@ -43,6 +43,16 @@ void drop_privileges(const std::string& user);
 std::vector<std::string> startup_problems(const std::string& user, const std::string& socket,
                                           const std::string& pidfile);
 
+// --check-config's verdict: each problem on standard error after
+// "program: ", or "program: configuration OK" on standard output. Returns
+// the exit status, 0 or 1.
+int report_configuration_problems(std::string_view program, const std::vector<std::string>& problems);
+
+// Tells the operator why a start failed (the caller has logged it): through
+// the report to the waiting parent when detached, else on standard error
+// unless the log already goes there.
+void report_failed_start(StartupReport* report, bool log_to_stderr, std::string_view program, std::string_view reason);
+
 // libmilter never sets TCP_NODELAY, so a reply written right after another
 // one waits for the MTA's delayed ACK (40 ms on Linux). Accepted sockets
 // inherit the option from the listening socket, which libmilter does not

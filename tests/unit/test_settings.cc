@@ -393,6 +393,17 @@ TEST_CASE("every option has one stage, and the start-up options are those a relo
                                             "policy-max-sessions", "dmarc-socket"});
 }
 
+TEST_CASE("a reload keeps the running text of each start-up option and says so", "[settings]") {
+    const std::vector<OptionSpec> specs{{.name = "socket", .stage = Stage::start},
+                                        {.name = "dns-timeout", .stage = Stage::reload},
+                                        {.name = "user", .stage = Stage::start}};
+    std::vector<std::string> warnings;
+    const auto kept = keep_start_options(specs, {"unix:/new.sock", "3", "mail"}, {"unix:/old.sock", "5", "mail"},
+                                         [&warnings](std::string_view warning) { warnings.emplace_back(warning); });
+    CHECK(kept == std::vector<std::string>{"unix:/old.sock", "3", "mail"});
+    CHECK(warnings == std::vector<std::string>{"reload: socket changes only at restart; keeping the running value"});
+}
+
 TEST_CASE("the DMARC stage's options", "[settings]") {
     const auto defaults = settings({});
     CHECK_FALSE(defaults.dmarc.socket.has_value());
