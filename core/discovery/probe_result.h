@@ -2,7 +2,9 @@
 // the discovery service (core/discovery/certificate_discovery.h) made of it.
 #pragma once
 
+#include <array>
 #include <chrono>
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,6 +27,15 @@ enum class ProbeOutcome {
     overloaded,         // too many probes in flight (not probed)
     shut_down,          // the service stopped before the probe ended
 };
+
+// Every outcome, in declaration order (for a metric that renders each).
+inline constexpr std::array kProbeOutcomes = {
+    ProbeOutcome::matched,      ProbeOutcome::other_certificate, ProbeOutcome::no_listener, ProbeOutcome::no_starttls,
+    ProbeOutcome::smtp_failed,  ProbeOutcome::tls_failed,        ProbeOutcome::timed_out,   ProbeOutcome::not_allowed,
+    ProbeOutcome::rate_limited, ProbeOutcome::overloaded,        ProbeOutcome::shut_down,
+};
+static_assert(kProbeOutcomes.size() == static_cast<std::size_t>(ProbeOutcome::shut_down) + 1,
+              "kProbeOutcomes lists every ProbeOutcome (shut_down is the last)");
 
 // "matched", "other-certificate", ...: for log fields and metric labels.
 std::string_view to_string(ProbeOutcome outcome);

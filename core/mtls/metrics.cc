@@ -12,23 +12,20 @@ namespace {
 constexpr std::array kResults = {Result::pass, Result::fail, Result::none, Result::temperror, Result::permerror};
 constexpr std::array kActions = {Action::tag, Action::reject, Action::tempfail, Action::quarantine};
 
-// Every per-message outcome of certificate discovery, so that each series is
-// rendered from the start.
+// Every per-message outcome of certificate discovery (DiscoveryReport in
+// core/mtls/discovery_verdict.h), so that each series is rendered from the
+// start: the verdict's own, then each probe outcome's name ("matched" when
+// DANE judged the discovered chain), then a probe still running.
 const std::vector<std::string>& discovery_outcomes() {
-    static const std::vector<std::string> outcomes = {std::string(kDiscoveryPass),
-                                                      std::string(kDiscoveryNameMismatch),
-                                                      std::string(kDiscoveryChainInvalid),
-                                                      "other-certificate",
-                                                      "no-listener",
-                                                      "no-starttls",
-                                                      "smtp-failed",
-                                                      "tls-failed",
-                                                      "timed-out",
-                                                      std::string(kDiscoveryPending),
-                                                      "not-allowed",
-                                                      "rate-limited",
-                                                      "overloaded",
-                                                      "shut-down"};
+    static const std::vector<std::string> outcomes = [] {
+        std::vector<std::string> names = {std::string(kDiscoveryPass), std::string(kDiscoveryNameMismatch),
+                                          std::string(kDiscoveryChainInvalid)};
+        for (const auto outcome : discovery::kProbeOutcomes) {
+            names.emplace_back(discovery::to_string(outcome));
+        }
+        names.emplace_back(kDiscoveryPending);
+        return names;
+    }();
     return outcomes;
 }
 

@@ -22,6 +22,7 @@ import unittest
 import urllib.request
 
 from rig import free_port, shared_rig
+from rig.conformance import DANE, row
 from rig.sending_host import SendingHost
 from rig.testcase import RigTestCase, describe, postfix_client_cn
 
@@ -32,6 +33,7 @@ SILENT_HOST = "127.0.13.3"  # nothing listens on its port 25
 SAN_LIST_HOST = "127.0.13.4"
 EXPIRED_HOST = "127.0.13.5"
 SLOW_HOST = "127.0.13.6"
+DANE_TA_HOST = "127.0.13.7"  # serves its certificate with the CA's after it
 UNLISTED_HOST = "127.0.14.1"  # loopback, but not in cert-discovery-networks
 
 
@@ -63,6 +65,7 @@ class DiscoveryTests(RigTestCase):
                 (UNLISTED_HOST, "disc-server-auth"),
             ):
                 cls.hosts.append(SendingHost(address, cls.rig.cert(handle)).start())
+            cls.hosts.append(SendingHost(DANE_TA_HOST, cls.rig.ca.with_ca_chain("disc-dane-ta")).start())
         except BaseException:
             cls.tearDownClass()
             raise
@@ -126,6 +129,32 @@ class DiscoveryTests(RigTestCase):
         self.assertEqual(record.get("cert_names"), [], "Postfix gave the milter a name after all")
         self.assertEqual(record.get("via"), "discovered", record)
         self.assertEqual(self.server[SAN_LIST_HOST].counts()[1], 1, "one TLS handshake with the sending host")
+
+    @row(
+        DANE,
+        "DANE-TA record (usage 2) naming the CA, with certificate discovery",
+        "_25._tcp.discta.secure.test TLSA 2 0 1 SHA-256(the CA certificate); "
+        "cert-discovery = connect-back; the client's port 25 serves its certificate and the CA's",
+        'pass, reason="dane" (the fetched chain\'s leaf is the presented certificate, '
+        "it chains to the CA the record names, and its SAN is the host); log via=dane discovery=matched",
+    )
+    def test_pass_by_dane_ta_on_the_discovered_chain(self):
+        # discta.secure.test's only TLSA record is DANE-TA naming the CA
+        # (2 0 1): the fingerprints Postfix reports cannot meet it, the
+        # chain the probe fetches (the leaf, then the CA) can.
+        series = 'mtls_discovery_results_total{outcome="matched"}'
+        before = self.metric(series)
+        record = self.discover(
+            DANE_TA_HOST,
+            "disc-dane-ta",
+            "pass",
+            "dane",
+            domain="discta.secure.test",
+            comment="(DANE-TA TLSA _25._tcp.discta.secure.test; DNSSEC secure)",
+        )
+        self.assertEqual(record.get("via"), "dane", record)
+        self.assertEqual(record.get("discovery"), "matched", record)
+        self.assertEqual(self.metric(series), before + 1)
 
     # -- fails -------------------------------------------------------------------
     def test_fail_when_port_25_serves_another_certificate(self):

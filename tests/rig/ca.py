@@ -106,6 +106,11 @@ CERT_SPECS = {
         san="DNS:disc.secure.test",
         validity="expired",
     ),
+    # Served with the CA's certificate after it, for discta.secure.test, whose
+    # only TLSA record is DANE-TA naming that CA ("ca-trusted" in DANE_TLSA).
+    "disc-dane-ta": CertSpec(
+        "/O=mtls-milter tests discovery DANE-TA", eku="serverAuth", san="DNS:discta.secure.test"
+    ),
     # Served by a host that answers only when the test says so.
     "disc-slow": CertSpec(
         "/O=mtls-milter tests discovery slow", eku="serverAuth", san="DNS:disc.secure.test"
@@ -329,14 +334,27 @@ organizationName = optional
         )
 
     # -- digests for TLSA (DANE) ---------------------------------------------
+    def _pair(self, name) -> CertPair:
+        """A certificate by handle; "ca-trusted" is the CA itself (for the
+        DANE-TA records of DANE_TLSA)."""
+        return self.ca if name == "ca-trusted" else self.certs[name]
+
+    def with_ca_chain(self, name) -> CertPair:
+        """The certificate followed by the CA's, as a server that sends its
+        whole chain presents them (RFC 8446 section 4.4.2)."""
+        pair = self.certs[name]
+        chain = self.dir / f"{name}-chain.pem"
+        chain.write_text(pair.cert.read_text() + self.ca.cert.read_text())
+        return CertPair(chain, pair.key)
+
     def cert_der(self, name) -> bytes:
         import ssl
 
-        return ssl.PEM_cert_to_DER_cert(self.certs[name].cert.read_text())
+        return ssl.PEM_cert_to_DER_cert(self._pair(name).cert.read_text())
 
     def spki_der(self, name) -> bytes:
         """The DER SubjectPublicKeyInfo of a certificate (TLSA selector 1)."""
-        pem = run(["openssl", "x509", "-in", self.certs[name].cert, "-noout", "-pubkey"]).stdout
+        pem = run(["openssl", "x509", "-in", self._pair(name).cert, "-noout", "-pubkey"]).stdout
         body = "".join(l for l in pem.splitlines() if l and not l.startswith("-----"))
         import base64
 

@@ -35,6 +35,9 @@ DANE_TLSA = {
         ("_25._tcp.daneself", "3 1 1", "dane-self-signed"),
         # Certificate discovery must not overrule it (test_discovery.py).
         ("_25._tcp.discdane", "3 1 1", "dane-other-key"),
+        # DANE-TA naming the CA: usable only with the chain discovery
+        # fetches (test_discovery.py).
+        ("_25._tcp.discta", "2 0 1", "ca-trusted"),
     ],
     # Unsigned: matches the key, must never authenticate.
     "insecure.test.": [("_25._tcp.dane", "3 1 1", "dane-server-auth")],
@@ -64,9 +67,10 @@ DANE_CLIENT_MX = {
     "daneservfail": ["dane.servfail.test."],
     "danesilent": ["dane.silent.test."],
     # Certificate discovery (test_discovery.py): no TLSA for disc, TLSA
-    # naming another key for discdane.
+    # naming another key for discdane, DANE-TA naming the CA for discta.
     "disc": ["disc.secure.test."],
     "discdane": ["discdane.secure.test."],
+    "discta": ["discta.secure.test."],
 }
 
 

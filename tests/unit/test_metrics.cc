@@ -96,6 +96,7 @@ TEST_CASE("metrics: the rendered exposition is pinned") {
     metrics.count_discovery_probe();
     metrics.count_discovery("pending", false);
     metrics.count_discovery("pass", true);
+    metrics.count_discovery("matched", false);  // DANE judged the discovered chain
     metrics.count_discovery("no such outcome", false);
     CHECK(metrics.render(3) ==
           "# HELP mtls_messages_total Messages judged, by mtls result.\n"
@@ -142,17 +143,18 @@ TEST_CASE("metrics: the rendered exposition is pinned") {
           "mtls_discovery_results_total{outcome=\"pass\"} 1\n"
           "mtls_discovery_results_total{outcome=\"name-mismatch\"} 0\n"
           "mtls_discovery_results_total{outcome=\"chain-invalid\"} 0\n"
+          "mtls_discovery_results_total{outcome=\"matched\"} 1\n"
           "mtls_discovery_results_total{outcome=\"other-certificate\"} 0\n"
           "mtls_discovery_results_total{outcome=\"no-listener\"} 0\n"
           "mtls_discovery_results_total{outcome=\"no-starttls\"} 0\n"
           "mtls_discovery_results_total{outcome=\"smtp-failed\"} 0\n"
           "mtls_discovery_results_total{outcome=\"tls-failed\"} 0\n"
           "mtls_discovery_results_total{outcome=\"timed-out\"} 0\n"
-          "mtls_discovery_results_total{outcome=\"pending\"} 1\n"
           "mtls_discovery_results_total{outcome=\"not-allowed\"} 0\n"
           "mtls_discovery_results_total{outcome=\"rate-limited\"} 0\n"
           "mtls_discovery_results_total{outcome=\"overloaded\"} 0\n"
           "mtls_discovery_results_total{outcome=\"shut-down\"} 0\n"
+          "mtls_discovery_results_total{outcome=\"pending\"} 1\n"
           "# HELP mtls_discovery_cache_hits_total Discovery outcomes answered from the cache, without a probe.\n"
           "# TYPE mtls_discovery_cache_hits_total counter\n"
           "mtls_discovery_cache_hits_total 1\n"
