@@ -5,6 +5,7 @@
 #include "dmarc/author_domain.h"
 #include "dmarc/dmarc_record.h"
 #include "dmarc/result_text.h"
+#include "dns/domain_name.h"
 #include "internal_error_log.h"
 #include "mail/authentication_results.h"
 #include "mail/identity.h"
@@ -41,6 +42,12 @@ Status DmarcConnection::connect(std::optional<IpAddress> client, std::uint16_t /
     return Status::proceed;
 }
 
+Status DmarcConnection::helo(MtaSession& /*mta*/, std::string_view name) {
+    auto canonical = canonical_host_name(name);
+    helo_ = canonical ? std::move(canonical).value() : std::string();
+    return Status::proceed;
+}
+
 Status DmarcConnection::mail_from(MtaSession& mta, std::string_view reverse_path) {
     message_.reset();
     DmarcMessage& message = message_.emplace();
@@ -52,7 +59,9 @@ Status DmarcConnection::mail_from(MtaSession& mta, std::string_view reverse_path
     }
     const auto path = parse_reverse_path(reverse_path);
     message.null_sender = path.null_sender;
-    if (!path.null_sender && path.problem.empty()) {
+    if (path.null_sender) {
+        message.helo_domain = helo_;
+    } else if (path.problem.empty()) {
         message.envelope_domain = path.domain;
     }
     message.lookups.emplace(*runtime_->resolver, runtime_->settings.authenticator.dns_timeout);
@@ -120,7 +129,8 @@ Status DmarcConnection::end_of_message(MtaSession& mta) {
     }
     const std::vector<std::string_view> results_views(message.results_bodies.begin(), message.results_bodies.end());
     const auto trusted = trusted_authserv_ids(settings);
-    input.identifiers = dmarc::authenticated_identifiers(results_views, trusted, message.envelope_domain);
+    input.identifiers =
+        dmarc::authenticated_identifiers(results_views, trusted, message.envelope_domain, message.helo_domain);
     message.dkim_results = input.identifiers.dkim_results;
     message.spf_result = input.identifiers.spf_result;
     if (input.identifiers.mtls && input.identifiers.mtls->from_helo &&

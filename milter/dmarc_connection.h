@@ -31,8 +31,9 @@ struct DmarcMessage {
     std::string queue_id;
     std::string envelope_domain;  // the MAIL FROM domain, canonical; empty for the null sender
     bool null_sender = false;
-    bool skipped = false;  // an SMTP-AUTH client
-    bool failed = false;   // a callback failed: no verdict can be trusted
+    std::string helo_domain;  // for the null sender: the HELO name, canonical (its SPF identity)
+    bool skipped = false;     // an SMTP-AUTH client
+    bool failed = false;      // a callback failed: no verdict can be trusted
     std::vector<std::string> from_bodies;
     std::vector<std::string> results_bodies;  // Authentication-Results, in order
     bool header_too_long = false;             // a From over the limit: permerror
@@ -50,6 +51,8 @@ public:
 
     // client_port is not used: the same call as Connection's.
     Status connect(std::optional<IpAddress> client, std::uint16_t client_port = 0);
+    // The MtaSession is not used: the same call as Connection's.
+    Status helo(MtaSession& mta, std::string_view name);
     Status mail_from(MtaSession& mta, std::string_view reverse_path);
     Status header(std::string_view name, std::string_view value);
     Status end_of_message(MtaSession& mta);
@@ -70,6 +73,7 @@ private:
     dmarc::DmarcMetrics* metrics_;  // may be null (tests)
     bool headers_need_no_reply_;
     std::string client_address_ = "unknown";
+    std::string helo_;  // the last HELO/EHLO name, canonical; "" when not a host name
     std::optional<DmarcMessage> message_;
 };
 

@@ -188,9 +188,11 @@ sfsistat on_connect(SMFICTX* ctx, char*, _SOCK_ADDR* address) noexcept {
     });
 }
 
+template <typename AnyConnection>
 sfsistat on_helo(SMFICTX* ctx, char* name) noexcept {
-    return run<Connection>(ctx, CallbackStage::helo,
-                           [&](Connection& c, MtaSession& mta) { return c.helo(mta, name != nullptr ? name : ""); });
+    return run<AnyConnection>(ctx, CallbackStage::helo, [&](AnyConnection& c, MtaSession& mta) {
+        return c.helo(mta, name != nullptr ? name : "");
+    });
 }
 
 template <typename AnyConnection>
@@ -252,8 +254,9 @@ sfsistat on_dmarc_negotiate(SMFICTX* ctx, unsigned long offered_actions, unsigne
     static constexpr Negotiation kStage{
         .needed_actions = SMFIF_ADDHDRS,
         .wanted_actions = SMFIF_ADDHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST,
-        // It needs MAIL FROM, the headers and end of message, nothing else.
-        .skipped_steps = SMFIP_NOHELO | SMFIP_NORCPT | SMFIP_NOBODY | SMFIP_NOUNKNOWN | SMFIP_NOEOH | SMFIP_NR_HDR,
+        // It needs HELO (the null sender's SPF identity), MAIL FROM, the
+        // headers and end of message, nothing else.
+        .skipped_steps = SMFIP_NORCPT | SMFIP_NOBODY | SMFIP_NOUNKNOWN | SMFIP_NOEOH | SMFIP_NR_HDR,
         .refusal = "DMARC stage: MTA does not allow adding headers; not filtering"};
     return negotiate(ctx, kStage, offered_actions, offered_steps, actions, steps, unused2, unused3,
                      [](SMFICTX* c, std::shared_ptr<const Runtime> runtime, unsigned long taken_steps, bool symlist) {
@@ -276,6 +279,7 @@ bool register_dmarc_filter(dmarc::DmarcMetrics* metrics) {
     description.xxfi_version = SMFI_VERSION;
     description.xxfi_flags = SMFIF_ADDHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST;
     description.xxfi_connect = on_connect<DmarcConnection>;
+    description.xxfi_helo = on_helo<DmarcConnection>;
     description.xxfi_envfrom = on_envfrom<DmarcConnection>;
     description.xxfi_data = on_data;
     description.xxfi_header = on_header<DmarcConnection>;
@@ -304,7 +308,7 @@ bool register_filter() {
     description.xxfi_version = SMFI_VERSION;
     description.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE | SMFIF_SETSYMLIST;
     description.xxfi_connect = on_connect<Connection>;
-    description.xxfi_helo = on_helo;
+    description.xxfi_helo = on_helo<Connection>;
     description.xxfi_envfrom = on_envfrom<Connection>;
     description.xxfi_data = on_data;
     description.xxfi_header = on_header<Connection>;

@@ -30,9 +30,10 @@ void add_once(std::vector<std::string>& domains, std::string domain) {
 
 AuthenticatedIdentifiers authenticated_identifiers(std::span<const std::string_view> header_bodies,
                                                    std::span<const std::string> trusted_authserv_ids,
-                                                   std::string_view envelope_domain) {
+                                                   std::string_view envelope_domain, std::string_view helo_domain) {
     AuthenticatedIdentifiers identifiers;
-    const auto envelope = ascii_lower(envelope_domain);
+    const bool null_sender = envelope_domain.empty();
+    const auto spf_identity = ascii_lower(null_sender ? helo_domain : envelope_domain);
     for (const auto body : header_bodies) {
         const auto field = read_authentication_results(body);
         if (!field || !is_trusted_authserv_id(field->authserv_id, trusted_authserv_ids)) {
@@ -49,10 +50,14 @@ AuthenticatedIdentifiers authenticated_identifiers(std::span<const std::string_v
                 continue;
             }
             if (result.method == "spf") {
-                // Only the MAIL FROM identity, and only this message's.
-                const auto mailfrom = result.property("smtp", "mailfrom");
-                const auto domain = mailfrom ? domain_of(*mailfrom) : std::nullopt;
-                if (!domain || *domain != envelope) {
+                // Only the MAIL FROM identity, and only this message's; for
+                // the null sender an SPF filter names it either way.
+                auto identity = result.property("smtp", "mailfrom");
+                if (!identity && null_sender) {
+                    identity = result.property("smtp", "helo");
+                }
+                const auto domain = identity ? domain_of(*identity) : std::nullopt;
+                if (!domain || spf_identity.empty() || *domain != spf_identity) {
                     continue;
                 }
                 if (result.result == "pass") {

@@ -44,3 +44,18 @@ TEST_CASE("identifiers: mtls via HELO for the null sender") {
     CHECK(ids.mtls->domain == "out1.example.org");
     CHECK(ids.mtls->from_helo);
 }
+
+TEST_CASE("identifiers: the null sender's SPF identity is postmaster@<HELO>") {
+    const std::string_view headers[] = {
+        "mx.example.org; spf=pass smtp.helo=Out1.Example.org",
+        "mx.example.org; spf=pass smtp.mailfrom=postmaster@out2.example.org",
+    };
+    CHECK(authenticated_identifiers(headers, kTrusted, "", "out1.example.org").spf_pass_domains ==
+          std::vector<std::string>{"out1.example.org"});
+    CHECK(authenticated_identifiers(headers, kTrusted, "", "out2.example.org").spf_pass_domains ==
+          std::vector<std::string>{"out2.example.org"});
+    CHECK(authenticated_identifiers(headers, kTrusted, "", "").spf_pass_domains.empty());
+    // With a MAIL FROM domain, smtp.helo is another identity.
+    CHECK(
+        authenticated_identifiers(headers, kTrusted, "out1.example.org", "out1.example.org").spf_pass_domains.empty());
+}

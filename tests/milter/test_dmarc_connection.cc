@@ -163,6 +163,41 @@ TEST_CASE("DMARC stage: the HELO identity counts only for the null sender, and o
     CHECK(unfolded(h.mta.calls.back().value).find("dmarc=fail") != std::string::npos);
 }
 
+TEST_CASE("DMARC stage: for the null sender, SPF counts for postmaster@<HELO>, the HELO of this session") {
+    // RFC 7208 section 2.4; RFC 9989 aligns on that identity like any other.
+    Harness h;
+    h.settings.dmarc.mtls = dmarc::MtlsMode::report_only;  // SPF alone must make the pass
+    const auto result_of = [&h](std::string_view helo, std::string_view spf) {
+        auto c = h.connect();
+        REQUIRE(c.helo(h.mta, helo) == Status::proceed);
+        REQUIRE(c.mail_from(h.mta, "<>") == Status::proceed);
+        c.header("Authentication-Results", spf);
+        c.header("From", "postmaster@example.org");
+        REQUIRE(c.end_of_message(h.mta) == Status::proceed);
+        const auto header = unfolded(h.mta.calls.back().value);
+        return header.substr(0, header.find(' ', header.find("dmarc=")));
+    };
+    const auto pass = std::string("mx.example.net; dmarc=pass");
+    const auto fail = std::string("mx.example.net; dmarc=fail");
+    CHECK(result_of("Out1.Example.org", "mx.example.net; spf=pass smtp.mailfrom=postmaster@out1.example.org") == pass);
+    CHECK(result_of("out1.example.org", "mx.example.net; spf=pass smtp.helo=out1.example.org") == pass);
+    // Another session's HELO, or no host name at all, says nothing.
+    CHECK(result_of("other.example.net", "mx.example.net; spf=pass smtp.helo=out1.example.org") == fail);
+    CHECK(result_of("[192.0.2.10]", "mx.example.net; spf=pass smtp.helo=out1.example.org") == fail);
+}
+
+TEST_CASE("DMARC stage: a sender with a MAIL FROM domain gets no SPF pass from smtp.helo") {
+    Harness h;
+    h.settings.dmarc.mtls = dmarc::MtlsMode::report_only;
+    auto c = h.connect();
+    REQUIRE(c.helo(h.mta, "example.org") == Status::proceed);
+    REQUIRE(c.mail_from(h.mta, "<alice@elsewhere.example>") == Status::proceed);
+    c.header("Authentication-Results", "mx.example.net; spf=pass smtp.helo=example.org");
+    c.header("From", "alice@example.org");
+    REQUIRE(c.end_of_message(h.mta) == Status::proceed);
+    CHECK(unfolded(h.mta.calls.back().value).find("dmarc=fail") != std::string::npos);
+}
+
 TEST_CASE("DMARC stage: SMTP-AUTH and ignore-hosts clients are not evaluated") {
     Harness h;
     auto runtime = std::make_shared<const Runtime>(h.settings, h.resolver,
