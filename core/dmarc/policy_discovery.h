@@ -50,8 +50,9 @@ struct AppliedPolicy {
 
 // The policy of a found discovery: p at the author domain; below it sp for
 // an existing author domain, np (else sp, else p) for a non-existent one.
-// Existence::unknown counts as existing; Existence::error must be handled
-// by the caller (it is a temperror when needs_existence()).
+// Existence::unknown and Existence::error count as existing, which is right
+// only when !needs_existence(); otherwise the caller must not guess (the
+// evaluation makes them a temperror).
 AppliedPolicy applied_policy(const PolicyDiscovery& discovery, Existence existence);
 
 // t=y lowers reject to quarantine and quarantine to none.

@@ -118,3 +118,19 @@ TEST_CASE("evaluation: np for a non-existent subdomain, existence errors") {
     input.author_exists = Existence::error;
     CHECK(evaluate(input, answers).result == Result::temperror);
 }
+
+TEST_CASE("evaluation: np that would change the policy, with existence never looked up, is temperror") {
+    // Section 4.10.1: np applies if the author domain does not exist. Not
+    // knowing must not make sp=none stand in for np=reject.
+    const auto answers = walk({"nx.example.com"}, {{"example.com", txt({"v=DMARC1; p=reject; sp=none; np=reject"})}});
+    auto input = input_for("nx.example.com");
+    input.author_exists = Existence::unknown;
+    const auto evaluation = evaluate(input, answers);
+    CHECK(evaluation.result == Result::temperror);
+    CHECK(evaluation.reason == "existence of nx.example.com not looked up");
+    CHECK_FALSE(evaluation.policy);
+
+    // When np gives what sp gives anyway, existence does not matter.
+    const auto same = walk({"nx.example.com"}, {{"example.com", txt({"v=DMARC1; p=reject; sp=none; np=none"})}});
+    CHECK(evaluate(input, same).result == Result::fail);
+}
