@@ -72,7 +72,13 @@ Evaluation evaluate(const EvaluationInput& input, const WalkAnswers& answers) {
         return finish(Result::temperror, discovery.note);
     }
     if (discovery.kind == PolicyDiscovery::Kind::none) {
-        return finish(Result::none, "no DMARC record");
+        // With a note, a record applies but has no usable policy: say which
+        // and why, and how secure that answer was.
+        if (discovery.note.empty()) {
+            return finish(Result::none, "no DMARC record");
+        }
+        evaluation.dnssec = discovery.dnssec;
+        return finish(Result::none, discovery.note);
     }
     evaluation.policy_domain = discovery.policy_domain;
     evaluation.record = discovery.record;

@@ -134,3 +134,21 @@ TEST_CASE("evaluation: np that would change the policy, with existence never loo
     const auto same = walk({"nx.example.com"}, {{"example.com", txt({"v=DMARC1; p=reject; sp=none; np=none"})}});
     CHECK(evaluate(input, same).result == Result::fail);
 }
+
+TEST_CASE("evaluation: the record that applies has no usable policy: none, saying why") {
+    // From a.dept.example.com, a DKIM pass for other.net only; the walk stops
+    // at dept.example.com's psd=n record, which has neither p nor rua.
+    const auto answers = walk({"a.dept.example.com", "other.net"},
+                              {{"dept.example.com", txt({"v=DMARC1; psd=n"}, DnssecState::insecure)},
+                               {"example.com", txt({"v=DMARC1; p=reject; rua=mailto:d@example.com"})}});
+    auto input = input_for("a.dept.example.com");
+    input.identifiers.dkim_pass_domains = {"other.net"};
+    const auto evaluation = evaluate(input, answers);
+    CHECK(evaluation.result == Result::none);
+    CHECK(evaluation.result_rfc9989 == Result::none);
+    CHECK(evaluation.reason == "no p and no valid rua at _dmarc.dept.example.com");
+    CHECK(evaluation.organizational_domain == "dept.example.com");
+    CHECK(evaluation.dnssec == DnssecState::insecure);
+    CHECK_FALSE(evaluation.policy);
+    CHECK(requested_disposition(evaluation) == Policy::none);
+}
