@@ -4,6 +4,18 @@
 #include "dns/domain_name.h"
 
 namespace mtls::dmarc {
+namespace {
+
+std::string_view top_level_label(std::string_view domain) {
+    const auto dot = domain.rfind('.');
+    return dot == std::string_view::npos ? domain : domain.substr(dot + 1);
+}
+
+}  // namespace
+
+bool may_share_organizational_domain(std::string_view author_domain, std::string_view identifier) {
+    return !author_domain.empty() && ascii_iequals(top_level_label(author_domain), top_level_label(identifier));
+}
 
 Aligned aligned(std::string_view author_domain, std::string_view identifier, AlignmentMode mode,
                 const WalkAnswers& answers) {
@@ -14,6 +26,11 @@ Aligned aligned(std::string_view author_domain, std::string_view identifier, Ali
         return Aligned::yes;
     }
     if (mode == AlignmentMode::strict) {
+        return Aligned::no;
+    }
+    // Settled without a walk: evaluate_with_lookups() never asks the walk of
+    // such an identifier, and one never asked must not read as unknown.
+    if (!may_share_organizational_domain(author_domain, identifier)) {
         return Aligned::no;
     }
     const auto author = ascii_lower(author_domain);

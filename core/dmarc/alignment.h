@@ -22,4 +22,10 @@ enum class Aligned {
 Aligned aligned(std::string_view author_domain, std::string_view identifier, AlignmentMode mode,
                 const WalkAnswers& answers);
 
+// Whether the two domains end in the same top-level label (ignoring case).
+// An organizational domain is its domain or one of its parents (section
+// 4.10.2), so domains that do not can never share one: relaxed alignment is
+// "no" without either walk, and the identifier's walk need not be asked.
+bool may_share_organizational_domain(std::string_view author_domain, std::string_view identifier);
+
 }  // namespace mtls::dmarc

@@ -72,13 +72,28 @@ Evaluation evaluate(const EvaluationInput& input, const WalkAnswers& answers) {
         return finish(Result::temperror, discovery.note);
     }
     if (discovery.kind == PolicyDiscovery::Kind::none) {
-        return finish(Result::none, "no DMARC record");
+        // With a note, a record applies but has no usable policy: say which
+        // and why, and how secure that answer was.
+        if (discovery.note.empty()) {
+            return finish(Result::none, "no DMARC record");
+        }
+        evaluation.dnssec = discovery.dnssec;
+        return finish(Result::none, discovery.note);
     }
     evaluation.policy_domain = discovery.policy_domain;
     evaluation.record = discovery.record;
     evaluation.dnssec = discovery.dnssec;
-    if (needs_existence(discovery) && input.author_exists == Existence::error) {
-        return finish(Result::temperror, "existence of " + author + " unknown");
+    // Section 4.10.1: np applies "if the Author Domain does not exist". When
+    // np would give another policy than sp (or p), an existence we could not
+    // learn, whether the lookup failed or was never made, is no answer:
+    // guessing "exists" would let sp stand in for np.
+    if (needs_existence(discovery)) {
+        if (input.author_exists == Existence::error) {
+            return finish(Result::temperror, "existence of " + author + " unknown");
+        }
+        if (input.author_exists == Existence::unknown) {
+            return finish(Result::temperror, "existence of " + author + " not looked up");
+        }
     }
     evaluation.policy = applied_policy(discovery, input.author_exists);
 

@@ -35,7 +35,8 @@ struct EvaluationInput {
     Expected<std::string> author_domain = Error{"no From field"};
     AuthenticatedIdentifiers identifiers;
     MtlsMode mode = MtlsMode::substitute;
-    // Existence of the author domain; needed only when needs_existence().
+    // Existence of the author domain; needed only when needs_existence(),
+    // and then unknown or error makes the result temperror.
     Existence author_exists = Existence::unknown;
 };
 

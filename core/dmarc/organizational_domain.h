@@ -13,7 +13,8 @@
 
 namespace mtls::dmarc {
 
-// A valid single record the walk met.
+// The single v=DMARC1 record at a name the walk met; it may have no usable
+// policy (Record::no_policy) and still count here (section 4.10 step 2).
 struct FoundRecord {
     std::string domain;
     Record record;

@@ -3,6 +3,24 @@
 #include <fmt/format.h>
 
 namespace mtls::dmarc {
+namespace {
+
+// The record that applies. One with no usable policy still is the one
+// (nothing else is looked for), but with it "the Mail Receiver applies no
+// DMARC processing to this message" (section 4.10.1).
+void apply_record(PolicyDiscovery& discovery, std::string_view domain, Record record, DnssecState dnssec) {
+    discovery.policy_domain = std::string(domain);
+    discovery.record = std::move(record);
+    discovery.dnssec = dnssec;
+    if (discovery.record.no_policy.empty()) {
+        discovery.kind = PolicyDiscovery::Kind::found;
+    } else {
+        discovery.kind = PolicyDiscovery::Kind::none;
+        discovery.note = fmt::format("{} at {}", discovery.record.no_policy, dmarc_query_name(domain));
+    }
+}
+
+}  // namespace
 
 PolicyDiscovery discover_policy(std::string_view author_domain, const WalkAnswers& answers) {
     PolicyDiscovery discovery;
@@ -13,10 +31,7 @@ PolicyDiscovery discover_policy(std::string_view author_domain, const WalkAnswer
         return discovery;
     }
     if (at_author.kind == NameOutcome::Kind::record) {
-        discovery.kind = PolicyDiscovery::Kind::found;
-        discovery.policy_domain = std::string(author_domain);
-        discovery.record = std::move(at_author.record);
-        discovery.dnssec = at_author.dnssec;
+        apply_record(discovery, author_domain, std::move(at_author.record), at_author.dnssec);
         discovery.at_author_domain = true;
         // The organizational domain (for relaxed alignment and reports) is a
         // separate walk whose errors do not undo the policy found here.
@@ -45,10 +60,7 @@ PolicyDiscovery discover_policy(std::string_view author_domain, const WalkAnswer
         discovery.kind = PolicyDiscovery::Kind::none;
         return discovery;
     }
-    discovery.kind = PolicyDiscovery::Kind::found;
-    discovery.policy_domain = used->domain;
-    discovery.record = used->record;
-    discovery.dnssec = used->dnssec;
+    apply_record(discovery, used->domain, used->record, used->dnssec);
     return discovery;
 }
 

@@ -13,8 +13,11 @@ namespace mtls::dmarc {
 
 struct PolicyDiscovery {
     enum class Kind {
-        found,      // record and policy_domain are set
-        none,       // no DMARC record applies: DMARC does not apply
+        found,  // record and policy_domain are set
+        // DMARC does not apply: no DMARC record applies, or the one that
+        // applies has no usable policy (then record, policy_domain and note
+        // say which and why, section 4.10.1)
+        none,
         temperror,  // a name the discovery needed answered with an error
     };
     Kind kind = Kind::none;
@@ -23,12 +26,14 @@ struct PolicyDiscovery {
     DnssecState dnssec = DnssecState::unknown;  // of the record used
     bool at_author_domain = false;              // p applies; otherwise sp or np
     OrganizationalDomain organizational;        // the author domain's walk
-    std::string note;                           // temperror: what failed where
+    std::string note;                           // temperror: what failed where; none: why, if a record applies
 };
 
-// The record at the author domain, if valid; otherwise the organizational
-// domain's record, else the public suffix domain's (psd=y) record met on
-// the walk. Errors count only on names the discovery reached.
+// The record at the author domain, if there is one; otherwise the
+// organizational domain's record, else the public suffix domain's (psd=y)
+// record met on the walk. Errors count only on names the discovery reached.
+// A record with no usable policy is chosen like any other, and makes the
+// discovery none.
 PolicyDiscovery discover_policy(std::string_view author_domain, const WalkAnswers& answers);
 
 // Whether the author domain exists (section 4.7, np): a domain exists when
@@ -50,8 +55,9 @@ struct AppliedPolicy {
 
 // The policy of a found discovery: p at the author domain; below it sp for
 // an existing author domain, np (else sp, else p) for a non-existent one.
-// Existence::unknown counts as existing; Existence::error must be handled
-// by the caller (it is a temperror when needs_existence()).
+// Existence::unknown and Existence::error count as existing, which is right
+// only when !needs_existence(); otherwise the caller must not guess (the
+// evaluation makes them a temperror).
 AppliedPolicy applied_policy(const PolicyDiscovery& discovery, Existence existence);
 
 // t=y lowers reject to quarantine and quarantine to none.

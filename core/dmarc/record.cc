@@ -252,18 +252,21 @@ Expected<Record> parse_record(std::string_view text) {
         return record;
     }
     // Section 4.10.1: no valid p, or an invalid sp or np: with a valid rua
-    // the record counts as "v=DMARC1; p=none", otherwise DMARC does not apply.
+    // the record counts as "v=DMARC1; p=none", otherwise DMARC does not
+    // apply where this record is the one that applies. Either way it stays a
+    // record for the walk, with its psd (section 4.10 step 2).
     std::string why;
     for (const auto& problem : problems) {
         why += why.empty() ? problem : ", " + problem;
     }
-    if (record.rua.empty()) {
-        return Error{"no DMARC policy: " + why + " and no valid rua"};
-    }
     record.p = Policy::none;
     record.sp.reset();
     record.np.reset();
-    record.fallback = why;
+    if (record.rua.empty()) {
+        record.no_policy = why + " and no valid rua";
+    } else {
+        record.fallback = why;
+    }
     return record;
 }
 

@@ -36,6 +36,13 @@ struct Record {
     // Set when p, sp or np was missing or invalid and a valid rua made the
     // record count as "v=DMARC1; p=none" (section 4.10.1); says why.
     std::string fallback;
+    // Set when p, sp or np was missing or invalid and there was no valid rua
+    // either; says why. Such a record is still the one record at its name on
+    // the DNS Tree Walk (section 4.10 step 2 filters on v= and on the count
+    // only): its psd= stops a walk and it can be the organizational domain's
+    // record. But where it is the record that applies, "the Mail Receiver
+    // applies no DMARC processing to this message" (section 4.10.1).
+    std::string no_policy;
 };
 
 // Whether a TXT text starts with the tag "v=DMARC1" (DMARC1 case-sensitive):
@@ -44,8 +51,9 @@ bool starts_with_version_tag(std::string_view text);
 
 // Parses one record. Unknown tags are ignored, syntax errors in optional
 // tags fall back to the defaults, pct/rf/ri are historic and ignored. An
-// error means "no DMARC record": no v=DMARC1 first, or no valid p (or an
-// invalid sp/np) and no valid rua URI to make it p=none.
+// error means "no DMARC record": v=DMARC1 is not the first tag. No valid p
+// (or an invalid sp/np) gives p=none without sp/np, and either fallback
+// (a valid rua URI) or no_policy (none) says why.
 Expected<Record> parse_record(std::string_view text);
 
 // The text of one TXT RDATA: its character-strings concatenated without

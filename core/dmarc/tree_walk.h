@@ -48,12 +48,13 @@ WalkAnswer walk_answer_from(const DnsAnswer& answer);
 using WalkAnswers = std::map<std::string, WalkAnswer, std::less<>>;
 
 // One name on the walk after section 4.10's filtering: texts not starting
-// with v=DMARC1 dropped; several remaining records all discarded; a record
-// that is no valid policy (no p and no rua) counts as none.
+// with v=DMARC1 dropped; several remaining records all discarded; a single
+// remaining one is a record, even one with no usable policy
+// (Record::no_policy): the walk's step 2 looks at nothing else.
 struct NameOutcome {
     enum class Kind { record, none, error };
     Kind kind = Kind::none;
-    Record record;                              // for Kind::record
+    Record record;                              // for Kind::record (no_policy possibly set)
     DnssecState dnssec = DnssecState::unknown;  // of the answer
     std::string note;                           // why none or error ("2 records discarded", "bogus")
 };

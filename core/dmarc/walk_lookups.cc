@@ -1,5 +1,7 @@
 #include "dmarc/walk_lookups.h"
 
+#include "dmarc/alignment.h"
+
 namespace mtls::dmarc {
 namespace {
 
@@ -10,9 +12,15 @@ constexpr std::uint16_t kAType = 1;
 WalkLookups::WalkLookups(Resolver& resolver, std::chrono::milliseconds timeout, std::size_t max_queries)
     : resolver_(&resolver), timeout_(timeout), max_queries_(max_queries) {}
 
+std::size_t WalkLookups::walk_budget() const {
+    const bool existence_started = existence_lookup_.has_value() || existence_ != Existence::unknown;
+    const auto reserve = existence_started ? 0 : kExistenceReserve;
+    return max_queries_ > reserve ? max_queries_ - reserve : 0;
+}
+
 void WalkLookups::start_walk(std::string_view domain) {
     for (auto& name : walk_domains(domain)) {
-        if (started_ >= max_queries_) {
+        if (started_ >= walk_budget()) {
             return;
         }
         if (answers_.contains(name) || pending_.contains(name)) {
@@ -66,18 +74,19 @@ Evaluation evaluate_with_lookups(WalkLookups& lookups, EvaluationInput input) {
     const auto& author = *input.author_domain;
     lookups.start_walk(author);
     const auto& ids = input.identifiers;
-    for (const auto& domain : ids.spf_pass_domains) {
-        if (domain != author) {
+    const auto walk_if_useful = [&lookups, &author](const std::string& domain) {
+        if (domain != author && may_share_organizational_domain(author, domain)) {
             lookups.start_walk(domain);
         }
+    };
+    for (const auto& domain : ids.spf_pass_domains) {
+        walk_if_useful(domain);
     }
-    if (ids.mtls && ids.mtls->domain != author) {
-        lookups.start_walk(ids.mtls->domain);
+    if (ids.mtls) {
+        walk_if_useful(ids.mtls->domain);
     }
     for (const auto& domain : ids.dkim_pass_domains) {
-        if (domain != author) {
-            lookups.start_walk(domain);
-        }
+        walk_if_useful(domain);
     }
     const auto& answers = lookups.answers();
     if (needs_existence(discover_policy(author, answers))) {

@@ -42,3 +42,15 @@ TEST_CASE("alignment: a DNS error makes relaxed alignment unknown only when it c
     CHECK(aligned("example.com", "mail.example.com", AlignmentMode::relaxed, answers) == Aligned::unknown);
     CHECK(aligned("example.com", "other.net", AlignmentMode::relaxed, answers) == Aligned::no);
 }
+
+TEST_CASE("alignment: different top-level labels never align, whatever the walks said") {
+    // An organizational domain is a parent (or itself) of its domain, so
+    // example.com and anything under .net share none. The identifier's walk
+    // is never asked (walk_lookups.h); a failed author walk changes nothing.
+    const auto answers = walk({"mail.example.com"}, {{"example.com", failed("servfail")}});
+    CHECK(aligned("mail.example.com", "mail.example.net", AlignmentMode::relaxed, answers) == Aligned::no);
+    CHECK(aligned("mail.example.com", "example.com", AlignmentMode::relaxed, answers) == Aligned::unknown);
+    CHECK_FALSE(may_share_organizational_domain("example.com", "example.net"));
+    CHECK(may_share_organizational_domain("example.com", "other.COM"));
+    CHECK(may_share_organizational_domain("com", "example.com"));
+}

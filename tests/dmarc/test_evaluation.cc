@@ -118,3 +118,37 @@ TEST_CASE("evaluation: np for a non-existent subdomain, existence errors") {
     input.author_exists = Existence::error;
     CHECK(evaluate(input, answers).result == Result::temperror);
 }
+
+TEST_CASE("evaluation: np that would change the policy, with existence never looked up, is temperror") {
+    // Section 4.10.1: np applies if the author domain does not exist. Not
+    // knowing must not make sp=none stand in for np=reject.
+    const auto answers = walk({"nx.example.com"}, {{"example.com", txt({"v=DMARC1; p=reject; sp=none; np=reject"})}});
+    auto input = input_for("nx.example.com");
+    input.author_exists = Existence::unknown;
+    const auto evaluation = evaluate(input, answers);
+    CHECK(evaluation.result == Result::temperror);
+    CHECK(evaluation.reason == "existence of nx.example.com not looked up");
+    CHECK_FALSE(evaluation.policy);
+
+    // When np gives what sp gives anyway, existence does not matter.
+    const auto same = walk({"nx.example.com"}, {{"example.com", txt({"v=DMARC1; p=reject; sp=none; np=none"})}});
+    CHECK(evaluate(input, same).result == Result::fail);
+}
+
+TEST_CASE("evaluation: the record that applies has no usable policy: none, saying why") {
+    // From a.dept.example.com, a DKIM pass for other.net only; the walk stops
+    // at dept.example.com's psd=n record, which has neither p nor rua.
+    const auto answers = walk({"a.dept.example.com", "other.net"},
+                              {{"dept.example.com", txt({"v=DMARC1; psd=n"}, DnssecState::insecure)},
+                               {"example.com", txt({"v=DMARC1; p=reject; rua=mailto:d@example.com"})}});
+    auto input = input_for("a.dept.example.com");
+    input.identifiers.dkim_pass_domains = {"other.net"};
+    const auto evaluation = evaluate(input, answers);
+    CHECK(evaluation.result == Result::none);
+    CHECK(evaluation.result_rfc9989 == Result::none);
+    CHECK(evaluation.reason == "no p and no valid rua at _dmarc.dept.example.com");
+    CHECK(evaluation.organizational_domain == "dept.example.com");
+    CHECK(evaluation.dnssec == DnssecState::insecure);
+    CHECK_FALSE(evaluation.policy);
+    CHECK(requested_disposition(evaluation) == Policy::none);
+}

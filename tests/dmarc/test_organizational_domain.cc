@@ -58,3 +58,20 @@ TEST_CASE("organizational domain: an error on a name the walk reaches") {
     CHECK(org.error == "bogus");
     CHECK(org.error_domain == "example.com");
 }
+
+TEST_CASE("organizational domain: a psd= record without p stops the walk all the same") {
+    // Section 4.10 step 2: "If a single record remains and it contains a
+    // psd=n or psd=y tag, stop." Nothing there asks for a valid p.
+    const auto psd_n = walk({"a.dept.example.com"}, {{"dept.example.com", txt({"v=DMARC1; psd=n"})},
+                                                     {"example.com", txt({"v=DMARC1; p=reject"})}});
+    const auto org = organizational_domain("a.dept.example.com", psd_n);
+    REQUIRE(org.determined);
+    CHECK(org.domain == "dept.example.com");
+
+    const auto psd_y = walk({"a.b.example.test"}, {{"test", txt({"v=DMARC1; psd=y"})}});
+    const auto below_psd = organizational_domain("a.b.example.test", psd_y);
+    REQUIRE(below_psd.determined);
+    CHECK(below_psd.domain == "example.test");
+    REQUIRE(below_psd.psd);
+    CHECK(below_psd.psd->domain == "test");
+}

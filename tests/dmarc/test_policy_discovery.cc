@@ -71,6 +71,41 @@ TEST_CASE("policy discovery: an invalid sp falls back like a missing p") {
     const auto without = discover_policy(
         "sub.example.com", walk({"sub.example.com"}, {{"example.com", txt({"v=DMARC1; p=reject; np=nope"})}}));
     CHECK(without.kind == PolicyDiscovery::Kind::none);
+    CHECK(without.note == "invalid np and no valid rua at _dmarc.example.com");
+}
+
+TEST_CASE("policy discovery: a psd=n record without p is the organizational domain's, and DMARC does not apply") {
+    // Section 4.10 step 2 stops the walk at dept.example.com; its record
+    // applies, and without a valid p or rua "the Mail Receiver applies no
+    // DMARC processing" (section 4.10.1): example.com's p=reject must not.
+    const auto answers =
+        walk({"a.dept.example.com"}, {{"dept.example.com", txt({"v=DMARC1; psd=n"})},
+                                      {"example.com", txt({"v=DMARC1; p=reject; rua=mailto:d@example.com"})}});
+    const auto discovery = discover_policy("a.dept.example.com", answers);
+    CHECK(discovery.kind == PolicyDiscovery::Kind::none);
+    CHECK(discovery.organizational.domain == "dept.example.com");
+    CHECK(discovery.policy_domain == "dept.example.com");
+    CHECK(discovery.note == "no p and no valid rua at _dmarc.dept.example.com");
+    CHECK_FALSE(needs_existence(discovery));
+}
+
+TEST_CASE("policy discovery: an invalid p without rua at the author domain is no DMARC, not the parent's sp") {
+    const auto answers = walk({"mail.example.com"}, {{"mail.example.com", txt({"v=DMARC1; p=rejct"})},
+                                                     {"example.com", txt({"v=DMARC1; p=reject; sp=quarantine"})}});
+    const auto discovery = discover_policy("mail.example.com", answers);
+    CHECK(discovery.kind == PolicyDiscovery::Kind::none);
+    CHECK(discovery.at_author_domain);
+    CHECK(discovery.note == "invalid p and no valid rua at _dmarc.mail.example.com");
+}
+
+TEST_CASE("policy discovery: a psd=y record without p still makes the domain below it the organizational domain") {
+    // The public suffix domain's record applies (nothing at example.test),
+    // and it has no usable policy: none, though the walk used its psd=y.
+    const auto answers = walk({"a.b.example.test"}, {{"test", txt({"v=DMARC1; psd=y"})}});
+    const auto discovery = discover_policy("a.b.example.test", answers);
+    CHECK(discovery.kind == PolicyDiscovery::Kind::none);
+    CHECK(discovery.organizational.domain == "example.test");
+    CHECK(discovery.policy_domain == "test");
 }
 
 TEST_CASE("policy discovery: t=y lowers the policy one level") {

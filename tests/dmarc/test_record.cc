@@ -63,20 +63,30 @@ TEST_CASE("record: syntax errors in optional tags fall back to the defaults") {
     CHECK(record->rua.empty());
 }
 
-TEST_CASE("record: no or invalid p with a valid rua is p=none, without one no DMARC") {
+TEST_CASE("record: no or invalid p with a valid rua is p=none, without one a record with no policy") {
     const auto no_p = parse_record("v=DMARC1; rua=mailto:r@example.com");
     REQUIRE(no_p);
     CHECK(no_p->p == Policy::none);
     CHECK(no_p->fallback == "no p");
+    CHECK(no_p->no_policy.empty());
 
     const auto bad_p = parse_record("v=DMARC1; p=rej; sp=reject; rua=mailto:r@example.com");
     REQUIRE(bad_p);
     CHECK(bad_p->p == Policy::none);
     CHECK_FALSE(bad_p->sp);
 
-    CHECK_FALSE(parse_record("v=DMARC1"));
-    CHECK_FALSE(parse_record("v=DMARC1; p=rej"));
-    CHECK_FALSE(parse_record("v=DMARC1; rua=mailto:no-at-sign"));
+    // Section 4.10.1: no DMARC processing where such a record applies; but
+    // it is a record all the same (section 4.10 step 2), not "no record".
+    for (const auto* text : {"v=DMARC1", "v=DMARC1; p=rej", "v=DMARC1; rua=mailto:no-at-sign"}) {
+        INFO(text);
+        const auto record = parse_record(text);
+        REQUIRE(record);
+        CHECK_FALSE(record->no_policy.empty());
+        CHECK(record->fallback.empty());
+        CHECK(record->p == Policy::none);
+    }
+    CHECK(parse_record("v=DMARC1")->no_policy == "no p and no valid rua");
+    CHECK(parse_record("v=DMARC1; p=rej")->no_policy == "invalid p and no valid rua");
 }
 
 TEST_CASE("record: an invalid sp or np falls back like an invalid p") {
@@ -91,8 +101,17 @@ TEST_CASE("record: an invalid sp or np falls back like an invalid p") {
     CHECK(bad_np->p == Policy::none);
     CHECK_FALSE(bad_np->np);
 
-    CHECK_FALSE(parse_record("v=DMARC1; p=reject; sp=bogus"));
-    CHECK_FALSE(parse_record("v=DMARC1; p=reject; np=bogus"));
+    const auto bad_sp_no_rua = parse_record("v=DMARC1; p=reject; sp=bogus");
+    REQUIRE(bad_sp_no_rua);
+    CHECK(bad_sp_no_rua->no_policy == "invalid sp and no valid rua");
+    CHECK(bad_sp_no_rua->p == Policy::none);
+    CHECK_FALSE(bad_sp_no_rua->sp);
+    CHECK(parse_record("v=DMARC1; p=reject; np=bogus")->no_policy == "invalid np and no valid rua");
+}
+
+TEST_CASE("record: a record with no usable policy keeps its psd for the walk") {
+    CHECK(parse_record("v=DMARC1; psd=n")->psd == PsdFlag::no);
+    CHECK(parse_record("v=DMARC1; psd=y; p=bogus")->psd == PsdFlag::yes);
 }
 
 TEST_CASE("record: the first of a repeated tag counts") {

@@ -59,3 +59,12 @@ TEST_CASE("tree walk: several DMARC records at one name are all discarded") {
     CHECK(one.record.p == Policy::reject);
     CHECK(outcome_at(answers, "never.asked").kind == NameOutcome::Kind::error);
 }
+
+TEST_CASE("tree walk: a single v=DMARC1 record without a usable policy is still the record at its name") {
+    // Section 4.10 step 2 filters on the v= tag and on the count only.
+    const auto answers = walk({}, {{"dept.example.com", txt({"v=DMARC1; psd=n"})}});
+    const auto outcome = outcome_at(answers, "dept.example.com");
+    REQUIRE(outcome.kind == NameOutcome::Kind::record);
+    CHECK(outcome.record.psd == PsdFlag::no);
+    CHECK(outcome.record.no_policy == "no p and no valid rua");
+}

@@ -369,13 +369,37 @@ class DmarcTaggingTests(DmarcStageCase):
         # record applies (sp=quarantine), not p=reject.
         self.check_policy_of("vlast", "quarantine", "secure.test")
 
-    def test_invalid_p_without_rua_is_no_record(self):
-        self.check_policy_of("badp", "quarantine", "secure.test")
+    def check_no_dmarc_processing(self, from_domain, why):
+        """From b@<from_domain>, no certificate: the record that applies has
+        no usable policy (section 4.10.1, "no DMARC processing"): dmarc=none,
+        saying why, and no parent's policy in its place."""
+        _, record = self.deliver_dmarc("none", from_domain, None, f"({why};", header_from=f"b@{from_domain}")
+        self.assertEqual(record["policy_domain"], "-", record)
+        self.assertEqual(record["policy.dmarc"], "-", record)
+        return record
 
-    def test_invalid_sp_without_rua_is_no_record(self):
+    def test_invalid_p_without_rua_is_no_dmarc_processing(self):
+        # "p=always", no rua, at the author domain: that record applies and
+        # has no policy; secure.test's sp=quarantine does not stand in.
+        self.check_no_dmarc_processing(
+            "badp.secure.test", "invalid p and no valid rua at _dmarc.badp.secure.test"
+        )
+
+    def test_invalid_sp_without_rua_is_no_dmarc_processing(self):
         # "p=reject; sp=always": the invalid sp spoils the record as a
-        # missing p would; secure.test's record applies.
-        self.check_policy_of("badsp", "quarantine", "secure.test")
+        # missing p would, and without a rua that means no DMARC processing.
+        self.check_no_dmarc_processing(
+            "badsp.secure.test", "invalid sp and no valid rua at _dmarc.badsp.secure.test"
+        )
+
+    def test_psd_n_record_without_p_stops_the_walk(self):
+        # "v=DMARC1; psd=n" at psdnop: the walk from sub.psdnop stops there
+        # (section 4.10 step 2 asks for no p), so psdnop is the organizational
+        # domain and its record, with no policy, applies: not secure.test's.
+        record = self.check_no_dmarc_processing(
+            "sub.psdnop.secure.test", "no p and no valid rua at _dmarc.psdnop.secure.test"
+        )
+        self.assertEqual(record["org_domain"], "psdnop.secure.test", record)
 
     def test_invalid_np_with_rua_counts_as_p_none(self):
         # "p=reject; np=always; rua=...": like a missing p with a valid rua,

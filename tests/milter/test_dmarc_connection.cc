@@ -214,6 +214,21 @@ TEST_CASE("DMARC stage: SMTP-AUTH and ignore-hosts clients are not evaluated") {
     CHECK(h.resolver->start_count() == 0);
 }
 
+TEST_CASE("DMARC stage: a record without a usable policy gives dmarc=none and says why in the comment") {
+    // RFC 9989 section 4.10.1: no valid p and no valid rua, "no DMARC
+    // processing"; the record is not skipped for a parent's.
+    Harness h;
+    h.resolver->script("_dmarc.nopolicy.example", txt_answer("v=DMARC1; p=rejct"));
+    auto c = h.connect();
+    REQUIRE(c.mail_from(h.mta, "<alice@nopolicy.example>") == Status::proceed);
+    c.header("From", "alice@nopolicy.example");
+    REQUIRE(c.end_of_message(h.mta) == Status::proceed);
+    REQUIRE(h.mta.calls.size() == 1);
+    CHECK(unfolded(h.mta.calls.front().value) ==
+          "mx.example.net; dmarc=none (invalid p and no valid rua at _dmarc.nopolicy.example; DNSSEC secure) "
+          "header.from=nopolicy.example");
+}
+
 TEST_CASE("DMARC stage: two From fields are permerror without a query") {
     Harness h;
     auto c = h.connect();

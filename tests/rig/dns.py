@@ -377,14 +377,20 @@ class DnsServer:
             client_mx_rr("a.psd", "out1.secure.test.", self.rrtype),
             "b.psd\tIN\tA\t127.0.0.1",
             # Malformed records (section 4.7, 4.10.1), each at a name that
-            # exists: one that is no record lets secure.test's sp=quarantine
-            # apply; one that counts as p=none (a valid rua) applies itself.
+            # exists: one that is no record (v=DMARC1 not first) lets
+            # secure.test's sp=quarantine apply; one that counts as p=none (a
+            # valid rua) applies itself; one with no valid p (or sp, np) and
+            # no rua applies too, and means no DMARC processing.
             '_dmarc.vlast\tIN\tTXT\t"p=reject; v=DMARC1"',  # v=DMARC1 not first
             '_dmarc.badp\tIN\tTXT\t"v=DMARC1; p=always"',  # invalid p, no rua
             '_dmarc.badsp\tIN\tTXT\t"v=DMARC1; p=reject; sp=always"',  # invalid sp, no rua
             '_dmarc.badnp\tIN\tTXT\t"v=DMARC1; p=reject; np=always; rua=mailto:d@secure.test"',
             '_dmarc.nop\tIN\tTXT\t"v=DMARC1; rua=mailto:d@secure.test"',  # no p, valid rua
             *(f"{name}\tIN\tA\t127.0.0.1" for name in ("vlast", "badp", "badsp", "badnp", "nop")),
+            # psd=n and nothing else: the walk from sub.psdnop stops here
+            # all the same (section 4.10 step 2), and DMARC does not apply.
+            '_dmarc.psdnop\tIN\tTXT\t"v=DMARC1; psd=n"',
+            "sub.psdnop\tIN\tA\t127.0.0.1",
         ]
 
     def _tlsa_lines(self, zone):
