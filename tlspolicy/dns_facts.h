@@ -38,9 +38,15 @@ DomainFacts gather_dns_facts(Resolver& resolver, const std::string& domain, cons
 std::optional<DomainFacts> gather_cached_dns_facts(Resolver& resolver, const std::string& domain,
                                                    const DnsQuerySettings& settings);
 
-// The addresses of host (A and AAAA), literal, for pinning an HTTPS
-// connection; bogus answers yield none.
-std::vector<std::string> resolve_addresses(Resolver& resolver, const std::string& host,
-                                           std::chrono::milliseconds timeout);
+struct HostAddresses {
+    std::vector<std::string> addresses;  // literal, for pinning an HTTPS connection
+    // The A or the AAAA answer was bogus. Its addresses are never used, and
+    // the caller must not take the host for merely unreachable: a forged
+    // answer is an attack (policy_decision.h answers TEMP).
+    bool bogus = false;
+};
+
+// The addresses of host (A and AAAA).
+HostAddresses resolve_addresses(Resolver& resolver, const std::string& host, std::chrono::milliseconds timeout);
 
 }  // namespace mtls::tlspolicy

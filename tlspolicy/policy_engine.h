@@ -30,10 +30,6 @@ struct EngineSettings {
     DecisionSettings decision;
 };
 
-// How a policy body is fetched; production: fetch_sts_policy() after
-// resolving mta-sts.<domain> through the engine's resolver.
-using PolicyFetcher = std::function<Expected<std::string>(const std::string& domain)>;
-
 class PolicyEngine {
 public:
     using Log = std::function<void(Severity, std::string_view)>;
@@ -58,6 +54,11 @@ public:
     [[nodiscard]] const EngineSettings& settings() const { return settings_; }
 
 private:
+    struct FetchResult {
+        Expected<CachedPolicy> policy;
+        bool bogus_address = false;  // mta-sts.<domain>'s address answer was bogus: nothing was fetched
+    };
+
     // Sets facts.sts.policy (and its age, source, fetch error) and
     // facts.dnssec_expectation_cached. With memory_only, from the cache's
     // memory alone, and false when that is not enough to decide (the store
@@ -65,8 +66,8 @@ private:
     bool attach_policy(DomainFacts& facts, bool memory_only);
     // Fetches and caches the policy for (domain, id); one fetch per domain at
     // a time, later callers wait for it and share its result.
-    Expected<CachedPolicy> fetch(const std::string& domain, const std::string& id);
-    Expected<CachedPolicy> fetch_now(const std::string& domain, const std::string& id);
+    FetchResult fetch(const std::string& domain, const std::string& id);
+    FetchResult fetch_now(const std::string& domain, const std::string& id);
 
     std::shared_ptr<Resolver> resolver_;
     EngineSettings settings_;
@@ -74,11 +75,10 @@ private:
     TlsPolicyMetrics& metrics_;
     Log log_;
     RefreshRequest request_refresh_;
-    PolicyFetcher fetcher_;
 
     struct Flight {
         bool done = false;
-        std::optional<Expected<CachedPolicy>> result;
+        std::optional<FetchResult> result;
     };
     std::mutex flights_mutex_;
     std::condition_variable flight_done_;
