@@ -144,13 +144,13 @@ std::optional<std::string> address_text(const std::vector<std::uint8_t>& rdata) 
 
 }  // namespace
 
-DomainFacts gather_dns_facts(Resolver& resolver, const std::string& domain, const DnsQuerySettings& settings) {
-    const auto deadline = Clock::now() + settings.timeout;
+DomainFacts gather_dns_facts(Resolver& resolver, const std::string& domain, const DnsQuerySettings& settings,
+                             Clock::time_point deadline) {
     DomainFacts facts;
     facts.domain = domain;
-    auto mx_lookup = resolver.start(domain, kMx, settings.timeout);
-    auto txt_lookup = resolver.start("_mta-sts." + domain, kTxt, settings.timeout);
-    auto client_mx_lookup = resolver.start(domain, settings.client_mx_type, settings.timeout);
+    auto mx_lookup = resolver.start(domain, kMx, remaining(deadline));
+    auto txt_lookup = resolver.start("_mta-sts." + domain, kTxt, remaining(deadline));
+    auto client_mx_lookup = resolver.start(domain, settings.client_mx_type, remaining(deadline));
 
     facts.mx = mx_facts(mx_lookup.wait(), domain);
     // Per host: A, AAAA and TLSA at once. TLSA is asked before the addresses
@@ -186,6 +186,10 @@ DomainFacts gather_dns_facts(Resolver& resolver, const std::string& domain, cons
     facts.client_mx.status = client_mx.status;
     facts.client_mx.dnssec = client_mx.dnssec;
     return facts;
+}
+
+DomainFacts gather_dns_facts(Resolver& resolver, const std::string& domain, const DnsQuerySettings& settings) {
+    return gather_dns_facts(resolver, domain, settings, Clock::now() + settings.timeout);
 }
 
 namespace {
@@ -230,9 +234,9 @@ std::optional<DomainFacts> gather_cached_dns_facts(Resolver& resolver, const std
     return facts;
 }
 
-HostAddresses resolve_addresses(Resolver& resolver, const std::string& host, std::chrono::milliseconds timeout) {
-    auto a = resolver.start(host, kA, timeout);
-    auto aaaa = resolver.start(host, kAaaa, timeout);
+HostAddresses resolve_addresses(Resolver& resolver, const std::string& host, Clock::time_point deadline) {
+    auto a = resolver.start(host, kA, remaining(deadline));
+    auto aaaa = resolver.start(host, kAaaa, remaining(deadline));
     HostAddresses out;
     for (auto* lookup : {&a, &aaaa}) {
         const auto answer = lookup->wait();

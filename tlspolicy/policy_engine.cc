@@ -26,8 +26,12 @@ Decision PolicyEngine::answer(std::string_view key) {
     if (auto decision = decide_without_lookup(key, next_hop)) {
         return std::move(decision).value();
     }
-    auto facts = gather_dns_facts(*resolver_, next_hop->domain, settings_.dns);
-    attach_policy(facts, false);
+    // One deadline for all DNS of this query, the policy host's address
+    // included: the documented worst case is dns-timeout plus https-timeout
+    // (man/mtls-tlspolicy.8), within Postfix's socketmap timeout.
+    const auto dns_deadline = Clock::now() + settings_.dns.timeout;
+    auto facts = gather_dns_facts(*resolver_, next_hop->domain, settings_.dns, dns_deadline);
+    attach_policy(facts, false, dns_deadline);
     return decide(facts, settings_.decision);
 }
 
@@ -37,13 +41,13 @@ std::optional<Decision> PolicyEngine::answer_from_memory(std::string_view key) {
         return decision;
     }
     auto facts = gather_cached_dns_facts(*resolver_, next_hop->domain, settings_.dns);
-    if (!facts || !attach_policy(*facts, true)) {
+    if (!facts || !attach_policy(*facts, true, Clock::now())) {
         return std::nullopt;
     }
     return decide(*facts, settings_.decision);
 }
 
-bool PolicyEngine::attach_policy(DomainFacts& facts, bool memory_only) {
+bool PolicyEngine::attach_policy(DomainFacts& facts, bool memory_only, Clock::time_point dns_deadline) {
     const auto now = unix_now();
     auto& sts = facts.sts;
     auto cached = memory_only ? cache_.find_in_memory(facts.domain, now) : cache_.find(facts.domain, now);
@@ -77,7 +81,7 @@ bool PolicyEngine::attach_policy(DomainFacts& facts, bool memory_only) {
     // No policy yet, or the id changed: fetch now, so the first answer
     // already carries the policy (Postfix would deliver without it meanwhile).
     metrics_.count_cache(false);
-    const auto fetched = fetch(facts.domain, sts.record->id);
+    const auto fetched = fetch(facts.domain, sts.record->id, dns_deadline);
     if (fetched.policy) {
         sts.policy = fetched.policy->policy;
         sts.policy_age = std::chrono::seconds(std::max<std::int64_t>(now - fetched.policy->stored.fetched_at, 0));
@@ -91,7 +95,8 @@ bool PolicyEngine::attach_policy(DomainFacts& facts, bool memory_only) {
     return true;
 }
 
-PolicyEngine::FetchResult PolicyEngine::fetch(const std::string& domain, const std::string& id) {
+PolicyEngine::FetchResult PolicyEngine::fetch(const std::string& domain, const std::string& id,
+                                              Clock::time_point dns_deadline) {
     std::shared_ptr<Flight> flight;
     bool leader = false;
     {
@@ -109,7 +114,7 @@ PolicyEngine::FetchResult PolicyEngine::fetch(const std::string& domain, const s
     }
     std::optional<FetchResult> result;
     try {
-        result = fetch_now(domain, id);
+        result = fetch_now(domain, id, dns_deadline);
     } catch (const std::exception& error) {
         result = FetchResult{Error{fmt::format("internal error: {}", error.what())}};
     }
@@ -123,11 +128,12 @@ PolicyEngine::FetchResult PolicyEngine::fetch(const std::string& domain, const s
     return *result;
 }
 
-PolicyEngine::FetchResult PolicyEngine::fetch_now(const std::string& domain, const std::string& id) {
+PolicyEngine::FetchResult PolicyEngine::fetch_now(const std::string& domain, const std::string& id,
+                                                  Clock::time_point dns_deadline) {
     // The policy host's address from our validating resolver, pinned into
     // libcurl; a bogus answer is kept apart from "no address", so that the
     // decision can defer rather than call the server unreachable.
-    const auto host = resolve_addresses(*resolver_, "mta-sts." + domain, settings_.dns.timeout);
+    const auto host = resolve_addresses(*resolver_, "mta-sts." + domain, dns_deadline);
     if (host.bogus) {
         metrics_.count_fetch(FetchOutcome::failed);
         const auto why = fmt::format("the A/AAAA answer for mta-sts.{} is bogus (DNSSEC validation failed)", domain);
@@ -157,11 +163,12 @@ PolicyEngine::FetchResult PolicyEngine::fetch_now(const std::string& domain, con
 }
 
 void PolicyEngine::refresh(const std::string& domain) {
-    const auto facts = gather_dns_facts(*resolver_, domain, settings_.dns);
+    const auto dns_deadline = Clock::now() + settings_.dns.timeout;
+    const auto facts = gather_dns_facts(*resolver_, domain, settings_.dns, dns_deadline);
     if (!facts.sts.record) {
         return;  // no record now: the cached policy runs out by itself
     }
-    static_cast<void>(fetch(domain, facts.sts.record->id));
+    static_cast<void>(fetch(domain, facts.sts.record->id, dns_deadline));
 }
 
 }  // namespace mtls::tlspolicy

@@ -63,11 +63,12 @@ private:
     // facts.dnssec_expectation_cached. With memory_only, from the cache's
     // memory alone, and false when that is not enough to decide (the store
     // might hold the policy, or it would have to be fetched).
-    bool attach_policy(DomainFacts& facts, bool memory_only);
+    // dns_deadline: the query's, which the lookup of mta-sts.<domain> shares.
+    bool attach_policy(DomainFacts& facts, bool memory_only, Clock::time_point dns_deadline);
     // Fetches and caches the policy for (domain, id); one fetch per domain at
     // a time, later callers wait for it and share its result.
-    FetchResult fetch(const std::string& domain, const std::string& id);
-    FetchResult fetch_now(const std::string& domain, const std::string& id);
+    FetchResult fetch(const std::string& domain, const std::string& id, Clock::time_point dns_deadline);
+    FetchResult fetch_now(const std::string& domain, const std::string& id, Clock::time_point dns_deadline);
 
     std::shared_ptr<Resolver> resolver_;
     EngineSettings settings_;

@@ -158,3 +158,29 @@ TEST_CASE("an unreachable mta-sts.<domain> with nothing cached is NOTFOUND (RFC 
     const auto decision = rig.engine.answer("example.com");
     CHECK(reply_payload(decision.reply) == "NOTFOUND ");
 }
+
+TEST_CASE("the policy host's address lookup gets what is left of dns-timeout, not a fresh dns-timeout") {
+    const auto dns_timeout = std::chrono::milliseconds(400);
+    EngineRig rig(dns_timeout);
+    // As script_sts_domain, but mx.example.com's addresses never come, so
+    // the gathering waits out the whole deadline; mta-sts.example.com never
+    // answers either.
+    rig.dns->script("example.com", records_answer({{10, "mx.example.com"}}));
+    rig.dns->script("_25._tcp.mx.example.com", status_answer(AnswerStatus::nxdomain, DnssecState::secure));
+    rig.dns->script("_mta-sts.example.com", txt_answer({"v=STSv1; id=20261207"}));
+    const auto started = std::chrono::steady_clock::now();
+    const auto decision = rig.engine.answer("example.com");
+    const auto elapsed = std::chrono::steady_clock::now() - started;
+    CHECK(reply_payload(decision.reply) == "NOTFOUND ");
+    std::size_t policy_host_lookups = 0;
+    for (const auto& lookup : rig.dns->started()) {
+        if (lookup.name == "mta-sts.example.com") {
+            ++policy_host_lookups;
+            CHECK(lookup.timeout < dns_timeout / 2);
+        }
+    }
+    CHECK(policy_host_lookups == 2);  // A and AAAA
+    // The documented bound is dns-timeout plus https-timeout; the fetch
+    // fails at once here (no address), so dns-timeout and some slack.
+    CHECK(elapsed < 2 * dns_timeout);
+}
