@@ -32,6 +32,7 @@ Decision PolicyEngine::answer(std::string_view key) {
     const auto dns_deadline = Clock::now() + settings_.dns.timeout;
     auto facts = gather_dns_facts(*resolver_, next_hop->domain, settings_.dns, dns_deadline);
     attach_policy(facts, false, dns_deadline);
+    log_record_problem(facts);
     return decide(facts, settings_.decision);
 }
 
@@ -44,7 +45,17 @@ std::optional<Decision> PolicyEngine::answer_from_memory(std::string_view key) {
     if (!facts || !attach_policy(*facts, true, Clock::now())) {
         return std::nullopt;
     }
+    log_record_problem(*facts);
     return decide(*facts, settings_.decision);
+}
+
+void PolicyEngine::log_record_problem(const DomainFacts& facts) {
+    // The answer's own log line says only NOTFOUND; without this the reason
+    // would show in --query alone.
+    if (!facts.sts.record_problem.empty()) {
+        log_(Severity::warning, fmt::format("_mta-sts.{} TXT: no MTA-STS record: {}", escape_for_log(facts.domain),
+                                            escape_for_log(facts.sts.record_problem)));
+    }
 }
 
 bool PolicyEngine::attach_policy(DomainFacts& facts, bool memory_only, Clock::time_point dns_deadline) {

@@ -69,6 +69,8 @@ private:
     // a time, later callers wait for it and share its result.
     FetchResult fetch(const std::string& domain, const std::string& id, Clock::time_point dns_deadline);
     FetchResult fetch_now(const std::string& domain, const std::string& id, Clock::time_point dns_deadline);
+    // A warning for an _mta-sts TXT RRset that gave no record, with why.
+    void log_record_problem(const DomainFacts& facts);
 
     std::shared_ptr<Resolver> resolver_;
     EngineSettings settings_;

@@ -241,6 +241,9 @@ class TlsPolicyTests(unittest.TestCase):
         lines = proc.stdout.splitlines()
         self.assertEqual(lines[0], "NOTFOUND ", proc.stdout)
         self.assertRegex(proc.stdout, r"no MTA-STS record: .*id", proc.stdout)
+        # The daemon logs why, next to its NOTFOUND.
+        self.assertEqual(self.answer(f"twoid.{SECURE}"), "NOTFOUND ")
+        self.assert_logged(rf"_mta-sts\.twoid\.{SECURE} TXT: no MTA-STS record: .*more than one id")
 
     def test_garbage_requests(self):
         with SocketmapClient(self.daemon.socket) as client:

@@ -184,3 +184,21 @@ TEST_CASE("the policy host's address lookup gets what is left of dns-timeout, no
     // fails at once here (no address), so dns-timeout and some slack.
     CHECK(elapsed < 2 * dns_timeout);
 }
+
+TEST_CASE("a rejected _mta-sts TXT record is logged with the reason, not only shown by --query") {
+    EngineRig rig;
+    std::vector<std::string> txt;
+    std::string reason;
+    SECTION("two ids in one record") {
+        txt = {"v=STSv1; id=1; id=2"};
+        reason = "invalid MTA-STS TXT record: more than one id";
+    }
+    SECTION("two STSv1 records") {
+        txt = {"v=STSv1; id=1", "v=STSv1; id=2"};
+        reason = "2 TXT records start with v=STSv1";
+    }
+    rig.script_sts_domain(txt);
+    const auto decision = rig.engine.answer("example.com");
+    CHECK(reply_payload(decision.reply) == "NOTFOUND ");
+    CHECK_THAT(rig.log_text(), Catch::Contains("warning: _mta-sts.example.com TXT: no MTA-STS record: " + reason));
+}
