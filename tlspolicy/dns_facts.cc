@@ -52,11 +52,18 @@ DnssecState state_of(const DnsAnswer& answer) {
     }
 }
 
+// Bogus stays apart from the other failures: policy_decision.cc defers on a
+// bogus TLSA RRset, where a server failure or timeout leaves DANE to
+// Postfix's own lookup.
 TlsaState tlsa_state(const DnsAnswer& answer) {
     switch (answer.status) {
         case AnswerStatus::records:
             if (answer.dnssec != DnssecState::secure) {
-                return answer.dnssec == DnssecState::insecure ? TlsaState::insecure : TlsaState::failed;
+                switch (answer.dnssec) {
+                    case DnssecState::insecure: return TlsaState::insecure;
+                    case DnssecState::bogus: return TlsaState::bogus;
+                    default: return TlsaState::failed;
+                }
             }
             for (const auto& rdata : answer.rdata) {
                 const auto record = parse_tlsa_rdata(rdata);
@@ -68,6 +75,7 @@ TlsaState tlsa_state(const DnsAnswer& answer) {
         case AnswerStatus::nodata:
         case AnswerStatus::nxdomain:
             return answer.dnssec == DnssecState::secure ? TlsaState::absent : TlsaState::insecure;
+        case AnswerStatus::bogus: return TlsaState::bogus;
         default: return TlsaState::failed;
     }
 }
@@ -136,13 +144,13 @@ std::optional<std::string> address_text(const std::vector<std::uint8_t>& rdata) 
 
 }  // namespace
 
-DomainFacts gather_dns_facts(Resolver& resolver, const std::string& domain, const DnsQuerySettings& settings) {
-    const auto deadline = Clock::now() + settings.timeout;
+DomainFacts gather_dns_facts(Resolver& resolver, const std::string& domain, const DnsQuerySettings& settings,
+                             Clock::time_point deadline) {
     DomainFacts facts;
     facts.domain = domain;
-    auto mx_lookup = resolver.start(domain, kMx, settings.timeout);
-    auto txt_lookup = resolver.start("_mta-sts." + domain, kTxt, settings.timeout);
-    auto client_mx_lookup = resolver.start(domain, settings.client_mx_type, settings.timeout);
+    auto mx_lookup = resolver.start(domain, kMx, remaining(deadline));
+    auto txt_lookup = resolver.start("_mta-sts." + domain, kTxt, remaining(deadline));
+    auto client_mx_lookup = resolver.start(domain, settings.client_mx_type, remaining(deadline));
 
     facts.mx = mx_facts(mx_lookup.wait(), domain);
     // Per host: A, AAAA and TLSA at once. TLSA is asked before the addresses
@@ -178,6 +186,10 @@ DomainFacts gather_dns_facts(Resolver& resolver, const std::string& domain, cons
     facts.client_mx.status = client_mx.status;
     facts.client_mx.dnssec = client_mx.dnssec;
     return facts;
+}
+
+DomainFacts gather_dns_facts(Resolver& resolver, const std::string& domain, const DnsQuerySettings& settings) {
+    return gather_dns_facts(resolver, domain, settings, Clock::now() + settings.timeout);
 }
 
 namespace {
@@ -222,23 +234,28 @@ std::optional<DomainFacts> gather_cached_dns_facts(Resolver& resolver, const std
     return facts;
 }
 
-std::vector<std::string> resolve_addresses(Resolver& resolver, const std::string& host,
-                                           std::chrono::milliseconds timeout) {
-    auto a = resolver.start(host, kA, timeout);
-    auto aaaa = resolver.start(host, kAaaa, timeout);
-    std::vector<std::string> addresses;
+HostAddresses resolve_addresses(Resolver& resolver, const std::string& host, Clock::time_point deadline) {
+    auto a = resolver.start(host, kA, remaining(deadline));
+    auto aaaa = resolver.start(host, kAaaa, remaining(deadline));
+    HostAddresses out;
     for (auto* lookup : {&a, &aaaa}) {
         const auto answer = lookup->wait();
+        if (state_of(answer) == DnssecState::bogus) {
+            out.bogus = true;
+        }
         if (answer.status != AnswerStatus::records) {
             continue;
         }
         for (const auto& rdata : answer.rdata) {
             if (auto text = address_text(rdata)) {
-                addresses.push_back(std::move(text).value());
+                out.addresses.push_back(std::move(text).value());
             }
         }
     }
-    return addresses;
+    if (out.bogus) {
+        out.addresses.clear();  // not even the other family's: one forged answer taints the host
+    }
+    return out;
 }
 
 }  // namespace mtls::tlspolicy

@@ -28,7 +28,13 @@ struct DnsQuerySettings {
 };
 
 // Everything but the MTA-STS policy (facts.sts.policy and fetch_error),
-// which the policy cache supplies.
+// which the policy cache supplies. Every lookup answers by deadline; the
+// caller sets it (settings.timeout after the query came in) and hands what
+// is left of it to the policy fetch's resolve_addresses, so that one query's
+// DNS never takes more than dns-timeout in all (man/mtls-tlspolicy.8).
+DomainFacts gather_dns_facts(Resolver& resolver, const std::string& domain, const DnsQuerySettings& settings,
+                             Clock::time_point deadline);
+// The same with a deadline of its own, settings.timeout from now.
 DomainFacts gather_dns_facts(Resolver& resolver, const std::string& domain, const DnsQuerySettings& settings);
 
 // The same facts from the answers the resolver holds already
@@ -38,9 +44,15 @@ DomainFacts gather_dns_facts(Resolver& resolver, const std::string& domain, cons
 std::optional<DomainFacts> gather_cached_dns_facts(Resolver& resolver, const std::string& domain,
                                                    const DnsQuerySettings& settings);
 
-// The addresses of host (A and AAAA), literal, for pinning an HTTPS
-// connection; bogus answers yield none.
-std::vector<std::string> resolve_addresses(Resolver& resolver, const std::string& host,
-                                           std::chrono::milliseconds timeout);
+struct HostAddresses {
+    std::vector<std::string> addresses;  // literal, for pinning an HTTPS connection
+    // The A or the AAAA answer was bogus. Its addresses are never used, and
+    // the caller must not take the host for merely unreachable: a forged
+    // answer is an attack (policy_decision.h answers TEMP).
+    bool bogus = false;
+};
+
+// The addresses of host (A and AAAA), both lookups answering by deadline.
+HostAddresses resolve_addresses(Resolver& resolver, const std::string& host, Clock::time_point deadline);
 
 }  // namespace mtls::tlspolicy

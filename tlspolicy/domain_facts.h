@@ -22,7 +22,8 @@ enum class TlsaState {
     unusable,       // secure, but every record is PKIX-TA/PKIX-EE or malformed
     absent,         // secure denial of existence: no TLSA records
     insecure,       // the answer is not signed: no DANE for this host
-    failed,         // bogus, server failure or timeout: Postfix's DANE defers this host
+    bogus,          // DNSSEC validation failed: a forged or broken record, an attack until shown otherwise
+    failed,         // server failure, timeout or resolver error: nothing is known either way
 };
 
 std::string_view to_string(TlsaState state);
@@ -54,6 +55,9 @@ struct StsFacts {
     bool policy_from_cache = false;
     std::chrono::seconds policy_age{0};  // since it was fetched
     std::string fetch_error;             // the latest fetch's failure, if it failed
+    // mta-sts.<domain>'s A or AAAA answer was bogus, so the fetch was not
+    // tried: a forged address must not pass for an unreachable server.
+    bool policy_host_bogus = false;
 };
 
 struct ClientMxFacts {

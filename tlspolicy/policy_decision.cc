@@ -52,6 +52,19 @@ bool dane_ready(const MxHostFacts& host) {
     return host.address_dnssec == DnssecState::secure && host.tlsa == TlsaState::usable;
 }
 
+// A host RFC 7672 would look up TLSA for (secure addresses; dns_facts.cc
+// records TLSA only under a secure MX RRset) whose TLSA lookup failed.
+bool dane_unknown(const MxHostFacts& host) {
+    return host.address_dnssec == DnssecState::secure && host.tlsa == TlsaState::failed;
+}
+
+// For replies and log lines: the canonical name when it is one (a hostile
+// MX RRset may hold anything; SocketmapReply drops control characters).
+std::string host_label(const MxHostFacts& host) {
+    auto name = canonical_host_name(host.name);
+    return name ? std::move(name).value() : host.name;
+}
+
 class DecisionBuilder {
 public:
     void note(std::string line) { decision_.explanation.push_back(std::move(line)); }
@@ -94,6 +107,9 @@ void note_facts(DecisionBuilder& out, const DomainFacts& facts) {
     if (!sts.fetch_error.empty()) {
         out.note("  policy fetch failed: " + sts.fetch_error);
     }
+    if (sts.policy_host_bogus) {
+        out.note("  the address of mta-sts." + facts.domain + " is bogus (DNSSEC validation failed)");
+    }
     out.note(fmt::format("Client MX {}: {} ({})", facts.domain, to_string(facts.client_mx.status),
                          to_string(facts.client_mx.dnssec)));
     if (facts.dnssec_expectation_cached) {
@@ -133,6 +149,7 @@ std::string_view to_string(TlsaState state) {
         case TlsaState::unusable: return "unusable";
         case TlsaState::absent: return "absent";
         case TlsaState::insecure: return "insecure";
+        case TlsaState::bogus: return "bogus";
         case TlsaState::failed: return "failed";
     }
     return "failed";
@@ -210,6 +227,33 @@ Decision decide(const DomainFacts& facts, const DecisionSettings& settings) {
         return out.answer(Basis::no_policy, SocketmapReply::not_found());
     }
 
+    // Bogus answers for an MX host, before any rule can pass over them. A
+    // forged TLSA RRset must not turn DANE into NOTFOUND: Postfix would
+    // fall back to its default level and never look up TLSA itself (RFC
+    // 7672, section 2.2 forbids that downgrade). TLSA counts only where RFC
+    // 7672 looks for it, under a secure MX RRset and secure addresses
+    // (dns_facts.cc); elsewhere Postfix ignores TLSA, bogus or not. A forged
+    // address is an attack on delivery to that host, whatever else the
+    // domain publishes.
+    for (const auto& host : mx.hosts) {
+        if (host.address_dnssec == DnssecState::bogus) {
+            out.note(fmt::format("the A/AAAA answer for MX host {} is bogus (DNSSEC validation failed): defer",
+                                 host_label(host)));
+            return out.answer(Basis::bogus,
+                              SocketmapReply::temp(fmt::format("bogus A/AAAA answer for {}, MX host of {}",
+                                                               host_label(host), facts.domain)));
+        }
+        if (host.tlsa == TlsaState::bogus) {
+            out.note(
+                fmt::format("the TLSA answer for MX host {} is bogus (DNSSEC validation failed): defer, never "
+                            "downgrade (RFC 7672, section 2.2)",
+                            host_label(host)));
+            return out.answer(Basis::bogus,
+                              SocketmapReply::temp(fmt::format("bogus TLSA RRset for _25._tcp.{}, MX host of {}",
+                                                               host_label(host), facts.domain)));
+        }
+    }
+
     // Rule 1, all hosts.
     const bool mx_secure = answered(mx.status) && mx.dnssec == DnssecState::secure && !mx.hosts.empty();
     const auto dane_hosts = static_cast<std::size_t>(std::count_if(mx.hosts.begin(), mx.hosts.end(), dane_ready));
@@ -260,6 +304,13 @@ Decision decide(const DomainFacts& facts, const DecisionSettings& settings) {
     } else if (sts.txt_status == AnswerStatus::bogus) {
         out.note("the _mta-sts TXT answer is bogus (DNSSEC validation failed): defer");
         return out.answer(Basis::bogus, SocketmapReply::temp("bogus _mta-sts TXT RRset for " + facts.domain));
+    } else if (sts.policy_host_bogus) {
+        // Without this, the fetch would fail for want of an address and
+        // the answer be NOTFOUND, as for a server that is merely down.
+        out.note("the address of the MTA-STS policy host is bogus (DNSSEC validation failed): defer");
+        return out.answer(Basis::bogus, SocketmapReply::temp(
+                                            fmt::format("bogus A/AAAA answer for mta-sts.{}, MTA-STS policy host of {}",
+                                                        facts.domain, facts.domain)));
     } else if (sts.record) {
         out.note("MTA-STS record but no policy in force (RFC 8461, section 5: deliver as without MTA-STS)");
     }
@@ -285,6 +336,26 @@ Decision decide(const DomainFacts& facts, const DecisionSettings& settings) {
                                  to_string(client_mx.dnssec)));
             return out.answer(Basis::client_mx, SocketmapReply::ok(secure_policy(names)));
         }
+    }
+
+    // Still rule 1: a host whose TLSA lookup failed (server failure,
+    // timeout) under a secure MX RRset. NOTFOUND would let Postfix use its
+    // default level, which never looks up TLSA: an attacker who can make
+    // the lookup fail would switch DANE off. TEMP would stop all mail to the
+    // domain for one host's outage. "dane" makes Postfix look up TLSA
+    // itself and, if that fails too, give up on the host with "4.7.5 TLSA
+    // lookup error" and defer (RFC 7672, section 2.2; Postfix's
+    // src/smtp/smtp_tls_policy.c), while hosts with secure proof of no TLSA
+    // get opportunistic TLS, as under rule 1's "dane".
+    // Here, after rules 2 and 4, because "dane" would lose their
+    // authenticated TLS on the hosts without TLSA.
+    const auto unknown_hosts = std::count_if(mx.hosts.begin(), mx.hosts.end(), dane_unknown);
+    if (settings.dane && mx_secure && unknown_hosts > 0) {
+        out.note(
+            fmt::format("DANE: the TLSA lookup failed for {} of {} MX hosts; Postfix looks again and defers "
+                        "those hosts if it fails",
+                        unknown_hosts, mx.hosts.size()));
+        return out.answer(Basis::dane, SocketmapReply::ok("dane"));
     }
 
     // Rule 5.

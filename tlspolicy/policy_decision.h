@@ -12,7 +12,11 @@
 //   4. Client MX opt-in (draft-chuang): "OK secure match=<D's MX hosts>
 //      servername=hostname";
 //   5. NOTFOUND. Bogus answers (an attack, not an outage) are TEMP wherever
-//      they decide the outcome.
+//      they decide the outcome; a bogus TLSA, A or AAAA answer for any MX
+//      host, or a bogus address of mta-sts.<domain> with no policy in
+//      force, always does. A failed (not bogus) TLSA lookup under a secure
+//      MX RRset is "OK dane" after rules 2 and 4, so that Postfix looks
+//      again itself.
 // Pure: no DNS, no clock, no I/O.
 #pragma once
 

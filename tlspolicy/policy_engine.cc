@@ -19,22 +19,20 @@ PolicyEngine::PolicyEngine(std::shared_ptr<Resolver> resolver, EngineSettings se
       cache_(cache),
       metrics_(metrics),
       log_(std::move(log)),
-      request_refresh_(std::move(request_refresh)) {
-    fetcher_ = [this](const std::string& domain) -> Expected<std::string> {
-        // The policy host's address from our validating resolver, pinned
-        // into libcurl; a bogus answer gives no address, so no fetch.
-        const auto addresses = resolve_addresses(*resolver_, "mta-sts." + domain, settings_.dns.timeout);
-        return fetch_sts_policy(domain, addresses, settings_.fetch);
-    };
-}
+      request_refresh_(std::move(request_refresh)) {}
 
 Decision PolicyEngine::answer(std::string_view key) {
     const auto next_hop = parse_next_hop(key);
     if (auto decision = decide_without_lookup(key, next_hop)) {
         return std::move(decision).value();
     }
-    auto facts = gather_dns_facts(*resolver_, next_hop->domain, settings_.dns);
-    attach_policy(facts, false);
+    // One deadline for all DNS of this query, the policy host's address
+    // included: the documented worst case is dns-timeout plus https-timeout
+    // (man/mtls-tlspolicy.8), within Postfix's socketmap timeout.
+    const auto dns_deadline = Clock::now() + settings_.dns.timeout;
+    auto facts = gather_dns_facts(*resolver_, next_hop->domain, settings_.dns, dns_deadline);
+    attach_policy(facts, false, dns_deadline);
+    log_record_problem(facts);
     return decide(facts, settings_.decision);
 }
 
@@ -44,13 +42,23 @@ std::optional<Decision> PolicyEngine::answer_from_memory(std::string_view key) {
         return decision;
     }
     auto facts = gather_cached_dns_facts(*resolver_, next_hop->domain, settings_.dns);
-    if (!facts || !attach_policy(*facts, true)) {
+    if (!facts || !attach_policy(*facts, true, Clock::now())) {
         return std::nullopt;
     }
+    log_record_problem(*facts);
     return decide(*facts, settings_.decision);
 }
 
-bool PolicyEngine::attach_policy(DomainFacts& facts, bool memory_only) {
+void PolicyEngine::log_record_problem(const DomainFacts& facts) {
+    // The answer's own log line says only NOTFOUND; without this the reason
+    // would show in --query alone.
+    if (!facts.sts.record_problem.empty()) {
+        log_(Severity::warning, fmt::format("_mta-sts.{} TXT: no MTA-STS record: {}", escape_for_log(facts.domain),
+                                            escape_for_log(facts.sts.record_problem)));
+    }
+}
+
+bool PolicyEngine::attach_policy(DomainFacts& facts, bool memory_only, Clock::time_point dns_deadline) {
     const auto now = unix_now();
     auto& sts = facts.sts;
     auto cached = memory_only ? cache_.find_in_memory(facts.domain, now) : cache_.find(facts.domain, now);
@@ -84,20 +92,22 @@ bool PolicyEngine::attach_policy(DomainFacts& facts, bool memory_only) {
     // No policy yet, or the id changed: fetch now, so the first answer
     // already carries the policy (Postfix would deliver without it meanwhile).
     metrics_.count_cache(false);
-    auto fetched = fetch(facts.domain, sts.record->id);
-    if (fetched) {
-        sts.policy = fetched->policy;
-        sts.policy_age = std::chrono::seconds(std::max<std::int64_t>(now - fetched->stored.fetched_at, 0));
+    const auto fetched = fetch(facts.domain, sts.record->id, dns_deadline);
+    if (fetched.policy) {
+        sts.policy = fetched.policy->policy;
+        sts.policy_age = std::chrono::seconds(std::max<std::int64_t>(now - fetched.policy->stored.fetched_at, 0));
         return true;
     }
-    sts.fetch_error = fetched.error();
+    sts.fetch_error = fetched.policy.error();
+    sts.policy_host_bogus = fetched.bogus_address;
     if (cached) {
         use_cached(*cached);  // a failed refresh keeps the unexpired policy
     }
     return true;
 }
 
-Expected<CachedPolicy> PolicyEngine::fetch(const std::string& domain, const std::string& id) {
+PolicyEngine::FetchResult PolicyEngine::fetch(const std::string& domain, const std::string& id,
+                                              Clock::time_point dns_deadline) {
     std::shared_ptr<Flight> flight;
     bool leader = false;
     {
@@ -113,11 +123,11 @@ Expected<CachedPolicy> PolicyEngine::fetch(const std::string& domain, const std:
             return *flight->result;
         }
     }
-    std::optional<Expected<CachedPolicy>> result;
+    std::optional<FetchResult> result;
     try {
-        result = fetch_now(domain, id);
+        result = fetch_now(domain, id, dns_deadline);
     } catch (const std::exception& error) {
-        result = Error{fmt::format("internal error: {}", error.what())};
+        result = FetchResult{Error{fmt::format("internal error: {}", error.what())}};
     }
     {
         const std::scoped_lock lock(flights_mutex_);
@@ -129,19 +139,30 @@ Expected<CachedPolicy> PolicyEngine::fetch(const std::string& domain, const std:
     return *result;
 }
 
-Expected<CachedPolicy> PolicyEngine::fetch_now(const std::string& domain, const std::string& id) {
-    auto body = fetcher_(domain);
+PolicyEngine::FetchResult PolicyEngine::fetch_now(const std::string& domain, const std::string& id,
+                                                  Clock::time_point dns_deadline) {
+    // The policy host's address from our validating resolver, pinned into
+    // libcurl; a bogus answer is kept apart from "no address", so that the
+    // decision can defer rather than call the server unreachable.
+    const auto host = resolve_addresses(*resolver_, "mta-sts." + domain, dns_deadline);
+    if (host.bogus) {
+        metrics_.count_fetch(FetchOutcome::failed);
+        const auto why = fmt::format("the A/AAAA answer for mta-sts.{} is bogus (DNSSEC validation failed)", domain);
+        log_(Severity::warning, fmt::format("MTA-STS policy of {}: not fetched: {}", domain, why));
+        return FetchResult{Error{why}, true};
+    }
+    auto body = fetch_sts_policy(domain, host.addresses, settings_.fetch);
     if (!body) {
         metrics_.count_fetch(FetchOutcome::failed);
         log_(Severity::warning,
              fmt::format("MTA-STS policy of {}: fetch failed: {}", domain, escape_for_log(body.error())));
-        return Error{body.error()};
+        return FetchResult{Error{body.error()}};
     }
     auto entry = make_cached_policy(domain, id, std::move(body).value(), unix_now());
     if (!entry) {
         metrics_.count_fetch(FetchOutcome::invalid);
         log_(Severity::warning, fmt::format("MTA-STS policy of {}: {}", domain, escape_for_log(entry.error())));
-        return entry;
+        return FetchResult{std::move(entry)};
     }
     metrics_.count_fetch(FetchOutcome::fetched);
     cache_.put(*entry);
@@ -149,15 +170,16 @@ Expected<CachedPolicy> PolicyEngine::fetch_now(const std::string& domain, const 
     log_(Severity::info, fmt::format("MTA-STS policy of {} fetched: id={} mode={} max_age={}{}", domain, id,
                                      to_string(entry->policy.mode), entry->policy.max_age,
                                      entry->policy.dnssec_expected ? " dnssec=yes" : ""));
-    return entry;
+    return FetchResult{std::move(entry)};
 }
 
 void PolicyEngine::refresh(const std::string& domain) {
-    const auto facts = gather_dns_facts(*resolver_, domain, settings_.dns);
+    const auto dns_deadline = Clock::now() + settings_.dns.timeout;
+    const auto facts = gather_dns_facts(*resolver_, domain, settings_.dns, dns_deadline);
     if (!facts.sts.record) {
         return;  // no record now: the cached policy runs out by itself
     }
-    static_cast<void>(fetch(domain, facts.sts.record->id));
+    static_cast<void>(fetch(domain, facts.sts.record->id, dns_deadline));
 }
 
 }  // namespace mtls::tlspolicy

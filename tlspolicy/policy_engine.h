@@ -30,10 +30,6 @@ struct EngineSettings {
     DecisionSettings decision;
 };
 
-// How a policy body is fetched; production: fetch_sts_policy() after
-// resolving mta-sts.<domain> through the engine's resolver.
-using PolicyFetcher = std::function<Expected<std::string>(const std::string& domain)>;
-
 class PolicyEngine {
 public:
     using Log = std::function<void(Severity, std::string_view)>;
@@ -58,15 +54,23 @@ public:
     [[nodiscard]] const EngineSettings& settings() const { return settings_; }
 
 private:
+    struct FetchResult {
+        Expected<CachedPolicy> policy;
+        bool bogus_address = false;  // mta-sts.<domain>'s address answer was bogus: nothing was fetched
+    };
+
     // Sets facts.sts.policy (and its age, source, fetch error) and
     // facts.dnssec_expectation_cached. With memory_only, from the cache's
     // memory alone, and false when that is not enough to decide (the store
     // might hold the policy, or it would have to be fetched).
-    bool attach_policy(DomainFacts& facts, bool memory_only);
+    // dns_deadline: the query's, which the lookup of mta-sts.<domain> shares.
+    bool attach_policy(DomainFacts& facts, bool memory_only, Clock::time_point dns_deadline);
     // Fetches and caches the policy for (domain, id); one fetch per domain at
     // a time, later callers wait for it and share its result.
-    Expected<CachedPolicy> fetch(const std::string& domain, const std::string& id);
-    Expected<CachedPolicy> fetch_now(const std::string& domain, const std::string& id);
+    FetchResult fetch(const std::string& domain, const std::string& id, Clock::time_point dns_deadline);
+    FetchResult fetch_now(const std::string& domain, const std::string& id, Clock::time_point dns_deadline);
+    // A warning for an _mta-sts TXT RRset that gave no record, with why.
+    void log_record_problem(const DomainFacts& facts);
 
     std::shared_ptr<Resolver> resolver_;
     EngineSettings settings_;
@@ -74,11 +78,10 @@ private:
     TlsPolicyMetrics& metrics_;
     Log log_;
     RefreshRequest request_refresh_;
-    PolicyFetcher fetcher_;
 
     struct Flight {
         bool done = false;
-        std::optional<Expected<CachedPolicy>> result;
+        std::optional<FetchResult> result;
     };
     std::mutex flights_mutex_;
     std::condition_variable flight_done_;

@@ -50,7 +50,9 @@ Changing it takes a restart.)roff",
                      .doc = R"roff(The longest wait for all DNS lookups of one query together (MX, the MX
 hosts' addresses and TLSA records, the
 .B _mta\-sts
-TXT record and Client MX), from 0.1 to 60 seconds.
+TXT record, Client MX and the address of
+.BI mta\-sts. domain
+for a policy fetch), from 0.1 to 60 seconds.
 Keep the sum of
 .B dns\-timeout
 and

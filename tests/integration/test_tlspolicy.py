@@ -30,6 +30,9 @@ BINARY = BUILD_DIR / "tlspolicy" / "mtls-tlspolicy"
 SECURE = "secure.test"
 INSECURE = "insecure.test"
 TLSA_DIGEST = "ab" * 32
+# tampered.test's TLSA record at _25._tcp.dane is signed over this digest and
+# served with TLSA_DIGEST (rig/dns.py, DnsServer.build): it validates bogus.
+SIGNED_TLSA_DIGEST = "cd" * 32
 
 
 def sts_domain(label, zone, mx_hosts, txt='"v=STSv1; id=20261207"', web=None):
@@ -89,9 +92,21 @@ class TlsPolicyTests(unittest.TestCase):
             + ["dpart\tIN\tMX\t10 mx1.dall", "dpart\tIN\tMX\t20 mx1.dpart", "mx1.dpart\tIN\tA\t127.0.0.1"]
             # Nothing at all.
             + sts_domain("plain", SECURE, ["mx1.plain"], txt=None)
+            # Bogus answers behind a secure MX RRset: the MX host's TLSA
+            # record (secure address, forged TLSA), the MX host's address
+            # (expired signatures), the MTA-STS policy host's address.
+            + ["tlsabogus\tIN\tMX\t10 dane.tampered.test."]
+            + ["addrbogus\tIN\tMX\t10 out1.bogus.test."]
+            + sts_domain("stsbogus", SECURE, ["mx1.stsbogus"])
+            + ["mta-sts.stsbogus\tIN\tCNAME\tout1.bogus.test."]
         )
         insecure = sts_domain("dsec", INSECURE, ["mx1.dsec"], web=web)
-        cls.dns = DnsServer(cls.dir / "dns", extra={f"{SECURE}.": secure, f"{INSECURE}.": insecure})
+        cls.dns = DnsServer(
+            cls.dir / "dns",
+            extra={f"{SECURE}.": secure, f"{INSECURE}.": insecure},
+            tlsa={"tampered.test.": [("_25._tcp.dane", "3 1 1", SIGNED_TLSA_DIGEST)]},
+            tampered_tlsa=(SIGNED_TLSA_DIGEST, TLSA_DIGEST),
+        )
         cls.dns.build()
         cls.dns.start()
 
@@ -183,6 +198,30 @@ class TlsPolicyTests(unittest.TestCase):
         self.assertEqual(self.answer(f"plain.{SECURE}"), "NOTFOUND ")
         self.assertEqual(self.answer(f"[mx1.sts.{SECURE}]:25"), "NOTFOUND ")
 
+    # -- bogus answers: TEMP, never a downgrade to NOTFOUND ----------------
+    def test_bogus_tlsa_of_an_mx_host_defers(self):
+        # NOTFOUND would let Postfix fall back to its default level, which
+        # never looks up TLSA (RFC 7672, section 2.2).
+        self.assertEqual(
+            self.answer(f"tlsabogus.{SECURE}"),
+            "TEMP bogus TLSA RRset for _25._tcp.dane.tampered.test, MX host of tlsabogus.secure.test",
+        )
+        self.assert_logged(rf'answer key=tlsabogus\.{SECURE} reply="TEMP bogus TLSA RRset')
+
+    def test_bogus_address_of_an_mx_host_defers(self):
+        self.assertEqual(
+            self.answer(f"addrbogus.{SECURE}"),
+            "TEMP bogus A/AAAA answer for out1.bogus.test, MX host of addrbogus.secure.test",
+        )
+
+    def test_bogus_address_of_the_policy_host_defers(self):
+        self.assertEqual(
+            self.answer(f"stsbogus.{SECURE}"),
+            "TEMP bogus A/AAAA answer for mta-sts.stsbogus.secure.test, MTA-STS policy host of "
+            "stsbogus.secure.test",
+        )
+        self.assert_logged(rf"policy of stsbogus\.{SECURE}: not fetched: .*bogus")
+
     # -- hostile policies --------------------------------------------------
     def test_redirect_is_not_followed(self):
         self.assertEqual(self.answer(f"redir.{SECURE}"), "NOTFOUND ")
@@ -202,6 +241,9 @@ class TlsPolicyTests(unittest.TestCase):
         lines = proc.stdout.splitlines()
         self.assertEqual(lines[0], "NOTFOUND ", proc.stdout)
         self.assertRegex(proc.stdout, r"no MTA-STS record: .*id", proc.stdout)
+        # The daemon logs why, next to its NOTFOUND.
+        self.assertEqual(self.answer(f"twoid.{SECURE}"), "NOTFOUND ")
+        self.assert_logged(rf"_mta-sts\.twoid\.{SECURE} TXT: no MTA-STS record: .*more than one id")
 
     def test_garbage_requests(self):
         with SocketmapClient(self.daemon.socket) as client:

@@ -1,10 +1,14 @@
 // The decision table: one row per case of issue 15's numbered "Decisions",
-// from DomainFacts to the exact socketmap reply.
+// from DomainFacts to the exact socketmap reply; then the way from DNS
+// answers (a scripted resolver) through gather_dns_facts to the reply.
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <string>
 #include <vector>
 
+#include "dns_facts.h"
+#include "fake_resolver.h"
 #include "policy_decision.h"
 
 using namespace mtls;
@@ -102,7 +106,27 @@ std::vector<Row> rows() {
         add("1: PKIX-only TLSA records are not usable", unusable, "OK dane", Basis::dane);
         auto failed = with_tlsa(base(kSecure), 0);
         failed.mx.hosts[0].tlsa = TlsaState::failed;
-        add("1: a failed TLSA lookup is no DANE", failed, "NOTFOUND ", Basis::no_policy);
+        add("1: a failed TLSA lookup leaves DANE to Postfix's own lookup", failed, "OK dane", Basis::dane);
+        add("1: a failed TLSA lookup, dane disabled", failed, "NOTFOUND ", Basis::no_policy, {false, true});
+        add("2 before a failed TLSA lookup: MTA-STS enforce keeps every host authenticated",
+            with_policy(failed, "enforce"), kBothMatch, Basis::mta_sts);
+        add("4 before a failed TLSA lookup: Client MX keeps every host authenticated", with_client_mx(failed, kSecure),
+            kBothMatch, Basis::client_mx);
+        auto failed_insecure_mx = failed;
+        failed_insecure_mx.mx.dnssec = kInsecure;
+        add("1: a failed TLSA lookup behind an insecure MX RRset counts for nothing", failed_insecure_mx, "NOTFOUND ",
+            Basis::no_policy);
+
+        auto bogus_tlsa = with_tlsa(base(kSecure), 1);
+        bogus_tlsa.mx.hosts[1].tlsa = TlsaState::bogus;
+        add("1: a bogus TLSA RRset defers, even next to a host with usable TLSA", bogus_tlsa,
+            "TEMP bogus TLSA RRset for _25._tcp.mx1.example.net, MX host of example.com", Basis::bogus);
+        add("1 before 2: a bogus TLSA RRset defers despite MTA-STS enforce", with_policy(bogus_tlsa, "enforce"),
+            "TEMP bogus TLSA RRset for _25._tcp.mx1.example.net, MX host of example.com", Basis::bogus);
+        auto bogus_address = base(kInsecure);
+        bogus_address.mx.hosts[0].address_dnssec = kBogus;
+        add("1: a bogus address of an MX host defers, even behind an insecure MX RRset", bogus_address,
+            "TEMP bogus A/AAAA answer for mail.example.com, MX host of example.com", Basis::bogus);
     }
     add("1 before 2: DANE on every host wins over MTA-STS enforce", with_policy(with_tlsa(base(kSecure), 2), "enforce"),
         "OK dane-only", Basis::dane_only);
@@ -157,6 +181,20 @@ std::vector<Row> rows() {
         auto bogus_txt_cached = with_policy(base(), "enforce");
         bogus_txt_cached.sts.txt_status = AnswerStatus::bogus;
         add("2: a cached policy outlives a bogus TXT answer", bogus_txt_cached, kBothMatch, Basis::mta_sts);
+
+        auto bogus_policy_host = base();
+        bogus_policy_host.sts.txt_status = AnswerStatus::records;
+        bogus_policy_host.sts.record = StsRecord{"1", {}};
+        bogus_policy_host.sts.fetch_error = "the A/AAAA answer for mta-sts.example.com is bogus";
+        bogus_policy_host.sts.policy_host_bogus = true;
+        add("2/5: a bogus address of mta-sts.<domain>, nothing cached, defers", bogus_policy_host,
+            "TEMP bogus A/AAAA answer for mta-sts.example.com, MTA-STS policy host of example.com", Basis::bogus);
+
+        auto bogus_policy_host_cached = with_policy(base(), "enforce");
+        bogus_policy_host_cached.sts.policy_from_cache = true;
+        bogus_policy_host_cached.sts.policy_host_bogus = true;
+        add("2: a cached policy outlives a bogus address of mta-sts.<domain>", bogus_policy_host_cached, kBothMatch,
+            Basis::mta_sts);
     }
 
     // 3. dnssec: yes.
@@ -178,8 +216,8 @@ std::vector<Row> rows() {
             "TEMP dnssec: yes, but the addresses of MX host mx1.example.net are insecure", Basis::dnssec_missing);
         auto host_bogus = with_policy(base(kSecure), "testing", true);
         host_bogus.mx.hosts[0].address_dnssec = kBogus;
-        add("3: an MX host with bogus addresses defers", host_bogus,
-            "TEMP dnssec: yes, but the addresses of MX host mail.example.com. are bogus", Basis::dnssec_missing);
+        add("3: an MX host with bogus addresses defers, as bogus with or without dnssec: yes", host_bogus,
+            "TEMP bogus A/AAAA answer for mail.example.com, MX host of example.com", Basis::bogus);
     }
     add("3: secure with usable TLSA everywhere", with_policy(with_tlsa(base(kSecure), 2), "enforce", true),
         "OK dane-only", Basis::dane_only);
@@ -287,4 +325,80 @@ TEST_CASE("the explanation shows each step's DNS answers and the policy") {
     CHECK_THAT(text, Catch::Contains("id=20240101"));
     CHECK_THAT(text, Catch::Contains("policy (cached, 3600 s old): mode enforce, max_age 604800, dnssec: yes"));
     CHECK_THAT(text, Catch::Contains("forbids \"dane\""));
+}
+
+// From the resolver's answers to the reply: gather_dns_facts (dns_facts.h)
+// over a scripted resolver, then decide(). The fake answers a name the same
+// whatever the type, so example.com's MX answer is its Client MX answer
+// too: these run with client-mx-optin off.
+namespace {
+
+using mtls::testing::FakeResolver;
+using mtls::testing::records_answer;
+using mtls::testing::status_answer;
+
+DnsAnswer address_answer(DnssecState dnssec) {
+    DnsAnswer answer;
+    answer.status = AnswerStatus::records;
+    answer.dnssec = dnssec;
+    answer.rdata = {{192, 0, 2, 25}};
+    return answer;
+}
+
+// example.com: a secure MX RRset naming mx.example.com, whose addresses are
+// secure and which has no TLSA records (secure denial); no MTA-STS.
+void script_secure_domain(FakeResolver& dns, DnssecState mx_dnssec = kSecure) {
+    dns.script("example.com", records_answer({{10, "mx.example.com"}}, mx_dnssec));
+    dns.script("mx.example.com", address_answer(kSecure));
+    dns.script("_25._tcp.mx.example.com", status_answer(AnswerStatus::nxdomain, kSecure));
+    dns.script("_mta-sts.example.com", status_answer(AnswerStatus::nxdomain, kSecure));
+}
+
+Decision decide_from_dns(FakeResolver& dns) {
+    DnsQuerySettings settings;
+    settings.timeout = std::chrono::seconds(5);  // every name is scripted: nothing waits for it
+    return decide(gather_dns_facts(dns, "example.com", settings), DecisionSettings{true, false});
+}
+
+}  // namespace
+
+TEST_CASE("a secure domain without TLSA, MTA-STS or Client MX is NOTFOUND") {
+    FakeResolver dns;
+    script_secure_domain(dns);
+    const auto decision = decide_from_dns(dns);
+    CHECK(reply_payload(decision.reply) == "NOTFOUND ");
+}
+
+TEST_CASE("a bogus TLSA answer for an MX host defers: NOTFOUND would be a downgrade from DANE") {
+    FakeResolver dns;
+    script_secure_domain(dns);
+    dns.script("_25._tcp.mx.example.com", status_answer(AnswerStatus::bogus, kBogus));
+    const auto decision = decide_from_dns(dns);
+    CHECK(reply_payload(decision.reply) == "TEMP bogus TLSA RRset for _25._tcp.mx.example.com, MX host of example.com");
+    CHECK(to_string(decision.basis) == "bogus");
+}
+
+TEST_CASE("a bogus address answer for an MX host defers, with or without dnssec: yes") {
+    FakeResolver dns;
+    SECTION("secure MX RRset") {
+        script_secure_domain(dns);
+    }
+    SECTION("insecure MX RRset") {
+        script_secure_domain(dns, kInsecure);
+    }
+    dns.script("mx.example.com", status_answer(AnswerStatus::bogus, kBogus));
+    const auto decision = decide_from_dns(dns);
+    CHECK(reply_payload(decision.reply) == "TEMP bogus A/AAAA answer for mx.example.com, MX host of example.com");
+    CHECK(to_string(decision.basis) == "bogus");
+}
+
+TEST_CASE("a failed TLSA lookup under a secure MX RRset answers dane, so that Postfix looks again itself") {
+    FakeResolver dns;
+    script_secure_domain(dns);
+    const auto failure = GENERATE(AnswerStatus::servfail, AnswerStatus::timeout, AnswerStatus::error);
+    dns.script("_25._tcp.mx.example.com", status_answer(failure));
+    const auto decision = decide_from_dns(dns);
+    INFO(to_string(failure));
+    CHECK(reply_payload(decision.reply) == "OK dane");
+    CHECK(to_string(decision.basis) == "dane");
 }

@@ -1,14 +1,23 @@
 // What an HTTPS response must look like to carry an MTA-STS policy
-// (RFC 8461, section 3.3); the transfer itself is exercised end to end in
+// (RFC 8461, section 3.3), and the DNS around a fetch as PolicyEngine does
+// it; the transfer itself is exercised end to end in
 // tests/integration/test_tlspolicy.py.
 #include <catch2/catch.hpp>
 
+#include <chrono>
+#include <cstdint>
+#include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "fake_resolver.h"
 #include "mta_sts/policy_fetch.h"
 #include "mta_sts/sts_policy.h"
+#include "policy_engine.h"
 
 using namespace mtls;
+using namespace mtls::tlspolicy;
 
 TEST_CASE("a 200 text/plain response is a policy body") {
     for (const auto* type : {"text/plain", "TEXT/Plain", "text/plain; charset=utf-8", " text/plain ;charset=x"}) {
@@ -55,4 +64,140 @@ TEST_CASE("a fetch without an address for mta-sts.<domain> fails without connect
     const auto body = fetch_sts_policy("example.com", {}, PolicyFetchSettings{});
     REQUIRE_FALSE(body);
     CHECK(body.error() == "mta-sts.example.com has no usable address");
+}
+
+// PolicyEngine (policy_engine.h) over a scripted resolver: the DNS around
+// the fetch, and what the daemon logs. No fetch here reaches the network:
+// without an address for mta-sts.<domain> fetch_sts_policy fails at once.
+namespace {
+
+using mtls::testing::FakeResolver;
+using mtls::testing::records_answer;
+using mtls::testing::status_answer;
+
+DnsAnswer address_answer() {
+    DnsAnswer answer;
+    answer.status = AnswerStatus::records;
+    answer.dnssec = DnssecState::secure;
+    answer.rdata = {{192, 0, 2, 25}};
+    return answer;
+}
+
+// TXT RDATA: each string as one character-string.
+DnsAnswer txt_answer(const std::vector<std::string>& records) {
+    DnsAnswer answer;
+    answer.status = AnswerStatus::records;
+    answer.dnssec = DnssecState::secure;
+    for (const auto& text : records) {
+        // Byte by byte, as tests/support/fake_resolver.h's tlsa_rdata, for GCC 12's -Warray-bounds.
+        std::vector<std::uint8_t> rdata;
+        rdata.push_back(static_cast<std::uint8_t>(text.size()));
+        for (const char byte : text) {
+            rdata.push_back(static_cast<std::uint8_t>(byte));
+        }
+        answer.rdata.push_back(std::move(rdata));
+    }
+    return answer;
+}
+
+struct EngineRig {
+    explicit EngineRig(std::chrono::milliseconds dns_timeout = std::chrono::seconds(5))
+        : engine(dns, settings(dns_timeout), cache, metrics,
+                 [this](Severity severity, std::string_view text) { logged.emplace_back(severity, text); }) {}
+
+    static EngineSettings settings(std::chrono::milliseconds dns_timeout) {
+        EngineSettings settings;
+        settings.dns.timeout = dns_timeout;
+        settings.fetch.timeout = std::chrono::seconds(1);
+        // The fake answers example.com's MX and Client MX lookups alike.
+        settings.decision.client_mx_optin = false;
+        return settings;
+    }
+
+    // example.com: a secure MX RRset naming mx.example.com (secure
+    // addresses, no TLSA) and an MTA-STS record with the given texts.
+    void script_sts_domain(const std::vector<std::string>& txt = {"v=STSv1; id=20261207"}) {
+        dns->script("example.com", records_answer({{10, "mx.example.com"}}));
+        dns->script("mx.example.com", address_answer());
+        dns->script("_25._tcp.mx.example.com", status_answer(AnswerStatus::nxdomain, DnssecState::secure));
+        dns->script("_mta-sts.example.com", txt_answer(txt));
+    }
+
+    [[nodiscard]] std::string log_text() const {
+        std::string text;
+        for (const auto& [severity, line] : logged) {
+            text += std::string(severity == Severity::warning ? "warning: " : "other: ") + line + "\n";
+        }
+        return text;
+    }
+
+    std::shared_ptr<FakeResolver> dns = std::make_shared<FakeResolver>();
+    StsPolicyCache cache{nullptr, 100, [](Severity, std::string_view) {}};
+    TlsPolicyMetrics metrics;
+    std::vector<std::pair<Severity, std::string>> logged;
+    PolicyEngine engine;
+};
+
+}  // namespace
+
+TEST_CASE("a bogus address for mta-sts.<domain> defers instead of fetching from nowhere") {
+    EngineRig rig;
+    rig.script_sts_domain();
+    rig.dns->script("mta-sts.example.com", status_answer(AnswerStatus::bogus, DnssecState::bogus));
+    const auto decision = rig.engine.answer("example.com");
+    INFO(rig.log_text());
+    CHECK(reply_payload(decision.reply) ==
+          "TEMP bogus A/AAAA answer for mta-sts.example.com, MTA-STS policy host of example.com");
+    CHECK(to_string(decision.basis) == "bogus");
+}
+
+TEST_CASE("an unreachable mta-sts.<domain> with nothing cached is NOTFOUND (RFC 8461, section 5)") {
+    EngineRig rig;
+    rig.script_sts_domain();
+    rig.dns->script("mta-sts.example.com", status_answer(AnswerStatus::servfail));
+    const auto decision = rig.engine.answer("example.com");
+    CHECK(reply_payload(decision.reply) == "NOTFOUND ");
+}
+
+TEST_CASE("the policy host's address lookup gets what is left of dns-timeout, not a fresh dns-timeout") {
+    const auto dns_timeout = std::chrono::milliseconds(400);
+    EngineRig rig(dns_timeout);
+    // As script_sts_domain, but mx.example.com's addresses never come, so
+    // the gathering waits out the whole deadline; mta-sts.example.com never
+    // answers either.
+    rig.dns->script("example.com", records_answer({{10, "mx.example.com"}}));
+    rig.dns->script("_25._tcp.mx.example.com", status_answer(AnswerStatus::nxdomain, DnssecState::secure));
+    rig.dns->script("_mta-sts.example.com", txt_answer({"v=STSv1; id=20261207"}));
+    const auto decision = rig.engine.answer("example.com");
+    CHECK(reply_payload(decision.reply) == "NOTFOUND ");
+    std::size_t policy_host_lookups = 0;
+    for (const auto& lookup : rig.dns->started()) {
+        if (lookup.name == "mta-sts.example.com") {
+            ++policy_host_lookups;
+            CHECK(lookup.timeout < dns_timeout / 2);
+        }
+    }
+    // Each was given what was left after the gathering had waited out the
+    // deadline (a slower machine leaves less, never more), so the documented
+    // bound, dns-timeout plus https-timeout, holds. No wall-clock check: it
+    // would depend on the machine's speed.
+    CHECK(policy_host_lookups == 2);  // A and AAAA
+}
+
+TEST_CASE("a rejected _mta-sts TXT record is logged with the reason, not only shown by --query") {
+    EngineRig rig;
+    std::vector<std::string> txt;
+    std::string reason;
+    SECTION("two ids in one record") {
+        txt = {"v=STSv1; id=1; id=2"};
+        reason = "invalid MTA-STS TXT record: more than one id";
+    }
+    SECTION("two STSv1 records") {
+        txt = {"v=STSv1; id=1", "v=STSv1; id=2"};
+        reason = "2 TXT records start with v=STSv1";
+    }
+    rig.script_sts_domain(txt);
+    const auto decision = rig.engine.answer("example.com");
+    CHECK(reply_payload(decision.reply) == "NOTFOUND ");
+    CHECK_THAT(rig.log_text(), Catch::Contains("warning: _mta-sts.example.com TXT: no MTA-STS record: " + reason));
 }
