@@ -42,11 +42,13 @@ from pathlib import Path
 from rig import TestCA
 from rig.dns import DnsServer
 from rig.netns import NetNamespace
-from rig.outbound import MtaStsResolver, PolicyServer, PolicyWebServer, Resolver, TlsPolicy, WEB_ADDRESS
+from rig.mta_sts_web import NOT_FOUND, POLICY_PATH, MtaStsWebServer, Response
+from rig.outbound import MtaStsResolver, PolicyServer, Resolver, TlsPolicy, WEB_ADDRESS
 
 ZONE = "sts.test."
 MX_HOST = "mx.sts.test"
 POLICY = f"version: STSv1\r\nmode: enforce\r\nmx: {MX_HOST}\r\nmax_age: 604800\r\n"
+POLICY_RESPONSE = Response(200, "text/plain", POLICY.encode())
 NULL_REPLY = f"OK secure match={MX_HOST} servername=hostname"
 
 QUICK = {
@@ -111,7 +113,7 @@ class PolicyDns(DnsServer):
 BATCH = 100  # mta-sts names per minted certificate
 
 
-class MintingWebServer(PolicyWebServer):
+class MintingWebServer(MtaStsWebServer):
     """Serves POLICY to every mta-sts.* name, with a certificate made by the
     test CA when a client first names it (SNI). One certificate covers the
     BATCH names of neighbouring domains (``<kind><server>-<i>``, i // BATCH
@@ -120,7 +122,9 @@ class MintingWebServer(PolicyWebServer):
 
     def __init__(self, netns, ca: TestCA):
         ca.issue("web-default", f"/CN=mta-sts.{ZONE[:-1]}", eku="serverAuth", san=f"DNS:mta-sts.{ZONE[:-1]}")
-        super().__init__(netns, ca.certs["web-default"].cert, ca.certs["web-default"].key)
+        super().__init__(
+            ca.certs["web-default"].cert, ca.certs["web-default"].key, address=WEB_ADDRESS, netns=netns
+        )
         self.ca = ca
         self.contexts: dict[str, ssl.SSLContext] = {}
         self.lock = threading.Lock()
@@ -184,8 +188,10 @@ class MintingWebServer(PolicyWebServer):
             context.load_cert_chain(pem.name, str(self._leaf_key_file))
         return context
 
-    def policy_for(self, host):
-        return POLICY if host.startswith("mta-sts.") and host.endswith("." + ZONE[:-1]) else None
+    def response_for(self, host, path):
+        if path == POLICY_PATH and host.startswith("mta-sts.") and host.endswith("." + ZONE[:-1]):
+            return POLICY_RESPONSE
+        return NOT_FOUND
 
 
 class NullPolicyServer(PolicyServer):

@@ -22,7 +22,8 @@ from rig.base import DEFAULT_CLIENT_MX_TYPE
 from rig.ca import TestCA
 from rig.dns import DnsServer, client_mx_rr
 from rig.process import free_port, wait_until
-from rig.tlspolicy import PolicyWebServer, RedisServer, SocketmapClient, TlsPolicyDaemon, netstring
+from rig.mta_sts_web import MtaStsWebServer
+from rig.tlspolicy import RedisServer, SocketmapClient, TlsPolicyDaemon, netstring
 
 BUILD_DIR = Path(os.environ.get("MTLS_BUILD_DIR", "build")).resolve()
 BINARY = BUILD_DIR / "tlspolicy" / "mtls-tlspolicy"
@@ -71,7 +72,7 @@ class TlsPolicyTests(unittest.TestCase):
         web_cert = cls.ca.issue(
             "web", "/CN=mta-sts web", eku="serverAuth", san=",".join(f"DNS:{h}" for h in hosts)
         )
-        cls.web = PolicyWebServer(web_cert.cert, web_cert.key)
+        cls.web = MtaStsWebServer(web_cert.cert, web_cert.key).start()
         web = cls.web.address
         secure = (
             sts_domain("sts", SECURE, ["mx1.sts", "mx2.sts", "deep.mx3.sts"], web=web)
@@ -351,13 +352,13 @@ class TlsPolicyTests(unittest.TestCase):
             domain = f"shared.{SECURE}"
             expected = f"OK secure match=mx1.shared.{SECURE} servername=hostname"
             self.assertEqual(self.answer(domain, first), expected)
-            fetches = sum(1 for host, _ in self.web.requests if host == f"mta-sts.{domain}")
-            self.assertEqual(fetches, 1)
+            self.assertEqual(self.web.fetches(domain), 1)
             self.web.serve_policy(domain, "gone", status=404)
             second = self.new_daemon("redis-b", cache=redis.url)
             self.assertEqual(self.answer(domain, second), expected)
-            fetches = sum(1 for host, _ in self.web.requests if host == f"mta-sts.{domain}")
-            self.assertEqual(fetches, 1, "the second daemon fetched instead of reading Redis")
+            self.assertEqual(
+                self.web.fetches(domain), 1, "the second daemon fetched instead of reading Redis"
+            )
         finally:
             for daemon in (first, second):
                 if daemon:

@@ -13,7 +13,7 @@ Inside the namespace:
   named by the namespace's /etc/resolv.conf (``options trust-ad``, or glibc
   drops the AD bit Postfix needs for DANE);
 * an HTTPS server on 127.0.0.10:443 serving every domain's MTA-STS policy
-  with a certificate from the test CA (PolicyWebServer);
+  with a certificate from the test CA (mta_sts_web.MtaStsWebServer);
 * receiving Postfix instances on 127.0.0.2-4 port 25 (RECEIVERS): one whose
   certificate names its MX hosts, one whose certificate names another host,
   one whose certificate has expired;
@@ -27,15 +27,11 @@ from __future__ import annotations
 
 import concurrent.futures
 import grp
-import http.server
 import os
 import re
 import shutil
-import socket
-import ssl
 import subprocess
 import tempfile
-import threading
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +40,7 @@ from .base import DEFAULT_CLIENT_MX_TYPE, RigError, keep_requested
 from .ca import TestCA
 from .dns import client_mx_rr, dns_probe, DnsServer
 from .messages import message_text, new_subject
+from .mta_sts_web import MtaStsWebServer
 from .netns import NetNamespace
 from .postfix import PostfixInstance
 from .rig import track_rig, untrack_rig
@@ -270,75 +267,6 @@ class Resolver:
         self.proc = None
 
 
-class PolicyWebServer:
-    """HTTPS on WEB_ADDRESS:443 inside the namespace, one certificate for
-    every mta-sts.<domain>, serving /.well-known/mta-sts.txt by Host.
-    ``policies`` may be changed while it runs; ``fetches`` counts requests
-    by host."""
-
-    def __init__(self, netns: NetNamespace, cert, key):
-        self.netns = netns
-        self.policies: dict[str, str] = {}
-        self.fetches: dict[str, int] = {}
-        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.context.load_cert_chain(str(cert), str(key))
-        self.server = None
-        self.thread = None
-
-    def start(self):
-        web = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                host = (self.headers.get("Host") or "").split(":")[0].lower()
-                web.fetches[host] = web.fetches.get(host, 0) + 1
-                body = web.policy_for(host)
-                if self.path != "/.well-known/mta-sts.txt" or body is None:
-                    self.send_error(404)
-                    return
-                data = body.encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args):
-                pass
-
-        class Server(http.server.ThreadingHTTPServer):
-            daemon_threads = True
-
-            def get_request(self):
-                # The TLS handshake happens in the request's own thread
-                # (first read), so a slow client cannot stall accept().
-                conn, peer = self.socket.accept()
-                conn.settimeout(30)
-                return web.context.wrap_socket(conn, server_side=True, do_handshake_on_connect=False), peer
-
-        self.server = Server((WEB_ADDRESS, 443), Handler, bind_and_activate=False)
-        self.server.socket.close()
-        self.server.socket = self.netns.socket()
-        self.server.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.server.server_bind()
-        self.server.server_activate()
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.2}, name="mta-sts-web", daemon=True
-        )
-        self.thread.start()
-
-    def policy_for(self, host):
-        """The policy text served to ``host`` (None: 404)."""
-        return self.policies.get(host)
-
-    def stop(self):
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-            self.thread.join(timeout=10)
-            self.server = None
-
-
 class PolicyServer:
     """A socketmap TLS policy server run inside the namespace, answering on
     a unix socket in ``directory`` (reachable from the host too: unix
@@ -531,10 +459,12 @@ class OutboundRig:
         self.resolver = Resolver(self.dir / "unbound", self.dns, self.netns)
         self.resolver.start()
 
-        self.web = PolicyWebServer(self.netns, self.ca.certs["web"].cert, self.ca.certs["web"].key)
+        self.web = MtaStsWebServer(
+            self.ca.certs["web"].cert, self.ca.certs["web"].key, address=WEB_ADDRESS, netns=self.netns
+        )
         for domain, spec in OUTBOUND_DOMAINS.items():
             if spec.sts:
-                self.web.policies[f"mta-sts.{domain}"] = spec.sts.text()
+                self.web.serve_policy(domain, spec.sts.text())
         self.web.start()
 
         domains = " ".join(OUTBOUND_DOMAINS)

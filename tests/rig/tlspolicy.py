@@ -1,22 +1,16 @@
 """The sending side's policy daemon, mtls-tlspolicy, and what it talks to:
-an HTTPS server on a loopback address of its own serving MTA-STS policies
-with a certificate from the test CA, a socketmap client as Postfix's
-smtp_tls_policy_maps speaks it, and a private redis-server."""
+a socketmap client as Postfix's smtp_tls_policy_maps speaks it and a
+private redis-server (the MTA-STS policies' HTTPS server is
+rig/mta_sts_web.py)."""
 
 from __future__ import annotations
 
-import random
 import socket
-import ssl
 import subprocess
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from .base import RigError
 from .process import can_connect, die_with_parent, free_port, kill_process_group, log_tail, wait_until
-
-HTTPS_PORT = 443  # RFC 8461 names no other port
 
 
 def netstring(data: bytes) -> bytes:
@@ -74,78 +68,6 @@ class SocketmapClient:
 
     def __exit__(self, *exc):
         self.close()
-
-
-class _PolicyHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *args):  # quiet
-        pass
-
-    def do_GET(self):
-        host = (self.headers.get("Host") or "").split(":")[0].lower()
-        self.server.requests.append((host, self.path))
-        entry = self.server.responses.get(host)
-        if entry is None or self.path != "/.well-known/mta-sts.txt":
-            entry = (404, "text/plain", b"not found\n", {})
-        status, content_type, body, headers = entry
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        try:
-            self.wfile.write(body)
-        except OSError:
-            pass  # the client gave up (the 2 MiB policy)
-
-
-class PolicyWebServer:
-    """HTTPS on (a random 127/8 address, 443), answering by Host header.
-    ``responses``: {"mta-sts.<domain>": (status, content type, body bytes,
-    {extra headers})}; anything else is 404."""
-
-    def __init__(self, cert, key):
-        self.address = None
-        for _ in range(50):
-            candidate = f"127.{random.randint(64, 250)}.{random.randint(0, 255)}.{random.randint(1, 254)}"
-            try:
-                self.httpd = ThreadingHTTPServer((candidate, HTTPS_PORT), _PolicyHandler)
-            except OSError:
-                continue
-            self.address = candidate
-            break
-        if self.address is None:
-            raise RigError("no free loopback address for port 443")
-        self.httpd.daemon_threads = True
-        self.httpd.responses = {}
-        self.httpd.requests = []
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(str(cert), str(key))
-        self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
-        self.httpd.timeout = 10
-        self.thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True
-        )
-        self.thread.start()
-
-    @property
-    def responses(self):
-        return self.httpd.responses
-
-    @property
-    def requests(self):
-        return self.httpd.requests
-
-    def serve_policy(self, domain, text, status=200, content_type="text/plain", headers=None):
-        body = text.encode() if isinstance(text, str) else text
-        self.httpd.responses[f"mta-sts.{domain}"] = (status, content_type, body, headers or {})
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=10)
 
 
 class RedisServer:
