@@ -1,5 +1,6 @@
 #include "server/control_signals.h"
 
+#include <poll.h>
 #include <pthread.h>
 #include <unistd.h>
 
@@ -31,6 +32,14 @@ extern "C" void on_stop_signal(int /*signal*/) {
     wake_from_handler();
 }
 
+// The standby thread (control_signals.h): sleeps until told to stop; a
+// handler that runs here interrupts the poll, which is then resumed.
+void stand_by(int stop_fd) {
+    pollfd stop{stop_fd, POLLIN, 0};
+    while (poll(&stop, 1, -1) <= 0 || (stop.revents & POLLIN) == 0) {
+    }
+}
+
 void install(int signal, void (*handler)(int)) {
     struct sigaction action {};
     action.sa_handler = handler;
@@ -59,6 +68,12 @@ ControlSignals::ControlSignals(StopSignals stop) : stop_(stop) {
         install(SIGINT, on_stop_signal);
     }
     install(SIGHUP, on_reload_signal);
+    try {
+        standby_ = std::thread(stand_by, standby_stop_.fd());
+    } catch (...) {
+        g_wakeup_fd = -1;  // no destructor runs: let the next one register
+        throw;
+    }
 }
 
 // SIGHUP's handler stays: a late SIGHUP must not kill a daemon that is
@@ -66,6 +81,8 @@ ControlSignals::ControlSignals(StopSignals stop) : stop_(stop) {
 // sets its flag. SIGTERM and SIGINT get their default action back, so that
 // a second one ends a stop that hangs.
 ControlSignals::~ControlSignals() {
+    standby_stop_.signal();
+    standby_.join();
     if (stop_ == StopSignals::handled) {
         install(SIGTERM, SIG_DFL);
         install(SIGINT, SIG_DFL);
