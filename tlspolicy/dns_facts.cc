@@ -17,10 +17,6 @@ constexpr std::uint16_t kMx = 15;
 constexpr std::uint16_t kTxt = 16;
 constexpr std::uint16_t kAaaa = 28;
 
-// RFC 7672, section 3.1: only DANE-TA(2) and DANE-EE(3) are usable for SMTP.
-constexpr std::uint8_t kDaneTa = 2;
-constexpr std::uint8_t kDaneEe = 3;
-
 std::chrono::milliseconds remaining(Clock::time_point deadline) {
     const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
     return std::max(left, std::chrono::milliseconds(1));
@@ -65,9 +61,12 @@ TlsaState tlsa_state(const DnsAnswer& answer) {
                     default: return TlsaState::failed;
                 }
             }
+            // One usable record makes the RRset usable; malformed records
+            // and ones of unusable usage, selector or matching type
+            // (dns/tlsa_record.h) are skipped as Postfix skips them.
             for (const auto& rdata : answer.rdata) {
                 const auto record = parse_tlsa_rdata(rdata);
-                if (record && (record->usage == kDaneTa || record->usage == kDaneEe)) {
+                if (record && tlsa_usable_for_smtp(*record)) {
                     return TlsaState::usable;
                 }
             }

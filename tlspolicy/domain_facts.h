@@ -19,7 +19,7 @@ namespace mtls::tlspolicy {
 enum class TlsaState {
     not_looked_up,  // the host's addresses are not secure: RFC 7672 does not look
     usable,         // secure, with at least one record Postfix can use (DANE-TA or DANE-EE)
-    unusable,       // secure, but every record is PKIX-TA/PKIX-EE or malformed
+    unusable,       // secure, but no record is usable (PKIX-TA/PKIX-EE, unknown selector or matching type, malformed)
     absent,         // secure denial of existence: no TLSA records
     insecure,       // the answer is not signed: no DANE for this host
     bogus,          // DNSSEC validation failed: a forged or broken record, an attack until shown otherwise

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <ctime>
 
 #include "mtls/verdict_record.h"
@@ -112,6 +113,21 @@ PolicyEngine::FetchResult PolicyEngine::fetch(const std::string& domain, const s
     bool leader = false;
     {
         std::unique_lock lock(flights_mutex_);
+        if (auto remembered = remembered_failure(domain, id)) {
+            lock.unlock();
+            // The policy host's address is still looked up (from the
+            // resolver's cache, mostly, and within the query's DNS deadline):
+            // a bogus answer defers now as it would without the back-off.
+            // What the back-off saves is the HTTPS attempt, up to
+            // https-timeout.
+            if (resolve_addresses(*resolver_, "mta-sts." + domain, dns_deadline).bogus) {
+                return bogus_policy_host(domain);
+            }
+            metrics_.count_fetch(FetchOutcome::backed_off);
+            log_(Severity::warning, fmt::format("MTA-STS policy of {}: not fetched: {}", domain,
+                                                escape_for_log(remembered->policy.error())));
+            return std::move(remembered).value();
+        }
         auto& slot = flights_[domain];
         if (!slot) {
             slot = std::make_shared<Flight>();
@@ -124,19 +140,69 @@ PolicyEngine::FetchResult PolicyEngine::fetch(const std::string& domain, const s
         }
     }
     std::optional<FetchResult> result;
+    bool attempted = false;  // an internal error (out of resources, say) is not the policy host's failure
     try {
         result = fetch_now(domain, id, dns_deadline);
+        attempted = true;
     } catch (const std::exception& error) {
         result = FetchResult{Error{fmt::format("internal error: {}", error.what())}};
     }
     {
         const std::scoped_lock lock(flights_mutex_);
+        if (attempted) {
+            remember_failure(domain, id, *result);
+        }
         flight->result = result;
         flight->done = true;
         flights_.erase(domain);
     }
     flight_done_.notify_all();
     return *result;
+}
+
+std::optional<PolicyEngine::FetchResult> PolicyEngine::remembered_failure(const std::string& domain,
+                                                                          const std::string& id) {
+    const auto it = failures_.find(domain);
+    if (it == failures_.end()) {
+        return std::nullopt;
+    }
+    const auto now = Clock::now();
+    if (it->second.until <= now) {
+        failures_.erase(it);
+        return std::nullopt;
+    }
+    if (it->second.id != id) {
+        return std::nullopt;  // a new policy announced: its fetch is not held back by the old one's failure
+    }
+    const auto ago = std::chrono::duration_cast<std::chrono::seconds>(now - it->second.failed_at).count();
+    const auto left = std::chrono::ceil<std::chrono::seconds>(it->second.until - now).count();
+    return FetchResult{
+        Error{fmt::format("remembered failure: the fetch for id={} failed {} s ago, next attempt in "
+                          "{} s or later: {}",
+                          id, ago, left, it->second.error)}};
+}
+
+void PolicyEngine::remember_failure(const std::string& domain, const std::string& id, const FetchResult& result) {
+    if (result.policy || result.bogus_address || settings_.fetch_failure_backoff <= std::chrono::seconds::zero()) {
+        failures_.erase(domain);
+        return;
+    }
+    const auto now = Clock::now();
+    if (!failures_.contains(domain) && failures_.size() >= kMaxRememberedFetchFailures) {
+        // Full: drop the oldest, which is also the first to run out.
+        const auto oldest = std::min_element(failures_.begin(), failures_.end(), [](const auto& a, const auto& b) {
+            return a.second.failed_at < b.second.failed_at;
+        });
+        failures_.erase(oldest);
+    }
+    failures_[domain] = RememberedFailure{id, now, now + settings_.fetch_failure_backoff, result.policy.error()};
+}
+
+PolicyEngine::FetchResult PolicyEngine::bogus_policy_host(const std::string& domain) {
+    metrics_.count_fetch(FetchOutcome::failed);
+    const auto why = fmt::format("the A/AAAA answer for mta-sts.{} is bogus (DNSSEC validation failed)", domain);
+    log_(Severity::warning, fmt::format("MTA-STS policy of {}: not fetched: {}", domain, why));
+    return FetchResult{Error{why}, true};
 }
 
 PolicyEngine::FetchResult PolicyEngine::fetch_now(const std::string& domain, const std::string& id,
@@ -146,10 +212,7 @@ PolicyEngine::FetchResult PolicyEngine::fetch_now(const std::string& domain, con
     // decision can defer rather than call the server unreachable.
     const auto host = resolve_addresses(*resolver_, "mta-sts." + domain, dns_deadline);
     if (host.bogus) {
-        metrics_.count_fetch(FetchOutcome::failed);
-        const auto why = fmt::format("the A/AAAA answer for mta-sts.{} is bogus (DNSSEC validation failed)", domain);
-        log_(Severity::warning, fmt::format("MTA-STS policy of {}: not fetched: {}", domain, why));
-        return FetchResult{Error{why}, true};
+        return bogus_policy_host(domain);
     }
     auto body = fetch_sts_policy(domain, host.addresses, settings_.fetch);
     if (!body) {

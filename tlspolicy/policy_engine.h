@@ -24,10 +24,23 @@
 
 namespace mtls::tlspolicy {
 
+// How long a failed MTA-STS fetch for (domain, id) is remembered: while it
+// is, queries for the domain answer as RFC 8461, section 5.1 says for a
+// failed fetch (an unexpired cached policy, else none) without fetching
+// again. Five minutes, not something derived from https-timeout: the
+// timeout bounds what one attempt costs a worker, the back-off how often a
+// dead policy host may cost it; five minutes makes a dead host cost at most
+// one attempt per domain and id in that time (the background refresher's
+// and a query's alike), and a repaired host is used again soon after.
+inline constexpr std::chrono::seconds kFetchFailureBackoff{300};
+// At most this many remembered failures; the oldest go first.
+inline constexpr std::size_t kMaxRememberedFetchFailures = 4096;
+
 struct EngineSettings {
     DnsQuerySettings dns;
     PolicyFetchSettings fetch;
     DecisionSettings decision;
+    std::chrono::seconds fetch_failure_backoff = kFetchFailureBackoff;
 };
 
 class PolicyEngine {
@@ -66,9 +79,13 @@ private:
     // dns_deadline: the query's, which the lookup of mta-sts.<domain> shares.
     bool attach_policy(DomainFacts& facts, bool memory_only, Clock::time_point dns_deadline);
     // Fetches and caches the policy for (domain, id); one fetch per domain at
-    // a time, later callers wait for it and share its result.
+    // a time, later callers wait for it and share its result. A failure is
+    // remembered for settings().fetch_failure_backoff and given again,
+    // without a new attempt, until then (unless the id changes).
     FetchResult fetch(const std::string& domain, const std::string& id, Clock::time_point dns_deadline);
     FetchResult fetch_now(const std::string& domain, const std::string& id, Clock::time_point dns_deadline);
+    // The failure for a bogus A/AAAA answer for mta-sts.<domain>: counted and logged.
+    FetchResult bogus_policy_host(const std::string& domain);
     // A warning for an _mta-sts TXT RRset that gave no record, with why.
     void log_record_problem(const DomainFacts& facts);
 
@@ -86,6 +103,22 @@ private:
     std::mutex flights_mutex_;
     std::condition_variable flight_done_;
     std::map<std::string, std::shared_ptr<Flight>> flights_;
+
+    // Failed fetches (no answer, refused, invalid policy) by domain, guarded
+    // by flights_mutex_; a success or a new id ends one. A bogus address
+    // answer is never remembered, nor an internal error: each query looks
+    // the address up again, so that it defers while the answer stays bogus
+    // and sees when it stops being so.
+    struct RememberedFailure {
+        std::string id;
+        Clock::time_point failed_at;
+        Clock::time_point until;
+        std::string error;
+    };
+    std::map<std::string, RememberedFailure> failures_;
+    // The remembered failure for (domain, id), if one is still in force.
+    std::optional<FetchResult> remembered_failure(const std::string& domain, const std::string& id);
+    void remember_failure(const std::string& domain, const std::string& id, const FetchResult& result);
 };
 
 // Unix seconds now.

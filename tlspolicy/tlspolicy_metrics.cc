@@ -31,7 +31,7 @@ TlsPolicyMetrics::TlsPolicyMetrics()
       bases_(registry_.labelled_counter("mtls_tlspolicy_answers_by_rule_total",
                                         "Socketmap answers by the rule that decided them.", "rule", basis_labels())),
       fetches_(registry_.labelled_counter("mtls_tlspolicy_policy_fetches_total", "MTA-STS policy fetches by outcome.",
-                                          "outcome", {"fetched", "failed", "invalid"})),
+                                          "outcome", {"fetched", "failed", "invalid", "backed_off"})),
       cache_hits_(registry_.counter("mtls_tlspolicy_policy_cache_hits_total",
                                     "Queries whose MTA-STS policy came from the cache.")),
       cache_misses_(registry_.counter("mtls_tlspolicy_policy_cache_misses_total",

@@ -11,7 +11,9 @@
 
 namespace mtls::tlspolicy {
 
-enum class FetchOutcome { fetched, failed, invalid };
+// backed_off: not attempted, an earlier failure for the same id being
+// remembered (policy_engine.h, kFetchFailureBackoff).
+enum class FetchOutcome { fetched, failed, invalid, backed_off };
 
 class TlsPolicyMetrics {
 public:

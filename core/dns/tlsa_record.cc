@@ -38,6 +38,14 @@ Expected<TlsaRecord> parse_tlsa_rdata(std::span<const std::uint8_t> rdata) {
     return record;
 }
 
+bool tlsa_usable_for_smtp(const TlsaRecord& record) {
+    const bool dane_usage = record.usage == kUsageDaneTa || record.usage == kUsageDaneEe;
+    const bool known_selector = record.selector == kSelectorCertificate || record.selector == kSelectorPublicKey;
+    const bool known_matching = record.matching_type == kMatchingFull || record.matching_type == kMatchingSha256 ||
+                                record.matching_type == kMatchingSha512;
+    return dane_usage && known_selector && known_matching;
+}
+
 bool dane_ee_matches(const TlsaRecord& record, const Fingerprints& fingerprints) {
     if (record.usage != kUsageDaneEe ||
         (record.matching_type != kMatchingSha256 && record.matching_type != kMatchingFull)) {
@@ -62,10 +70,7 @@ bool dane_ee_matches(const TlsaRecord& record, const Fingerprints& fingerprints)
 }
 
 bool tlsa_needs_chain(const TlsaRecord& record) {
-    const bool known_selector = record.selector == kSelectorCertificate || record.selector == kSelectorPublicKey;
-    const bool known_matching = record.matching_type == kMatchingFull || record.matching_type == kMatchingSha256 ||
-                                record.matching_type == kMatchingSha512;
-    return known_selector && known_matching &&
+    return tlsa_usable_for_smtp(record) &&
            (record.usage == kUsageDaneTa || (record.usage == kUsageDaneEe && record.matching_type == kMatchingSha512));
 }
 

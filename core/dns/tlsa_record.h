@@ -34,6 +34,16 @@ struct TlsaRecord {
 // 1 and 2, when the data is not a digest of the right length.
 Expected<TlsaRecord> parse_tlsa_rdata(std::span<const std::uint8_t> rdata);
 
+// True for a record that SMTP DANE can use at all (RFC 7672, sections
+// 2.2 and 3.1; RFC 6698 with RFC 7218's names): usage DANE-TA(2) or
+// DANE-EE(3), selector Cert(0) or SPKI(1), matching type Full(0),
+// SHA2-256(1) or SHA2-512(2), its data well-formed (parse_tlsa_rdata checks
+// the digest lengths). PKIX-TA(0)/PKIX-EE(1) and unknown selectors or
+// matching types are unusable; a secure RRset without a usable record is
+// treated as one without TLSA records. The one definition both the milter
+// (dane_ee_matches, tlsa_needs_chain) and mtls-tlspolicy use.
+bool tlsa_usable_for_smtp(const TlsaRecord& record);
+
 // True for a DANE-EE record, SHA-256 or full, that names the certificate or
 // key whose fingerprint its selector points at. Every other record is
 // unusable here and never matches.

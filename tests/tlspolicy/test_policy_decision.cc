@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -401,4 +402,83 @@ TEST_CASE("a failed TLSA lookup under a secure MX RRset answers dane, so that Po
     INFO(to_string(failure));
     CHECK(reply_payload(decision.reply) == "OK dane");
     CHECK(to_string(decision.basis) == "dane");
+}
+
+// RFC 7672, sections 2.2 and 3.1: a TLSA record is usable for SMTP only with
+// usage DANE-TA(2) or DANE-EE(3), selector 0 or 1, matching type 0, 1 or 2
+// and well-formed data (dns/tlsa_record.h, tlsa_usable_for_smtp). A secure
+// RRset with none such counts as no TLSA: answering dane-only would have
+// Postfix find nothing usable and defer the mail.
+namespace {
+
+struct TlsaCase {
+    const char* what;
+    std::vector<std::uint8_t> rdata;
+};
+
+std::vector<TlsaCase> unusable_tlsa_records() {
+    const std::vector<std::uint8_t> sha256(32, 0x5a);
+    const std::vector<std::uint8_t> sha512(64, 0x5a);
+    using mtls::testing::tlsa_rdata;
+    return {
+        {"3 7 9: unknown selector and matching type", tlsa_rdata(3, 7, 9, sha256)},
+        {"2 1 200: unknown matching type", tlsa_rdata(2, 1, 200, sha256)},
+        {"3 2 1: unknown selector", tlsa_rdata(3, 2, 1, sha256)},
+        {"3 1 3: unknown matching type", tlsa_rdata(3, 1, 3, sha256)},
+        {"0 0 1: PKIX-TA", tlsa_rdata(0, 0, 1, sha256)},
+        {"1 1 1: PKIX-EE", tlsa_rdata(1, 1, 1, sha256)},
+        {"4 1 1: unknown usage", tlsa_rdata(4, 1, 1, sha256)},
+        {"3 1 1 with a 31-octet digest", tlsa_rdata(3, 1, 1, std::vector<std::uint8_t>(31, 0x5a))},
+        {"3 1 2 with a 32-octet digest", tlsa_rdata(3, 1, 2, sha256)},
+        {"2 0 2 with a 65-octet digest", tlsa_rdata(2, 0, 2, std::vector<std::uint8_t>(65, 0x5a))},
+        {"3 1 0 without data", tlsa_rdata(3, 1, 0, {})},
+        {"shorter than the fixed fields", {3, 1}},
+    };
+}
+
+}  // namespace
+
+TEST_CASE("a secure TLSA RRset without a usable record counts as no TLSA, for each kind of unusable record") {
+    for (const auto& [what, rdata] : unusable_tlsa_records()) {
+        INFO(what);
+        FakeResolver dns;
+        script_secure_domain(dns);
+        dns.script("_25._tcp.mx.example.com", mtls::testing::tlsa_answer({rdata}));
+        const auto decision = decide_from_dns(dns);
+        CHECK(reply_payload(decision.reply) == "NOTFOUND ");
+        CHECK(to_string(decision.basis) == "no-policy");
+    }
+}
+
+TEST_CASE("a TLSA RRset of only unusable records counts as no TLSA") {
+    FakeResolver dns;
+    script_secure_domain(dns);
+    std::vector<std::vector<std::uint8_t>> all;
+    for (auto& record : unusable_tlsa_records()) {
+        all.push_back(std::move(record.rdata));
+    }
+    dns.script("_25._tcp.mx.example.com", mtls::testing::tlsa_answer(all));
+    const auto decision = decide_from_dns(dns);
+    CHECK(reply_payload(decision.reply) == "NOTFOUND ");
+}
+
+TEST_CASE("one usable TLSA record among unusable ones makes the host's RRset usable") {
+    const std::vector<std::uint8_t> sha256(32, 0x11);
+    const std::vector<std::uint8_t> sha512(64, 0x11);
+    using mtls::testing::tlsa_rdata;
+    const auto usable =
+        GENERATE_COPY(tlsa_rdata(3, 1, 1, sha256), tlsa_rdata(3, 0, 2, sha512), tlsa_rdata(2, 0, 1, sha256),
+                      tlsa_rdata(2, 1, 0, std::vector<std::uint8_t>{1, 2, 3}));
+    INFO(static_cast<int>(usable[0]) << " " << static_cast<int>(usable[1]) << " " << static_cast<int>(usable[2]));
+    FakeResolver dns;
+    script_secure_domain(dns);
+    std::vector<std::vector<std::uint8_t>> mixed;
+    for (auto& record : unusable_tlsa_records()) {
+        mixed.push_back(std::move(record.rdata));
+    }
+    mixed.insert(mixed.begin() + 3, usable);
+    dns.script("_25._tcp.mx.example.com", mtls::testing::tlsa_answer(mixed));
+    const auto decision = decide_from_dns(dns);
+    CHECK(reply_payload(decision.reply) == "OK dane-only");
+    CHECK(to_string(decision.basis) == "dane-only");
 }

@@ -2,8 +2,10 @@
 // (RFC 8461, section 3.3), and the DNS around a fetch as PolicyEngine does
 // it; the transfer itself is exercised end to end in
 // tests/integration/test_tlspolicy.py.
+#include <fmt/format.h>
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -15,6 +17,7 @@
 #include "mta_sts/policy_fetch.h"
 #include "mta_sts/sts_policy.h"
 #include "policy_engine.h"
+#include "sts_policy_cache.h"
 
 using namespace mtls;
 using namespace mtls::tlspolicy;
@@ -200,4 +203,126 @@ TEST_CASE("a rejected _mta-sts TXT record is logged with the reason, not only sh
     const auto decision = rig.engine.answer("example.com");
     CHECK(reply_payload(decision.reply) == "NOTFOUND ");
     CHECK_THAT(rig.log_text(), Catch::Contains("warning: _mta-sts.example.com TXT: no MTA-STS record: " + reason));
+}
+
+// A failed fetch is remembered for (domain, id) for fetch_failure_backoff:
+// queries meanwhile answer as RFC 8461, section 5.1 says for a failed fetch
+// without a new attempt, so that a dead policy host does not hold a worker
+// for https-timeout on every query. mta-sts.example.com fails here with
+// SERVFAIL, so fetch_sts_policy fails at once; the attempts show in the
+// fetch counters (each attempt is counted once, as failed) and in the log.
+namespace {
+
+std::size_t fetches(const EngineRig& rig, std::string_view outcome) {
+    const auto text = rig.metrics.render();
+    const auto prefix = fmt::format("mtls_tlspolicy_policy_fetches_total{{outcome=\"{}\"}} ", outcome);
+    const auto at = text.find(prefix);
+    REQUIRE(at != std::string::npos);
+    return std::stoul(text.substr(at + prefix.size()));
+}
+
+std::size_t logged_containing(const EngineRig& rig, std::string_view needle) {
+    std::size_t count = 0;
+    for (const auto& [severity, line] : rig.logged) {
+        count += line.find(needle) != std::string::npos ? 1 : 0;
+    }
+    return count;
+}
+
+bool explained(const Decision& decision, std::string_view needle) {
+    return std::any_of(decision.explanation.begin(), decision.explanation.end(),
+                       [&](const std::string& line) { return line.find(needle) != std::string::npos; });
+}
+
+}  // namespace
+
+TEST_CASE("a failed fetch is not tried again for the same id while it is remembered") {
+    EngineRig rig;
+    rig.script_sts_domain();
+    rig.dns->script("mta-sts.example.com", status_answer(AnswerStatus::servfail));
+    const auto first = rig.engine.answer("example.com");
+    const auto second = rig.engine.answer("example.com");
+    const auto third = rig.engine.answer("example.com");
+    INFO(rig.log_text());
+    CHECK(reply_payload(first.reply) == "NOTFOUND ");
+    CHECK(reply_payload(second.reply) == "NOTFOUND ");
+    CHECK(reply_payload(third.reply) == "NOTFOUND ");
+    CHECK(fetches(rig, "failed") == 1);
+    CHECK(fetches(rig, "backed_off") == 2);
+    CHECK(logged_containing(rig, "fetch failed") == 1);
+    CHECK(logged_containing(rig, "not fetched: remembered failure: the fetch for id=20261207 failed") == 2);
+    CHECK_FALSE(explained(first, "remembered failure"));
+    CHECK(explained(second, "policy fetch failed: remembered failure"));
+}
+
+TEST_CASE("the background refresher is held back by a remembered failure too") {
+    EngineRig rig;
+    rig.script_sts_domain();
+    rig.dns->script("mta-sts.example.com", status_answer(AnswerStatus::servfail));
+    rig.engine.refresh("example.com");
+    rig.engine.refresh("example.com");
+    CHECK(fetches(rig, "failed") == 1);
+    CHECK(fetches(rig, "backed_off") == 1);
+}
+
+TEST_CASE("without a back-off every query fetches again") {
+    auto settings = EngineRig::settings(std::chrono::seconds(5));
+    settings.fetch_failure_backoff = std::chrono::seconds(0);
+    EngineRig rig;
+    PolicyEngine engine(rig.dns, settings, rig.cache, rig.metrics, [](Severity, std::string_view) {});
+    rig.script_sts_domain();
+    rig.dns->script("mta-sts.example.com", status_answer(AnswerStatus::servfail));
+    static_cast<void>(engine.answer("example.com"));
+    static_cast<void>(engine.answer("example.com"));
+    CHECK(fetches(rig, "failed") == 2);
+    CHECK(fetches(rig, "backed_off") == 0);
+}
+
+TEST_CASE("a new id is fetched at once, whatever the old id's remembered failure") {
+    EngineRig rig;
+    rig.script_sts_domain({"v=STSv1; id=1"});
+    rig.dns->script("mta-sts.example.com", status_answer(AnswerStatus::servfail));
+    static_cast<void>(rig.engine.answer("example.com"));
+    rig.dns->script("_mta-sts.example.com", txt_answer({"v=STSv1; id=2"}));
+    const auto decision = rig.engine.answer("example.com");
+    INFO(rig.log_text());
+    CHECK(reply_payload(decision.reply) == "NOTFOUND ");
+    CHECK(fetches(rig, "failed") == 2);
+    CHECK(fetches(rig, "backed_off") == 0);
+    // And the new id's failure is the one remembered now.
+    static_cast<void>(rig.engine.answer("example.com"));
+    CHECK(fetches(rig, "failed") == 2);
+    CHECK(fetches(rig, "backed_off") == 1);
+}
+
+TEST_CASE("during the back-off an unexpired cached policy still applies (RFC 8461, section 5.1)") {
+    EngineRig rig;
+    auto entry = make_cached_policy("example.com", "1",
+                                    "version: STSv1\nmode: enforce\nmx: mx.example.com\nmax_age: 86400\n", unix_now());
+    REQUIRE(entry);
+    rig.cache.put(*entry);
+    rig.script_sts_domain({"v=STSv1; id=2"});  // a new id, whose policy cannot be fetched
+    rig.dns->script("mta-sts.example.com", status_answer(AnswerStatus::servfail));
+    const auto first = rig.engine.answer("example.com");
+    const auto second = rig.engine.answer("example.com");
+    INFO(rig.log_text());
+    CHECK(to_string(first.basis) == "mta-sts");
+    CHECK(to_string(second.basis) == "mta-sts");
+    CHECK(reply_payload(second.reply) == reply_payload(first.reply));
+    CHECK(explained(second, "remembered failure"));
+    CHECK(fetches(rig, "failed") == 1);
+    CHECK(fetches(rig, "backed_off") == 1);
+}
+
+TEST_CASE("a bogus policy host address defers even while a failure is remembered") {
+    EngineRig rig;
+    rig.script_sts_domain();
+    rig.dns->script("mta-sts.example.com", status_answer(AnswerStatus::servfail));
+    static_cast<void>(rig.engine.answer("example.com"));
+    rig.dns->script("mta-sts.example.com", status_answer(AnswerStatus::bogus, DnssecState::bogus));
+    const auto decision = rig.engine.answer("example.com");
+    INFO(rig.log_text());
+    CHECK(reply_payload(decision.reply) ==
+          "TEMP bogus A/AAAA answer for mta-sts.example.com, MTA-STS policy host of example.com");
+    CHECK(fetches(rig, "backed_off") == 0);
 }

@@ -107,6 +107,32 @@ std::optional<Verdict> judge(const Chain& chain, std::vector<Bytes> records, Dns
 
 }  // namespace
 
+TEST_CASE("TLSA records usable for SMTP: DANE-TA or DANE-EE, selector 0 or 1, matching type 0, 1 or 2", "[dane]") {
+    const Bytes sha256(32, 1);
+    const Bytes sha512(64, 1);
+    const auto usable = [](const Bytes& rdata) {
+        const auto record = parse_tlsa_rdata(rdata);
+        return record && tlsa_usable_for_smtp(record.value());
+    };
+    for (const std::uint8_t usage : {std::uint8_t{2}, std::uint8_t{3}}) {
+        for (const std::uint8_t selector : {std::uint8_t{0}, std::uint8_t{1}}) {
+            CHECK(usable(tlsa_rdata(usage, selector, 0, Bytes{1, 2, 3})));
+            CHECK(usable(tlsa_rdata(usage, selector, 1, sha256)));
+            CHECK(usable(tlsa_rdata(usage, selector, 2, sha512)));
+        }
+    }
+    CHECK_FALSE(usable(tlsa_rdata(0, 0, 1, sha256)));        // PKIX-TA (RFC 7672, section 3.1.3)
+    CHECK_FALSE(usable(tlsa_rdata(1, 1, 1, sha256)));        // PKIX-EE
+    CHECK_FALSE(usable(tlsa_rdata(4, 1, 1, sha256)));        // no usage 4
+    CHECK_FALSE(usable(tlsa_rdata(3, 7, 9, sha256)));        // no selector 7, no matching type 9
+    CHECK_FALSE(usable(tlsa_rdata(2, 1, 200, sha256)));      // no matching type 200
+    CHECK_FALSE(usable(tlsa_rdata(3, 2, 1, sha256)));        // no selector 2
+    CHECK_FALSE(usable(tlsa_rdata(3, 1, 3, sha256)));        // no matching type 3
+    CHECK_FALSE(usable(tlsa_rdata(3, 1, 1, Bytes(31, 1))));  // malformed: parse_tlsa_rdata refuses it
+    CHECK_FALSE(usable(tlsa_rdata(3, 1, 2, sha256)));
+    CHECK_FALSE(usable(tlsa_rdata(3, 1, 0, Bytes{})));
+}
+
 TEST_CASE("TLSA records that need the chain: SHA-512 and DANE-TA", "[dane]") {
     const Bytes sha256(32, 1);
     const Bytes sha512(64, 1);
