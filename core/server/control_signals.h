@@ -6,8 +6,8 @@
 //
 // Linux delivers a process-directed signal to the main thread when that
 // thread does not block it; otherwise it walks the threads in the order
-// they were made and picks the first that will take it (kernel/signal.c,
-// complete_signal). The main thread keeps SIGHUP unblocked, and every
+// they were made, from the one it last picked, and picks the first that
+// will take it (the kernel's complete_signal()). The main thread keeps SIGHUP unblocked, and every
 // thread started after the ControlSignals inherits its mask (so create it
 // before any thread). But while the main thread runs its SIGHUP handler,
 // SIGHUP is blocked there, and libmilter's smfi_main has a thread of its
@@ -16,6 +16,8 @@
 // standby thread, the first thread of the process, that only sleeps with
 // SIGHUP unblocked: a SIGHUP that comes while the main thread is in its
 // handler runs the same handler there, ahead of any thread made later.
+// What is left: a SIGHUP that comes while both are in the handler (a third
+// one within one delayed handler run) can still reach libmilter's thread.
 // Seen without it: SIGHUPs 0.1 s apart on a loaded machine stopped the
 // milter (scripts/reliability, "SIGHUP under load").
 #pragma once
