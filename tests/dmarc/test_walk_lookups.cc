@@ -8,20 +8,9 @@ using namespace mtls;
 using namespace mtls::dmarc;
 using mtls::testing::FakeResolver;
 using mtls::testing::status_answer;
+using mtls::testing::txt_answer;
 
-namespace {
-
-DnsAnswer txt_answer(std::string_view text) {
-    DnsAnswer answer;
-    answer.status = AnswerStatus::records;
-    answer.dnssec = DnssecState::secure;
-    std::vector<std::uint8_t> rdata{static_cast<std::uint8_t>(text.size())};
-    rdata.insert(rdata.end(), text.begin(), text.end());
-    answer.rdata.push_back(std::move(rdata));
-    return answer;
-}
-
-}  // namespace
+namespace {}  // namespace
 
 TEST_CASE("walk lookups: a 12-label From starts exactly the 8 walk queries, all TXT, at once") {
     FakeResolver resolver;
@@ -69,7 +58,7 @@ TEST_CASE("walk lookups: the walks leave the last query of the budget to the exi
 TEST_CASE("walk lookups: evaluation over scripted DNS, with the existence lookup for np") {
     FakeResolver resolver;
     resolver.script("_dmarc.nx.example.com", status_answer(AnswerStatus::nxdomain, DnssecState::secure));
-    resolver.script("_dmarc.example.com", txt_answer("v=DMARC1; p=none; np=reject"));
+    resolver.script("_dmarc.example.com", txt_answer({"v=DMARC1; p=none; np=reject"}));
     resolver.script("_dmarc.com", status_answer(AnswerStatus::nxdomain, DnssecState::secure));
     resolver.script("nx.example.com", status_answer(AnswerStatus::nxdomain, DnssecState::secure));
     WalkLookups lookups(resolver, 1s);
@@ -91,7 +80,7 @@ namespace {
 // sp=none for the others; nx.victim.example does not exist.
 void script_victim(FakeResolver& resolver) {
     resolver.script("_dmarc.nx.victim.example", status_answer(AnswerStatus::nxdomain, DnssecState::secure));
-    resolver.script("_dmarc.victim.example", txt_answer("v=DMARC1; p=reject; sp=none; np=reject"));
+    resolver.script("_dmarc.victim.example", txt_answer({"v=DMARC1; p=reject; sp=none; np=reject"}));
     resolver.script("_dmarc.example", status_answer(AnswerStatus::nxdomain, DnssecState::secure));
     resolver.script("nx.victim.example", status_answer(AnswerStatus::nxdomain, DnssecState::secure));
 }

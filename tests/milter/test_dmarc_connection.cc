@@ -17,18 +17,9 @@ using namespace mtls::milter;
 using mtls::testing::FakeMta;
 using mtls::testing::FakeResolver;
 using mtls::testing::status_answer;
+using mtls::testing::txt_answer;
 
 namespace {
-
-DnsAnswer txt_answer(std::string_view text, DnssecState dnssec = DnssecState::secure) {
-    DnsAnswer answer;
-    answer.status = AnswerStatus::records;
-    answer.dnssec = dnssec;
-    std::vector<std::uint8_t> rdata{static_cast<std::uint8_t>(text.size())};
-    rdata.insert(rdata.end(), text.begin(), text.end());
-    answer.rdata.push_back(std::move(rdata));
-    return answer;
-}
 
 std::string unfolded(std::string text) {
     for (auto at = text.find("\n\t"); at != std::string::npos; at = text.find("\n\t", at)) {
@@ -49,7 +40,7 @@ struct Harness {
         settings.authserv_id = "mx.example.net";
         settings.authenticator.dns_timeout = std::chrono::milliseconds(50);
         settings.ignore_hosts = HostList::parse("127.0.0.0/8").value();
-        resolver->script("_dmarc.example.org", txt_answer("v=DMARC1; p=reject"));
+        resolver->script("_dmarc.example.org", txt_answer({"v=DMARC1; p=reject"}));
         resolver->script("_dmarc.org", status_answer(AnswerStatus::nxdomain, DnssecState::secure));
         resolver->script("_dmarc.out1.example.org", status_answer(AnswerStatus::nxdomain, DnssecState::secure));
         resolver->script("_dmarc.bogus.example", status_answer(AnswerStatus::bogus, DnssecState::bogus));
@@ -218,7 +209,7 @@ TEST_CASE("DMARC stage: a record without a usable policy gives dmarc=none and sa
     // RFC 9989 section 4.10.1: no valid p and no valid rua, "no DMARC
     // processing"; the record is not skipped for a parent's.
     Harness h;
-    h.resolver->script("_dmarc.nopolicy.example", txt_answer("v=DMARC1; p=rejct"));
+    h.resolver->script("_dmarc.nopolicy.example", txt_answer({"v=DMARC1; p=rejct"}));
     auto c = h.connect();
     REQUIRE(c.mail_from(h.mta, "<alice@nopolicy.example>") == Status::proceed);
     c.header("From", "alice@nopolicy.example");

@@ -76,6 +76,33 @@ inline DnsAnswer records_answer(const std::vector<ClientMx>& records, DnssecStat
     return answer;
 }
 
+// A secure (by default) TXT answer: one record per text, each a single
+// character-string (at most 255 bytes). Byte by byte, as tlsa_rdata.
+inline DnsAnswer txt_answer(const std::vector<std::string>& texts, DnssecState dnssec = DnssecState::secure) {
+    DnsAnswer answer;
+    answer.status = AnswerStatus::records;
+    answer.dnssec = dnssec;
+    for (const auto& text : texts) {
+        std::vector<std::uint8_t> rdata;
+        rdata.reserve(1 + text.size());
+        rdata.push_back(static_cast<std::uint8_t>(text.size()));
+        for (const char byte : text) {
+            rdata.push_back(static_cast<std::uint8_t>(byte));
+        }
+        answer.rdata.push_back(std::move(rdata));
+    }
+    return answer;
+}
+
+// A secure (by default) A answer: 192.0.2.25.
+inline DnsAnswer address_answer(DnssecState dnssec = DnssecState::secure) {
+    DnsAnswer answer;
+    answer.status = AnswerStatus::records;
+    answer.dnssec = dnssec;
+    answer.rdata = {{192, 0, 2, 25}};
+    return answer;
+}
+
 // An answer without records (nxdomain, nodata, servfail, bogus, error ...).
 inline DnsAnswer status_answer(AnswerStatus status, DnssecState dnssec = DnssecState::unknown) {
     DnsAnswer answer;

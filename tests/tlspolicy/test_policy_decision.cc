@@ -334,17 +334,10 @@ TEST_CASE("the explanation shows each step's DNS answers and the policy") {
 // too: these run with client-mx-optin off.
 namespace {
 
+using mtls::testing::address_answer;
 using mtls::testing::FakeResolver;
 using mtls::testing::records_answer;
 using mtls::testing::status_answer;
-
-DnsAnswer address_answer(DnssecState dnssec) {
-    DnsAnswer answer;
-    answer.status = AnswerStatus::records;
-    answer.dnssec = dnssec;
-    answer.rdata = {{192, 0, 2, 25}};
-    return answer;
-}
 
 // example.com: a secure MX RRset naming mx.example.com, whose addresses are
 // secure and which has no TLSA records (secure denial); no MTA-STS.

@@ -74,34 +74,11 @@ TEST_CASE("a fetch without an address for mta-sts.<domain> fails without connect
 // without an address for mta-sts.<domain> fetch_sts_policy fails at once.
 namespace {
 
+using mtls::testing::address_answer;
 using mtls::testing::FakeResolver;
 using mtls::testing::records_answer;
 using mtls::testing::status_answer;
-
-DnsAnswer address_answer() {
-    DnsAnswer answer;
-    answer.status = AnswerStatus::records;
-    answer.dnssec = DnssecState::secure;
-    answer.rdata = {{192, 0, 2, 25}};
-    return answer;
-}
-
-// TXT RDATA: each string as one character-string.
-DnsAnswer txt_answer(const std::vector<std::string>& records) {
-    DnsAnswer answer;
-    answer.status = AnswerStatus::records;
-    answer.dnssec = DnssecState::secure;
-    for (const auto& text : records) {
-        // Byte by byte, as tests/support/fake_resolver.h's tlsa_rdata, for GCC 12's -Warray-bounds.
-        std::vector<std::uint8_t> rdata;
-        rdata.push_back(static_cast<std::uint8_t>(text.size()));
-        for (const char byte : text) {
-            rdata.push_back(static_cast<std::uint8_t>(byte));
-        }
-        answer.rdata.push_back(std::move(rdata));
-    }
-    return answer;
-}
+using mtls::testing::txt_answer;
 
 struct EngineRig {
     explicit EngineRig(std::chrono::milliseconds dns_timeout = std::chrono::seconds(5))
