@@ -41,7 +41,7 @@ Expected<TlsaRecord> parse_tlsa_rdata(std::span<const std::uint8_t> rdata);
 // the digest lengths). PKIX-TA(0)/PKIX-EE(1) and unknown selectors or
 // matching types are unusable; a secure RRset without a usable record is
 // treated as one without TLSA records. The one definition both the milter
-// (dane_ee_matches, tlsa_needs_chain) and mtls-tlspolicy use.
+// (tlsa_needs_chain) and mtls-tlspolicy (tlspolicy/dns_facts.cc) use.
 bool tlsa_usable_for_smtp(const TlsaRecord& record);
 
 // True for a DANE-EE record, SHA-256 or full, that names the certificate or
