@@ -6,6 +6,8 @@
 
 #include <csignal>
 #include <cstdint>
+#include <functional>
+#include <future>
 #include <stdexcept>
 
 namespace mtls::server {
@@ -32,9 +34,11 @@ extern "C" void on_stop_signal(int /*signal*/) {
     wake_from_handler();
 }
 
-// The standby thread (control_signals.h): sleeps until told to stop; a
-// handler that runs here interrupts the poll, which is then resumed.
-void stand_by(int stop_fd) {
+// The standby thread (control_signals.h): says it runs, then sleeps until
+// told to stop; a handler that runs here interrupts the poll, which is then
+// resumed.
+void stand_by(int stop_fd, std::promise<void>& running) {
+    running.set_value();
     pollfd stop{stop_fd, POLLIN, 0};
     while (poll(&stop, 1, -1) <= 0 || (stop.revents & POLLIN) == 0) {
     }
@@ -69,7 +73,14 @@ ControlSignals::ControlSignals(StopSignals stop) : stop_(stop) {
     }
     install(SIGHUP, on_reload_signal);
     try {
-        standby_ = std::thread(stand_by, standby_stop_.fd());
+        // Wait until it runs: glibc's pthread_create starts a thread with
+        // every signal blocked and gives it its mask only once it is
+        // scheduled, so until then the kernel passes it by (seen on a
+        // loaded machine: a thread made later took the SIGHUP).
+        std::promise<void> running;
+        auto started = running.get_future();
+        standby_ = std::thread(stand_by, standby_stop_.fd(), std::ref(running));
+        started.wait();
     } catch (...) {
         g_wakeup_fd = -1;  // no destructor runs: let the next one register
         throw;

@@ -13,7 +13,8 @@
 // SIGHUP is blocked there, and libmilter's smfi_main has a thread of its
 // own that sigwait()s for SIGHUP, SIGTERM and SIGINT and stops the filter on
 // any of them (libmilter/signal.c). So the constructor also starts a
-// standby thread, the first thread of the process, that only sleeps with
+// standby thread, the first thread of the process, and waits until it runs
+// (until then glibc keeps every signal blocked in it); it only sleeps with
 // SIGHUP unblocked: a SIGHUP that comes while the main thread is in its
 // handler runs the same handler there, ahead of any thread made later.
 // What is left: a SIGHUP that comes while both are in the handler (a third
