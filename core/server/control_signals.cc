@@ -6,9 +6,9 @@
 
 #include <csignal>
 #include <cstdint>
-#include <functional>
 #include <future>
 #include <stdexcept>
+#include <utility>
 
 namespace mtls::server {
 namespace {
@@ -37,7 +37,7 @@ extern "C" void on_stop_signal(int /*signal*/) {
 // The standby thread (control_signals.h): says it runs, then sleeps until
 // told to stop; a handler that runs here interrupts the poll, which is then
 // resumed.
-void stand_by(int stop_fd, std::promise<void>& running) {
+void stand_by(int stop_fd, std::promise<void> running) {
     running.set_value();
     pollfd stop{stop_fd, POLLIN, 0};
     while (poll(&stop, 1, -1) <= 0 || (stop.revents & POLLIN) == 0) {
@@ -77,9 +77,11 @@ ControlSignals::ControlSignals(StopSignals stop) : stop_(stop) {
         // every signal blocked and gives it its mask only once it is
         // scheduled, so until then the kernel passes it by (seen on a
         // loaded machine: a thread made later took the SIGHUP).
+        // The thread owns the promise: it may still be inside set_value()
+        // when wait() returns here.
         std::promise<void> running;
         auto started = running.get_future();
-        standby_ = std::thread(stand_by, standby_stop_.fd(), std::ref(running));
+        standby_ = std::thread(stand_by, standby_stop_.fd(), std::move(running));
         started.wait();
     } catch (...) {
         g_wakeup_fd = -1;  // no destructor runs: let the next one register
