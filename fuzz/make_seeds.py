@@ -362,5 +362,8 @@ for k, v in {
     "no-crlf": "\x20220 " + "y" * 100,
     "rejection": "\x08554 5.7.1 no thanks\r\n",
     "utf8": "\x04220 caf\u00e9 ready\r\n",
+    # once failed: a line of exactly 512 octets read a byte at a time was
+    # refused when the read ended between its CR and LF
+    "limit-line-split-at-cr": "\x00220 " + "x" * 506 + "\r\n",
 }.items():
     put("fuzz_smtp_reply", k, v)

@@ -110,7 +110,11 @@ Expected<bool> SmtpReplyReader::take_line(std::string_view line) {
 Expected<std::optional<SmtpReply>> SmtpReplyReader::next() {
     while (!error_) {
         const auto crlf = buffer_.find("\r\n");
-        const std::size_t line_end = crlf == std::string::npos ? buffer_.size() : crlf;
+        // Without CRLF yet, a CR at the end may be the start of it: a line of
+        // exactly the limit can arrive in a read that ends between CR and LF.
+        const std::size_t line_end = crlf != std::string::npos ? crlf
+                                     : buffer_.ends_with('\r') ? buffer_.size() - 1
+                                                               : buffer_.size();
         if (line_end + 2 > kMaxReplyLineLength) {
             error_ = fmt::format("reply line longer than {} octets", kMaxReplyLineLength);
             break;

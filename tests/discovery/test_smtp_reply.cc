@@ -117,6 +117,17 @@ TEST_CASE("an endless line is cut off at the limit, with or without CRLF") {
 TEST_CASE("a line of exactly the limit is accepted") {
     const std::string text(kMaxReplyLineLength - 6, 'x');  // "220 " + text + CRLF = 512
     CHECK(one_reply("220 " + text + "\r\n").lines == Lines{text});
+    // also when a read ends between its CR and LF (found by fuzz/fuzz_smtp_reply.cc)
+    SmtpReplyReader reader;
+    reader.feed("220 " + text + "\r");
+    const auto pending = reader.next();
+    REQUIRE(pending);
+    CHECK_FALSE(pending->has_value());
+    reader.feed("\n");
+    const auto reply = reader.next();
+    REQUIRE(reply);
+    REQUIRE(reply->has_value());
+    CHECK((*reply)->lines == Lines{text});
 }
 
 TEST_CASE("too many lines in one reply are refused") {
