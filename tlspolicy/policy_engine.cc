@@ -167,7 +167,8 @@ std::optional<PolicyEngine::FetchResult> PolicyEngine::remembered_failure(const 
         return std::nullopt;
     }
     const auto now = Clock::now();
-    if (it->second.until <= now) {
+    const auto until = it->second.failed_at + settings_.fetch_failure_backoff;
+    if (until <= now) {
         failures_.erase(it);
         return std::nullopt;
     }
@@ -175,7 +176,7 @@ std::optional<PolicyEngine::FetchResult> PolicyEngine::remembered_failure(const 
         return std::nullopt;  // a new policy announced: its fetch is not held back by the old one's failure
     }
     const auto ago = std::chrono::duration_cast<std::chrono::seconds>(now - it->second.failed_at).count();
-    const auto left = std::chrono::ceil<std::chrono::seconds>(it->second.until - now).count();
+    const auto left = std::chrono::ceil<std::chrono::seconds>(until - now).count();
     return FetchResult{
         Error{fmt::format("remembered failure: the fetch for id={} failed {} s ago, next attempt in "
                           "{} s or later: {}",
@@ -195,7 +196,7 @@ void PolicyEngine::remember_failure(const std::string& domain, const std::string
         });
         failures_.erase(oldest);
     }
-    failures_[domain] = RememberedFailure{id, now, now + settings_.fetch_failure_backoff, result.policy.error()};
+    failures_[domain] = RememberedFailure{id, now, result.policy.error()};
 }
 
 PolicyEngine::FetchResult PolicyEngine::bogus_policy_host(const std::string& domain) {

@@ -111,8 +111,7 @@ private:
     // and sees when it stops being so.
     struct RememberedFailure {
         std::string id;
-        Clock::time_point failed_at;
-        Clock::time_point until;
+        Clock::time_point failed_at;  // in force until failed_at + settings_.fetch_failure_backoff
         std::string error;
     };
     std::map<std::string, RememberedFailure> failures_;
