@@ -7,9 +7,9 @@
 // Linux delivers a process-directed signal to the main thread when that
 // thread does not block it; otherwise it walks the threads in the order
 // they were made, from the one it last picked, and picks the first that
-// will take it (the kernel's complete_signal()). The main thread keeps SIGHUP unblocked, and every
-// thread started after the ControlSignals inherits its mask (so create it
-// before any thread). But while the main thread runs its SIGHUP handler,
+// will take it (the kernel's complete_signal()). The main thread keeps
+// SIGHUP unblocked, and every thread started after the ControlSignals
+// inherits its mask (so create it before any thread). But while the main thread runs its SIGHUP handler,
 // SIGHUP is blocked there, and libmilter's smfi_main has a thread of its
 // own that sigwait()s for SIGHUP, SIGTERM and SIGINT and stops the filter on
 // any of them (libmilter/signal.c). So the constructor also starts a
